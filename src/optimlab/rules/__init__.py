@@ -1,0 +1,42 @@
+"""Update rules: one definition of each optimizer's math (see :class:`Rule`)."""
+
+from ._base import Hyper, Rule, Scalar, State
+from .adadelta import AdadeltaRule
+from .adagrad import AdagradRule
+from .adam import AdamRule
+from .adamax import AdamaxRule
+from .nadam import NAdamRule
+from .radam import RAdamRule
+from .rmsprop import RMSpropRule
+from .sgd import SGDRule
+
+RULES: dict[str, Rule] = {
+    rule.name: rule
+    for rule in (
+        SGDRule(),
+        AdagradRule(),
+        RMSpropRule(),
+        AdadeltaRule(),
+        AdamRule(),
+        AdamaxRule(),
+        NAdamRule(),
+        RAdamRule(),
+    )
+}
+"""Every rule by name."""
+
+__all__ = [
+    "RULES",
+    "AdadeltaRule",
+    "AdagradRule",
+    "AdamRule",
+    "AdamaxRule",
+    "Hyper",
+    "NAdamRule",
+    "RAdamRule",
+    "RMSpropRule",
+    "Rule",
+    "SGDRule",
+    "Scalar",
+    "State",
+]

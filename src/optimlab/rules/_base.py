@@ -1,0 +1,145 @@
+"""The `Rule` contract: an optimizer's hyperparameters, its per-parameter state and its in-place update.
+
+A rule knows nothing of modules, parameter groups or populations. It updates one tensor ``p`` from its
+gradient ``g``. The same code serves three callers:
+
+* the drop-in ``torch.optim`` classes (``optimlab.optim``), which pass hyperparameters as Python floats;
+* the population engine, which passes tensors whose leading dimension indexes trials (``p[K, ...]``) and
+  hyperparameters as tensors of shape ``[K]`` (one value per trial), or as floats shared by all trials;
+* the 2-D surface pictures, which are a population of points.
+
+Booleans that change the algorithm's shape (``nesterov``, ``centered``, ``amsgrad`` ...) are *structural*:
+they are always plain Python bools, the same for every trial in one call.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import Tensor
+
+Scalar = float | Tensor
+"""A hyperparameter value: a Python number, or a tensor with one value per trial."""
+
+State = MutableMapping[str, Tensor]
+
+
+@dataclass(frozen=True)
+class Hyper:
+    """One hyperparameter: its default and its valid range, in one place.
+
+    ``low``/``high`` bound the value (``None`` = unbounded); ``low_open``/``high_open`` exclude the bound.
+    A ``structural`` hyperparameter is a bool that selects a variant of the algorithm.
+    """
+
+    name: str
+    default: float | bool
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    structural: bool = False
+    doc: str = ""
+
+    def range_text(self) -> str:
+        if self.structural:
+            return "True or False"
+        if self.low is not None and self.high is not None:
+            left = "(" if self.low_open else "["
+            right = ")" if self.high_open else "]"
+            return f"in {left}{_fmt(self.low)}, {_fmt(self.high)}{right}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '>='} {_fmt(self.low)}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '<='} {_fmt(self.high)}"
+        return "any finite number"
+
+    def is_valid(self, value: object) -> bool:
+        if self.structural:
+            return isinstance(value, bool)
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, Tensor):
+            if value.is_complex() or not torch.isfinite(value).all():
+                return False
+            lo = value.min().item() if value.numel() else 0.0
+            hi = value.max().item() if value.numel() else 0.0
+        elif isinstance(value, (int, float)):
+            if not math.isfinite(value):
+                return False
+            lo = hi = float(value)
+        else:
+            return False
+        if self.low is not None and (lo < self.low or (self.low_open and lo == self.low)):
+            return False
+        if self.high is not None and (hi > self.high or (self.high_open and hi == self.high)):
+            return False
+        return True
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+class Rule:
+    """Base of every update rule. Subclasses set ``name``, ``hypers`` and implement ``init_state``/``update``.
+
+    ``update(p, g, state, hp, step)`` changes ``p`` and ``state`` in place. ``g`` is the gradient of the loss
+    to *minimize* (the caller flips its sign for maximization), ``step`` is the 1-based step count after this
+    update, and ``hp`` maps every hyperparameter name to its value (see :meth:`broadcast` for trial tensors).
+    """
+
+    name: ClassVar[str]
+    hypers: ClassVar[tuple[Hyper, ...]]
+    supports_sparse: ClassVar[bool] = False
+    counts_steps: ClassVar[bool] = True
+    """Whether the rule needs the step count (torch.optim keeps a ``step`` entry in its state)."""
+
+    def defaults(self) -> dict[str, float | bool]:
+        return {h.name: h.default for h in self.hypers}
+
+    def hyper(self, name: str) -> Hyper:
+        for h in self.hypers:
+            if h.name == name:
+                return h
+        raise KeyError(f"{self.name} has no hyperparameter {name!r}")
+
+    def validate(self, hp: Mapping[str, object], owner: str, names: Mapping[str, str] | None = None) -> None:
+        """Raise ``ValueError`` naming the argument, its value and the valid range.
+
+        ``names`` maps a hyperparameter to the argument the user typed (``beta1`` -> ``betas[0]``).
+        """
+        for h in self.hypers:
+            if h.name in hp and not h.is_valid(hp[h.name]):
+                shown = (names or {}).get(h.name, h.name)
+                raise ValueError(f"Invalid {shown}={_show(hp[h.name])} for {owner}: must be {h.range_text()}.")
+        self.check_combination(hp, owner)
+
+    def check_combination(self, hp: Mapping[str, object], owner: str) -> None:
+        """Constraints between hyperparameters; override where the algorithm has them."""
+
+    def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def update(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], step: int) -> None:
+        raise NotImplementedError
+
+    @staticmethod
+    def broadcast(hp: Mapping[str, Scalar], p: Tensor) -> dict[str, Scalar]:
+        """Reshape per-trial hyperparameters ``[K]`` to ``[K, 1, ...]`` so they broadcast over ``p[K, ...]``."""
+        out: dict[str, Scalar] = {}
+        for key, value in hp.items():
+            if isinstance(value, Tensor) and value.dim() == 1 and p.dim() > 1:
+                value = value.view(-1, *([1] * (p.dim() - 1)))
+            out[key] = value
+        return out
+
+
+def _show(value: object) -> str:
+    if isinstance(value, Tensor):
+        return f"tensor(min={value.min().item():g}, max={value.max().item():g})" if value.numel() else "tensor([])"
+    return repr(value)

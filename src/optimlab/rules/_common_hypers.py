@@ -1,0 +1,23 @@
+"""Hyperparameter declarations several rules share (same name, same meaning, same valid range)."""
+
+from __future__ import annotations
+
+from ._base import Hyper
+
+
+def lr(default: float) -> Hyper:
+    return Hyper("lr", default, low=0.0, doc="learning rate (step size)")
+
+
+def eps(default: float) -> Hyper:
+    return Hyper("eps", default, low=0.0, doc="small constant that keeps a denominator away from zero")
+
+
+def beta(name: str, default: float) -> Hyper:
+    return Hyper(name, default, low=0.0, high=1.0, high_open=True, doc="moving-average decay rate")
+
+
+WEIGHT_DECAY = Hyper("weight_decay", 0.0, low=0.0, doc="weight decay (L2 penalty) coefficient")
+DECOUPLED = Hyper(
+    "decoupled_weight_decay", False, structural=True, doc="decay the weights directly (AdamW) instead of via L2"
+)

@@ -1,0 +1,94 @@
+"""Numerics shared by every rule, written once.
+
+Each helper accepts a hyperparameter as a Python float (the fast path, using torch's ``alpha=``/``value=``
+arguments exactly as ``torch.optim`` does) or as a tensor broadcast over the trial dimension (population use).
+Moment averages, bias correction, L2 and decoupled weight decay and the RMS denominator live here.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ._base import Scalar
+
+
+def is_active(x: Scalar) -> bool:
+    """Whether an optional term (momentum, weight decay) must run: per-trial tensors always run."""
+    return isinstance(x, Tensor) or x != 0
+
+
+def as_python(x: Scalar) -> Scalar:
+    """A 0-d tensor becomes a Python float (as torch.optim does), anything else is returned unchanged."""
+    if isinstance(x, Tensor) and x.dim() == 0:
+        return x.item()
+    return x
+
+
+def add_scaled_(x: Tensor, y: Tensor, alpha: Scalar) -> Tensor:
+    """x ← x + α·y, in place."""
+    if isinstance(alpha, Tensor):
+        return x.addcmul_(y, alpha)
+    return x.add_(y, alpha=alpha)
+
+
+def scaled_sum(x: Tensor, y: Tensor, alpha: Scalar) -> Tensor:
+    """x + α·y, as a new tensor."""
+    if isinstance(alpha, Tensor):
+        return torch.addcmul(x, y, alpha)
+    return x.add(y, alpha=alpha)
+
+
+def add_ratio_(x: Tensor, num: Tensor, den: Tensor, alpha: Scalar) -> Tensor:
+    """x ← x + α·num/den, in place."""
+    if isinstance(alpha, Tensor):
+        return x.addcdiv_(num * alpha, den)
+    return x.addcdiv_(num, den, value=alpha)
+
+
+def ema_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
+    """Exponential moving average: avg ← β·avg + (1−β)·x, in place."""
+    return avg.lerp_(x, 1 - beta)
+
+
+def ema_square_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
+    """Moving average of the square: avg ← β·avg + (1−β)·x², in place."""
+    avg.mul_(beta)
+    if isinstance(beta, Tensor):
+        return avg.addcmul_(x, x * (1 - beta))
+    return avg.addcmul_(x, x, value=1 - beta)
+
+
+def bias_correction(beta: Scalar, step: int) -> Scalar:
+    """1 − βᵗ: divides a zero-initialised moving average to make it unbiased (Kingma & Ba 2015, §3)."""
+    return 1 - beta**step
+
+
+def l2_gradient(g: Tensor, p: Tensor, weight_decay: Scalar) -> Tensor:
+    """Coupled L2 regularisation: the gradient of loss + (λ/2)‖p‖², i.e. g + λ·p (a new tensor)."""
+    if not is_active(weight_decay):
+        return g
+    return scaled_sum(g, p, weight_decay)
+
+
+def decoupled_decay_(p: Tensor, lr: Scalar, weight_decay: Scalar) -> None:
+    """Decoupled weight decay (Loshchilov & Hutter 2019): p ← p·(1 − η·λ), applied before the step."""
+    if is_active(weight_decay):
+        p.mul_(1 - lr * weight_decay)
+
+
+def weight_decay_(g: Tensor, p: Tensor, lr: Scalar, weight_decay: Scalar, decoupled: bool) -> Tensor:
+    """Apply weight decay either way; returns the gradient the rule should use."""
+    if decoupled:
+        decoupled_decay_(p, lr, weight_decay)
+        return g
+    return l2_gradient(g, p, weight_decay)
+
+
+def rms_denominator(second_moment: Tensor, bias_correction2: Scalar, eps: Scalar) -> Tensor:
+    """√(v / (1 − β₂ᵗ)) + ε, computed as √v / √(1 − β₂ᵗ) + ε (the order torch.optim uses)."""
+    return second_moment.sqrt().div_(bias_correction2**0.5).add_(eps)
+
+
+def zeros_state(p: Tensor) -> Tensor:
+    return torch.zeros_like(p, memory_format=torch.preserve_format)

@@ -1,0 +1,41 @@
+"""Adamax (Kingma & Ba 2015, §7.1 and Algorithm 2): Adam with the infinity norm in place of the RMS::
+
+    mₜ = β₁·mₜ₋₁ + (1 − β₁)·gₜ
+    uₜ = max(β₂·uₜ₋₁, |gₜ| + ε)
+    θₜ = θₜ₋₁ − (η/(1 − β₁ᵗ))·mₜ/uₜ
+
+Departure, as in torch.optim: ε is added inside the max (the paper has no ε; uₜ can then be 0 only where
+every gradient so far was 0, and the paper divides by it anyway). With eps=0 this is the paper exactly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import torch
+from torch import Tensor
+
+from . import _common_hypers as common
+from ._base import Rule, Scalar, State
+from ._math import add_ratio_, bias_correction, ema_, l2_gradient, zeros_state
+
+
+class AdamaxRule(Rule):
+    name = "adamax"
+    hypers = (
+        common.lr(2e-3),
+        common.beta("beta1", 0.9),
+        common.beta("beta2", 0.999),
+        common.eps(1e-8),
+        common.WEIGHT_DECAY,
+    )
+
+    def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
+        return {"exp_avg": zeros_state(p), "exp_inf": zeros_state(p)}
+
+    def update(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], step: int) -> None:
+        g = l2_gradient(g, p, hp["weight_decay"])
+        exp_avg = ema_(state["exp_avg"], g, hp["beta1"])
+        exp_inf = state["exp_inf"]
+        torch.maximum(exp_inf.mul_(hp["beta2"]), g.abs().add_(hp["eps"]), out=exp_inf)
+        add_ratio_(p, exp_avg, exp_inf, -hp["lr"] / bias_correction(hp["beta1"], step))
