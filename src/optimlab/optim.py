@@ -34,6 +34,8 @@ class RuleOptimizer(Optimizer):
     """A ``torch.optim.Optimizer`` whose update is one :class:`~optimlab.rules.Rule` applied per tensor."""
 
     rule: ClassVar[Rule]
+    fixed_hypers: ClassVar[Mapping[str, Any]] = {}
+    """Rule hyperparameters a class fixes rather than takes as arguments (AdamW: decoupled decay)."""
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
@@ -269,6 +271,8 @@ class Adam(RuleOptimizer):
 
 class AdamW(Adam):
     """AdamW: Adam with decoupled weight decay, default 0.01 (``torch.optim.AdamW``)."""
+
+    fixed_hypers: ClassVar[Mapping[str, Any]] = {"decoupled_weight_decay": True}
 
     def __init__(
         self,

@@ -1,0 +1,146 @@
+"""A population: K trials trained together on parameters stacked along a leading trial dimension.
+
+Each parameter tensor has shape ``[K, ...]``; row k belongs to trial k. Trials that share a rule and its
+structural flags form a *group*, and one rule call updates the whole group per parameter tensor, with
+every numeric hyperparameter given as a tensor ``[k]`` (one value per trial). The rule is the same code the
+drop-in optimizers run (:mod:`optimlab.rules`), so trial k here follows the same math as trial k trained
+alone with :mod:`optimlab.optim`.
+
+Isolation: updates are elementwise, so no trial's numbers enter another's. A trial whose loss or gradient
+is not finite is marked diverged at that step and frozen: its parameters keep their values from then on.
+Groups keep their membership for the whole run (a frozen trial stays in its group, its rows restored after
+each update), so freezing one trial never changes how the others are computed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .registry import Preset, get_preset
+from .rules import Rule, Scalar
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One optimizer run: a preset name, hyperparameter overrides (``torch.optim`` names) and a seed."""
+
+    optimizer: str
+    hypers: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    label: str = ""
+
+    @property
+    def preset(self) -> Preset:
+        return get_preset(self.optimizer)
+
+    @property
+    def name(self) -> str:
+        return self.label or self.optimizer
+
+
+@dataclass
+class _Group:
+    rule: Rule
+    rows: Tensor  # trial indices, ascending
+    span: slice | None  # the same rows as a slice when they are contiguous (views, no copies)
+    hypers: dict[str, Scalar]
+    states: list[dict[str, Tensor]]
+
+
+class Population:
+    """Updates stacked parameters ``params[j][K, ...]`` for K trials, one rule call per group and tensor."""
+
+    def __init__(self, trials: Sequence[Trial], params: Sequence[Tensor]) -> None:
+        if not trials:
+            raise ValueError("A population needs at least one trial.")
+        k = len(trials)
+        for j, p in enumerate(params):
+            if p.dim() < 1 or p.shape[0] != k:
+                shape = tuple(p.shape)
+                raise ValueError(f"Parameter {j} has shape {shape}; expected a leading trial dimension of {k}.")
+        self.trials = list(trials)
+        self.params = list(params)
+        self.step_count = 0
+        self.diverged_at: list[int | None] = [None] * k
+        self._frozen = torch.zeros(k, dtype=torch.bool)
+        self._snapshots: list[Tensor] | None = None
+        dtype = params[0].dtype if params else torch.get_default_dtype()
+        self._groups = _make_groups(self.trials, dtype)
+        for group in self._groups:
+            group.states = [{} for _ in self.params]
+
+    @property
+    def diverged(self) -> Tensor:
+        """Boolean ``[K]``: which trials have been frozen."""
+        return self._frozen.clone()
+
+    @torch.no_grad()
+    def step(self, grads: Sequence[Tensor], losses: Tensor | None = None) -> None:
+        """One update of every live trial. ``grads`` match ``params``; ``losses`` (``[K]``) flag divergence."""
+        self.step_count += 1
+        bad = torch.zeros_like(self._frozen)
+        if losses is not None:
+            bad |= ~torch.isfinite(losses.detach().reshape(len(self.trials), -1)).all(dim=1)
+        for g in grads:
+            bad |= ~torch.isfinite(g.reshape(g.shape[0], -1)).all(dim=1)
+        newly = bad & ~self._frozen
+        if newly.any():
+            self._freeze(newly)
+        for group in self._groups:
+            for j, (p, g) in enumerate(zip(self.params, grads, strict=True)):
+                state = group.states[j]
+                if group.span is not None:
+                    pv, gv = p[group.span], g[group.span]
+                else:
+                    pv, gv = p.index_select(0, group.rows), g.index_select(0, group.rows)
+                if not state:
+                    state.update(group.rule.init_state(pv, Rule.broadcast(group.hypers, pv)))
+                group.rule.update(pv, gv, state, Rule.broadcast(group.hypers, pv), self.step_count)
+                if group.span is None:
+                    p.index_copy_(0, group.rows, pv)
+        if self._frozen.any():
+            self._restore_frozen()
+
+    def _freeze(self, newly: Tensor) -> None:
+        for i in torch.nonzero(newly).flatten().tolist():
+            self.diverged_at[i] = self.step_count
+        if self._snapshots is None:
+            self._snapshots = [p.detach().clone() for p in self.params]
+        else:
+            for snap, p in zip(self._snapshots, self.params, strict=True):
+                snap[newly] = p[newly]
+        self._frozen |= newly
+
+    def _restore_frozen(self) -> None:
+        assert self._snapshots is not None
+        for snap, p in zip(self._snapshots, self.params, strict=True):
+            p[self._frozen] = snap[self._frozen]
+
+
+def _make_groups(trials: Sequence[Trial], dtype: torch.dtype) -> list[_Group]:
+    """Group trials by rule and structural flags; numeric hyperparameters become per-trial tensors."""
+    keyed: dict[tuple[Any, ...], list[tuple[int, dict[str, Scalar]]]] = {}
+    for i, trial in enumerate(trials):
+        hp = trial.preset.hypers(**trial.hypers)
+        rule = trial.preset.rule
+        key = (rule.name, *((h.name, hp[h.name]) for h in rule.hypers if h.structural))
+        keyed.setdefault(key, []).append((i, hp))
+    groups = []
+    for members in keyed.values():
+        rows = [i for i, _ in members]
+        rule = trials[rows[0]].preset.rule
+        hypers: dict[str, Scalar] = {}
+        for h in rule.hypers:
+            values = [hp[h.name] for _, hp in members]
+            # Numeric hyperparameters are always tensors here, even when equal: the arithmetic of a trial
+            # must not depend on which other trials share its group.
+            hypers[h.name] = values[0] if h.structural else torch.tensor(values, dtype=dtype)
+        contiguous = rows == list(range(rows[0], rows[0] + len(rows)))
+        span = slice(rows[0], rows[0] + len(rows)) if contiguous else None
+        groups.append(_Group(rule, torch.tensor(rows), span, hypers, []))
+    return groups
