@@ -1,0 +1,405 @@
+"""Independent NumPy (float64) transcriptions of optimizer papers' algorithm boxes.
+
+This module is a test oracle: it imports nothing from optimlab and nothing from torch. Each
+algorithm is one small *step function* written from its paper::
+
+    step(x, g, state, t, hp) -> new x
+
+``x`` is the current point, ``g`` the gradient at ``x``, ``state`` a dict the function keeps its
+buffers in (empty before the first step; a missing buffer means "zeros", the papers' initial
+state), ``t`` the 1-based step count, and ``hp`` the hyperparameters. ``ALGORITHMS`` maps names
+to step functions and ``HYPERPARAMETERS`` lists the names each one accepts.
+
+Two entry points:
+
+* ``run(name, hp, grad_fn, x0, steps)`` — the trajectory, shape ``(steps + 1, *x0.shape)``,
+  ``x0`` first.
+* ``run_with_states(...)`` — the same, plus a copy of the state after every step.
+
+Coupled L2 ("l2" wrapper): for every algorithm except ``adamw`` a ``weight_decay`` hp λ adds
+λ·x to the gradient before the update (the classic L2 penalty ½λ‖x‖², as torch.optim's
+``weight_decay`` does). For ``adamw`` ``weight_decay`` is the decoupled decay of its paper.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+State = dict[str, Any]
+HParams = Mapping[str, Any]
+Step = Callable[[Array, Array, State, int, HParams], Array]
+
+
+def _buf(state: State, key: str, like: Array, fill: float = 0.0) -> Array:
+    """A state buffer, initialised to ``fill`` (the papers' zero vectors) on first use."""
+    if key not in state:
+        state[key] = np.full_like(like, fill, dtype=np.float64)
+    buf: Array = state[key]
+    return buf
+
+
+# --------------------------------------------------------------------------- plain and momentum
+
+
+def gd(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Gradient descent (Cauchy 1847): x ← x − η g.  hp: lr."""
+    return x - hp["lr"] * g
+
+
+def heavy_ball(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Polyak (1964) heavy ball, velocity form.  hp: lr (η), momentum (μ).
+
+    v ← μ v + g   (v₀ = 0)
+    x ← x − η v
+
+    Polyak writes it as x_{t+1} = x_t − η ∇f(x_t) + μ (x_t − x_{t−1}); the two are the same
+    sequence because x_t − x_{t−1} = −η v_{t−1}.
+    """
+    v = s["v"] = hp["momentum"] * _buf(s, "v", x) + g
+    return x - hp["lr"] * v
+
+
+def nesterov(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Nesterov momentum, the reformulation of Sutskever et al. (2013) used by torch.
+
+    hp: lr (η), momentum (μ).
+
+    v ← μ v + g
+    x ← x − η (g + μ v)
+
+    Relation to the look-ahead form (Sutskever et al. 2013, eq. 3-4):
+        u_{t+1} = μ u_t − η ∇f(θ_t + μ u_t),   θ_{t+1} = θ_t + u_{t+1}.
+    Put φ_t = θ_t + μ u_t (the look-ahead point, where the gradient is taken) and v = −u/η.
+    Then φ_{t+1} = φ_t + μ u_{t+1} − η ∇f(φ_t) = φ_t − η (g_t + μ v_{t+1}), which is the update
+    above: this function's iterate ``x`` is the look-ahead point φ, not θ. With u₀ = 0 both
+    start at the same point.
+    """
+    mu = hp["momentum"]
+    v = s["v"] = mu * _buf(s, "v", x) + g
+    return x - hp["lr"] * (g + mu * v)
+
+
+# --------------------------------------------------------------------------- adaptive, no moment
+
+
+def adagrad(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """AdaGrad, diagonal version (Duchi, Hazan & Singer 2011, Figure 1 with diag(G)).
+
+    hp: lr (η), eps (δ), initial_accumulator_value (G₀, 0 in the paper).
+
+    G ← G + g ⊙ g
+    x ← x − η g / (δ + √G)        (δ is added outside the root, as in the paper)
+    """
+    acc = s["G"] = _buf(s, "G", x, hp.get("initial_accumulator_value", 0.0)) + g * g
+    return x - hp["lr"] * g / (np.sqrt(acc) + hp["eps"])
+
+
+def rmsprop(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """RMSprop (Tieleman & Hinton 2012, Coursera lecture 6e).  hp: lr (η), alpha (ρ), eps (ε).
+
+    r ← ρ r + (1 − ρ) g²
+    x ← x − η g / (√r + ε)
+    """
+    a = hp["alpha"]
+    r = s["r"] = a * _buf(s, "r", x) + (1.0 - a) * g * g
+    return x - hp["lr"] * g / (np.sqrt(r) + hp["eps"])
+
+
+def rmsprop_momentum(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """RMSprop with momentum on the scaled gradient (lecture 6e's "rmsprop with momentum").
+
+    hp: lr (η), alpha (ρ), eps (ε), momentum (μ).
+
+    r ← ρ r + (1 − ρ) g²
+    b ← μ b + g / (√r + ε)
+    x ← x − η b
+    """
+    a = hp["alpha"]
+    r = s["r"] = a * _buf(s, "r", x) + (1.0 - a) * g * g
+    b = s["b"] = hp["momentum"] * _buf(s, "b", x) + g / (np.sqrt(r) + hp["eps"])
+    return x - hp["lr"] * b
+
+
+def rmsprop_centered(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Centered RMSprop with momentum (Graves 2013, "Generating Sequences…", eq. 38-41).
+
+    hp: lr (ℶ in Graves, here η), alpha (ℵ), eps (ε), momentum (μ, ℷ in Graves),
+    eps_inside (default True, the paper's placement).
+
+    n ← ℵ n + (1 − ℵ) g²                       (38)
+    ĝ ← ℵ ĝ + (1 − ℵ) g                        (39)
+    Δ ← μ Δ − η g / √(n − ĝ² + ε)              (40)
+    x ← x + Δ                                   (41)
+
+    Graves puts ε inside the square root (his values: ℵ = 0.95, μ = 0.9, η = 1e-4, ε = 1e-4).
+    torch.optim.RMSprop(centered=True) adds ε after the root, g / (√(n − ĝ²) + ε): pass
+    eps_inside=False for that. (torch also keeps b = −Δ/η instead of Δ; for a constant η the
+    iterates are the same.)
+    """
+    a, eps = hp["alpha"], hp["eps"]
+    n = s["n"] = a * _buf(s, "n", x) + (1.0 - a) * g * g
+    gbar = s["gbar"] = a * _buf(s, "gbar", x) + (1.0 - a) * g
+    var = n - gbar * gbar
+    if hp.get("eps_inside", True):
+        denom = np.sqrt(var + eps)
+    else:
+        denom = np.sqrt(var) + eps
+    delta = s["delta"] = hp.get("momentum", 0.0) * _buf(s, "delta", x) - hp["lr"] * g / denom
+    return x + delta
+
+
+def adadelta(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """AdaDelta (Zeiler 2012, Algorithm 1), no learning rate.  hp: rho (ρ), eps (ε).
+
+    E[g²] ← ρ E[g²] + (1 − ρ) g²                                       (line 4)
+    Δx ← −(RMS[Δx]_{t−1} / RMS[g]_t) g,   RMS[y] = √(E[y²] + ε)           (line 5)
+    E[Δx²] ← ρ E[Δx²] + (1 − ρ) Δx²                                    (line 6)
+    x ← x + Δx                                                         (line 7)
+
+    torch.optim.Adadelta multiplies Δx by its ``lr`` (default 1.0); lr = 1 is the paper.
+    """
+    rho, eps = hp["rho"], hp["eps"]
+    eg2 = s["Eg2"] = rho * _buf(s, "Eg2", x) + (1.0 - rho) * g * g
+    dx = -np.sqrt(_buf(s, "Edx2", x) + eps) / np.sqrt(eg2 + eps) * g
+    s["Edx2"] = rho * s["Edx2"] + (1.0 - rho) * dx * dx
+    return x + dx
+
+
+# --------------------------------------------------------------------------- Adam family
+
+
+def _moments(x: Array, g: Array, s: State, hp: HParams) -> tuple[Array, Array]:
+    """Adam's two exponential moving averages: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²."""
+    b1, b2 = hp["beta1"], hp["beta2"]
+    m = s["m"] = b1 * _buf(s, "m", x) + (1.0 - b1) * g
+    v = s["v"] = b2 * _buf(s, "v", x) + (1.0 - b2) * g * g
+    return m, v
+
+
+def adam(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Adam (Kingma & Ba 2015, Algorithm 1).  hp: lr (α), beta1, beta2, eps (ε).
+
+    m ← β₁ m + (1 − β₁) g ;  v ← β₂ v + (1 − β₂) g²
+    m̂ = m / (1 − β₁ᵗ) ;  v̂ = v / (1 − β₂ᵗ)
+    x ← x − α m̂ / (√v̂ + ε)
+
+    (Section 2's "more efficient" ordering folds the corrections into α and so moves ε;
+    this is the box.)
+    """
+    m, v = _moments(x, g, s, hp)
+    m_hat = m / (1.0 - hp["beta1"] ** t)
+    v_hat = v / (1.0 - hp["beta2"] ** t)
+    return x - hp["lr"] * m_hat / (np.sqrt(v_hat) + hp["eps"])
+
+
+def amsgrad(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """AMSGrad as used in practice (torch's Adam(amsgrad=True)).  hp: lr, beta1, beta2, eps.
+
+    m, v as in Adam;  v_max ← max(v_max, v)   (on the raw, uncorrected v)
+    x ← x − α m̂ / (√(v_max / (1 − β₂ᵗ)) + ε)
+
+    Reddi, Kale & Kumar (2018), Algorithm 2, has *no* bias correction and a decreasing β₁ₜ
+    (and step αₜ = α/√t in its analysis); ``amsgrad_paper`` is that box with constant β₁ and α.
+    """
+    m, v = _moments(x, g, s, hp)
+    v_max = s["v_max"] = np.maximum(_buf(s, "v_max", x), v)
+    m_hat = m / (1.0 - hp["beta1"] ** t)
+    return x - hp["lr"] * m_hat / (np.sqrt(v_max / (1.0 - hp["beta2"] ** t)) + hp["eps"])
+
+
+def amsgrad_paper(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """AMSGrad (Reddi et al. 2018, Algorithm 2) with constant β₁ and α, no projection.
+
+    hp: lr (α), beta1, beta2, eps (ε, default 0: the box has none).
+
+    m ← β₁ m + (1 − β₁) g ;  v ← β₂ v + (1 − β₂) g²
+    v̂ ← max(v̂, v)
+    x ← x − α m / (√v̂ + ε)          (no bias correction)
+    """
+    m, v = _moments(x, g, s, hp)
+    v_hat = s["v_hat"] = np.maximum(_buf(s, "v_hat", x), v)
+    return x - hp["lr"] * m / (np.sqrt(v_hat) + hp.get("eps", 0.0))
+
+
+def adamw(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """AdamW (Loshchilov & Hutter 2019, Algorithm 2), schedule multiplier ηₜ = 1.
+
+    hp: lr (α), beta1, beta2, eps, weight_decay (λ).
+
+    x ← x (1 − α λ)          then the Adam step (m, v from the gradient at the old x)
+    i.e. x ← x − α λ x − α m̂ / (√v̂ + ε).
+
+    The paper's line 12 is x ← x − ηₜ (α m̂/(√v̂+ε) + λ x): its λ is *not* multiplied by α.
+    torch (and this function) couple the decay to the learning rate, so the paper's λ equals
+    α·weight_decay here. The decay never enters m or v (that is the "decoupling").
+    """
+    decayed = x * (1.0 - hp["lr"] * hp["weight_decay"])
+    return adam(decayed, g, s, t, hp)
+
+
+def adamax(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """AdaMax (Kingma & Ba 2015, Algorithm 2).  hp: lr (α), beta1, beta2, eps (default 0).
+
+    m ← β₁ m + (1 − β₁) g
+    u ← max(β₂ u, |g| + ε)          (ε = 0 is the paper; torch.optim.Adamax adds its eps here)
+    x ← x − (α / (1 − β₁ᵗ)) m / u
+    """
+    b1 = hp["beta1"]
+    m = s["m"] = b1 * _buf(s, "m", x) + (1.0 - b1) * g
+    u = s["u"] = np.maximum(hp["beta2"] * _buf(s, "u", x), np.abs(g) + hp.get("eps", 0.0))
+    return x - (hp["lr"] / (1.0 - b1**t)) * m / u
+
+
+def _nadam_mu(beta1: float, psi: float, t: int) -> float:
+    """Dozat's momentum schedule μₜ = β₁ (1 − ½ · 0.96^{t ψ}) (ψ = 1/250 in the paper)."""
+    return beta1 * (1.0 - 0.5 * 0.96 ** (t * psi))
+
+
+def nadam(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """NAdam (Dozat 2016, Algorithm 2) with the momentum schedule, as torch implements it.
+
+    hp: lr (α), beta1, beta2, eps, momentum_decay (ψ), scheduled_moment (default False).
+
+    μₜ = β₁ (1 − ½ · 0.96^{t ψ})
+    m ← β₁ m + (1 − β₁) g ;  v ← β₂ v + (1 − β₂) g² ;  v̂ = v / (1 − β₂ᵗ)
+    x ← x − α [ (1 − μₜ)/(1 − ∏_{i≤t} μᵢ) · g + μₜ₊₁/(1 − ∏_{i≤t+1} μᵢ) · m ] / (√v̂ + ε)
+
+    torch averages the moment with the constant β₁. Dozat's box writes the average with the
+    momentum coefficient itself, which under the schedule is μₜ: scheduled_moment=True uses
+    m ← μₜ m + (1 − μₜ) g instead, to show where torch departs.
+    """
+    b1, b2, psi = hp["beta1"], hp["beta2"], hp["momentum_decay"]
+    mu_t, mu_next = _nadam_mu(b1, psi, t), _nadam_mu(b1, psi, t + 1)
+    prod_t = s["mu_product"] = s.get("mu_product", 1.0) * mu_t
+    prod_next = prod_t * mu_next
+    c = mu_t if hp.get("scheduled_moment", False) else b1
+    m = s["m"] = c * _buf(s, "m", x) + (1.0 - c) * g
+    v = s["v"] = b2 * _buf(s, "v", x) + (1.0 - b2) * g * g
+    v_hat = v / (1.0 - b2**t)
+    direction = (1.0 - mu_t) / (1.0 - prod_t) * g + mu_next / (1.0 - prod_next) * m
+    return x - hp["lr"] * direction / (np.sqrt(v_hat) + hp["eps"])
+
+
+def radam(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """RAdam (Liu et al. 2020, Algorithm 2).  hp: lr (α), beta1, beta2, eps, threshold.
+
+    m, v as in Adam;  m̂ = m / (1 − β₁ᵗ)
+    ρ∞ = 2/(1 − β₂) − 1 ;  ρₜ = ρ∞ − 2 t β₂ᵗ / (1 − β₂ᵗ)
+    if ρₜ > threshold:
+        lₜ = √(1 − β₂ᵗ) / (√v + ε)          (the box: √((1 − β₂ᵗ)/v), i.e. ε = 0)
+        rₜ = √( (ρₜ−4)(ρₜ−2)ρ∞ / ((ρ∞−4)(ρ∞−2)ρₜ) )
+        x ← x − α rₜ lₜ m̂
+    else:
+        x ← x − α m̂                          (un-adapted momentum step)
+
+    The box's test is ρₜ > 4; torch uses ρₜ > 5 (the default here, hp ``threshold``).
+    ε: the box has none; the authors' code and torch add it to √v (the *uncorrected* v),
+    so it acts like ε/√(1 − β₂ᵗ) would in Adam's √v̂ + ε.
+    """
+    b2 = hp["beta2"]
+    m, v = _moments(x, g, s, hp)
+    m_hat = m / (1.0 - hp["beta1"] ** t)
+    rho_inf = 2.0 / (1.0 - b2) - 1.0
+    rho_t = rho_inf - 2.0 * t * b2**t / (1.0 - b2**t)
+    if rho_t > hp.get("threshold", 5.0):
+        l_t = math.sqrt(1.0 - b2**t) / (np.sqrt(v) + hp["eps"])
+        r_t = math.sqrt((rho_t - 4.0) * (rho_t - 2.0) * rho_inf / ((rho_inf - 4.0) * (rho_inf - 2.0) * rho_t))
+        return x - hp["lr"] * r_t * l_t * m_hat
+    return x - hp["lr"] * m_hat
+
+
+# --------------------------------------------------------------------------- registry and driver
+
+ALGORITHMS: dict[str, Step] = {
+    "gd": gd,
+    "heavy_ball": heavy_ball,
+    "nesterov": nesterov,
+    "adagrad": adagrad,
+    "rmsprop": rmsprop,
+    "rmsprop_centered": rmsprop_centered,
+    "rmsprop_momentum": rmsprop_momentum,
+    "adadelta": adadelta,
+    "adam": adam,
+    "amsgrad": amsgrad,
+    "amsgrad_paper": amsgrad_paper,
+    "adamw": adamw,
+    "adamax": adamax,
+    "nadam": nadam,
+    "radam": radam,
+}
+
+_ADAM = frozenset({"lr", "beta1", "beta2", "eps"})
+HYPERPARAMETERS: dict[str, frozenset[str]] = {
+    "gd": frozenset({"lr"}),
+    "heavy_ball": frozenset({"lr", "momentum"}),
+    "nesterov": frozenset({"lr", "momentum"}),
+    "adagrad": frozenset({"lr", "eps", "initial_accumulator_value"}),
+    "rmsprop": frozenset({"lr", "alpha", "eps"}),
+    "rmsprop_centered": frozenset({"lr", "alpha", "eps", "momentum", "eps_inside"}),
+    "rmsprop_momentum": frozenset({"lr", "alpha", "eps", "momentum"}),
+    "adadelta": frozenset({"rho", "eps"}),
+    "adam": _ADAM,
+    "amsgrad": _ADAM,
+    "amsgrad_paper": _ADAM,
+    "adamw": _ADAM,  # weight_decay is always accepted; for adamw it is the decoupled decay
+    "adamax": _ADAM,
+    "nadam": _ADAM | {"momentum_decay", "scheduled_moment"},
+    "radam": _ADAM | {"threshold"},
+}
+
+#: Algorithms whose ``weight_decay`` is their own (decoupled) decay, not the coupled L2 wrapper.
+DECOUPLED_DECAY = frozenset({"adamw"})
+
+
+def run_with_states(
+    name: str,
+    hp: HParams,
+    grad_fn: Callable[[Array], Array],
+    x0: Array,
+    steps: int,
+) -> tuple[Array, list[State]]:
+    """Run ``steps`` updates of algorithm ``name``; return the trajectory and per-step states.
+
+    The trajectory has shape ``(steps + 1, *x0.shape)`` with ``x0`` first; ``states[k]`` is a
+    deep copy of the state after step k + 1. ``grad_fn`` is called once per step, in order.
+    """
+    if name not in ALGORITHMS:
+        raise ValueError(f"unknown algorithm {name!r}; known: {sorted(ALGORITHMS)}")
+    unknown = set(hp) - HYPERPARAMETERS[name] - {"weight_decay"}
+    if unknown:
+        raise ValueError(f"{name} does not take hyperparameter(s) {sorted(unknown)}")
+    if name in DECOUPLED_DECAY and "weight_decay" not in hp:
+        raise ValueError(f"{name} needs weight_decay")
+    step = ALGORITHMS[name]
+    l2 = 0.0 if name in DECOUPLED_DECAY else float(hp.get("weight_decay", 0.0))
+
+    x = np.array(x0, dtype=np.float64)  # a copy: the caller's x0 is never changed
+    trajectory = np.empty((steps + 1, *x.shape), dtype=np.float64)
+    trajectory[0] = x
+    state: State = {}
+    states: list[State] = []
+    for t in range(1, steps + 1):
+        g = np.asarray(grad_fn(x.copy()), dtype=np.float64)
+        if l2:
+            g = g + l2 * x  # coupled L2: the gradient of ½λ‖x‖² joins the loss gradient
+        x = step(x, g, state, t, hp)
+        trajectory[t] = x
+        states.append({k: np.copy(v) if isinstance(v, np.ndarray) else v for k, v in state.items()})
+    return trajectory, states
+
+
+def run(
+    name: str,
+    hp: HParams,
+    grad_fn: Callable[[Array], Array],
+    x0: Array,
+    steps: int,
+) -> Array:
+    """Trajectory of algorithm ``name`` from ``x0``: shape ``(steps + 1, *x0.shape)``."""
+    return run_with_states(name, hp, grad_fn, x0, steps)[0]
