@@ -110,6 +110,33 @@ class Preset:
     def card(self, lang: str = "en") -> Card:
         return load_card(self.name, lang)
 
+    def explain(self, lang: str = "en") -> ExplainedCard:
+        """The explain card with this preset's defaults filled in (renders as Markdown in a notebook)."""
+        return ExplainedCard(self.card(lang), self.defaults())
+
+
+@dataclass(frozen=True)
+class ExplainedCard:
+    """A card together with the defaults the code really uses (the card text never repeats them)."""
+
+    card: Card
+    defaults: Mapping[str, Any]
+
+    def to_markdown(self) -> str:
+        return self.card.to_markdown(self.defaults)
+
+    def to_html(self) -> str:
+        return self.card.to_html(self.defaults)
+
+    def to_terminal(self, width: int = 88) -> str:
+        return self.card.to_terminal(self.defaults, width=width)
+
+    def _repr_markdown_(self) -> str:
+        return self.to_markdown()
+
+    def __str__(self) -> str:
+        return self.to_terminal()
+
 
 _NOT_HYPERPARAMETERS = {"self", "params", "foreach", "capturable", "differentiable", "fused", "maximize"}
 
