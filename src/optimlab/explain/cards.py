@@ -144,9 +144,7 @@ class Card:
             return _inline_code_html(html.escape(text, quote=True))
 
         def block(text: str) -> str:
-            return "\n".join(
-                f"<p>{esc(par)}</p>" for par in text.split("\n\n") if par.strip()
-            )
+            return "\n".join(f"<p>{esc(par)}</p>" for par in text.split("\n\n") if par.strip())
 
         def items(values: Iterable[str]) -> str:
             return "<ul>" + "".join(f"<li>{esc(v)}</li>" for v in values) + "</ul>"
@@ -155,8 +153,7 @@ class Card:
             return f"<h3>{html.escape(self._label(key))}</h3>"
 
         hyper = "".join(
-            f"<li><code>{html.escape(key)}</code>: {esc(text)}"
-            f"{html.escape(self._default_suffix(key, defaults))}</li>"
+            f"<li><code>{html.escape(key)}</code>: {esc(text)}{html.escape(self._default_suffix(key, defaults))}</li>"
             for key, text in self.hyperparameters.items()
         )
         parts = [
@@ -213,10 +210,7 @@ class Card:
         for line in self.update_text.splitlines():
             out.extend(wrap_text(line, width, initial="  ", subsequent="      ", keep_spaces=True))
         heading(self._label("Hyperparameters"))
-        bullets(
-            f"{key}: {text}{self._default_suffix(key, defaults)}"
-            for key, text in self.hyperparameters.items()
-        )
+        bullets(f"{key}: {text}{self._default_suffix(key, defaults)}" for key, text in self.hyperparameters.items())
         heading(self._label("Strengths"))
         bullets(self.strengths)
         heading(self._label("Weaknesses"))
