@@ -26,22 +26,22 @@ LANGS = ("en", "ko")
 # The torch-compatible argument names each card may document (from the card format notes):
 # a card's hyperparameters must be a subset of these.
 _SGD_PRESET_ARGS = {"lr", "weight_decay", "maximize"}
-_ADAM_ARGS = {"lr", "betas", "eps", "weight_decay", "amsgrad", "decoupled_weight_decay"}
+_ADAM_ARGS = {"lr", "betas", "eps", "weight_decay", "amsgrad", "decoupled_weight_decay", "maximize"}
 ALLOWED_ARGS: dict[str, set[str]] = {
     "gd": _SGD_PRESET_ARGS,
     "sgd": _SGD_PRESET_ARGS,
     "minibatch": _SGD_PRESET_ARGS,
     "momentum": {"lr", "momentum", "dampening", "weight_decay", "maximize"},
     "nesterov": {"lr", "momentum", "dampening", "nesterov", "weight_decay", "maximize"},
-    "adagrad": {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps"},
-    "rmsprop": {"lr", "alpha", "eps", "weight_decay", "momentum", "centered"},
-    "adadelta": {"lr", "rho", "eps", "weight_decay"},
+    "adagrad": {"lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps", "maximize"},
+    "rmsprop": {"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize"},
+    "adadelta": {"lr", "rho", "eps", "weight_decay", "maximize"},
     "adam": _ADAM_ARGS,
     "amsgrad": _ADAM_ARGS,
     "adamw": _ADAM_ARGS,
-    "adamax": {"lr", "betas", "eps", "weight_decay"},
-    "nadam": {"lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay"},
-    "radam": {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay"},
+    "adamax": {"lr", "betas", "eps", "weight_decay", "maximize"},
+    "nadam": {"lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"},
+    "radam": {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"},
 }
 
 # The torch.optim class whose keyword arguments each card documents.
