@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+# The subpackage `optimlab.explain` (the cards) is imported first, so that the function below, not the
+# subpackage, is what `optimlab.explain` names (Python binds a subpackage to its parent on first import).
+from .explain import cards as _cards  # noqa: F401
+
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:

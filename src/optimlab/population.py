@@ -23,16 +23,26 @@ from torch import Tensor
 
 from .registry import Preset, get_preset
 from .rules import Rule, Scalar
+from .schedules import Schedule
 
 
 @dataclass(frozen=True)
 class Trial:
-    """One optimizer run: a preset name, hyperparameter overrides (``torch.optim`` names) and a seed."""
+    """One optimizer run: a preset name, hyperparameter overrides (``torch.optim`` names), a seed (initial
+    parameters and batch order), and optionally a batch size (else the preset's batch policy decides) and a
+    learning-rate schedule."""
 
     optimizer: str
     hypers: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
     label: str = ""
+    batch_size: int | None = None
+    schedule: Schedule | None = None
+
+    def __post_init__(self) -> None:
+        self.preset.hypers(**self.hypers)  # unknown names and invalid values fail here, with a clear message
+        if self.batch_size is not None and self.batch_size < 1:
+            raise ValueError(f"Invalid batch_size={self.batch_size} for trial {self.name}: must be >= 1.")
 
     @property
     def preset(self) -> Preset:
@@ -49,6 +59,7 @@ class _Group:
     rows: Tensor  # trial indices, ascending
     span: slice | None  # the same rows as a slice when they are contiguous (views, no copies)
     hypers: dict[str, Scalar]
+    base_lr: Tensor
     states: list[dict[str, Tensor]]
 
 
@@ -80,9 +91,13 @@ class Population:
         return self._frozen.clone()
 
     @torch.no_grad()
-    def step(self, grads: Sequence[Tensor], losses: Tensor | None = None) -> None:
-        """One update of every live trial. ``grads`` match ``params``; ``losses`` (``[K]``) flag divergence."""
+    def step(self, grads: Sequence[Tensor], losses: Tensor | None = None, lr_factor: Tensor | None = None) -> None:
+        """One update of every live trial. ``grads`` match ``params``; ``losses`` (``[K]``) flag divergence;
+        ``lr_factor`` (``[K]``) scales each trial's base learning rate for this step (a schedule)."""
         self.step_count += 1
+        for group in self._groups:
+            if lr_factor is not None:
+                group.hypers["lr"] = group.base_lr * lr_factor.index_select(0, group.rows).to(group.base_lr.dtype)
         bad = torch.zeros_like(self._frozen)
         if losses is not None:
             bad |= ~torch.isfinite(losses.detach().reshape(len(self.trials), -1)).all(dim=1)
@@ -142,5 +157,7 @@ def _make_groups(trials: Sequence[Trial], dtype: torch.dtype) -> list[_Group]:
             hypers[h.name] = values[0] if h.structural else torch.tensor(values, dtype=dtype)
         contiguous = rows == list(range(rows[0], rows[0] + len(rows)))
         span = slice(rows[0], rows[0] + len(rows)) if contiguous else None
-        groups.append(_Group(rule, torch.tensor(rows), span, hypers, []))
+        base_lr = hypers["lr"]
+        assert isinstance(base_lr, Tensor)
+        groups.append(_Group(rule, torch.tensor(rows), span, hypers, base_lr, []))
     return groups

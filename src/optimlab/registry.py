@@ -34,27 +34,29 @@ class BatchPolicy:
     kind: Literal["full", "single", "minibatch"]
     size: int | None = None
 
-    def batch_size(self, n_examples: int) -> int:
+    def batch_size(self, n_examples: int, problem_default: int = 32) -> int:
+        """Examples per step on a training set of ``n_examples`` (mini-batch: the given or the problem's size)."""
         if self.kind == "full":
             return n_examples
         if self.kind == "single":
             return 1
-        return min(self.size or 32, n_examples)
+        return min(self.size or problem_default, n_examples)
 
     def describe(self) -> str:
         if self.kind == "full":
             return "full batch"
         if self.kind == "single":
             return "one example per step"
-        return f"mini-batches of {self.size}"
+        return f"mini-batches of {self.size}" if self.size else "mini-batches"
 
 
 FULL_BATCH = BatchPolicy("full")
 SINGLE_EXAMPLE = BatchPolicy("single", 1)
 
 
-def minibatch(size: int = 32) -> BatchPolicy:
-    if size < 1:
+def minibatch(size: int | None = None) -> BatchPolicy:
+    """Mini-batches of ``size`` examples; ``None`` means the problem's default batch size."""
+    if size is not None and size < 1:
         raise ValueError(f"Invalid batch size={size}: must be >= 1.")
     return BatchPolicy("minibatch", size)
 

@@ -1,0 +1,317 @@
+"""Train a population of trials on a :class:`~optimlab.problems.base.Problem`.
+
+:func:`train` is the engine: trials are split into *cohorts* by batch size (a batch of one and the full batch
+cannot share one tensor), each cohort into *chunks* that fit the memory budget, and each chunk runs as one
+:class:`~optimlab.population.Population`: one batched forward/backward for all its trials per step, one rule
+call per optimizer group. :func:`train_alone` trains one trial with the drop-in optimizer and an ordinary loop;
+the tests check both give the same losses.
+
+Fair randomness: a trial's seed fixes its initial parameters and the order of its batches
+(:class:`BatchStream`), whatever else is in the population, so trials with the same seed are paired.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .population import Population, Trial
+from .problems.base import ModuleProblem, Params, Problem
+
+Progress = Callable[[int, int], None]
+"""``progress(steps_done, steps_total)`` over the whole run (all chunks)."""
+
+
+class BatchStream:
+    """The example indices one seed sees, step after step: shuffled epochs from the seed's own generator.
+
+    The full batch is every example in order. Otherwise each epoch is a fresh permutation, cut into batches;
+    a remainder smaller than a batch is dropped so every step sees exactly ``batch_size`` examples.
+    """
+
+    def __init__(self, n_examples: int, batch_size: int, seed: int) -> None:
+        if not 1 <= batch_size <= n_examples:
+            raise ValueError(f"Invalid batch size {batch_size} for {n_examples} training examples.")
+        self.n, self.batch_size = n_examples, batch_size
+        self._generator = torch.Generator().manual_seed(seed)
+        self._order = torch.empty(0, dtype=torch.long)
+        self._pos = 0
+
+    def next(self) -> Tensor:
+        if self.batch_size == self.n:
+            return torch.arange(self.n)
+        if self._pos + self.batch_size > len(self._order):
+            self._order = torch.randperm(self.n, generator=self._generator)
+            self._pos = 0
+        batch = self._order[self._pos : self._pos + self.batch_size]
+        self._pos += self.batch_size
+        return batch
+
+
+def batch_size_for(trial: Trial, problem: Problem) -> int:
+    """The trial's own batch size, else its preset's batch policy on this problem."""
+    n = len(problem.data.train)
+    if trial.batch_size is not None:
+        return min(trial.batch_size, n)
+    return trial.preset.batch.batch_size(n, problem.default_batch_size)
+
+
+@dataclass
+class TrainResult:
+    """What a population run produced. Curves are ``[K, ...]`` in the order the trials were given."""
+
+    problem: str
+    trials: list[Trial]
+    steps: int
+    batch_sizes: list[int]
+    train_loss: Tensor
+    """``[K, steps]``: each trial's loss on its own batch before each update (NaN after divergence)."""
+    eval_steps: list[int]
+    evals: dict[str, dict[str, Tensor]]
+    """``evals[split][metric]`` is ``[K, len(eval_steps)]`` (NaN for diverged trials)."""
+    diverged_at: list[int | None]
+    seconds: float
+    chunks: int
+    bytes_per_trial: int
+    metric_goals: dict[str, str] = field(default_factory=dict)
+
+    def final(self, split: str, metric: str = "loss") -> Tensor:
+        """``[K]``: the metric at the last evaluation."""
+        return self.evals[split][metric][:, -1]
+
+    def to_frame(self) -> Any:
+        """One row per trial: its configuration, final metrics and divergence (a pandas DataFrame)."""
+        import pandas as pd
+
+        rows = []
+        for k, trial in enumerate(self.trials):
+            row: dict[str, Any] = {
+                "optimizer": trial.optimizer,
+                "label": trial.name,
+                "seed": trial.seed,
+                "batch_size": self.batch_sizes[k],
+                "schedule": trial.schedule.kind if trial.schedule else "constant",
+                **{f"hp_{key}": _plain(value) for key, value in trial.hypers.items()},
+                "final_train_loss": _last_finite(self.train_loss[k]),
+            }
+            for split, metrics in self.evals.items():
+                for metric, values in metrics.items():
+                    row[f"{split}_{metric}"] = values[k, -1].item()
+            row["diverged_at"] = self.diverged_at[k]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+def train(
+    problem: Problem,
+    trials: Sequence[Trial],
+    steps: int | None = None,
+    *,
+    eval_every: int | None = None,
+    eval_splits: Sequence[str] = ("valid", "test"),
+    max_eval_examples: int | None = None,
+    memory_budget: int | None = None,
+    progress: Progress | None = None,
+) -> TrainResult:
+    """Train every trial for ``steps`` steps (default: the problem's budget) and evaluate on ``eval_splits``.
+
+    Evaluation runs every ``eval_every`` steps (default: only at the end) and always after the last step.
+    ``memory_budget`` (bytes; default a quarter of this machine's memory) caps one chunk's footprint.
+    """
+    steps = problem.default_steps if steps is None else steps
+    if steps < 1:
+        raise ValueError(f"Invalid steps={steps}: must be >= 1.")
+    if not trials:
+        raise ValueError("Nothing to train: no trials given.")
+    for split in eval_splits:
+        problem.data.split(split)
+    eval_at = _eval_steps(steps, eval_every)
+    budget = memory_budget or _default_budget()
+    k_total = len(trials)
+    sizes = [batch_size_for(t, problem) for t in trials]
+    train_loss = torch.full((k_total, steps), math.nan)
+    evals = {s: {m: torch.full((k_total, len(eval_at)), math.nan) for m in problem.metric_goals} for s in eval_splits}
+    diverged: list[int | None] = [None] * k_total
+    started = time.perf_counter()
+    done = 0
+    chunk_count = 0
+    bytes_per_trial = 0
+    for batch_size in sorted(set(sizes)):
+        cohort = [k for k in range(k_total) if sizes[k] == batch_size]
+        per_trial = _bytes_per_trial(problem, trials[cohort[0]], batch_size)
+        bytes_per_trial = max(bytes_per_trial, per_trial)
+        chunk = max(1, budget // max(1, per_trial))
+        for start in range(0, len(cohort), chunk):
+            rows = cohort[start : start + chunk]
+            chunk_count += 1
+
+            def report(step: int, rows: list[int] = rows, done: int = done) -> None:
+                if progress is not None:
+                    progress(done + step * len(rows), steps * k_total)
+
+            part = _run_chunk(problem, [trials[k] for k in rows], batch_size, steps, eval_at, eval_splits,
+                              max_eval_examples, report)
+            index = torch.tensor(rows)
+            train_loss[index] = part.train_loss
+            for split in eval_splits:
+                for metric in problem.metric_goals:
+                    evals[split][metric][index] = part.evals[split][metric]
+            for i, k in enumerate(rows):
+                diverged[k] = part.diverged_at[i]
+            done += steps * len(rows)
+    return TrainResult(
+        problem=problem.name, trials=list(trials), steps=steps, batch_sizes=sizes, train_loss=train_loss,
+        eval_steps=eval_at, evals=evals, diverged_at=diverged, seconds=time.perf_counter() - started,
+        chunks=chunk_count, bytes_per_trial=bytes_per_trial, metric_goals=dict(problem.metric_goals),
+    )
+
+
+@dataclass
+class _ChunkResult:
+    train_loss: Tensor
+    evals: dict[str, dict[str, Tensor]]
+    diverged_at: list[int | None]
+
+
+def _run_chunk(
+    problem: Problem,
+    trials: list[Trial],
+    batch_size: int,
+    steps: int,
+    eval_at: list[int],
+    eval_splits: Sequence[str],
+    max_eval_examples: int | None,
+    report: Callable[[int], None],
+) -> _ChunkResult:
+    k = len(trials)
+    params = stack_params([problem.init_params(seed) for seed in _each_seed(trials)], trials)
+    names = list(params)
+    tensors = [params[name] for name in names]
+    population = Population(trials, tensors)
+    seeds = sorted({t.seed for t in trials})
+    streams = [BatchStream(len(problem.data.train), batch_size, seed) for seed in seeds]
+    seed_row = torch.tensor([seeds.index(t.seed) for t in trials])
+    train = problem.data.train
+    losses_seen = torch.full((k, steps), math.nan)
+    evals = {s: {m: torch.full((k, len(eval_at)), math.nan) for m in problem.metric_goals} for s in eval_splits}
+    schedules = [t.schedule for t in trials]
+    has_schedule = any(s is not None for s in schedules)
+    next_eval = 0
+    for step in range(steps):
+        index = torch.stack([stream.next() for stream in streams])[seed_row]  # [K, B]
+        leaves = [p.detach().requires_grad_(True) for p in tensors]
+        losses = problem.losses(dict(zip(names, leaves, strict=True)), train.inputs[index], train.targets[index])
+        grads = torch.autograd.grad(losses.sum(), leaves)
+        losses = losses.detach()
+        factor = None
+        if has_schedule:
+            factor = torch.tensor([s.factor(step, steps) if s else 1.0 for s in schedules], dtype=torch.float64)
+        population.step(grads, losses, factor)
+        frozen = population.diverged
+        losses_seen[:, step] = torch.where(frozen, math.nan, losses.float())
+        if step + 1 == eval_at[next_eval]:
+            live = {name: tensor for name, tensor in zip(names, tensors, strict=True)}
+            for split in eval_splits:
+                for metric, values in problem.evaluate(live, split, max_eval_examples).items():
+                    evals[split][metric][:, next_eval] = torch.where(frozen, math.nan, values.float())
+            next_eval += 1
+        report(step + 1)
+    return _ChunkResult(losses_seen, evals, population.diverged_at)
+
+
+def stack_params(per_trial: Sequence[Params], trials: Sequence[Trial] | None = None) -> Params:
+    """``{name: [K, ...]}`` from K per-trial parameter dicts (a copy: the population updates it in place)."""
+    return {name: torch.stack([p[name] for p in per_trial]).contiguous() for name in per_trial[0]}
+
+
+def _each_seed(trials: Iterable[Trial]) -> list[int]:
+    return [t.seed for t in trials]
+
+
+def train_alone(
+    problem: ModuleProblem,
+    trial: Trial,
+    steps: int | None = None,
+    optimizer_factory: Callable[..., torch.optim.Optimizer] | None = None,
+) -> Tensor:
+    """Train one trial with an ordinary loop (module, optimizer, scheduler); returns its loss per step.
+
+    ``optimizer_factory(params, **hypers)`` defaults to the trial's drop-in optimizer; pass a ``torch.optim``
+    class to train with PyTorch's own. Stops early, leaving NaN, when the loss stops being finite.
+    """
+    steps = problem.default_steps if steps is None else steps
+    module = problem.module_for(trial.seed)
+    settings = {**trial.preset.settings, **trial.hypers}
+    factory = optimizer_factory or trial.preset.optimizer
+    optimizer = factory(module.parameters(), **settings)
+    schedule = trial.schedule
+    scheduler = None
+    if schedule is not None:
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: schedule.factor(s, steps))
+    stream = BatchStream(len(problem.data.train), batch_size_for(trial, problem), trial.seed)
+    train = problem.data.train
+    curve = torch.full((steps,), math.nan)
+    for step in range(steps):
+        index = stream.next()
+        optimizer.zero_grad()
+        loss = problem.loss_fn(module(train.inputs[index]), train.targets[index])
+        if not torch.isfinite(loss):
+            break
+        curve[step] = loss.item()
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    return curve
+
+
+def _eval_steps(steps: int, every: int | None) -> list[int]:
+    if every is None or every >= steps:
+        return [steps]
+    if every < 1:
+        raise ValueError(f"Invalid eval_every={every}: must be >= 1.")
+    return [*range(every, steps, every), steps]
+
+
+def _default_budget() -> int:
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 2**30
+    return max(2**28, total // 4)
+
+
+def _bytes_per_trial(problem: Problem, trial: Trial, batch_size: int) -> int:
+    """Parameters, gradients and optimizer state (≤ 4 copies of the parameters) plus the activations one
+    trial's forward pass saves for backward, measured on a probe step."""
+    params = problem.init_params(trial.seed)
+    param_bytes = sum(p.numel() * p.element_size() for p in params.values())
+    saved = 0
+
+    def pack(t: Tensor) -> Tensor:
+        nonlocal saved
+        saved += t.numel() * t.element_size()
+        return t
+
+    stacked = {name: p.unsqueeze(0).requires_grad_(True) for name, p in params.items()}
+    train = problem.data.train
+    index = torch.arange(min(batch_size, len(train))).unsqueeze(0)
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        problem.losses(stacked, train.inputs[index], train.targets[index])
+    return 6 * param_bytes + saved
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _last_finite(curve: Tensor) -> float:
+    finite = curve[torch.isfinite(curve)]
+    return finite[-1].item() if len(finite) else math.nan
