@@ -3,6 +3,7 @@ fair randomness, memory chunks and schedules."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -51,7 +52,9 @@ def test_every_trial_equals_the_same_trial_trained_alone(problem: ModuleProblem)
     for k, trial in enumerate(trials):
         alone = train_alone(problem, trial)
         assert torch.isfinite(alone).all()
-        torch.testing.assert_close(result.train_loss[k], alone, rtol=2e-5, atol=2e-6, msg=lambda m: f"{trial}: {m}")
+        torch.testing.assert_close(
+            result.train_loss[k], alone, rtol=2e-5, atol=2e-6, msg=lambda m, t=trial: f"{t}: {m}"
+        )
     # GD's loss on the full batch goes down monotonically at this small learning rate: a real training run.
     gd = result.train_loss[[t.optimizer for t in trials].index("gd")]
     assert (gd[1:] <= gd[:-1] + 1e-6).all() and gd[-1] < gd[0] * 0.9
@@ -130,7 +133,7 @@ def test_progress_reaches_the_total(problem: ModuleProblem) -> None:
     seen: list[tuple[int, int]] = []
     train(problem, [Trial("gd", {"lr": 0.1}), Trial("adam", {"lr": 0.01})], steps=5,
           progress=lambda done, total: seen.append((done, total)))
-    assert seen[-1] == (10, 10) and all(a <= b for (a, _), (b, _) in zip(seen, seen[1:], strict=False))
+    assert seen[-1] == (10, 10) and all(a <= b for (a, _), (b, _) in itertools.pairwise(seen))
 
 
 @pytest.mark.parametrize(

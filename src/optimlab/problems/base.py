@@ -67,7 +67,8 @@ class Data:
     def split(self, name: str) -> Split:
         if name not in ("train", "valid", "test"):
             raise ValueError(f"Unknown split {name!r}: use train, valid or test.")
-        return getattr(self, name)  # type: ignore[no-any-return]
+        split: Split = getattr(self, name)
+        return split
 
 
 class Problem:
