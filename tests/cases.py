@@ -1,0 +1,244 @@
+"""The table of optimizer cases that drives the optimizer-core test suite.
+
+One row per (drop-in class, hyperparameter setting). Every preset of :data:`optimlab.registry.PRESETS` must
+be covered by a row that names it (``test_every_preset_has_a_case`` fails otherwise), and every class of
+:mod:`optimlab.optim` must have rows. ``torch_equivalent`` says which ``torch.optim`` class and arguments
+compute the same thing, for the classes torch lacks (``Momentum``, ``Nesterov``, ``AMSGrad``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from optimlab import optim
+
+# The classes torch.optim lacks, and the torch class + fixed arguments each one is.
+TORCH_EQUIVALENT: dict[str, tuple[str, dict[str, Any]]] = {
+    "Momentum": ("SGD", {"momentum": 0.9}),
+    "Nesterov": ("SGD", {"momentum": 0.9, "nesterov": True}),
+    "AMSGrad": ("Adam", {"amsgrad": True}),
+}
+
+CLASS_NAMES: tuple[str, ...] = tuple(n for n in optim.__all__ if n != "RuleOptimizer")
+"""Every drop-in optimizer class optimlab exports."""
+
+TORCH_CLASS_NAMES: tuple[str, ...] = tuple(n for n in CLASS_NAMES if n not in TORCH_EQUIVALENT)
+"""The classes that have a ``torch.optim`` namesake."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One optimizer setting: ``cls`` names an :mod:`optimlab.optim` class, ``kwargs`` its arguments."""
+
+    cls: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    preset: str | None = None
+    """The registry preset this row stands for (its class and settings must match)."""
+
+    @property
+    def id(self) -> str:
+        args = ",".join(f"{k}={_short(v)}" for k, v in self.kwargs.items())
+        return f"{self.cls}({args})"
+
+    def optimlab_class(self) -> type[optim.RuleOptimizer]:
+        cls: type[optim.RuleOptimizer] = getattr(optim, self.cls)
+        return cls
+
+    def make(self, params: Any, **extra: Any) -> optim.RuleOptimizer:
+        return self.optimlab_class()(params, **{**self.kwargs, **extra})
+
+    def torch_class_and_kwargs(self) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
+        name, fixed = TORCH_EQUIVALENT.get(self.cls, (self.cls, {}))
+        return getattr(torch.optim, name), {**fixed, **self.kwargs}
+
+    def make_torch(self, params: Any, **extra: Any) -> torch.optim.Optimizer:
+        cls, kwargs = self.torch_class_and_kwargs()
+        return cls(params, **{**kwargs, **extra})
+
+    @property
+    def has_momentum(self) -> bool:
+        """Whether the class has a momentum-like group entry a scheduler can cycle (``momentum`` or ``betas``)."""
+        defaults = self.optimlab_class()([torch.zeros(1, requires_grad=True)]).defaults
+        return "momentum" in defaults or "betas" in defaults
+
+    def with_kwargs(self, **extra: Any) -> Case:
+        return Case(self.cls, {**self.kwargs, **extra}, self.preset)
+
+
+def _short(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "(" + ",".join(_short(x) for x in v) + ")"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+CASES: tuple[Case, ...] = (
+    # SGD: gd / sgd / minibatch are one rule with three batch policies.
+    Case("SGD", {"lr": 0.05}, preset="gd"),
+    Case("SGD", {"lr": 0.05, "weight_decay": 1e-2}, preset="sgd"),
+    Case("SGD", {"lr": 0.03, "maximize": True}, preset="minibatch"),
+    Case("SGD", {"lr": 0.05, "momentum": 0.9}, preset="momentum"),
+    Case("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}, preset="nesterov"),
+    Case("SGD", {"lr": 0.05, "momentum": 0.8, "dampening": 0.3, "weight_decay": 1e-2}),
+    Case("SGD", {"lr": 0.04, "momentum": 0.7, "nesterov": True, "weight_decay": 1e-3}),
+    Case("Momentum", {"lr": 0.05}),
+    Case("Momentum", {"lr": 0.05, "momentum": 0.5, "dampening": 0.1, "weight_decay": 1e-2}),
+    Case("Nesterov", {"lr": 0.05}),
+    Case("Nesterov", {"lr": 0.05, "momentum": 0.6, "weight_decay": 1e-2, "maximize": True}),
+    Case("Adagrad", {"lr": 0.05}, preset="adagrad"),
+    Case("Adagrad", {"lr": 0.1, "lr_decay": 1e-2, "weight_decay": 1e-2, "initial_accumulator_value": 0.1, "eps": 1e-8}),
+    Case("Adagrad", {"lr": 0.05, "maximize": True, "initial_accumulator_value": 0.5}),
+    Case("RMSprop", {"lr": 1e-3}, preset="rmsprop"),
+    Case("RMSprop", {"lr": 1e-3, "centered": True, "alpha": 0.9}),
+    Case("RMSprop", {"lr": 1e-3, "momentum": 0.9, "weight_decay": 1e-2, "eps": 1e-6}),
+    Case("RMSprop", {"lr": 1e-3, "momentum": 0.5, "centered": True, "maximize": True}),
+    Case("Adadelta", {}, preset="adadelta"),
+    Case("Adadelta", {"lr": 0.5, "rho": 0.95, "eps": 1e-5, "weight_decay": 1e-2}),
+    Case("Adadelta", {"lr": 0.7, "maximize": True}),
+    Case("Adam", {"lr": 1e-2}, preset="adam"),
+    Case("Adam", {"lr": 1e-2, "amsgrad": True}, preset="amsgrad"),
+    Case("Adam", {"lr": 1e-2, "amsgrad": True, "weight_decay": 1e-2}),
+    Case("Adam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    Case("Adam", {"lr": 5e-3, "betas": (0.8, 0.99), "eps": 1e-6, "maximize": True}),
+    Case("AdamW", {"lr": 1e-2}, preset="adamw"),
+    Case("AdamW", {"lr": 1e-2, "amsgrad": True, "weight_decay": 0.1, "betas": (0.85, 0.995)}),
+    Case("AMSGrad", {"lr": 1e-2}),
+    Case("AMSGrad", {"lr": 1e-2, "weight_decay": 0.05, "decoupled_weight_decay": True}),
+    Case("Adamax", {"lr": 1e-2}, preset="adamax"),
+    Case("Adamax", {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 1e-2}),
+    Case("NAdam", {"lr": 1e-2}, preset="nadam"),
+    Case("NAdam", {"lr": 1e-2, "momentum_decay": 1e-2, "weight_decay": 1e-2}),
+    Case("NAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True, "maximize": True}),
+    Case("RAdam", {"lr": 1e-2}, preset="radam"),
+    Case("RAdam", {"lr": 1e-2, "betas": (0.9, 0.9), "weight_decay": 1e-2}),
+    Case("RAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+)
+"""Every case; each hyperparameter flag appears in at least one row."""
+
+
+def one_case_per_class() -> tuple[Case, ...]:
+    """The first case of every class (for tests that are expensive per case)."""
+    seen: dict[str, Case] = {}
+    for case in CASES:
+        seen.setdefault(case.cls, case)
+    return tuple(seen.values())
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Valid ranges of every numeric constructor argument, written out independently of the rules' declarations
+# (torch.optim's own checks, tightened where optimlab documents it: RMSprop's alpha is an average, so <= 1).
+# (low, high, low_open, high_open); None = unbounded.
+Range = tuple[float | None, float | None, bool, bool]
+GE0: Range = (0.0, None, False, False)
+UNIT_CLOSED: Range = (0.0, 1.0, False, False)
+UNIT_HALF_OPEN: Range = (0.0, 1.0, False, True)
+
+VALID_RANGES: dict[str, dict[str, Range]] = {
+    "SGD": {"lr": GE0, "momentum": GE0, "dampening": UNIT_CLOSED, "weight_decay": GE0},
+    "Adagrad": {"lr": GE0, "lr_decay": GE0, "weight_decay": GE0, "initial_accumulator_value": GE0, "eps": GE0},
+    "RMSprop": {"lr": GE0, "alpha": UNIT_CLOSED, "eps": GE0, "weight_decay": GE0, "momentum": GE0},
+    "Adadelta": {"lr": GE0, "rho": UNIT_CLOSED, "eps": GE0, "weight_decay": GE0},
+    "Adam": {"lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0},
+    "Adamax": {"lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0},
+    "NAdam": {
+        "lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0,
+        "momentum_decay": GE0,
+    },
+    "RAdam": {"lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0},
+}
+VALID_RANGES["AdamW"] = VALID_RANGES["Adam"]
+VALID_RANGES["AMSGrad"] = VALID_RANGES["Adam"]
+VALID_RANGES["Momentum"] = VALID_RANGES["SGD"]
+# Nesterov momentum needs momentum > 0 (a constraint between arguments, checked with nesterov=True).
+VALID_RANGES["Nesterov"] = {"lr": GE0, "momentum": (0.0, None, True, False), "weight_decay": GE0}
+
+
+def invalid_values(r: Range) -> list[float]:
+    """Values just outside range ``r`` (and NaN, and infinity where the range is bounded above)."""
+    low, high, low_open, high_open = r
+    out = [math.nan]
+    if low is not None:
+        out.append(low if low_open else low - 0.5)
+    if high is not None:
+        out.append(high if high_open else high + 0.5)
+        out.append(math.inf)
+    return out
+
+
+def edge_values(r: Range) -> list[float]:
+    """Values on the closed edges of ``r``: they must be accepted."""
+    low, high, low_open, high_open = r
+    return [v for v, is_open in ((low, low_open), (high, high_open)) if v is not None and not is_open]
+
+
+def constructor_kwargs(arg: str, value: float) -> dict[str, Any]:
+    """Constructor keyword arguments that set ``arg`` (``betas[0]`` etc.) to ``value``."""
+    if arg.startswith("betas["):
+        betas = [0.9, 0.999]
+        betas[int(arg[6])] = value
+        return {"betas": tuple(betas)}
+    return {arg: value}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The small problem every case trains on: a 2-layer tanh MLP regressing random data (float64 by default).
+
+N_IN, N_HIDDEN, N_OUT, N_DATA = 5, 8, 3, 32
+
+
+def mlp_params(seed: int = 0, dtype: torch.dtype = torch.float64) -> list[torch.Tensor]:
+    """``[W1, b1, W2, b2]`` as leaf tensors that require grad."""
+    gen = torch.Generator().manual_seed(seed)
+    shapes = [(N_HIDDEN, N_IN), (N_HIDDEN,), (N_OUT, N_HIDDEN), (N_OUT,)]
+    return [(0.5 * torch.randn(s, generator=gen, dtype=dtype)).requires_grad_() for s in shapes]
+
+
+def mlp_data(seed: int = 1, dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(N_DATA, N_IN, generator=gen, dtype=dtype)
+    y = torch.sin(x[:, :N_OUT] * 2.0) + 0.1 * torch.randn(N_DATA, N_OUT, generator=gen, dtype=dtype)
+    return x, y
+
+
+def mlp_loss(params: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    w1, b1, w2, b2 = params
+    out = torch.tanh(x @ w1.T + b1) @ w2.T + b2
+    return ((out - y) ** 2).mean()
+
+
+def clone_params(params: list[torch.Tensor]) -> list[torch.Tensor]:
+    return [p.detach().clone().requires_grad_() for p in params]
+
+
+def param_groups(case: Case, params: list[torch.Tensor]) -> list[dict[str, Any]]:
+    """Two parameter groups with different learning rates (the second at 0.4 times the case's lr)."""
+    lr = case.kwargs.get("lr", case.optimlab_class()([torch.zeros(1, requires_grad=True)]).defaults["lr"])
+    return [{"params": params[:2]}, {"params": params[2:], "lr": 0.4 * lr}]
+
+
+def train(opt: torch.optim.Optimizer, params: list[torch.Tensor], steps: int, data: Any = None) -> list[float]:
+    """``steps`` full-batch steps on the MLP; returns the losses."""
+    x, y = data if data is not None else mlp_data()
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = mlp_loss(params, x, y)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    return losses
+
+
+def rel_error(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    """max over tensors of ‖a − b‖∞ / ‖b‖∞ (NaN if either side is not finite)."""
+    worst = 0.0
+    for x, y in zip(a, b, strict=True):
+        x, y = x.detach(), y.detach()
+        if not (torch.isfinite(x).all() and torch.isfinite(y).all()):
+            return math.nan
+        scale = y.abs().max().item() or 1.0
+        worst = max(worst, (x - y).abs().max().item() / scale)
+    return worst

@@ -1,0 +1,252 @@
+"""optimlab's drop-in classes against torch.optim: trajectories, signatures, state_dicts, schedulers,
+sparse and complex parameters. Everything in float64."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+from torch import nn
+from torch.optim import lr_scheduler as sched
+
+from cases import (
+    CASES,
+    TORCH_CLASS_NAMES,
+    Case,
+    clone_params,
+    mlp_data,
+    mlp_loss,
+    mlp_params,
+    one_case_per_class,
+    param_groups,
+    rel_error,
+    train,
+)
+from optimlab import optim
+
+STEPS = 300
+TOL = 1e-10
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_matches_torch_on_mlp(case: Case, float64_default: None, record_error: Callable[[str, float], None]) -> None:
+    """Hundreds of full-batch steps with two parameter groups: optimlab and torch.optim agree to 1e-10."""
+    start = mlp_params()
+    ours, theirs = clone_params(start), clone_params(start)
+    losses_ours = train(case.make(param_groups(case, ours)), ours, STEPS)
+    losses_theirs = train(case.make_torch(param_groups(case, theirs)), theirs, STEPS)
+    err = rel_error(ours, theirs)
+    record_error("optimlab vs torch.optim, MLP params (relative)", err)
+    assert err <= TOL, f"{case.id}: relative parameter error {err:.3e} after {STEPS} steps"
+    assert rel_error([torch.tensor(losses_ours)], [torch.tensor(losses_theirs)]) <= TOL
+    # The run must actually move the parameters (a test that cannot fail is no test).
+    assert rel_error(ours, start) > 1e-3
+
+
+# ----------------------------------------------------------------------------------------- constructor contract
+
+
+@pytest.mark.parametrize("name", TORCH_CLASS_NAMES)
+def test_constructor_signature_equals_torch(name: str) -> None:
+    ours = inspect.signature(getattr(optim, name).__init__).parameters
+    theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
+    assert list(ours) == list(theirs), "parameter names or order differ"
+    for arg in theirs:
+        assert ours[arg].kind == theirs[arg].kind, f"{arg}: kind differs"
+        assert ours[arg].default == theirs[arg].default, f"{arg}: default differs"
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_param_groups_and_defaults_equal_torch(case: Case) -> None:
+    params = mlp_params()
+    ours = case.make(param_groups(case, params))
+    theirs = case.make_torch(param_groups(case, clone_params(params)))
+    assert ours.defaults == theirs.defaults
+    assert len(ours.param_groups) == len(theirs.param_groups)
+    for g_ours, g_theirs in zip(ours.param_groups, theirs.param_groups, strict=True):
+        assert set(g_ours) == set(g_theirs)
+        assert {k: v for k, v in g_ours.items() if k != "params"} == {
+            k: v for k, v in g_theirs.items() if k != "params"
+        }
+
+
+def _continue(opt: torch.optim.Optimizer, params: list[torch.Tensor], steps: int) -> None:
+    train(opt, params, steps)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("direction", ["torch->optimlab", "optimlab->torch"])
+def test_state_dict_crosses_over(case: Case, direction: str, float64_default: None) -> None:
+    """Train with one library, load its state_dict into the other, and continue exactly like the first."""
+    first_is_torch = direction == "torch->optimlab"
+    make_first = case.make_torch if first_is_torch else case.make
+    make_second = case.make if first_is_torch else case.make_torch
+    params = mlp_params()
+    first = make_first(param_groups(case, params))
+    train(first, params, 20)
+    saved = copy.deepcopy(first.state_dict())  # state_dict() shares its tensors with the optimizer
+
+    moved = clone_params(params)
+    second = make_second(param_groups(case, moved))
+    second.load_state_dict(saved)
+    train(first, params, 20)
+    train(second, moved, 20)
+    assert rel_error(moved, params) <= TOL
+    assert set(second.state_dict()["state"]) == set(first.state_dict()["state"])
+
+
+# ----------------------------------------------------------------------------------------------- LR schedulers
+
+SchedulerFactory = Callable[[torch.optim.Optimizer, Case], Any]
+
+
+def _cyclic(opt: torch.optim.Optimizer, case: Case) -> Any:
+    lr = opt.param_groups[0]["lr"]
+    return sched.CyclicLR(
+        opt, base_lr=0.2 * lr, max_lr=lr, step_size_up=4, cycle_momentum=case.has_momentum,
+        base_momentum=0.8, max_momentum=0.9,
+    )
+
+
+def _one_cycle(opt: torch.optim.Optimizer, case: Case) -> Any:
+    return sched.OneCycleLR(
+        opt, max_lr=[g["lr"] for g in opt.param_groups], total_steps=SCHED_STEPS, cycle_momentum=case.has_momentum
+    )
+
+
+SCHEDULERS: dict[str, SchedulerFactory] = {
+    "StepLR": lambda o, c: sched.StepLR(o, step_size=5, gamma=0.5),
+    "MultiStepLR": lambda o, c: sched.MultiStepLR(o, milestones=[3, 9, 14], gamma=0.3),
+    "ExponentialLR": lambda o, c: sched.ExponentialLR(o, gamma=0.9),
+    "CosineAnnealingLR": lambda o, c: sched.CosineAnnealingLR(o, T_max=10, eta_min=1e-5),
+    "CosineAnnealingWarmRestarts": lambda o, c: sched.CosineAnnealingWarmRestarts(o, T_0=4, T_mult=2),
+    "CyclicLR": _cyclic,
+    "OneCycleLR": _one_cycle,
+    "LambdaLR": lambda o, c: sched.LambdaLR(o, lr_lambda=[lambda e: 1 / (1 + e), lambda e: 0.95**e]),
+    "MultiplicativeLR": lambda o, c: sched.MultiplicativeLR(o, lr_lambda=lambda e: 0.93),
+    "LinearLR": lambda o, c: sched.LinearLR(o, start_factor=0.2, total_iters=8),
+    "ConstantLR": lambda o, c: sched.ConstantLR(o, factor=0.3, total_iters=6),
+    "PolynomialLR": lambda o, c: sched.PolynomialLR(o, total_iters=15, power=2.0),
+    "SequentialLR": lambda o, c: sched.SequentialLR(
+        o, [sched.LinearLR(o, start_factor=0.1, total_iters=5), sched.ExponentialLR(o, gamma=0.9)], milestones=[5]
+    ),
+    "ChainedScheduler": lambda o, c: sched.ChainedScheduler(
+        [sched.ConstantLR(o, factor=0.5, total_iters=4), sched.ExponentialLR(o, gamma=0.95)]
+    ),
+    "ReduceLROnPlateau": lambda o, c: sched.ReduceLROnPlateau(o, factor=0.5, patience=1, threshold=0.5),
+}
+SCHED_STEPS = 20
+
+
+def _scheduled_run(make: Callable[..., torch.optim.Optimizer], case: Case, name: str) -> tuple[list, list]:
+    params = mlp_params()
+    opt = make(param_groups(case, params))
+    scheduler = SCHEDULERS[name](opt, case)
+    x, y = mlp_data()
+    lrs = []
+    for _ in range(SCHED_STEPS):
+        opt.zero_grad()
+        loss = mlp_loss(params, x, y)
+        loss.backward()
+        opt.step()
+        if isinstance(scheduler, sched.ReduceLROnPlateau):
+            scheduler.step(loss.item())
+        else:
+            scheduler.step()
+        lrs.append([(g["lr"], g.get("momentum"), g.get("betas")) for g in opt.param_groups])
+    return params, lrs
+
+
+@pytest.mark.parametrize("case", one_case_per_class(), ids=lambda c: c.cls)
+@pytest.mark.parametrize("name", list(SCHEDULERS))
+def test_lr_scheduler_drives_optimlab_like_torch(name: str, case: Case, float64_default: None) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. "Detected call of `lr_scheduler.step()` before `optimizer.step()`"
+        ours, lrs_ours = _scheduled_run(case.make, case, name)
+        theirs, lrs_theirs = _scheduled_run(case.make_torch, case, name)
+    assert lrs_ours == lrs_theirs
+    assert len({str(row) for row in lrs_ours}) > 1, "the schedule never changed the learning rate"
+    assert rel_error(ours, theirs) <= TOL
+
+
+# ---------------------------------------------------------------------------------------------- sparse gradients
+
+
+def _embedding_run(make: Callable[..., torch.optim.Optimizer], steps: int = 15) -> torch.Tensor:
+    torch.manual_seed(0)
+    emb = nn.Embedding(20, 4, sparse=True, dtype=torch.float64)
+    opt = make(emb.parameters())
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(steps):
+        idx = torch.randint(0, 20, (6,), generator=gen)  # repeated indices included
+        opt.zero_grad()
+        loss = (emb(idx) ** 2).sum() + emb(idx[:2]).sum()
+        loss.backward()
+        assert emb.weight.grad is not None and emb.weight.grad.is_sparse
+        opt.step()
+    return emb.weight.detach()
+
+
+SPARSE_OK = [
+    ("SGD", {"lr": 0.1}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9}),
+    ("SGD", {"lr": 0.1, "momentum": 0.9, "dampening": 0.2}),
+    ("Adagrad", {"lr": 0.3}),
+    ("Adagrad", {"lr": 0.3, "lr_decay": 0.1, "initial_accumulator_value": 0.2}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), SPARSE_OK)
+def test_sparse_gradients_match_torch(name: str, kwargs: dict[str, Any]) -> None:
+    ours = _embedding_run(lambda p: getattr(optim, name)(p, **kwargs))
+    theirs = _embedding_run(lambda p: getattr(torch.optim, name)(p, **kwargs))
+    start = _embedding_run(lambda p: torch.optim.SGD(p, lr=0.0))
+    assert rel_error([ours], [theirs]) <= TOL
+    assert not torch.equal(ours, start)
+
+
+@pytest.mark.parametrize("name", [n for n in TORCH_CLASS_NAMES if n not in ("SGD", "Adagrad")] + ["AMSGrad"])
+def test_sparse_gradients_rejected_clearly(name: str) -> None:
+    with pytest.raises(RuntimeError, match=f"{name} does not support sparse gradients"):
+        _embedding_run(lambda p: getattr(optim, name)(p), steps=1)
+
+
+def test_adagrad_sparse_with_weight_decay_raises() -> None:
+    with pytest.raises(RuntimeError, match="weight_decay"):
+        _embedding_run(lambda p: optim.Adagrad(p, weight_decay=0.1), steps=1)
+
+
+# --------------------------------------------------------------------------------------------- complex params
+
+COMPLEX_CASES = [
+    Case("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    Case("Adam", {"lr": 1e-2, "amsgrad": True}),
+    Case("AdamW", {"lr": 1e-2}),
+    Case("RMSprop", {"lr": 1e-2, "centered": True, "momentum": 0.5}),
+    Case("Adagrad", {"lr": 0.1}),
+]
+
+
+def _complex_run(make: Callable[..., torch.optim.Optimizer]) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(5)
+    a = torch.randn(6, 4, dtype=torch.complex128, generator=gen)
+    b = torch.randn(6, dtype=torch.complex128, generator=gen)
+    z = torch.randn(4, dtype=torch.complex128, generator=gen).requires_grad_()
+    opt = make([z])
+    for _ in range(50):
+        opt.zero_grad()
+        r = a @ z - b
+        (r.abs() ** 2).sum().backward()
+        opt.step()
+    return z.detach()
+
+
+@pytest.mark.parametrize("case", COMPLEX_CASES, ids=lambda c: c.id)
+def test_complex_parameters_match_torch(case: Case) -> None:
+    ours, theirs = _complex_run(case.make), _complex_run(case.make_torch)
+    assert rel_error([torch.view_as_real(ours)], [torch.view_as_real(theirs)]) <= TOL
