@@ -1,0 +1,20 @@
+"""See optimizers move: paths on 2-D loss surfaces, tuned fairly, with pictures, animations and a page.
+
+``compare()`` runs a set of optimizers on one surface as one population; ``lr_sweep()`` one optimizer at
+several learning rates; ``batch_policies()`` GD, SGD and mini-batch on a two-parameter least-squares fit;
+``gallery()`` the default pictures of ``optimlab compare``.
+"""
+
+from ._api import CLASSIC, TUNE_CRITERION, TUNE_GRID, compare, lr_sweep, resolve_surface
+from ._run import PALETTE, CompareResult
+
+__all__ = [
+    "CLASSIC",
+    "PALETTE",
+    "TUNE_CRITERION",
+    "TUNE_GRID",
+    "CompareResult",
+    "compare",
+    "lr_sweep",
+    "resolve_surface",
+]

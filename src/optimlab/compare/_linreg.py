@@ -1,0 +1,140 @@
+"""The three batch policies, visible: GD, SGD and mini-batch on a two-parameter least-squares fit.
+
+Data: ``n`` points ``u ~ U(-1, 3)``, ``v = 2u - 1 + noise``; parameters ``θ = (w, b)``; loss the half mean
+squared error of ``v ≈ w·u + b`` over a batch. Each trial's batch size comes from its preset's batch policy
+in the registry (``gd``: all, ``sgd``: one example, ``minibatch``: 32). All trials run as one population;
+trials with the same seed see the same shuffled order. The loss drawn is always the full-data loss.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..population import Population, Trial
+from ..problems.surfaces import Surface, surface_from_callable
+from ..registry import get_preset
+from ._run import CompareResult, lr_text
+
+
+def make_data(n: int = 1000, seed: int = 0, noise: float = 0.5) -> tuple[Tensor, Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    u = torch.rand(n, generator=g, dtype=torch.float64) * 4 - 1
+    v = 2 * u - 1 + noise * torch.randn(n, generator=g, dtype=torch.float64)
+    return u, v
+
+
+def least_squares_surface(u: Tensor, v: Tensor) -> Surface:
+    """The full-data loss as a surface over ``(w, b)``, with its exact minimum (the least-squares solution)."""
+    design = torch.stack([u, torch.ones_like(u)], dim=1)
+    solution = torch.linalg.lstsq(design, v.unsqueeze(1)).solution.squeeze(1)
+
+    def loss(w: Tensor, b: Tensor) -> Tensor:
+        r = w.unsqueeze(-1) * u + b.unsqueeze(-1) - v
+        return 0.5 * (r**2).mean(dim=-1)
+
+    w0, b0 = float(solution[0]), float(solution[1])
+    return surface_from_callable(
+        loss, name="least-squares", domain=((w0 - 3.0, w0 + 2.0), (b0 - 2.5, b0 + 4.5)),
+        minima=[(w0, b0)], starts=[(w0 - 2.5, b0 + 4.0)], formula="½·mean((w·u + b − v)²)", log_scale=True,
+    )
+
+
+class _Batches:
+    """Per seed, an endless stream of shuffled example indices (one permutation per epoch)."""
+
+    def __init__(self, n: int, seed: int) -> None:
+        self.n, self.gen = n, torch.Generator().manual_seed(seed)
+        self.order = torch.randperm(n, generator=self.gen)
+        self.pos = 0
+
+    def take(self, size: int) -> Tensor:
+        if size >= self.n:
+            return torch.arange(self.n)
+        if self.pos + size > self.n:
+            self.order, self.pos = torch.randperm(self.n, generator=self.gen), 0
+        out = self.order[self.pos : self.pos + size]
+        self.pos += size
+        return out
+
+
+def _batch_loss(theta: Tensor, u: Tensor, v: Tensor, weights: Tensor) -> Tensor:
+    r = theta[:, :1] * u + theta[:, 1:] - v
+    return 0.5 * (weights * r**2).sum(dim=1)
+
+
+def batch_policies(
+    optimizers: Sequence[str] = ("gd", "sgd", "minibatch"),
+    *,
+    lr: float = 0.05,
+    steps: int = 300,
+    n: int = 1000,
+    seed: int = 0,
+) -> CompareResult:
+    """GD (full batch), SGD (one example) and mini-batch paths in parameter space, as one population.
+
+    Losses are drawn against steps, examples seen and wall time. Wall time comes from running each trial
+    alone afterwards (a population of one, same math), since inside a population the trials share time.
+    """
+    if steps < 1:
+        raise ValueError(f"Invalid steps={steps!r}: the number of steps must be a positive integer.")
+    u, v = make_data(n, seed)
+    surf = least_squares_surface(u, v)
+    trials = [Trial(get_preset(o).name, {"lr": lr}, seed=seed) for o in optimizers]
+    sizes = [t.preset.batch.batch_size(n) for t in trials]
+    start = surf.starts[0]
+    paths, losses = _run(trials, sizes, u, v, surf, start, steps)
+    seconds = np.zeros((len(trials), steps + 1))
+    for k, trial in enumerate(trials):
+        _, seconds[k] = _run([trial], sizes[k : k + 1], u, v, surf, start, steps, timed=True)
+    seen = np.arange(steps + 1)[None, :] * np.array(sizes)[:, None]
+    labels = [f"{t.optimizer}: {t.preset.batch.describe()}  lr={lr:g}" for t in trials]
+    return CompareResult(
+        surf, trials, [lr] * len(trials), [0] * len(trials), [start], paths, losses, [None] * len(trials),
+        title="The three batch policies: full batch, one example, mini-batches",
+        settings=f"least-squares fit of v ≈ w·u + b on {n} noisy points; same learning rate for all: "
+        f"{lr_text({t.optimizer: lr for t in trials})}; {steps} steps; loss drawn is the full-data loss",
+        labels=labels, kind="batch", axis_labels=("w (slope)", "b (intercept)"),
+        curves_x={"examples seen (log)": seen.astype(float) + 1.0, "wall time, s (log)": seconds + 1e-5},
+        story="Full batch: smooth and costly per step. One example: cheap, noisy steps that reach the bottom "
+        "after few examples, then jitter. Mini-batches: in between.",
+    )
+
+
+def _run(
+    trials: list[Trial], sizes: list[int], u: Tensor, v: Tensor, surf: Surface, start: tuple[float, float],
+    steps: int, timed: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    k, n = len(trials), u.numel()
+    theta = torch.tensor([start] * k, dtype=torch.float64)
+    pop = Population(trials, [theta])
+    streams = [_Batches(n, t.seed) for t in trials]
+    paths = np.empty((k, steps + 1, 2))
+    full = np.empty((k, steps + 1))
+    clock = np.zeros(steps + 1)
+    began = time.perf_counter()
+    for t in range(steps + 1):
+        if not timed:
+            paths[:, t] = theta.numpy()
+            with torch.no_grad():
+                full[:, t] = surf(theta).numpy()
+        if t == steps:
+            break
+        with torch.enable_grad():
+            leaf = theta.detach().requires_grad_(True)
+            if timed:  # one trial: touch only its batch, as a real training loop would
+                idx = streams[0].take(sizes[0])
+                loss = 0.5 * ((leaf[:, :1] * u[idx] + leaf[:, 1:] - v[idx]) ** 2).mean(dim=1)
+            else:
+                weights = torch.zeros(k, n, dtype=torch.float64)
+                for i, (stream, size) in enumerate(zip(streams, sizes, strict=True)):
+                    weights[i, stream.take(size)] = 1.0 / size
+                loss = _batch_loss(leaf, u, v, weights)
+            (grad,) = torch.autograd.grad(loss.sum(), leaf)
+        pop.step([grad], loss.detach())
+        clock[t + 1] = time.perf_counter() - began
+    return (paths, full) if not timed else (paths, clock)

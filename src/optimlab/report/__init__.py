@@ -1,0 +1,1 @@
+"""Pictures and pages: static PNGs, animated GIFs and self-contained interactive HTML."""
