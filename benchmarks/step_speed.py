@@ -1,0 +1,358 @@
+"""Per-step time of optimlab's drop-in optimizers against ``torch.optim`` and against the memory floor.
+
+For every optimizer and problem size this builds one parameter set per *mode* (torch default, torch
+``foreach=True``, torch ``fused=True`` where PyTorch accepts it on CPU, optimlab default, optimlab
+``foreach=True``, optimlab ``fused=True`` if it ever accepts it), all from the same random values, with a random
+gradient set once and reused. After a warm-up it times ``step()`` for all modes round-robin, rotating the order
+each repetition, so machine drift hits every mode alike. It reports the median and minimum step time, the ratio
+to torch's default mode (on CPU that is the single-tensor loop, ``foreach=False``), and the ratio to the
+memory-bandwidth floor: the bytes the algorithm must move per parameter (:data:`FLOOR_BYTES`) times the number of
+parameters, over the in-place bandwidth measured by this run's probe.
+
+Run from the repository root::
+
+    PYTHONPATH=src .venv/bin/python benchmarks/step_speed.py            # 10M/200 and 100M/10, ~10 minutes
+    PYTHONPATH=src .venv/bin/python benchmarks/step_speed.py --quick    # smoke test, seconds
+
+The last line is ``RESULT step_speed worst_ratio_vs_torch_default=X.XX worst_ratio_vs_floor=Y.YY``: X is the
+largest (optimlab default median / torch default median) over all optimizers and sizes, Y the largest
+(optimlab default median / floor) over all optimizers at the largest size of the run (100M by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import gc
+import importlib
+import math
+import os
+import platform
+import re
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import torch
+from torch import Tensor
+
+# Bytes each algorithm must move per float32 parameter at its default settings (4 bytes per tensor touched):
+# every tensor the update reads (parameter p, gradient g, state) plus every tensor it writes (p, state). A single
+# fused loop streams each of them once and needs no temporaries, so this is the least traffic any implementation
+# can have; scalar state (step counts, NAdam's mu_product) is one number per tensor and is ignored.
+FLOOR_BYTES: dict[str, int] = {
+    "SGD": 12,  # momentum=0, weight_decay=0: read p, g; write p. No state.
+    "Adagrad": 20,  # read p, g, sum; write sum, p.
+    "RMSprop": 20,  # momentum=0, centered=False: read p, g, square_avg; write square_avg, p.
+    "Adadelta": 28,  # read p, g, square_avg, acc_delta; write square_avg, acc_delta, p.
+    "Adam": 28,  # amsgrad=False: read p, g, exp_avg, exp_avg_sq; write p, exp_avg, exp_avg_sq.
+    "AdamW": 28,  # as Adam; the decoupled decay p·(1 − ηλ) rides on the same read and write of p.
+    "Adamax": 28,  # read p, g, exp_avg, exp_inf; write p, exp_avg, exp_inf.
+    "NAdam": 28,  # as Adam (g enters the update twice but is read once in one loop).
+    "RAdam": 28,  # as Adam; in the first 5 unrectified steps v is still updated, so the same bytes.
+}
+OPTIMIZERS: tuple[str, ...] = tuple(FLOOR_BYTES)
+
+MODES: dict[str, dict[str, bool]] = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+LIBRARIES = ("torch", "optimlab")
+BASELINE = ("torch", "default")
+CANDIDATE = ("optimlab", "default")
+
+DEFAULT_SIZES = "10M/200,100M/10"
+QUICK_SIZES = "200K/20,1M/4"
+PROBE_ELEMENTS = 64 * 2**20  # 256 MB per buffer: far beyond the last-level cache
+
+
+
+@dataclass(frozen=True)
+class Size:
+    """A problem size: ``params`` float32 parameters split into ``tensors`` tensors of (nearly) equal length."""
+
+    params: int
+    tensors: int
+    label: str
+
+    def lengths(self) -> list[int]:
+        base, extra = divmod(self.params, self.tensors)
+        return [base + (1 if i < extra else 0) for i in range(self.tensors)]
+
+
+@dataclass
+class Runner:
+    """One (library, mode) of one optimizer: its own parameters, gradients and optimizer, and its step times."""
+
+    library: str
+    mode: str
+    params: list[Tensor]
+    optimizer: torch.optim.Optimizer
+    times: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Row:
+    optimizer: str
+    size: str
+    library: str
+    mode: str
+    params: int
+    median_ms: float
+    min_ms: float
+    vs_torch_default: float
+    agrees: str
+
+    def floor_ms(self, bandwidth: float) -> float:
+        """The memory-bandwidth floor of this step, in ms, at ``bandwidth`` bytes/s."""
+        return FLOOR_BYTES[self.optimizer] * self.params / bandwidth * 1e3
+
+    def vs_floor(self, bandwidth: float) -> float:
+        return self.median_ms / self.floor_ms(bandwidth)
+
+
+_SUFFIX = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
+
+
+def parse_sizes(text: str) -> list[Size]:
+    """Parse ``"10M/200,100M/10"`` (parameters with an optional K/M/G suffix, slash, number of tensors)."""
+    sizes = []
+    for item in text.split(","):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)([KMG]?)\s*/\s*(\d+)\s*", item, flags=re.IGNORECASE)
+        if match is None:
+            raise argparse.ArgumentTypeError(f"bad size {item!r}: expected e.g. 10M/200 (parameters/tensors)")
+        params = round(float(match[1]) * _SUFFIX[match[2].upper()])
+        tensors = int(match[3])
+        if tensors < 1 or params < tensors:
+            raise argparse.ArgumentTypeError(f"bad size {item!r}: need 1 <= tensors <= parameters")
+        sizes.append(Size(params, tensors, item.strip()))
+    return sizes
+
+
+def parse_optimizers(text: str) -> list[str]:
+    """Parse a comma-separated list of optimizer names (case-insensitive) into their class names."""
+    by_lower = {name.lower(): name for name in OPTIMIZERS}
+    names = []
+    for item in text.split(","):
+        key = item.strip().lower()
+        if key not in by_lower:
+            raise argparse.ArgumentTypeError(f"unknown optimizer {item!r}: choose from {', '.join(OPTIMIZERS)}")
+        names.append(by_lower[key])
+    return names
+
+
+def optimlab_optim() -> ModuleType:
+    """``optimlab.optim``, importing it from this checkout's ``src`` when the package is not installed."""
+    try:
+        return importlib.import_module("optimlab.optim")
+    except ModuleNotFoundError:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
+        return importlib.import_module("optimlab.optim")
+
+
+def inplace_bandwidth(elements: int, reps: int = 10) -> float:
+    """Best in-place bandwidth in bytes/s: ``x.add_(y)`` reads x and y and writes x, 12 bytes per element."""
+    x = torch.ones(elements)
+    y = torch.ones(elements)
+    x.add_(y)  # fault the pages in before timing
+    best = math.inf
+    for _ in range(reps):
+        start = time.perf_counter()
+        x.add_(y)
+        best = min(best, time.perf_counter() - start)
+    del x, y
+    gc.collect()
+    return 12 * elements / best
+
+
+def accepted(factory: Callable[..., torch.optim.Optimizer], kwargs: dict[str, bool]) -> str | None:
+    """``None`` if the class takes ``kwargs`` and steps a tiny CPU tensor with them, else the reason it refuses."""
+    p = torch.nn.Parameter(torch.zeros(4))
+    p.grad = torch.ones(4)
+    try:
+        factory([p], **kwargs).step()
+    except (TypeError, ValueError, RuntimeError) as error:
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def build_runners(
+    name: str, size: Size, classes: dict[str, ModuleType], seed: int
+) -> tuple[list[Runner], list[str]]:
+    """One runner per accepted (library, mode), all starting from the same parameters and gradients."""
+    generator = torch.Generator().manual_seed(seed)
+    lengths = size.lengths()
+    start = [torch.randn(n, generator=generator) for n in lengths]
+    grads = [torch.randn(n, generator=generator) for n in lengths]
+    runners: list[Runner] = []
+    refused: list[str] = []
+    for library in LIBRARIES:
+        factory = getattr(classes[library], name)
+        for mode, kwargs in MODES.items():
+            reason = accepted(factory, kwargs)
+            if reason is not None:
+                refused.append(f"{library} {mode}: {reason.splitlines()[0]}")
+                continue
+            params: list[Tensor] = []
+            for value, grad in zip(start, grads, strict=True):
+                p = torch.nn.Parameter(value.clone())
+                p.grad = grad.clone()  # each mode has its own gradient buffer, as in real training
+                params.append(p)
+            runners.append(Runner(library, mode, params, factory(params, **kwargs)))
+    return runners, refused
+
+
+def time_steps(runners: Sequence[Runner], warmup: int, reps: int) -> None:
+    """Warm up, then time one step of every runner per repetition, rotating the order each time."""
+    for _ in range(warmup):
+        for runner in runners:
+            runner.optimizer.step()
+    for rep in range(reps):
+        shift = rep % len(runners)
+        for runner in [*runners[shift:], *runners[:shift]]:
+            start = time.perf_counter()
+            runner.optimizer.step()
+            runner.times.append(time.perf_counter() - start)
+
+
+def agreement(reference: Runner, other: Runner) -> str:
+    """Whether ``other`` ended at the same parameters as ``reference`` (float32 tolerance), as a short text."""
+    if other is reference:
+        return "ref"
+    worst = 0.0
+    for a, b in zip(reference.params, other.params, strict=True):
+        scale = a.abs().max().item() + 1e-12
+        worst = max(worst, (a - b).abs().max().item() / scale)
+    return "ok" if worst < 1e-4 else f"DIFF {worst:.1e}"
+
+
+def run_case(
+    name: str, size: Size, classes: dict[str, ModuleType], warmup: int, reps: int, seed: int
+) -> tuple[list[Row], list[str]]:
+    """Time every mode of one optimizer at one size; returns its table rows and the modes that were refused."""
+    runners, refused = build_runners(name, size, classes, seed)
+    time_steps(runners, warmup, reps)
+    baseline = next(r for r in runners if (r.library, r.mode) == BASELINE)
+    base_median = statistics.median(baseline.times)
+    rows = [
+        Row(
+            optimizer=name,
+            size=size.label,
+            params=size.params,
+            library=r.library,
+            mode=r.mode,
+            median_ms=statistics.median(r.times) * 1e3,
+            min_ms=min(r.times) * 1e3,
+            vs_torch_default=statistics.median(r.times) / base_median,
+            agrees=agreement(baseline, r),
+        )
+        for r in runners
+    ]
+    del runners, baseline
+    gc.collect()
+    return rows, refused
+
+
+def format_table(rows: Sequence[Row], bandwidth: float) -> str:
+    """A Markdown table of the rows, floors at ``bandwidth`` bytes/s."""
+    header = (
+        "| optimizer | size | mode | median ms | min ms | × torch default | floor ms | × floor | same result |\n"
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+    )
+    lines = [header]
+    for r in rows:
+        lines.append(
+            f"| {r.optimizer} | {r.size} | {r.library} {r.mode} | {r.median_ms:.2f} | {r.min_ms:.2f} | "
+            f"{r.vs_torch_default:.2f} | {r.floor_ms(bandwidth):.2f} | {r.vs_floor(bandwidth):.2f} | {r.agrees} |"
+        )
+    return "\n".join(lines)
+
+
+def summary(rows: Sequence[Row], bandwidth: float) -> tuple[float, float]:
+    """(worst optimlab-default/torch-default ratio over all rows, worst optimlab-default/floor at the largest size)."""
+    candidate = [r for r in rows if (r.library, r.mode) == CANDIDATE]
+    largest = max(r.params for r in candidate)
+    worst_torch = max(r.vs_torch_default for r in candidate)
+    worst_floor = max(r.vs_floor(bandwidth) for r in candidate if r.params == largest)
+    return worst_torch, worst_floor
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--sizes", type=parse_sizes, default=None, help=f"default {DEFAULT_SIZES}")
+    parser.add_argument(
+        "--optimizers", type=parse_optimizers, default=list(OPTIMIZERS), help="comma-separated, default all"
+    )
+    parser.add_argument("--reps", type=int, default=None, help="timed steps per mode (default 11, quick 5)")
+    parser.add_argument("--warmup", type=int, default=6, help="untimed steps per mode first (RAdam rectifies at 6)")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quick", action="store_true", help=f"smoke test: sizes {QUICK_SIZES}, 5 reps")
+    args = parser.parse_args(argv)
+    if args.sizes is None:
+        args.sizes = parse_sizes(QUICK_SIZES if args.quick else DEFAULT_SIZES)
+    if args.reps is None:
+        args.reps = 5 if args.quick else 11
+    if args.reps < 1 or args.warmup < 0:
+        parser.error("--reps must be >= 1 and --warmup >= 0")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    classes: dict[str, Any] = {"torch": torch.optim, "optimlab": optimlab_optim()}
+    probe = PROBE_ELEMENTS
+
+    print(f"step_speed  {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
+    print(f"command: {' '.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
+    print(f"warmup {args.warmup} steps, {args.reps} timed steps per mode, modes interleaved round-robin")
+    print("torch default on CPU = single-tensor loop (foreach and fused are off unless asked for)")
+    bw_start = inplace_bandwidth(probe)
+    print(f"in-place bandwidth at start: {bw_start / 1e9:.1f} GB/s (x.add_(y) on {probe // 2**20}M floats, best of 10)")
+    print(f"load average at start: {_load()}")
+
+    rows: list[Row] = []
+    refusals: dict[str, list[str]] = {}
+    for size in args.sizes:
+        for name in args.optimizers:
+            case_rows, refused = run_case(name, size, classes, args.warmup, args.reps, args.seed)
+            rows.extend(case_rows)
+            refusals.setdefault(name, refused)
+            cand = next(r for r in case_rows if (r.library, r.mode) == CANDIDATE)
+            print(
+                f"  {name:8s} {size.label:>9s}: optimlab {cand.median_ms:8.2f} ms = {cand.vs_torch_default:.2f}× "
+                f"torch default, {cand.vs_floor(bw_start):.2f}× floor (start bandwidth)",
+                flush=True,
+            )
+
+    bw_end = inplace_bandwidth(probe)
+    bandwidth = max(bw_start, bw_end)  # the floor uses the best bandwidth seen in this run
+    print(f"in-place bandwidth at end:   {bw_end / 1e9:.1f} GB/s; floor uses the best, {bandwidth / 1e9:.1f} GB/s")
+    print(f"load average at end: {_load()}")
+    print()
+    print("Floor bytes per parameter (default settings): " + ", ".join(f"{k} {v}" for k, v in FLOOR_BYTES.items()))
+    print()
+    print(format_table(rows, bandwidth))
+    print()
+    for name, refused in refusals.items():
+        for reason in refused:
+            print(f"not run: {name} {reason}")
+    worst_torch, worst_floor = summary(rows, bandwidth)
+    print(f"RESULT step_speed worst_ratio_vs_torch_default={worst_torch:.2f} worst_ratio_vs_floor={worst_floor:.2f}")
+    return 0
+
+
+def _load() -> str:
+    """The 1/5/15-minute load average: other processes on these cores stall every multi-threaded kernel."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "unavailable"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
