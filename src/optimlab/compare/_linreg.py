@@ -33,15 +33,23 @@ def least_squares_surface(u: Tensor, v: Tensor) -> Surface:
     design = torch.stack([u, torch.ones_like(u)], dim=1)
     solution = torch.linalg.lstsq(design, v.unsqueeze(1)).solution.squeeze(1)
 
-    def loss(w: Tensor, b: Tensor) -> Tensor:
-        r = w.unsqueeze(-1) * u + b.unsqueeze(-1) - v
-        return 0.5 * (r**2).mean(dim=-1)
-
+    loss = _HalfMeanSquares(u, v)
     w0, b0 = float(solution[0]), float(solution[1])
     return surface_from_callable(
         loss, name="least-squares", domain=((w0 - 3.0, w0 + 2.0), (b0 - 2.5, b0 + 4.5)),
         minima=[(w0, b0)], starts=[(w0 - 2.5, b0 + 4.0)], formula="½·mean((w·u + b − v)²)", log_scale=True,
     )
+
+
+class _HalfMeanSquares:
+    """``(w, b) -> ½·mean((w·u + b − v)²)`` over all the data (a class, so results can cross processes)."""
+
+    def __init__(self, u: Tensor, v: Tensor) -> None:
+        self.u, self.v = u, v
+
+    def __call__(self, w: Tensor, b: Tensor) -> Tensor:
+        r = w.unsqueeze(-1) * self.u + b.unsqueeze(-1) - self.v
+        return 0.5 * (r**2).mean(dim=-1)
 
 
 class _Batches:

@@ -45,7 +45,11 @@ class Surface:
     def __call__(self, xy: Tensor) -> Tensor:
         """Loss at points ``xy[..., 2]``; returns a tensor of shape ``xy.shape[:-1]``."""
         out = self.fn(xy[..., 0], xy[..., 1])
-        return out if out.shape == xy.shape[:-1] else out.expand(xy.shape[:-1])
+        if out.shape == xy.shape[:-1]:
+            return out
+        if out.dim() == 0:  # a constant formula such as "3"
+            return out.expand(xy.shape[:-1])
+        raise ValueError(f"Surface {self.name!r} must return one value per point; got shape {tuple(out.shape)}.")
 
     def loss_and_grad(self, xy: Tensor) -> tuple[Tensor, Tensor]:
         """Loss ``[K]`` and gradient ``[K, 2]`` at points ``xy[K, 2]`` (the points are independent)."""
@@ -116,6 +120,8 @@ def surface_from_callable(
     probe = Surface(name, name, formula or name, fn, _domain(domain), log_scale=False)
     try:
         _, _, z = probe.grid(24)
+    except ValueError:
+        raise
     except Exception as exc:  # the user's function: report what it raised in one sentence
         raise ValueError(f"Surface {name!r} failed on a grid over its domain: {type(exc).__name__}: {exc}.") from exc
     if z.shape != (24, 24):

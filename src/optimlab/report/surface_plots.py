@@ -108,7 +108,7 @@ def _gap(result: CompareResult) -> tuple[np.ndarray, str, bool]:
     f_star = result.surface.min_value
     if f_star is not None:
         return np.maximum(result.losses - f_star, 1e-16), "loss − f*  (log scale)", True
-    return result.losses, "loss", False
+    return result.losses, "loss  (symmetric log scale)", False
 
 
 def figure(result: CompareResult) -> Figure:
@@ -144,6 +144,8 @@ def figure(result: CompareResult) -> Figure:
         cax.set_ylabel(ylabel)
         if logy:
             _log_axis(cax.yaxis)
+        else:
+            cax.set_yscale("symlog", linthresh=1.0)
         if xlabel != "step":
             _log_axis(cax.xaxis)
         cax.grid(alpha=0.3)
@@ -159,9 +161,7 @@ def figure(result: CompareResult) -> Figure:
         bottom.grid(alpha=0.3)
     top.legend(handles=_legend_handles(result), fontsize=8, loc="best", framealpha=0.9)
     fig.suptitle(result.title, fontsize=14, fontweight="bold")
-    subtitle = "\n".join(textwrap.wrap(result.settings, 170))
-    if result.story:
-        subtitle = result.story + "\n" + subtitle
+    subtitle = "\n".join(textwrap.wrap(result.story, 170) + textwrap.wrap(result.settings, 170))
     fig.text(0.5, 0.015, subtitle, ha="center", va="bottom", fontsize=9, color="#333333")
     return fig
 

@@ -1,0 +1,105 @@
+"""The default gallery of ``optimlab compare``: one picture per character of the classic family."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from ._api import compare, lr_sweep
+from ._linreg import batch_policies
+from ._run import CompareResult
+
+Story = tuple[str, str, Callable[[], CompareResult]]
+
+STORIES: list[Story] = [
+    (
+        "ravine",
+        "Gradient descent zig-zags across a ravine and crawls along it; momentum builds speed along it.",
+        lambda: compare(["gd", "momentum", "nesterov"], "ravine", steps=100),
+    ),
+    (
+        "scaling",
+        "Per-coordinate scaling: AdaGrad, RMSProp and Adam divide each coordinate's step by its own gradient "
+        "scale, so they head straight down the bowl instead of first falling down the steep y wall like GD; "
+        "AdaGrad's steps shrink as its squared-gradient sum grows.",
+        lambda: compare(["gd", "adagrad", "rmsprop", "adam"], "bowl", steps=60),
+    ),
+    (
+        "saddle",
+        "A saddle: starting almost on the ridge line y = 0, adaptive methods blow the tiny y-gradient up to a "
+        "full-size step and leave quickly; plain gradient descent needs many steps to leave.",
+        lambda: compare(["gd", "momentum", "adagrad", "rmsprop", "adam"], "saddle", lr=0.02, steps=80),
+    ),
+    (
+        "two-basins",
+        "Local minima: from the same start, gradient descent settles in the shallow well; momentum carries the "
+        "path over the ridge into the deep one.",
+        lambda: compare(["gd", "momentum", "adam"], "two-basins", steps=150),
+    ),
+    (
+        "rosenbrock",
+        "The banana valley from two classic starts: reaching the valley is fast, following it to (1, 1) is slow.",
+        lambda: compare(["gd", "momentum", "adagrad", "rmsprop", "adadelta", "adam"], "rosenbrock", steps=300,
+                        starts=[(-1.2, 1.0), (-2.0, 2.0)]),
+    ),
+    (
+        "lr-sweep",
+        "The learning rate decides everything: too small crawls, too large oscillates across the ravine and "
+        "then diverges.",
+        lambda: lr_sweep("gd", "bowl", steps=60),
+    ),
+    (
+        "batch-policies",
+        "GD, SGD and mini-batch are one rule on different batches: smooth and costly, noisy and cheap, or "
+        "in between.",
+        lambda: batch_policies(steps=200),
+    ),
+]
+
+
+def _render(name: str, story: str, make: Callable[[], CompareResult], out: Path) -> tuple[CompareResult, float]:
+    began = time.perf_counter()
+    result = make()
+    result.story = story
+    result.save(out, stem=name, html=False)
+    return result, time.perf_counter() - began
+
+
+def _render_index(i: int, out: str) -> tuple[CompareResult, float]:
+    name, story, make = STORIES[i]
+    return _render(name, story, make, Path(out))
+
+
+def gallery(out_dir: str | Path = "optimlab-out/compare", *, workers: int = 2, verbose: bool = True) -> list[Path]:
+    """Run every story, write its PNG, GIF and CSV, and one ``index.html`` with all figures interactive."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    if workers > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            done = list(pool.map(_render_index, range(len(STORIES)), [str(out)] * len(STORIES)))
+    else:
+        done = [_render(name, story, make, out) for name, story, make in STORIES]
+    results = [r for r, _ in done]
+    links = [
+        {"picture (PNG)": f"{name}.png", "animation (GIF)": f"{name}.gif", "table (CSV)": f"{name}.csv"}
+        for name, _, _ in STORIES
+    ]
+    from ..report.surface_page import write_page
+
+    index = write_page(
+        results, out / "index.html", title="optimlab compare: the classic optimizers, seen moving",
+        intro="Each figure tells one story about the classic optimizer family. Learning rates are tuned by the "
+        "same rule for every optimizer unless the figure says otherwise.", links=links,
+    )
+    if verbose:
+        for (name, _, _), (_, sec) in zip(STORIES, done, strict=True):
+            print(f"  {name:<15} {sec:5.2f} s   {out / (name + '.png')}")
+        print(f"wrote {len(STORIES)} pictures, animations and tables and {index} in "
+              f"{time.perf_counter() - began:.1f} s")
+    paths = [index]
+    for name, _, _ in STORIES:
+        paths += [out / f"{name}.{ext}" for ext in ("png", "gif", "csv")]
+    return paths

@@ -1,0 +1,451 @@
+"""The problem suite: named model problems a population of trials trains on, and user-defined problems.
+
+Every model here is vmap-friendly (no BatchNorm statistics, no in-place ops on inputs, no data-dependent
+control flow), so :class:`~optimlab.problems.base.ModuleProblem` runs K trials as one computation.
+
+>>> from optimlab.problems.catalog import get_problem
+>>> problem = get_problem("quadratic", n_train=256)
+>>> sorted(problem.metric_goals)
+['distance', 'loss', 'suboptimality']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import inspect
+import math
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import UserError
+from . import datasets
+from .base import Data, ModuleProblem, Problem, Split, accuracy
+
+# ------------------------------------------------------------------------------------------------ modules
+
+
+class QuadraticModel(nn.Module):
+    """One parameter vector ``theta`` (initialized ``N(0, I)``) on a fixed noisy quadratic.
+
+    ``forward(z)`` gives, per noise vector ``z`` (one row of the batch), three columns: the example's loss
+    ``½ dᵀAd + noise·zᵀd`` with ``d = theta − θ*``, the suboptimality ``½ dᵀAd`` and the distance ``‖d‖``.
+    The mini-batch gradient is therefore the true gradient ``A d`` plus ``noise`` times the batch's mean
+    noise vector.
+    """
+
+    def __init__(self, hessian: Tensor, optimum: Tensor, noise: float) -> None:
+        super().__init__()
+        self.theta = nn.Parameter(torch.randn(len(optimum)))
+        self.register_buffer("hessian", hessian, persistent=False)
+        self.register_buffer("optimum", optimum, persistent=False)
+        self.noise = noise
+
+    def forward(self, z: Tensor) -> Tensor:
+        d = self.theta - self.optimum
+        suboptimality = 0.5 * (d @ (self.hessian @ d))
+        per_example = suboptimality + self.noise * (z @ d)
+        n = z.shape[0]
+        return torch.stack([per_example, suboptimality.expand(n), torch.linalg.vector_norm(d).expand(n)], dim=-1)
+
+
+def _column_mean(column: int) -> Callable[[Tensor, Tensor], Tensor]:
+    def metric(outputs: Tensor, targets: Tensor) -> Tensor:
+        return outputs[:, column].mean()
+
+    return metric
+
+
+class Logistic(nn.Module):
+    """Logistic regression: one logit per example."""
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.linear = nn.Linear(n_features, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.linear(x).squeeze(-1)
+
+
+def binary_accuracy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Fraction of examples whose logit has the sign of the 0/1 target."""
+    return ((logits > 0) == (targets > 0.5)).to(logits.dtype).mean()
+
+
+class AddChannel(nn.Module):
+    """``[B, ...] -> [B, 1, ...]``: a channel dimension for the convolutions."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x.unsqueeze(1)
+
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention with plain matmuls and softmax (vmap-friendly)."""
+
+    def __init__(self, d_model: int, n_heads: int, context: int) -> None:
+        super().__init__()
+        if d_model % n_heads:
+            raise UserError(f"d_model={d_model} must be a multiple of n_heads={n_heads}.")
+        self.n_heads = n_heads
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.register_buffer("causal", torch.ones(context, context, dtype=torch.bool).tril(), persistent=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        b, t, c = x.shape
+        h = self.n_heads
+        q, k, v = (part.reshape(b, t, h, c // h).transpose(1, 2) for part in self.qkv(x).split(c, dim=-1))
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(c // h)
+        scores = scores.masked_fill(~self.causal[:t, :t], float("-inf"))
+        mixed = torch.softmax(scores, dim=-1) @ v  # [b, h, t, c/h]
+        return self.proj(mixed.transpose(1, 2).reshape(b, t, c))
+
+
+class Block(nn.Module):
+    """Pre-norm Transformer block: attention and a 4× GELU MLP, each with a residual connection."""
+
+    def __init__(self, d_model: int, n_heads: int, context: int) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model)
+        self.attn = CausalSelfAttention(d_model, n_heads, context)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class CharTransformer(nn.Module):
+    """A small GPT-style character model: ids ``[B, T]`` -> next-character logits ``[B, T, vocab]``."""
+
+    def __init__(self, vocab_size: int, context: int, d_model: int, n_layers: int, n_heads: int) -> None:
+        super().__init__()
+        self.token = nn.Embedding(vocab_size, d_model)
+        self.position = nn.Embedding(context, d_model)
+        self.blocks = nn.Sequential(*(Block(d_model, n_heads, context) for _ in range(n_layers)))
+        self.ln = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab_size)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        positions = torch.arange(ids.shape[-1], device=ids.device)
+        return self.head(self.ln(self.blocks(self.token(ids) + self.position(positions))))
+
+
+def sequence_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy over every position of every sequence."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
+
+
+# ------------------------------------------------------------------------------------------------ problems
+
+
+def _split(inputs: Tensor, targets: Tensor, parts: tuple[Tensor, Tensor, Tensor]) -> Data:
+    train, valid, test = parts
+    return Data(
+        train=Split(inputs[train], targets[train]),
+        valid=Split(inputs[valid], targets[valid]),
+        test=Split(inputs[test], targets[test]),
+    )
+
+
+def quadratic(
+    dim: int = 100,
+    condition: float = 1e3,
+    noise: float = 1.0,
+    n_train: int = 4096,
+    n_eval: int = 1024,
+    seed: int = 0,
+) -> ModuleProblem:
+    """A noisy quadratic, ``½ (θ − θ*)ᵀ A (θ − θ*)``: eigenvalues of ``A`` log-spaced over ``[1/condition, 1]``
+    in a random rotation, optimum ``θ*`` known. Each example is a noise vector ``z ~ N(0, I)`` adding
+    ``noise · zᵀ(θ − θ*)``: a batch of b gives the true gradient plus noise of scale ``noise/√b``; the
+    training noise is centred, so full-batch gradient descent sees the exact gradient."""
+    quad = datasets.ill_conditioned_quadratic(dim, condition, seed=seed)
+    data = Data(
+        train=Split(datasets.noise_vectors(n_train, dim, seed + 1, centre=True), torch.zeros(n_train)),
+        valid=Split(datasets.noise_vectors(n_eval, dim, seed + 2, centre=False), torch.zeros(n_eval)),
+        test=Split(datasets.noise_vectors(n_eval, dim, seed + 3, centre=False), torch.zeros(n_eval)),
+    )
+    return ModuleProblem(
+        name="quadratic",
+        make_module=lambda: QuadraticModel(quad.hessian, quad.optimum, noise),
+        data=data,
+        loss_fn=lambda outputs, targets: outputs[:, 0].mean(),
+        metrics={"suboptimality": _column_mean(1), "distance": _column_mean(2)},
+        goals={"suboptimality": "min", "distance": "min"},
+        default_steps=1000,
+        default_batch_size=32,
+        description=(
+            f"Noisy quadratic in {dim} dimensions, condition number {condition:g}, gradient noise {noise:g}; "
+            "minimum 0 at a known point (metrics: suboptimality and distance to it)."
+        ),
+    )
+
+
+def sparse_logreg(
+    n_features: int = 500,
+    n_train: int = 8000,
+    n_eval: int = 1000,
+    exponent: float = 1.0,
+    seed: int = 0,
+) -> ModuleProblem:
+    """Logistic regression on sparse 0/1 features whose frequencies follow a power law (feature j present
+    with probability ``0.5 (j+1)^-exponent``); labels drawn from a known logistic model in which rare
+    features carry as much signal as common ones."""
+    generated = datasets.sparse_logreg_data(n_train + 2 * n_eval, n_features, exponent=exponent, seed=seed)
+    index = torch.arange(n_train + 2 * n_eval)
+    parts = (index[:n_train], index[n_train : n_train + n_eval], index[n_train + n_eval :])
+    return ModuleProblem(
+        name="sparse-logreg",
+        make_module=lambda: Logistic(n_features),
+        data=_split(generated.x, generated.y, parts),
+        loss_fn=F.binary_cross_entropy_with_logits,
+        metrics={"accuracy": binary_accuracy},
+        default_steps=1000,
+        default_batch_size=32,
+        description=(
+            f"Logistic regression, {n_features} sparse binary features with power-law frequencies "
+            f"(exponent {exponent:g}); rare features are informative."
+        ),
+    )
+
+
+def _mnist1d_data(n_train: int | None, n_valid: int) -> Data:
+    x, y, x_test, y_test = datasets.mnist1d_arrays()
+    inputs, targets = torch.tensor(x), torch.tensor(y)
+    if n_train is None:
+        n_train = len(inputs) - n_valid
+    if n_train < 1 or n_train + n_valid > len(inputs):
+        raise UserError(f"MNIST-1D has {len(inputs)} training examples: cannot take {n_train} + {n_valid}.")
+    return Data(
+        train=Split(inputs[:n_train], targets[:n_train]),
+        valid=Split(inputs[-n_valid:], targets[-n_valid:]),
+        test=Split(torch.tensor(x_test), torch.tensor(y_test)),
+    )
+
+
+def mnist1d_mlp(hidden: int = 256, n_train: int | None = None, n_valid: int = 500) -> ModuleProblem:
+    """MNIST-1D (40-sample 1-D digits, 10 classes) with a 40-hidden-hidden-10 ReLU MLP."""
+    return ModuleProblem(
+        name="mnist1d-mlp",
+        make_module=lambda: nn.Sequential(
+            nn.Linear(40, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 10)
+        ),
+        data=_mnist1d_data(n_train, n_valid),
+        loss_fn=F.cross_entropy,
+        metrics={"accuracy": accuracy},
+        default_steps=1000,
+        default_batch_size=128,
+        description=f"MNIST-1D, MLP 40-{hidden}-{hidden}-10 with ReLU.",
+    )
+
+
+def mnist1d_cnn(channels: int = 32, n_train: int | None = None, n_valid: int = 500) -> ModuleProblem:
+    """MNIST-1D with a three-layer Conv1d network (kernel 5, then two stride-2 kernels of 3) and a linear head."""
+    c = channels
+
+    def make() -> nn.Module:
+        return nn.Sequential(
+            AddChannel(),
+            nn.Conv1d(1, c, 5, padding=2),
+            nn.ReLU(),
+            nn.Conv1d(c, c, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Conv1d(c, c, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(c * 10, 10),
+        )
+
+    return ModuleProblem(
+        name="mnist1d-cnn",
+        make_module=make,
+        data=_mnist1d_data(n_train, n_valid),
+        loss_fn=F.cross_entropy,
+        metrics={"accuracy": accuracy},
+        default_steps=1000,
+        default_batch_size=128,
+        description=f"MNIST-1D, 1-D convolutional net with {c} channels.",
+    )
+
+
+_DIGITS_HELD_OUT = 300
+
+
+def _digits_parts() -> tuple[Tensor, Tensor, Tensor]:
+    return datasets.split_indices(len(datasets.digits_arrays()[1]), _DIGITS_HELD_OUT, _DIGITS_HELD_OUT, seed=0)
+
+
+def digits_cnn(channels: int = 16) -> ModuleProblem:
+    """scikit-learn's 8×8 digits (1197/300/300) with a two-layer Conv2d network and a linear head."""
+    images, labels = datasets.digits_arrays()
+    c = channels
+
+    def make() -> nn.Module:
+        return nn.Sequential(
+            AddChannel(),
+            nn.Conv2d(1, c, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1),
+            nn.ReLU(),
+            nn.Flatten(),
+            nn.Linear(2 * c * 16, 10),
+        )
+
+    return ModuleProblem(
+        name="digits-cnn",
+        make_module=make,
+        data=_split(torch.tensor(images), torch.tensor(labels), _digits_parts()),
+        loss_fn=F.cross_entropy,
+        metrics={"accuracy": accuracy},
+        default_steps=500,
+        default_batch_size=64,
+        description=f"scikit-learn 8×8 digits, 2-layer CNN ({c} and {2 * c} channels).",
+    )
+
+
+def digits_autoencoder(widths: tuple[int, ...] = (128, 64, 32, 8)) -> ModuleProblem:
+    """A deep autoencoder on the 8×8 digits: 64-128-64-32-8-32-64-128-64 by default, tanh hidden units, a
+    linear code layer and sigmoid outputs; the loss is the reconstruction mean squared error per pixel."""
+    images, _ = datasets.digits_arrays()
+    pixels = torch.tensor(images).reshape(len(images), 64)
+    sizes = [64, *widths, *reversed(widths[:-1]), 64]
+
+    def make() -> nn.Module:
+        layers: list[nn.Module] = []
+        code = len(widths)
+        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+            layers.append(nn.Linear(n_in, n_out))
+            if i + 1 == len(sizes) - 1:
+                layers.append(nn.Sigmoid())
+            elif i + 1 != code:  # the code layer stays linear
+                layers.append(nn.Tanh())
+        return nn.Sequential(*layers)
+
+    return ModuleProblem(
+        name="digits-autoencoder",
+        make_module=make,
+        data=_split(pixels, pixels, _digits_parts()),
+        loss_fn=F.mse_loss,
+        default_steps=1000,
+        default_batch_size=64,
+        description=f"Deep autoencoder {'-'.join(map(str, sizes))} on 8×8 digits; loss = reconstruction MSE.",
+    )
+
+
+def char_lm(
+    text_file: str | None = None,
+    context: int = 64,
+    d_model: int = 64,
+    n_layers: int = 2,
+    n_heads: int = 4,
+    max_chars: int = 400_000,
+    max_vocab: int = 256,
+) -> ModuleProblem:
+    """A character-level Transformer language model. Text: the docstrings of Python's standard library,
+    or ``text_file`` (UTF-8). Examples are non-overlapping windows of ``context + 1`` characters, split
+    80/10/10 by a fixed shuffle; metrics: loss (nats per character), perplexity and next-character
+    accuracy."""
+    if text_file is None:
+        text, source = datasets.stdlib_docstrings(max_chars), "Python standard-library docstrings"
+    else:
+        text, source = datasets.read_text_file(text_file, max_chars), f"text file {text_file}"
+    corpus = datasets.char_corpus(text, context, max_vocab)
+    n = len(corpus.windows)
+    held_out = max(1, n // 10)
+    inputs, targets = corpus.windows[:, :-1].contiguous(), corpus.windows[:, 1:].contiguous()
+    vocab = corpus.vocab_size
+    problem = ModuleProblem(
+        name="char-lm",
+        make_module=lambda: CharTransformer(vocab, context, d_model, n_layers, n_heads),
+        data=_split(inputs, targets, datasets.split_indices(n, held_out, held_out, seed=0)),
+        loss_fn=sequence_cross_entropy,
+        metrics={"accuracy": accuracy},
+        from_loss={"perplexity": torch.exp},
+        goals={"perplexity": "min"},
+        default_steps=300,
+        default_batch_size=32,
+        eval_batch_size=64,
+        description=(
+            f"Character Transformer ({n_layers} layers, d={d_model}, {n_heads} heads, context {context}) on "
+            f"{source} ({len(text)} characters, {vocab} symbols)."
+        ),
+    )
+    problem.corpus = corpus  # type: ignore[attr-defined]
+    return problem
+
+
+PROBLEMS: dict[str, Callable[..., Problem]] = {
+    "quadratic": quadratic,
+    "sparse-logreg": sparse_logreg,
+    "mnist1d-mlp": mnist1d_mlp,
+    "mnist1d-cnn": mnist1d_cnn,
+    "digits-cnn": digits_cnn,
+    "digits-autoencoder": digits_autoencoder,
+    "char-lm": char_lm,
+}
+"""Every built-in problem by name; each value builds the problem from keyword options."""
+
+
+def get_problem(name: str, **options: object) -> Problem:
+    """Build problem ``name`` with keyword ``options``; ``"file.py:function"`` loads a user's problem."""
+    if name not in PROBLEMS and ".py:" in name:
+        return load_user_problem(name, **options)
+    builder = PROBLEMS.get(name)
+    if builder is None:
+        from ..explain.cards import suggest_names
+
+        close = suggest_names(name, PROBLEMS)
+        hint = f"Did you mean: {', '.join(close)}?" if close else f"Valid names: {', '.join(PROBLEMS)}."
+        raise UserError(f"Unknown problem {name!r}. {hint}")
+    accepted = inspect.signature(builder).parameters
+    unknown = [key for key in options if key not in accepted]
+    if unknown:
+        raise UserError(
+            f"Problem {name!r} has no option {unknown[0]!r}; its options are: {', '.join(accepted) or 'none'}."
+        )
+    return builder(**options)
+
+
+def load_user_problem(spec: str, **options: object) -> Problem:
+    """Import ``path/to/file.py`` and call its ``function(**options)``, given as ``"path/to/file.py:function"``;
+    the result must be a :class:`~optimlab.problems.base.Problem`."""
+    path_text, colon, function_name = spec.rpartition(":")
+    if not colon or not path_text or not function_name.isidentifier():
+        raise UserError(f"A user problem is given as 'path/to/file.py:function', not {spec!r}.")
+    path = Path(path_text).expanduser()
+    if not path.is_file():
+        raise UserError(f"Problem file {str(path)!r} does not exist.")
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    module_name = f"optimlab_user_problem_{digest}"
+    module_spec = importlib.util.spec_from_file_location(module_name, path)
+    if module_spec is None or module_spec.loader is None:
+        raise UserError(f"Problem file {str(path)!r} cannot be imported as Python (is it a .py file?).")
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look the module up by name
+    try:
+        module_spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise UserError(f"Problem file {str(path)!r} failed to import: {type(exc).__name__}: {exc}") from exc
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise UserError(f"Problem file {str(path)!r} has no function {function_name!r}.")
+    try:
+        result = function(**options)
+    except Exception as exc:
+        raise UserError(
+            f"{function_name}() in problem file {str(path)!r} raised {type(exc).__name__}: {exc}"
+        ) from exc
+    if not isinstance(result, Problem):
+        raise UserError(
+            f"{function_name}() in problem file {str(path)!r} returned {type(result).__name__}, "
+            "not an optimlab Problem (build one with optimlab.problems.base.ModuleProblem)."
+        )
+    return result
