@@ -8,9 +8,12 @@ Differences from torch.optim, all on purpose:
 
 * every parameter group is validated (torch checks only the constructor's arguments), and errors name the
   argument, the value and the valid range;
-* ``foreach`` is accepted and has no effect (there is one implementation, the per-tensor rule);
-  ``capturable`` and ``differentiable`` (CUDA graphs and differentiating through the step) are not
-  supported and raise ``ValueError`` when set; ``fused=True`` raises until the fused path lands.
+* ``foreach`` is accepted and has no effect; ``capturable`` and ``differentiable`` (CUDA graphs and
+  differentiating through the step) are not supported and raise ``ValueError`` when set;
+* ``fused=True`` selects the compiled fast path (:mod:`optimlab.fused`: the same rule, compiled over the whole
+  group) for every class; classes whose torch namesake has no ``fused`` argument take it as a parameter-group
+  key (``{"params": ..., "fused": True}``). ``fused=None`` (the default) compiles only large groups, from
+  :data:`optimlab.fused.AUTO_MIN_ELEMENTS` elements up; ``fused=False`` always runs the reference loop.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer
 
+from . import fused as _fused
 from .rules import RULES, Rule, Scalar
 from .rules.nadam import scalar_dtype
 
@@ -47,8 +51,8 @@ class RuleOptimizer(Optimizer):
         for flag in ("capturable", "differentiable"):
             if group.get(flag):
                 raise ValueError(f"Invalid {flag}=True for {name}: optimlab does not support {flag} yet.")
-        if group.get("fused"):
-            raise ValueError(f"Invalid fused=True for {name}: the fused path is not available yet; omit fused.")
+        if group.get("fused") and group.get("foreach"):
+            raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together.")
         if "betas" in group and (not isinstance(group["betas"], (tuple, list)) or len(group["betas"]) != 2):
             raise ValueError(f"Invalid betas={group['betas']!r} for {name}: must be a pair (beta1, beta2).")
         self.rule.validate(self.hypers(group), name, _BETAS)
@@ -83,8 +87,11 @@ class RuleOptimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         rule = self.rule
-        for group in self.param_groups:
+        plans: dict[int, _fused.GroupPlan] = self.__dict__.setdefault("_fused_plans", {})
+        for index, group in enumerate(self.param_groups):
             hp = self.hypers(group)
+            if plans.setdefault(index, _fused.GroupPlan()).step(rule, group, hp, self.state):
+                continue
             for p in group["params"]:
                 g = p.grad
                 if g is None:

@@ -1,0 +1,232 @@
+"""The fast path: a rule's own ``update``, compiled over all the tensors of a parameter group at once.
+
+No algorithm is written twice. :func:`group_update` walks a group's tensors and calls ``rule.update`` on each,
+exactly as the reference loop in :mod:`optimlab.optim` does; ``torch.compile`` traces that walk into one graph
+and Inductor turns each tensor's chain of elementwise operations into one fused C++ loop (read p, g and the
+state once, write them once), which is what PyTorch's hand-written fused kernels do for the four algorithms
+they cover.
+
+What keeps the compiled code valid across steps:
+
+* Hyperparameters reach the rule as 0-d float64 tensors (the tensor path of :mod:`optimlab.rules._math`), so a
+  learning-rate scheduler changing ``lr`` every step does not recompile. A hyperparameter equal to zero stays
+  the Python number ``0.0`` instead, so the rule skips the optional term (momentum, weight decay) exactly as
+  the reference does and allocates the same state; switching such a term on later recompiles once.
+  ``lr`` is always a tensor: warm-up schedules start at zero.
+* The step count stays in the state as torch.optim keeps it (a 0-d tensor); the compiled code increments it
+  and passes it to the rule as a float64 tensor.
+* Structural flags (``amsgrad``, ``nesterov``, ``maximize`` ...), tensor shapes and dtypes, and the number of
+  tensors in the group are specialised: changing them recompiles (seconds), see ``benchmarks/RESULTS.md``.
+
+Each rule gets its own copy of the compiled function (its own code object), so the compiled variants of one
+rule never evict another's. Inductor's on-disk cache makes a second process compile the same group much
+faster than the first.
+
+When no C++ compiler is found, :func:`available` warns once and returns ``False``; callers then take the
+eager reference path.
+"""
+
+from __future__ import annotations
+
+import functools
+import types
+import warnings
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from .rules import Rule, Scalar, State
+from .rules.nadam import scalar_dtype
+
+# The limit on compiled variants is raised because one rule serves many groups, shapes and flag combinations.
+_DYNAMO_SETTINGS: dict[str, Any] = {"recompile_limit": 64}
+
+_warned_no_compiler = False
+
+
+class FastPathUnavailable(RuntimeWarning):
+    """Warned (once per process) when the fast path is asked for but cannot be compiled here."""
+
+
+@functools.cache
+def _find_compiler() -> str | None:
+    """The C++ compiler Inductor would use, or ``None`` when this machine has none."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        return get_cpp_compiler()
+    except Exception:  # Inductor raises its own InvalidCxxCompiler; any failure here means "none found"
+        return None
+
+
+def available(warn: bool = True) -> bool:
+    """Whether the compiled path can run here; warns once (:class:`FastPathUnavailable`) when it cannot."""
+    global _warned_no_compiler
+    if _find_compiler() is not None:
+        return True
+    if warn and not _warned_no_compiler:
+        _warned_no_compiler = True
+        warnings.warn(
+            "optimlab: no C++ compiler found, so fused=True runs the eager (reference) update instead; "
+            "install g++ (or set CXX) to get the compiled step.",
+            FastPathUnavailable,
+            stacklevel=3,
+        )
+    return False
+
+
+def group_update(
+    rule: Rule,
+    params: Sequence[Tensor],
+    grads: Sequence[Tensor],
+    states: Sequence[State],
+    hp: Mapping[str, Scalar],
+    maximize: bool,
+    step: Tensor | None,
+) -> None:
+    """Apply ``rule.update`` to every tensor of a group: the code that gets compiled (it also runs eagerly).
+
+    ``step`` is the step count shared by all tensors (the population's); ``None`` means each tensor counts
+    its own steps in ``state["step"]``, as torch.optim does. Per-trial hyperparameters (``[K]`` tensors) are
+    broadcast over each tensor's leading trial dimension.
+    """
+    for p, g, state in zip(params, grads, states, strict=True):
+        if maximize:
+            g = -g  # as in the reference loop: the one place where ascent becomes descent
+        t: Any = 0
+        if step is not None:
+            t = step
+        elif rule.counts_steps:
+            count = state["step"]
+            count += 1
+            t = count.to(torch.float64)
+        # Scalar state (NAdam's running product) goes in as a one-element view, so the rule keeps it a tensor
+        # instead of reading it with .item(): on torch 2.13 Inductor drops an in-place update of a 0-d input
+        # that is read back with .item() in the same graph (tests/test_fused.py checks the result).
+        seen = {k: v.view(1) if v.dim() == 0 and k != "step" else v for k, v in state.items()}
+        rule.update(p, g, seen, Rule.broadcast(hp, p), t)
+        for k, v in seen.items():
+            if k not in state:  # state the rule created during this step (a buffer switched on mid-run)
+                state[k] = v
+
+
+_Compiled = Callable[
+    [Rule, Sequence[Tensor], Sequence[Tensor], Sequence[State], Mapping[str, Scalar], bool, "Tensor | None"], None
+]
+
+
+@functools.cache
+def compiled_update(rule_name: str) -> _Compiled:
+    """:func:`group_update` compiled for one rule, with its own code object and hence its own compile cache."""
+    code = group_update.__code__.replace(co_name=f"fused_{rule_name}")
+    fn = types.FunctionType(code, group_update.__globals__, code.co_name)
+    compiled = torch.compile(fn, fullgraph=True, dynamic=False)
+
+    def run(*args: Any) -> None:
+        with torch._dynamo.config.patch(_DYNAMO_SETTINGS):
+            compiled(*args)
+
+    return run
+
+
+def hyper_tensors(hp: Mapping[str, Scalar], cache: MutableMapping[str, tuple[float, Tensor]]) -> dict[str, Scalar]:
+    """The hyperparameters as the compiled step takes them (see the module docstring).
+
+    ``cache`` keeps one 0-d float64 tensor per name across steps; a changed value is written into it.
+    Per-trial tensors (population use) pass through unchanged.
+    """
+    out: dict[str, Scalar] = {}
+    for name, value in hp.items():
+        if isinstance(value, (bool, Tensor)) or (value == 0 and name != "lr"):
+            out[name] = value
+            continue
+        held = cache.get(name)
+        if held is None:
+            held = cache[name] = (float(value), torch.tensor(float(value), dtype=torch.float64))
+        elif held[0] != value:
+            held[1].fill_(value)
+            held = cache[name] = (float(value), held[1])
+        out[name] = held[1]
+    return out
+
+
+AUTO_MIN_ELEMENTS = 10_000_000
+"""``fused=None`` (the default) compiles a group only from this many elements up (see ``benchmarks/RESULTS.md``)."""
+
+AUTO_MAX_LAYOUT_CHANGES = 2
+"""``fused=None`` gives a group back to the eager path after this many changes of its set of tensors."""
+
+
+class GroupPlan:
+    """What the fast path remembers about one parameter group of a drop-in optimizer between steps."""
+
+    def __init__(self) -> None:
+        self.warm = False  # the group's first step runs the reference path (it creates the state)
+        self.layout: tuple[int, ...] | None = None
+        self.layout_changes = 0
+        self.given_up = False
+        self.hyper_cache: dict[str, tuple[float, Tensor]] = {}
+
+    def step(self, rule: Rule, group: Mapping[str, Any], hp: Mapping[str, Scalar], states: Any) -> bool:
+        """Update the group on the fast path and return ``True``, or return ``False`` to leave it to the caller.
+
+        ``states`` is the optimizer's per-parameter state map. ``group["fused"]``: ``False`` never, ``True``
+        always (where it can run), ``None`` (or absent) when the group is large and its tensors stay the same.
+        """
+        mode = group.get("fused")
+        if mode is False or self.given_up:
+            return False
+        params: list[Tensor] = []
+        grads: list[Tensor] = []
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            if g.is_sparse or p.is_complex() or p.device.type != "cpu":
+                return False  # such groups take the reference path whole
+            params.append(p)
+            grads.append(g)
+        if not params:
+            return False
+        if mode is None and sum(p.numel() for p in params) < AUTO_MIN_ELEMENTS:
+            return False
+        if not available(warn=mode is True):
+            return False
+        if not self.warm:
+            self.warm = True
+            return False
+        layout = tuple(map(id, params))
+        if layout != self.layout:
+            if self.layout is not None:
+                self.layout_changes += 1
+                if mode is None and self.layout_changes > AUTO_MAX_LAYOUT_CHANGES:
+                    self.given_up = True  # every new set of tensors would cost a compile
+                    return False
+            self.layout = layout
+        found = [states.get(p) for p in params]
+        fresh = [i for i, s in enumerate(found) if s is None or not s]
+        for i in fresh:
+            state = found[i] = {}
+            if rule.counts_steps:
+                state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
+                state.update(rule.init_state(params[i], hp))
+        compiled_update(rule.name)(
+            rule, params, grads, found, hyper_tensors(hp, self.hyper_cache), bool(group["maximize"]), None
+        )
+        for i in fresh:
+            if found[i]:
+                states[params[i]] = found[i]
+        return True
+
+
+__all__ = [
+    "AUTO_MIN_ELEMENTS",
+    "FastPathUnavailable",
+    "GroupPlan",
+    "available",
+    "compiled_update",
+    "group_update",
+    "hyper_tensors",
+]
