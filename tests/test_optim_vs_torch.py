@@ -29,7 +29,7 @@ from cases import (
 )
 from optimlab import optim
 
-STEPS = 300
+STEPS = 200
 TOL = 1e-10
 
 
@@ -140,7 +140,7 @@ SCHEDULERS: dict[str, SchedulerFactory] = {
     ),
     "ReduceLROnPlateau": lambda o, c: sched.ReduceLROnPlateau(o, factor=0.5, patience=1, threshold=0.5),
 }
-SCHED_STEPS = 20
+SCHED_STEPS = 16
 
 
 def _scheduled_run(make: Callable[..., torch.optim.Optimizer], case: Case, name: str) -> tuple[list, list]:
