@@ -63,7 +63,7 @@ def test_tuning_uses_one_grid_and_one_population_for_all() -> None:
     from optimlab.compare._api import tuning_scores
 
     i = TUNE_GRID.index(gd_lr)
-    others = compare(["gd"], "bowl", lr=TUNE_GRID[i + 1], steps=40), compare(["gd"], "bowl", lr=TUNE_GRID[i - 1], steps=40)
+    others = [compare(["gd"], "bowl", lr=TUNE_GRID[j], steps=40) for j in (i - 1, i + 1)]
     mine = tuning_scores(r.surface, r.losses[:1], r.diverged_at[:1])[0]
     for o in others:
         assert mine <= tuning_scores(o.surface, o.losses, o.diverged_at)[0]

@@ -20,7 +20,9 @@ CLASSIC = ("gd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 TUNE_GRID: tuple[float, ...] = tuple(float(f"{v:.3g}") for v in np.logspace(-4, 1, 21))
 """The learning-rate grid ``--tune`` searches for every optimizer: 1e-4 ... 10, four values per decade."""
 
-TUNE_CRITERION = "lowest mean log10(loss - f*) over the second half of the steps, averaged over starts; diverged runs excluded"
+TUNE_CRITERION = (
+    "lowest mean log10(loss - f*) over the second half of the steps, averaged over starts; diverged runs excluded"
+)
 
 
 def resolve_surface(surface: str | Surface | Callable[..., Any], domain: Any = None) -> Surface:

@@ -72,13 +72,19 @@ def _render_index(i: int, out: str) -> tuple[CompareResult, float]:
     return _render(name, story, make, Path(out))
 
 
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)  # two worker processes on two cores: no oversubscription
+
+
 def gallery(out_dir: str | Path = "optimlab-out/compare", *, workers: int = 2, verbose: bool = True) -> list[Path]:
     """Run every story, write its PNG, GIF and CSV, and one ``index.html`` with all figures interactive."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     if workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
             done = list(pool.map(_render_index, range(len(STORIES)), [str(out)] * len(STORIES)))
     else:
         done = [_render(name, story, make, out) for name, story, make in STORIES]

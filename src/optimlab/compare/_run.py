@@ -112,7 +112,9 @@ class CompareResult:
             )
         return pd.DataFrame(rows)
 
-    def save(self, out_dir: str | Path, *, stem: str = "compare", gif: bool = True, html: bool = True) -> dict[str, Path]:
+    def save(
+        self, out_dir: str | Path, *, stem: str = "compare", gif: bool = True, html: bool = True
+    ) -> dict[str, Path]:
         """Write ``{stem}.png``, ``{stem}.gif``, ``{stem}.html`` and ``{stem}.csv`` into ``out_dir``."""
         from ..report.surface_page import write_page
         from ..report.surface_plots import save_gif, save_png

@@ -65,7 +65,8 @@ def parse_expression(text: str) -> SurfaceFn:
     except SyntaxError as exc:
         col = exc.offset or 0
         where = f"at column {col}" if 1 <= col <= len(source) else "at the end"
-        raise ValueError(f"Malformed surface expression {source!r}: {exc.msg} {where} ({_caret(source, col)}).") from None
+        message = f"Malformed surface expression {source!r}: {exc.msg} {where} ({_caret(source, col)})."
+        raise ValueError(message) from None
     compiled = _compile(tree.body, source)
 
     def fn(x: Tensor, y: Tensor) -> Tensor:

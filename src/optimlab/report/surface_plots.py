@@ -14,14 +14,14 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.colors import ListedColormap, LogNorm  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator  # noqa: E402
-from PIL import Image, ImageDraw, ImageFont  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import ListedColormap, LogNorm
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
+from PIL import Image, ImageDraw, ImageFont
 
 if TYPE_CHECKING:
     from ..compare._run import CompareResult
@@ -243,7 +243,7 @@ def _palette(base: Image.Image, colors: list[str]) -> Image.Image:
 
     ground = base.quantize(colors=200, dither=Image.Dither.NONE).getpalette() or []
     extra = [c for color in dict.fromkeys(colors) for c in ImageColor.getrgb(color)[:3]]
-    flat = (extra + [0, 0, 0, 255, 255, 255] + ground[: 3 * 200])[: 3 * 256]
+    flat = [*extra, 0, 0, 0, 255, 255, 255, *ground[: 3 * 200]][: 3 * 256]
     image = Image.new("P", (1, 1))
     image.putpalette(flat + [0] * (3 * 256 - len(flat)))
     return image
