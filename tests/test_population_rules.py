@@ -93,10 +93,6 @@ def test_rule_on_population_equals_single_runs(name: str, flags: dict[str, bool]
         assert err <= 1e-12, f"trial {k} ({hps[k]}): relative error {err:.3e}"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "optimlab/rules/sgd.py SGDRule.update: is_active(momentum) is True for any tensor, so a trial with "
-    "momentum=0 and dampening>0 gets (1-dampening)*g from step 2 on; the float path ignores dampening."
-))
 def test_sgd_dampening_without_momentum(float64_default: None) -> None:
     rule = RULES["sgd"]
     hps = [{"lr": 0.05, "momentum": 0.0 if k == 0 else 0.9, "dampening": 0.5, "weight_decay": 0.0,

@@ -63,6 +63,11 @@ class SGDRule(Rule):
                 buf = g.detach().clone()
                 state["momentum_buffer"] = buf
             else:
-                add_scaled_(buf.mul_(momentum), g, 1 - hp["dampening"])
+                dampening = hp["dampening"]
+                if isinstance(momentum, Tensor):
+                    # Per-trial momentum keeps a buffer for every trial; where momentum is 0, torch.optim has no
+                    # buffer and so no dampening: switch dampening off there to keep the same update.
+                    dampening = dampening * (momentum != 0)
+                add_scaled_(buf.mul_(momentum), g, 1 - dampening)
             g = scaled_sum(g, buf, momentum) if hp["nesterov"] else buf
         add_scaled_(p, g, -hp["lr"])
