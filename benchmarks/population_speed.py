@@ -1,0 +1,172 @@
+"""Population training against the same trials run one after another with torch.optim.
+
+Cases (issue 4):
+* compute-bound: Adam, 8 learning rates x K/8 seeds, MLP 40-256-256-10 on MNIST-1D, batch 128, 200 steps,
+  K = 8, 64, 256 — with the achieved GFLOP/s beside the machine's matmul throughput (2048² sgemm);
+* overhead-bound: K = 1024 trials on the Rosenbrock surface (8 optimizers x 128 start points), 500 steps;
+* one conv problem (mnist1d-cnn) and one Transformer (char-lm) at their default sizes, K = 16.
+
+The baseline is :func:`optimlab.training.train_alone` with ``torch.optim``'s own class: an ordinary loop
+(module, optimizer, one batch per step, the same batches the population sees). Both run in this process with
+the same threads; the machine is checked at the start and the end.
+
+    python benchmarks/population_speed.py            # full run (several minutes)
+    python benchmarks/population_speed.py --quick    # smoke test with small sizes
+
+Ends with ``RESULT population_speed speedup_mlp_k64=X.X speedup_surface_k1024=Y.Y``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from optimlab.population import Population, Trial
+from optimlab.problems.base import ModuleProblem
+from optimlab.problems.catalog import get_problem
+from optimlab.training import train, train_alone
+
+TORCH_CLASSES: dict[str, type[torch.optim.Optimizer]] = {
+    "sgd": torch.optim.SGD, "gd": torch.optim.SGD, "minibatch": torch.optim.SGD, "momentum": torch.optim.SGD,
+    "nesterov": torch.optim.SGD, "adagrad": torch.optim.Adagrad, "rmsprop": torch.optim.RMSprop,
+    "adadelta": torch.optim.Adadelta, "adam": torch.optim.Adam, "amsgrad": torch.optim.Adam,
+    "adamw": torch.optim.AdamW, "adamax": torch.optim.Adamax, "nadam": torch.optim.NAdam, "radam": torch.optim.RAdam,
+}
+
+
+def matmul_gflops(n: int = 2048, reps: int = 5) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def mlp_flops_per_step(problem: ModuleProblem, batch: int) -> float:
+    """Forward 2·B·W plus backward 4·B·W multiply-adds counted as flops, W = weights of the linear layers."""
+    weights = sum(p.numel() for name, p in problem.module.named_parameters() if name.endswith("weight"))
+    return 6.0 * batch * weights
+
+
+def time_population(problem: ModuleProblem, trials: list[Trial], steps: int) -> float:
+    start = time.perf_counter()
+    train(problem, trials, steps, eval_splits=())
+    return time.perf_counter() - start
+
+
+def time_sequential(problem: ModuleProblem, trials: list[Trial], steps: int) -> float:
+    start = time.perf_counter()
+    for trial in trials:
+        train_alone(problem, trial, steps, optimizer_factory=TORCH_CLASSES[trial.optimizer])
+    return time.perf_counter() - start
+
+
+def rosenbrock(xy: torch.Tensor) -> torch.Tensor:
+    x, y = xy[..., 0], xy[..., 1]
+    return (1 - x) ** 2 + 100 * (y - x**2) ** 2
+
+
+SURFACE_LRS = {"gd": 1e-3, "momentum": 2e-4, "nesterov": 2e-4, "adagrad": 0.5, "rmsprop": 1e-2,
+               "adadelta": 1.0, "adam": 5e-2, "nadam": 5e-2}
+
+
+def surface_trials(starts: int) -> tuple[list[Trial], torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    points = torch.rand(starts, 2, generator=g) * torch.tensor([4.0, 4.0]) - torch.tensor([2.0, 1.0])
+    trials = [Trial(name, {"lr": lr}, seed=i) for name, lr in SURFACE_LRS.items() for i in range(starts)]
+    return trials, points.repeat(len(SURFACE_LRS), 1)
+
+
+def time_surface_population(trials: list[Trial], start: torch.Tensor, steps: int) -> float:
+    begin = time.perf_counter()
+    theta = start.clone()
+    population = Population(trials, [theta])
+    for _ in range(steps):
+        leaf = theta.detach().requires_grad_(True)
+        losses = rosenbrock(leaf)
+        (grad,) = torch.autograd.grad(losses.sum(), leaf)
+        population.step([grad], losses.detach())
+    return time.perf_counter() - begin
+
+
+def time_surface_sequential(trials: list[Trial], start: torch.Tensor, steps: int) -> float:
+    begin = time.perf_counter()
+    for k, trial in enumerate(trials):
+        x = start[k].clone().requires_grad_(True)
+        opt = TORCH_CLASSES[trial.optimizer]([x], **{**trial.preset.settings, **trial.hypers})
+        for _ in range(steps):
+            opt.zero_grad()
+            loss = rosenbrock(x)
+            if not torch.isfinite(loss):
+                break
+            loss.backward()
+            opt.step()
+    return time.perf_counter() - begin
+
+
+def row(case: str, k: int, population: float, sequential: float, extra: str = "") -> str:
+    return f"{case:<22} {k:>5} {population:>9.2f} {sequential:>10.2f} {sequential / population:>8.1f}x  {extra}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    quick = args.quick
+    mlp_steps, surface_steps = (20, 50) if quick else (200, 500)
+    mlp_ks = (8, 16) if quick else (8, 64, 256)
+    starts = 8 if quick else 128
+
+    peak_start = matmul_gflops()
+    print(f"machine: {args.threads} threads, sgemm 2048² = {peak_start:.0f} GFLOP/s (start)")
+    print(f"{'case':<22} {'K':>5} {'pop s':>9} {'seq s':>10} {'speedup':>9}  notes")
+    speedups: dict[str, float] = {}
+
+    mlp = get_problem("mnist1d-mlp")
+    assert isinstance(mlp, ModuleProblem)
+    flops = mlp_flops_per_step(mlp, 128)
+    lrs = [10 ** (-4 + 0.5 * i) for i in range(8)]
+    for k in mlp_ks:
+        trials = [Trial("adam", {"lr": lr}, seed=s, batch_size=128) for s in range(k // 8) for lr in lrs]
+        pop = time_population(mlp, trials, mlp_steps)
+        seq = time_sequential(mlp, trials, mlp_steps)
+        gflops = k * mlp_steps * flops / pop / 1e9
+        speedups[f"mlp_k{k}"] = seq / pop
+        print(row("mlp 40-256-256-10", k, pop, seq, f"{gflops:.0f} GFLOP/s population, "
+                  f"{k * mlp_steps * flops / seq / 1e9:.0f} sequential"), flush=True)
+
+    trials, start = surface_trials(starts)
+    pop = time_surface_population(trials, start, surface_steps)
+    seq = time_surface_sequential(trials, start, surface_steps)
+    speedups[f"surface_k{len(trials)}"] = seq / pop
+    print(row("rosenbrock surface", len(trials), pop, seq, f"8 optimizers x {starts} starts"), flush=True)
+
+    for name, options, steps in (("mnist1d-cnn", {}, 20 if quick else 100), ("char-lm", {}, 5 if quick else 50)):
+        problem = get_problem(name, **options)
+        assert isinstance(problem, ModuleProblem)
+        k = 4 if quick else 16
+        trials = [Trial("adam", {"lr": 10 ** (-3.5 + 0.25 * i)}, seed=i % 4) for i in range(k)]
+        pop = time_population(problem, trials, steps)
+        seq = time_sequential(problem, trials, steps)
+        speedups[name] = seq / pop
+        print(row(name, k, pop, seq, f"{steps} steps, batch {problem.default_batch_size}"), flush=True)
+
+    peak_end = matmul_gflops()
+    print(f"machine: sgemm 2048² = {peak_end:.0f} GFLOP/s (end)")
+    mlp_key = "mlp_k64" if "mlp_k64" in speedups else f"mlp_k{mlp_ks[-1]}"
+    surface_key = next(key for key in speedups if key.startswith("surface"))
+    print(f"RESULT population_speed speedup_mlp_k64={speedups[mlp_key]:.1f} "
+          f"speedup_surface_k1024={speedups[surface_key]:.1f}")
+    return 0
+
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
