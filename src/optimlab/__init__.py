@@ -2,41 +2,46 @@
 
 * ``optimlab.optim`` — drop-in ``torch.optim`` classes built from one definition of each rule;
 * ``optimlab.rules`` — the update rules themselves, usable on populations of trials;
-* ``optimlab.PRESETS`` / ``optimlab.explain(name)`` — the registry of named optimizers and their cards.
+* ``optimlab.PRESETS`` / ``optimlab.explain(name)`` — the registry of named optimizers and their cards;
+* ``optimlab.compare(...)`` — optimizers' paths on 2-D loss surfaces, with pictures;
+* ``optimlab.train(problem, trials)`` — a population of trials trained together on a model problem.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-# The subpackage `optimlab.explain` (the cards) is imported first, so that the function below, not the
-# subpackage, is what `optimlab.explain` names (Python binds a subpackage to its parent on first import).
-from .explain import cards as _cards  # noqa: F401
+# Subpackages named like the functions below are imported first: Python binds a subpackage to its parent
+# only on its first import, so after these lines `optimlab.explain` and `optimlab.compare` stay functions.
+from . import compare as _compare_package  # noqa: F401
+from . import explain as _explain_package  # noqa: F401
+from .compare import CompareResult, compare, lr_sweep
+from .population import Population, Trial
+from .problems.catalog import get_problem
+from .registry import PRESETS, ExplainedCard, Preset, get_preset
+from .schedules import Schedule
+from .training import TrainResult, train
 
 __version__ = "0.1.0"
-
-if TYPE_CHECKING:
-    from .registry import ExplainedCard
 
 
 def explain(name: str, lang: str = "en") -> ExplainedCard:
     """The explain card of ``name`` in ``lang`` (``"en"`` or ``"ko"``); renders as Markdown in a notebook."""
-    from .registry import get_preset
-
     return get_preset(name).explain(lang)
 
 
-def __getattr__(name: str) -> object:
-    # Heavy modules load on first use, so `import optimlab` stays fast.
-    if name == "PRESETS":
-        from .registry import PRESETS
-
-        return PRESETS
-    if name in ("optim", "rules", "registry", "population"):
-        import importlib
-
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'optimlab' has no attribute {name!r}")
-
-
-__all__ = ["PRESETS", "__version__", "explain"]
+__all__ = [
+    "PRESETS",
+    "CompareResult",
+    "ExplainedCard",
+    "Population",
+    "Preset",
+    "Schedule",
+    "TrainResult",
+    "Trial",
+    "__version__",
+    "compare",
+    "explain",
+    "get_preset",
+    "get_problem",
+    "lr_sweep",
+    "train",
+]
