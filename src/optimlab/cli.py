@@ -7,6 +7,7 @@ stderr and exits with code 2 — never a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import shutil
 import sys
 from collections.abc import Sequence
@@ -59,12 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.set_defaults(run=_run_explain)
 
-    try:
-        from .cli_compare import add_compare_parser
-    except ImportError:  # the compare command lands separately; list and explain work without it
-        pass
-    else:
-        add_compare_parser(sub)
+    for module, adder in (("cli_compare", "add_compare_parser"), ("cli_bench", "add_bench_parser"),
+                          ("cli_report", "add_report_parser")):
+        try:
+            add = getattr(importlib.import_module(f".{module}", __package__), adder)
+        except (ImportError, AttributeError):  # a command still being built; the others work without it
+            continue
+        add(sub)
     return parser
 
 
