@@ -64,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
                           ("cli_report", "add_report_parser")):
         try:
             add = getattr(importlib.import_module(f".{module}", __package__), adder)
-        except (ImportError, AttributeError):  # a command still being built; the others work without it
+        except ModuleNotFoundError as exc:  # a command not built yet; any other import error is a real bug
+            if exc.name != f"{__package__}.{module}":
+                raise
             continue
         add(sub)
     return parser
