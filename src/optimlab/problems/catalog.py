@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import inspect
+import itertools
 import math
 import sys
 from collections.abc import Callable
@@ -38,6 +39,9 @@ class QuadraticModel(nn.Module):
     The mini-batch gradient is therefore the true gradient ``A d`` plus ``noise`` times the batch's mean
     noise vector.
     """
+
+    hessian: Tensor
+    optimum: Tensor
 
     def __init__(self, hessian: Tensor, optimum: Tensor, noise: float) -> None:
         super().__init__()
@@ -86,6 +90,8 @@ class AddChannel(nn.Module):
 
 class CausalSelfAttention(nn.Module):
     """Multi-head causal self-attention with plain matmuls and softmax (vmap-friendly)."""
+
+    causal: Tensor
 
     def __init__(self, d_model: int, n_heads: int, context: int) -> None:
         super().__init__()
@@ -320,7 +326,7 @@ def digits_autoencoder(widths: tuple[int, ...] = (128, 64, 32, 8)) -> ModuleProb
     def make() -> nn.Module:
         layers: list[nn.Module] = []
         code = len(widths)
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(nn.Linear(n_in, n_out))
             if i + 1 == len(sizes) - 1:
                 layers.append(nn.Sigmoid())
@@ -440,9 +446,7 @@ def load_user_problem(spec: str, **options: object) -> Problem:
     try:
         result = function(**options)
     except Exception as exc:
-        raise UserError(
-            f"{function_name}() in problem file {str(path)!r} raised {type(exc).__name__}: {exc}"
-        ) from exc
+        raise UserError(f"{function_name}() in problem file {str(path)!r} raised {type(exc).__name__}: {exc}") from exc
     if not isinstance(result, Problem):
         raise UserError(
             f"{function_name}() in problem file {str(path)!r} returned {type(result).__name__}, "
