@@ -18,6 +18,11 @@ def beta(name: str, default: float) -> Hyper:
 
 
 WEIGHT_DECAY = Hyper("weight_decay", 0.0, low=0.0, doc="weight decay (L2 penalty) coefficient")
+
+
+def adam_family(lr_default: float) -> tuple[Hyper, ...]:
+    """The hyperparameters every Adam-like rule has: lr, β₁ = 0.9, β₂ = 0.999, ε = 1e-8, weight decay."""
+    return (lr(lr_default), beta("beta1", 0.9), beta("beta2", 0.999), eps(1e-8), WEIGHT_DECAY)
 DECOUPLED = Hyper(
     "decoupled_weight_decay", False, structural=True, doc="decay the weights directly (AdamW) instead of via L2"
 )

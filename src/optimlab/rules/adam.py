@@ -29,11 +29,7 @@ from ._math import add_ratio_, bias_correction, ema_, ema_square_, rms_denominat
 class AdamRule(Rule):
     name = "adam"
     hypers = (
-        common.lr(1e-3),
-        common.beta("beta1", 0.9),
-        common.beta("beta2", 0.999),
-        common.eps(1e-8),
-        common.WEIGHT_DECAY,
+        *common.adam_family(1e-3),
         Hyper("amsgrad", False, structural=True, doc="use the running maximum of the second moment (AMSGrad)"),
         common.DECOUPLED,
     )

@@ -23,11 +23,7 @@ from ._math import add_ratio_, bias_correction, ema_, l2_gradient, zeros_state
 class AdamaxRule(Rule):
     name = "adamax"
     hypers = (
-        common.lr(2e-3),
-        common.beta("beta1", 0.9),
-        common.beta("beta2", 0.999),
-        common.eps(1e-8),
-        common.WEIGHT_DECAY,
+        *common.adam_family(2e-3),
     )
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:

@@ -30,11 +30,7 @@ def scalar_dtype() -> torch.dtype:
 class NAdamRule(Rule):
     name = "nadam"
     hypers = (
-        common.lr(2e-3),
-        common.beta("beta1", 0.9),
-        common.beta("beta2", 0.999),
-        common.eps(1e-8),
-        common.WEIGHT_DECAY,
+        *common.adam_family(2e-3),
         Hyper("momentum_decay", 4e-3, low=0.0, doc="ψ in the momentum schedule μₜ = β₁(1 − ½·0.96^(tψ))"),
         common.DECOUPLED,
     )

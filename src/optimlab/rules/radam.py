@@ -29,11 +29,7 @@ THRESHOLD = 5.0
 class RAdamRule(Rule):
     name = "radam"
     hypers = (
-        common.lr(1e-3),
-        common.beta("beta1", 0.9),
-        common.beta("beta2", 0.999),
-        common.eps(1e-8),
-        common.WEIGHT_DECAY,
+        *common.adam_family(1e-3),
         common.DECOUPLED,
     )
 
