@@ -1,0 +1,99 @@
+"""Fair optimizer studies on a laptop: plan, tune, re-run on fresh seeds, store, resume.
+
+>>> from optimlab.study import bench, load_results            # doctest: +SKIP
+>>> results = bench(["sparse-logreg"], "adam,momentum", seeds=3, store="runs.sqlite")  # doctest: +SKIP
+>>> results.ranking()                                         # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from ..errors import UserError
+from .plan import BUDGETS, Budget, Plan, TrialSpec, choose_lr, lr_grid, make_plan, parse_lr_grid
+from .results import StudyResults, load_results
+from .run import run_study
+from .store import DEFAULT_STORE, SCHEMA_VERSION, Store
+
+DEFAULT_PROBLEMS = ("mnist1d-mlp", "sparse-logreg")
+
+
+def bench(
+    problems: Sequence[str] = DEFAULT_PROBLEMS,
+    optimizers: str | Sequence[str] = "seed",
+    seeds: int = 5,
+    budget: str = "quick",
+    *,
+    store: str | Path = DEFAULT_STORE,
+    tune: bool = True,
+    lr_grid: Sequence[float] | None = None,
+    steps: int | None = None,
+    tune_seeds: int | None = None,
+    problem_options: Mapping[str, Mapping[str, Any]] | None = None,
+    max_population: int | None = None,
+    name: str | None = None,
+    resume: bool = False,
+    study: str | None = None,
+    stream: TextIO | None = sys.stderr,
+    progress_every: float = 10.0,
+) -> StudyResults:
+    """Plan and run a study (or, with ``resume=True``, finish the latest unfinished one) and return its results.
+
+    Bad input (unknown names, an impossible budget, a problem that fails to build, a foreign store) raises
+    :class:`~optimlab.errors.UserError` before the store is touched.
+    """
+    if resume:
+        return resume_study(store, study, stream=stream, progress_every=progress_every)
+    plan, built = make_plan(
+        list(problems), optimizers, seeds, budget, tune=tune, lr_grid_values=lr_grid, steps=steps,
+        tune_seeds=tune_seeds, problem_options=problem_options, max_population=max_population,
+    )
+    label = name or f"{budget}: {','.join(plan.problems)} x {len(plan.optimizers)} optimizers" + (
+        "" if tune else " (defaults only)")
+    with Store(store) as db:
+        study_id = db.create_study(label, plan.to_dict())
+        run_study(db, study_id, plan, built, stream=stream, progress_every=progress_every)
+    return load_results(store, study_id)
+
+
+def resume_study(
+    store: str | Path = DEFAULT_STORE, study: str | None = None, *, stream: TextIO | None = sys.stderr,
+    progress_every: float = 10.0,
+) -> StudyResults:
+    """Continue the latest unfinished study (or ``study``): finished trials are kept, the rest run."""
+    from ..problems.catalog import get_problem
+
+    with Store(store, readonly=True) as db:  # read first: a problem that fails to build must not touch the file
+        info = db.study(study, unfinished=True)
+    plan = Plan.from_dict(json.loads(info["plan_json"]))
+    built = {n: get_problem(n, **plan.problem_options.get(n, {})) for n in plan.problems}
+    if stream is not None:
+        print(f"Resuming study {info['id']} ({info['name']}).", file=stream)
+    with Store(store) as db:
+        run_study(db, info["id"], plan, built, stream=stream, progress_every=progress_every)
+    return load_results(store, info["id"])
+
+
+__all__ = [
+    "BUDGETS",
+    "DEFAULT_PROBLEMS",
+    "DEFAULT_STORE",
+    "SCHEMA_VERSION",
+    "Budget",
+    "Plan",
+    "Store",
+    "StudyResults",
+    "TrialSpec",
+    "UserError",
+    "bench",
+    "choose_lr",
+    "load_results",
+    "lr_grid",
+    "make_plan",
+    "parse_lr_grid",
+    "resume_study",
+]

@@ -1,0 +1,253 @@
+"""A study's plan: which problems and optimizers, the learning-rate grid, seeds and budget, and the trials it implies.
+
+The protocol follows "Descending through a Crowded Valley" (Schmidt et al., 2021): each optimizer's learning
+rate is tuned on a log grid with every other hyperparameter at its default; the best grid point is chosen on
+the validation split (diverged runs are never chosen); that setting is then re-run over N fresh seeds and
+scored on the test split.
+
+Selection metric: validation accuracy where the problem reports accuracy (ties broken by the lower
+validation loss), else the validation loss, as DeepOBS does. The score is the test accuracy, else the test
+loss. Tuning seeds (1000, 1001, ...) are disjoint from the final seeds (0, 1, ...), so the test numbers are
+not measured on the runs that picked the learning rate.
+
+Everything here is a pure function of the plan: the trials, their order and how they are grouped into
+populations never depend on what has already run, which is what makes a resumed study bit-identical to an
+uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import UserError
+from ..registry import get_preset, resolve_set
+
+TUNE_SEED_BASE = 1000
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work one trial gets and how finely learning rates are searched."""
+
+    name: str
+    steps: int | None
+    """Training steps per trial (``None``: each problem's own default)."""
+    lr_min: float
+    lr_max: float
+    lr_points: int
+    tune_seeds: int
+    eval_every: int
+    max_eval_examples: int | None
+    max_population: int | None
+    """At most this many trials train together (``None``: a whole problem × phase at once)."""
+    problem_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Smaller variants of problems, so the budget fits its time (recorded in the plan)."""
+
+
+BUDGETS: dict[str, Budget] = {
+    # Measured on the 2-core machine: the default study (2 problems x 8 optimizers x 5 seeds) in a few minutes.
+    "quick": Budget(
+        "quick", steps=200, lr_min=1e-4, lr_max=1.0, lr_points=5, tune_seeds=1, eval_every=25,
+        max_eval_examples=500, max_population=24,
+        problem_options={"mnist1d-mlp": {"hidden": 128, "n_train": 2000}, "sparse-logreg": {"n_train": 4000}},
+    ),
+    # The problems as defined, their own step budgets, half-decade grid, two tuning seeds.
+    "standard": Budget(
+        "standard", steps=None, lr_min=1e-5, lr_max=1.0, lr_points=11, tune_seeds=2, eval_every=50,
+        max_eval_examples=None, max_population=None,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """One trial of the plan; ``key`` names it uniquely inside its study."""
+
+    phase: str  # "tune" | "final" | "defaults"
+    problem: str
+    optimizer: str
+    lr: float
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.phase}/{self.problem}/{self.optimizer}/lr={self.lr!r}/seed={self.seed}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A whole study, as data (stored as JSON with the study)."""
+
+    problems: list[str]
+    optimizers: list[str]
+    lr_grid: list[float]
+    tune_seeds: list[int]
+    seeds: list[int]
+    budget: str
+    steps: dict[str, int]
+    tune: bool
+    eval_every: int
+    max_eval_examples: int | None
+    max_population: int | None
+    problem_options: dict[str, dict[str, Any]]
+    selection_metric: dict[str, str]
+    score_metric: dict[str, str]
+    goals: dict[str, dict[str, str]]
+    protocol: str = (
+        "lr tuned on the log grid (other hyperparameters at defaults) with the tuning seeds; best by the "
+        "selection metric on the validation split, diverged runs never chosen; best lr re-run on the final "
+        "seeds and scored on the test split"
+    )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+        known = {f for f in cls.__dataclass_fields__}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    # ---------------------------------------------------------------- trials
+
+    def tune_trials(self, problem: str) -> list[TrialSpec]:
+        return [TrialSpec("tune", problem, o, lr, s) for o in self.optimizers for lr in self.lr_grid
+                for s in self.tune_seeds]
+
+    def final_trials(self, problem: str, best_lr: Mapping[str, float]) -> list[TrialSpec]:
+        """The chosen lr of every optimizer that has one, re-run on the final seeds (optimizers in plan order)."""
+        return [TrialSpec("final", problem, o, best_lr[o], s) for o in self.optimizers if o in best_lr
+                for s in self.seeds]
+
+    def defaults_trials(self, problem: str) -> list[TrialSpec]:
+        return [TrialSpec("defaults", problem, o, float(get_preset(o).defaults()["lr"]), s)
+                for o in self.optimizers for s in self.seeds]
+
+    def populations(self, trials: Sequence[TrialSpec]) -> list[list[TrialSpec]]:
+        """The trials cut, in plan order, into consecutive populations of at most ``max_population``."""
+        size = self.max_population or max(1, len(trials))
+        return [list(trials[i : i + size]) for i in range(0, len(trials), size)]
+
+    def eval_splits(self, phase: str) -> tuple[str, ...]:
+        return ("valid",) if phase == "tune" else ("valid", "test")
+
+
+def lr_grid(lr_min: float, lr_max: float, points: int) -> list[float]:
+    """``points`` learning rates evenly spaced in log scale from ``lr_min`` to ``lr_max`` (rounded to 4 digits)."""
+    if points < 1:
+        raise UserError(f"Invalid learning-rate grid: {points} points; give at least 1.")
+    if not (0 < lr_min <= lr_max) or not math.isfinite(lr_max):
+        raise UserError(f"Invalid learning-rate range {lr_min:g}..{lr_max:g}: need 0 < min <= max.")
+    if points == 1:
+        return [lr_min]
+    ratio = math.log(lr_max / lr_min) / (points - 1)
+    return [float(f"{lr_min * math.exp(i * ratio):.4g}") for i in range(points)]
+
+
+def parse_lr_grid(text: str) -> list[float]:
+    """``"1e-4:1:5"`` (min:max:points, log spaced) or ``"0.001,0.01,0.1"`` (explicit list)."""
+    try:
+        if ":" in text:
+            lo, hi, n = text.split(":")
+            return lr_grid(float(lo), float(hi), int(n))
+        values = sorted({float(v) for v in text.split(",") if v.strip()})
+    except ValueError as exc:
+        if isinstance(exc, UserError):
+            raise
+        raise UserError(f"Invalid learning-rate grid {text!r}: use MIN:MAX:POINTS or a comma list.") from exc
+    if not values or any(not (math.isfinite(v) and v > 0) for v in values):
+        raise UserError(f"Invalid learning-rate grid {text!r}: every learning rate must be a positive number.")
+    return values
+
+
+def make_plan(
+    problems: Sequence[str],
+    optimizers: str | Sequence[str] = "seed",
+    seeds: int = 5,
+    budget: str = "quick",
+    *,
+    tune: bool = True,
+    lr_grid_values: Sequence[float] | None = None,
+    steps: int | None = None,
+    tune_seeds: int | None = None,
+    problem_options: Mapping[str, Mapping[str, Any]] | None = None,
+    max_population: int | None = None,
+) -> tuple[Plan, dict[str, Any]]:
+    """Validate the request and build its plan; also returns the built problems (so bad ones fail first)."""
+    from ..problems.catalog import get_problem
+
+    if budget not in BUDGETS:
+        raise UserError(f"Unknown budget {budget!r}; use one of: {', '.join(BUDGETS)}.")
+    b = BUDGETS[budget]
+    names = resolve_set(optimizers if isinstance(optimizers, str) else ",".join(optimizers))
+    if not problems:
+        raise UserError("No problem named: give at least one (for example --problems mnist1d-mlp).")
+    if len(set(problems)) != len(problems):
+        raise UserError(f"A problem is named twice in {', '.join(problems)}.")
+    if seeds < 1:
+        raise UserError(f"Invalid number of seeds {seeds}: a study needs at least 1.")
+    n_tune = b.tune_seeds if tune_seeds is None else tune_seeds
+    if tune and n_tune < 1:
+        raise UserError(f"Invalid number of tuning seeds {n_tune}: tuning needs at least 1.")
+    if steps is not None and steps < 1:
+        raise UserError(f"Invalid budget: steps={steps}; every trial needs at least 1 step.")
+    if max_population is not None and max_population < 1:
+        raise UserError(f"Invalid population size {max_population}: must be at least 1.")
+    grid = list(lr_grid_values) if lr_grid_values is not None else lr_grid(b.lr_min, b.lr_max, b.lr_points)
+    if not grid or any(not (math.isfinite(v) and v > 0) for v in grid):
+        raise UserError("Invalid learning-rate grid: every learning rate must be a positive number.")
+    options: dict[str, dict[str, Any]] = {}
+    built: dict[str, Any] = {}
+    for name in problems:
+        opts = dict(b.problem_options.get(name, {}))
+        opts.update((problem_options or {}).get(name, {}))
+        built[name] = get_problem(name, **opts)
+        options[name] = opts
+    plan_steps = {n: int(steps or b.steps or built[n].default_steps) for n in problems}
+    eval_every = min(b.eval_every, *plan_steps.values())
+    goals = {n: {f"{split}_{m}": g for split in ("valid", "test") for m, g in built[n].metric_goals.items()}
+             for n in problems}
+    selection = {n: "valid_accuracy" if "accuracy" in built[n].metric_goals else "valid_loss" for n in problems}
+    score = {n: "test_accuracy" if "accuracy" in built[n].metric_goals else "test_loss" for n in problems}
+    plan = Plan(
+        problems=list(problems), optimizers=names, lr_grid=sorted(grid),
+        tune_seeds=[TUNE_SEED_BASE + i for i in range(n_tune)] if tune else [],
+        seeds=list(range(seeds)), budget=budget, steps=plan_steps, tune=tune, eval_every=eval_every,
+        max_eval_examples=b.max_eval_examples, max_population=max_population or b.max_population,
+        problem_options=options, selection_metric=selection, score_metric=score, goals=goals,
+    )
+    return plan, built
+
+
+def choose_lr(rows: Iterable[Mapping[str, Any]], metric: str, goal: str) -> tuple[float, float] | None:
+    """The best learning rate among one optimizer's tuning runs and its mean ``metric``.
+
+    ``rows`` have ``lr``, ``status`` and the metrics. A learning rate counts only when every one of its runs
+    finished without diverging and with a finite metric; ties go to the lower ``valid_loss``, then the
+    smaller learning rate. ``None`` when no learning rate qualifies.
+    """
+    by_lr: dict[float, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_lr.setdefault(float(row["lr"]), []).append(row)
+    candidates = []
+    for lr, runs in by_lr.items():
+        values = [_number(r.get(metric)) for r in runs]
+        losses = [_number(r.get("valid_loss")) for r in runs]
+        if any(r["status"] != "done" for r in runs) or not all(map(math.isfinite, values + losses)):
+            continue
+        mean = sum(values) / len(values)
+        sign = -1.0 if goal == "max" else 1.0
+        candidates.append((sign * mean, sum(losses) / len(losses), lr, mean))
+    if not candidates:
+        return None
+    best = min(candidates)
+    return best[2], best[3]
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value) if value is not None else math.nan
+    except (TypeError, ValueError):
+        return math.nan

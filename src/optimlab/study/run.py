@@ -1,0 +1,244 @@
+"""Run a study: tune, choose, re-run on fresh seeds, writing each population's trials as soon as it finishes.
+
+Populations are fixed by the plan (:meth:`Plan.populations`), never by what is left to do: the engine's
+numbers for a trial can differ in the last bit with the set of trials it runs beside (batched matmuls), so a
+resumed study re-runs exactly the populations an uninterrupted one would, and gets the same numbers.
+A population's results are committed in one transaction, so after any interruption each population is
+either wholly finished or wholly to do.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from ..errors import UserError
+from ..population import Trial
+from ..problems.base import Problem
+from ..training import TrainResult, batch_size_for, train
+from .plan import Plan, TrialSpec, choose_lr
+from .store import FINISHED, Store
+
+Reporter = Callable[[str], None]
+
+
+@dataclass
+class Progress:
+    """Trials done out of the total, the best setting so far and the time left, printed on a stream."""
+
+    total: int
+    done: int = 0
+    stream: TextIO | None = field(default_factory=lambda: sys.stderr)
+    every: float = 10.0
+    best: str = ""
+    _started: float = field(default_factory=time.perf_counter)
+    _work_done: float = 0.0
+    _work_left: float = 0.0
+    _last: float = 0.0
+
+    def plan_work(self, work_left: float) -> None:
+        self._work_left = work_left
+
+    def advance(self, work: float, trials: int = 0, force: bool = False) -> None:
+        """``work`` cost units finished since the last call; ``trials`` trials finished with them."""
+        self._work_done += work
+        self._work_left = max(0.0, self._work_left - work)
+        self.done += trials
+        now = time.perf_counter()
+        if self.stream is None or (not force and now - self._last < self.every):
+            return
+        self._last = now
+        elapsed = now - self._started
+        left = "estimating time left"
+        if self._work_done > 0 and elapsed > 1:
+            left = f"about {_duration(elapsed / self._work_done * self._work_left)} left"
+        best = f" | best so far: {self.best}" if self.best else ""
+        print(f"[{self.done}/{self.total} trials] {left}{best}", file=self.stream, flush=True)
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def _cost(steps: int, batch_size: int) -> float:
+    """A rough cost model for the time estimate: per-step overhead plus per-example work."""
+    return steps * (batch_size + 32.0)
+
+
+def phases(plan: Plan) -> tuple[str, ...]:
+    return ("tune", "final") if plan.tune else ("defaults",)
+
+
+def run_study(
+    store: Store,
+    study_id: str,
+    plan: Plan,
+    problems: Mapping[str, Problem],
+    *,
+    stream: TextIO | None = sys.stderr,
+    progress_every: float = 10.0,
+) -> None:
+    """Run every unfinished population of the study, problem by problem, phase by phase."""
+    specs_by_phase: dict[tuple[str, str], list[TrialSpec]] = {}
+    total = 0
+    for name in plan.problems:
+        if plan.tune:
+            specs_by_phase[name, "tune"] = plan.tune_trials(name)
+            finals = _final_specs(store, study_id, plan, name)
+            if finals is not None:
+                specs_by_phase[name, "final"] = finals
+            total += len(plan.tune_trials(name)) + (len(finals) if finals is not None else
+                                                    len(plan.optimizers) * len(plan.seeds))
+        else:
+            specs_by_phase[name, "defaults"] = plan.defaults_trials(name)
+            total += len(specs_by_phase[name, "defaults"])
+    finished = {r["key"] for r in store.trials(study_id) if r["status"] in FINISHED}
+    meter = Progress(total=total, done=len(finished), stream=stream, every=progress_every)
+    meter.plan_work(_estimate_left(plan, problems, specs_by_phase, finished))
+    store.set_status(study_id, "running")
+    try:
+        for name in plan.problems:
+            problem = problems[name]
+            for phase in phases(plan):
+                specs = specs_by_phase.get((name, phase))
+                if specs is None:  # final trials are known once tuning of this problem is complete
+                    specs = _final_specs(store, study_id, plan, name) or []
+                if not specs:
+                    continue
+                store.add_trials(study_id, specs, [_batch(problem, s) for s in specs], [plan.steps[name]] * len(specs))
+                for population in plan.populations(specs):
+                    status = {r["key"]: r["status"] for r in store.trials(study_id, phase, name)}
+                    if all(status.get(s.key) in FINISHED for s in population):
+                        continue
+                    _run_population(store, study_id, plan, problem, population, meter, status)
+                    meter.best = _best_so_far(store, study_id, plan, name)
+                    meter.advance(0, force=True)
+    except KeyboardInterrupt:
+        store.set_status(study_id, "interrupted")
+        raise
+    except BaseException:
+        store.set_status(study_id, "failed")
+        raise
+    store.set_status(study_id, "done")
+
+
+def _batch(problem: Problem, spec: TrialSpec) -> int:
+    return batch_size_for(Trial(spec.optimizer, {"lr": spec.lr}, seed=spec.seed), problem)
+
+
+def _estimate_left(
+    plan: Plan, problems: Mapping[str, Problem], specs: Mapping[tuple[str, str], list[TrialSpec]], finished: set[str]
+) -> float:
+    work = 0.0
+    for name in plan.problems:
+        problem, steps = problems[name], plan.steps[name]
+        for phase in phases(plan):
+            todo = specs.get((name, phase))
+            if todo is None:  # final trials not chosen yet: one per optimizer and seed, at the tuning batch sizes
+                todo = [TrialSpec("final", name, o, plan.lr_grid[0], s) for o in plan.optimizers for s in plan.seeds]
+            work += sum(_cost(steps, _batch(problem, s)) for s in todo if s.key not in finished)
+    return work
+
+
+def _final_specs(store: Store, study_id: str, plan: Plan, problem: str) -> list[TrialSpec] | None:
+    """The final trials of ``problem``, or ``None`` while some tuning trial is unfinished."""
+    best = chosen_lrs(store.trials(study_id, "tune", problem), plan, problem)
+    return None if best is None else plan.final_trials(problem, {o: lr for o, (lr, _) in best.items()})
+
+
+def chosen_lrs(rows: Sequence[Mapping[str, Any]], plan: Plan, problem: str) -> dict[str, tuple[float, float]] | None:
+    """Per optimizer, the chosen learning rate and its mean selection metric (``None`` while tuning runs)."""
+    expected = {s.key for s in plan.tune_trials(problem)}
+    rows = [r for r in rows if r["key"] in expected]
+    if len(rows) < len(expected) or any(r["status"] not in FINISHED for r in rows):
+        return None
+    metric = plan.selection_metric[problem]
+    goal = plan.goals[problem].get(metric, "min")
+    out = {}
+    for optimizer in plan.optimizers:
+        choice = choose_lr([r for r in rows if r["optimizer"] == optimizer], metric, goal)
+        if choice is not None:
+            out[optimizer] = choice
+    return out
+
+
+def _best_so_far(store: Store, study_id: str, plan: Plan, problem: str) -> str:
+    metric = plan.selection_metric[problem]
+    sign = -1.0 if plan.goals[problem].get(metric) == "max" else 1.0
+    rows = [r for r in store.trials(study_id, problem=problem)
+            if r["status"] == "done" and isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]
+    if not rows:
+        return ""
+    top = min(rows, key=lambda r: sign * r[metric])
+    return f"{problem}: {top['optimizer']} lr={top['lr']:g} {metric}={top[metric]:.4g} ({top['phase']})"
+
+
+def _run_population(
+    store: Store,
+    study_id: str,
+    plan: Plan,
+    problem: Problem,
+    population: list[TrialSpec],
+    meter: Progress,
+    status: Mapping[str, str],
+) -> None:
+    keys = [s.key for s in population]
+    steps = plan.steps[population[0].problem]
+    trials = [Trial(s.optimizer, {"lr": s.lr}, seed=s.seed) for s in population]
+    costs = [_cost(steps, batch_size_for(t, problem)) for t in trials]
+    work = sum(costs)
+    reported = 0.0
+
+    def on_step(done: int, total: int) -> None:
+        nonlocal reported
+        now = work * done / max(1, total)
+        meter.advance(now - reported)
+        reported = now
+
+    store.mark(study_id, keys, "running")
+    try:
+        result = train(problem, trials, steps, eval_every=plan.eval_every,
+                       eval_splits=plan.eval_splits(population[0].phase), max_eval_examples=plan.max_eval_examples,
+                       progress=on_step)
+    except KeyboardInterrupt:
+        store.mark(study_id, keys, "pending")
+        raise
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        store.mark(study_id, keys, "failed", message)
+        raise UserError(
+            f"Training on problem {problem.name!r} failed ({' '.join(message.split())}); finished trials are kept "
+            "and `optimlab bench --resume` retries the rest."
+        ) from exc
+    records = _records(result, population)
+    # Only unfinished trials are written: a finished trial is never repeated (and its numbers are the same).
+    store.finish(study_id, [r for r in records if status.get(r["key"]) not in FINISHED])
+    meter.advance(work - reported, trials=sum(status.get(k) not in FINISHED for k in keys))
+
+
+def _records(result: TrainResult, population: Sequence[TrialSpec]) -> list[dict[str, Any]]:
+    out = []
+    share = result.seconds / len(population)
+    steps = list(range(1, result.steps + 1))
+    for k, spec in enumerate(population):
+        metrics: dict[str, float] = {}
+        for split, values in result.evals.items():
+            for metric, table in values.items():
+                metrics[f"{split}_{metric}"] = table[k, -1].item()
+        curve = result.train_loss[k]
+        finite = curve[curve.isfinite()]
+        metrics["final_train_loss"] = finite[-1].item() if len(finite) else math.nan
+        curves: dict[str, tuple[list[int], list[float]]] = {"train_loss": (steps, curve.tolist())}
+        for metric, table in result.evals.get("valid", {}).items():
+            curves[f"valid_{metric}"] = (list(result.eval_steps), table[k].tolist())
+        diverged = result.diverged_at[k] is not None or not math.isfinite(metrics.get("valid_loss", 0.0))
+        out.append({
+            "key": spec.key, "status": "diverged" if diverged else "done", "diverged_at": result.diverged_at[k],
+            "seconds": share, "metrics": metrics, "curves": curves, "batch_size": result.batch_sizes[k],
+        })
+    return out
