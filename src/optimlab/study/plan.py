@@ -52,7 +52,7 @@ BUDGETS: dict[str, Budget] = {
     "quick": Budget(
         "quick", steps=200, lr_min=1e-4, lr_max=1.0, lr_points=5, tune_seeds=1, eval_every=25,
         max_eval_examples=500, max_population=24,
-        problem_options={"mnist1d-mlp": {"hidden": 128, "n_train": 2000}, "sparse-logreg": {"n_train": 4000}},
+        problem_options={"mnist1d-mlp": {"hidden": 64, "n_train": 1500}, "sparse-logreg": {"n_train": 4000}},
     ),
     # The problems as defined, their own step budgets, half-decade grid, two tuning seeds.
     "standard": Budget(
@@ -96,6 +96,9 @@ class Plan:
     selection_metric: dict[str, str]
     score_metric: dict[str, str]
     goals: dict[str, dict[str, str]]
+    threads: int = 1
+    """torch threads while training: fixed, because the thread count can change a matmul's last bits (and one
+    thread per process is fastest on a shared two-core machine)."""
     protocol: str = (
         "lr tuned on the log grid (other hyperparameters at defaults) with the tuning seeds; best by the "
         "selection metric on the validation split, diverged runs never chosen; best lr re-run on the final "

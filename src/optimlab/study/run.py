@@ -16,6 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
+import torch
+
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
@@ -101,6 +103,8 @@ def run_study(
     meter = Progress(total=total, done=len(finished), stream=stream, every=progress_every)
     meter.plan_work(_estimate_left(plan, problems, specs_by_phase, finished))
     store.set_status(study_id, "running")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(plan.threads)
     try:
         for name in plan.problems:
             problem = problems[name]
@@ -124,6 +128,8 @@ def run_study(
     except BaseException:
         store.set_status(study_id, "failed")
         raise
+    finally:
+        torch.set_num_threads(threads)
     store.set_status(study_id, "done")
 
 

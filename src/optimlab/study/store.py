@@ -226,6 +226,9 @@ class Store:
                 found = c.execute("SELECT id FROM trials WHERE study_id=? AND key=?", (study_id, r["key"])).fetchone()
                 trial_id = found[0]
                 for kind, (steps, values) in r["curves"].items():
+                    if len(steps) != len(values):
+                        raise ValueError(f"Curve {kind!r} of trial {r['key']!r} has {len(steps)} steps but "
+                                         f"{len(values)} values.")
                     if len(steps) > MAX_CURVE_POINTS:
                         last = len(steps) - 1
                         picks = sorted({round(i * last / (MAX_CURVE_POINTS - 1)) for i in range(MAX_CURVE_POINTS)})
