@@ -59,7 +59,8 @@ def _sparse_update(p: Tensor, g: Tensor, total: Tensor, lr: Scalar, eps: Scalar)
     indices, values = g._indices(), g._values()
 
     def sparse_like(v: Tensor) -> Tensor:
-        return torch.sparse_coo_tensor(indices, v, g.shape, dtype=v.dtype, device=v.device)
+        # The indices come from a coalesced gradient, so they are valid: skip the (costly) invariant checks.
+        return torch.sparse_coo_tensor(indices, v, g.shape, dtype=v.dtype, device=v.device, check_invariants=False)
 
     total.add_(sparse_like(values.pow(2)))
     std = total.sparse_mask(g)._values().sqrt_().add_(eps)
