@@ -275,7 +275,7 @@ def mnist1d_cnn(channels: int = 32, n_train: int | None = None, n_valid: int = 5
         data=_mnist1d_data(n_train, n_valid),
         loss_fn=F.cross_entropy,
         metrics={"accuracy": accuracy},
-        default_steps=1000,
+        default_steps=500,
         default_batch_size=128,
         description=f"MNIST-1D, 1-D convolutional net with {c} channels.",
     )
@@ -310,7 +310,7 @@ def digits_cnn(channels: int = 16) -> ModuleProblem:
         data=_split(torch.tensor(images), torch.tensor(labels), _digits_parts()),
         loss_fn=F.cross_entropy,
         metrics={"accuracy": accuracy},
-        default_steps=500,
+        default_steps=300,
         default_batch_size=64,
         description=f"scikit-learn 8×8 digits, 2-layer CNN ({c} and {2 * c} channels).",
     )
@@ -375,8 +375,8 @@ def char_lm(
         metrics={"accuracy": accuracy},
         from_loss={"perplexity": torch.exp},
         goals={"perplexity": "min"},
-        default_steps=300,
-        default_batch_size=32,
+        default_steps=200,
+        default_batch_size=16,
         eval_batch_size=64,
         description=(
             f"Character Transformer ({n_layers} layers, d={d_model}, {n_heads} heads, context {context}) on "
