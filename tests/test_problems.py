@@ -3,7 +3,10 @@ run alone, plain gradient descent makes progress, and bad names, options and fil
 
 from __future__ import annotations
 
+import hashlib
+import os
 import random
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -271,6 +274,14 @@ def test_stdlib_text_is_deterministic_english() -> None:
     assert len(first) == 50_000
     words = first.split()
     assert sum(w.lower() in {"the", "a", "of", "to", "is"} for w in words) > 0.05 * len(words)
+    # A fresh interpreter (other imports, another hash seed) builds the very same text.
+    code = (
+        "import hashlib; from optimlab.problems.datasets import stdlib_docstrings; "
+        "print(hashlib.sha256(stdlib_docstrings(50_000).encode()).hexdigest())"
+    )
+    env = {**os.environ, "PYTHONHASHSEED": "123", "PYTHONPATH": str(Path(datasets.__file__).parents[2])}
+    fresh = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert fresh.stdout.strip() == hashlib.sha256(first.encode()).hexdigest()
 
 
 def test_char_lm_from_user_text_file(tmp_path: Path) -> None:
