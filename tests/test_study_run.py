@@ -164,7 +164,7 @@ def test_problem_that_raises_when_built_leaves_the_store_untouched(tmp_path: Pat
     path = tmp_path / "s.sqlite"
     bench(["quadratic"], "adam", 1, store=path, steps=2, lr_grid=[0.01], problem_options=SMALL, stream=None)
     before = _fingerprint(path)
-    with pytest.raises(UserError, match="broken.*raised RuntimeError: no data here") as info:
+    with pytest.raises(UserError, match=r"broken.*raised RuntimeError: no data here") as info:
         bench([f"{source}:broken"], "adam", 1, store=path, stream=None)
     assert "\n" not in str(info.value)
     assert _fingerprint(path) == before and len(Store(path, readonly=True).studies()) == 1
@@ -174,7 +174,7 @@ def test_problem_that_raises_while_training_fails_clearly_and_keeps_finished_tri
     source = tmp_path / "later.py"
     source.write_text(PROBLEM_FILE)
     path = tmp_path / "s.sqlite"
-    with pytest.raises(UserError, match="Training on problem 'fails-later' failed .*FloatingPointError") as info:
+    with pytest.raises(UserError, match=r"Training on problem 'fails-later' failed .*FloatingPointError") as info:
         bench([f"{source}:fails_later"], "adam,momentum", 1, store=path, steps=3, lr_grid=[0.01, 0.1],
               max_population=2, stream=None)
     assert "\n" not in str(info.value)

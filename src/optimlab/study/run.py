@@ -56,7 +56,10 @@ class Progress:
         self._last = now
         elapsed = now - self._started
         left = "estimating time left"
-        if self._work_done > 0 and elapsed > 1:
+        started = self._work_done > 0.03 * (self._work_done + self._work_left)
+        if self._work_left <= 0 and self.done >= self.total:
+            left = "all trials finished"
+        elif started and elapsed > 1:
             left = f"about {_duration(elapsed / self._work_done * self._work_left)} left"
         best = f" | best so far: {self.best}" if self.best else ""
         print(f"[{self.done}/{self.total} trials] {left}{best}", file=self.stream, flush=True)
@@ -68,8 +71,9 @@ def _duration(seconds: float) -> str:
 
 
 def _cost(steps: int, batch_size: int) -> float:
-    """A rough cost model for the time estimate: per-step overhead plus per-example work."""
-    return steps * (batch_size + 32.0)
+    """A rough cost model for the time estimate: per-step overhead (worth a few hundred examples of a small
+    model: vmap, autograd and the rule calls) plus per-example work."""
+    return steps * (batch_size + 256.0)
 
 
 def phases(plan: Plan) -> tuple[str, ...]:
