@@ -122,7 +122,8 @@ class ModuleProblem(Problem):
     description: str = ""
 
     def __post_init__(self) -> None:
-        self.module = self.make_module()
+        with torch.random.fork_rng(devices=[]):  # building a problem must not advance the global RNG
+            self.module = self.make_module()
         buffers = dict(self.module.named_buffers())
         self._buffers = buffers
         extra = [*self.metrics, *self.from_loss]
