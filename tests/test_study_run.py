@@ -49,6 +49,7 @@ def test_protocol_tunes_on_validation_never_picks_diverged_and_scores_on_test(tm
                                     if c.name == m else c).iloc[0]
             row = chosen[(chosen["problem"] == problem) & (chosen["optimizer"] == optimizer)].iloc[0]
             assert row["lr"] == best["lr"] and row["value"] == best[metric]
+            assert row["at_edge"] == (row["lr"] != 0.1)  # the grid is 1e-3, 0.1, 1e4
             runs = final[(final["problem"] == problem) & (final["optimizer"] == optimizer)]
             assert sorted(runs["seed"]) == [0, 1] and set(runs["lr"]) == {best["lr"]}
     # Test metrics exist only for the final runs; tuning never looks at the test split.

@@ -73,6 +73,11 @@ def _run_bench(args: argparse.Namespace) -> int:
     print(f"Study {results.study_id} ({results.name}): {len(results.trials)} trials in {args.store}")
     print()
     print(format_ranking(results))
+    edge = results.selected()
+    edge = edge[edge["at_edge"]]
+    if len(edge):
+        names = ", ".join(f"{r.optimizer} on {r.problem} (lr={r.lr:g})" for r in edge.itertuples())
+        print(f"\nNote: the tuned lr sits at an end of the grid for {names}; a wider --lr-grid may do better.")
     print()
     print(f"Report: optimlab report {results.study_id} --store {args.store} --out optimlab-report")
     return 0

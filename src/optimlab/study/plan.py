@@ -50,13 +50,13 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     # Measured on the 2-core machine: the default study (2 problems x 8 optimizers x 5 seeds) in a few minutes.
     "quick": Budget(
-        "quick", steps=200, lr_min=1e-4, lr_max=1.0, lr_points=5, tune_seeds=1, eval_every=25,
+        "quick", steps=200, lr_min=1e-4, lr_max=10.0, lr_points=6, tune_seeds=1, eval_every=25,
         max_eval_examples=500, max_population=24,
-        problem_options={"mnist1d-mlp": {"hidden": 64, "n_train": 1500}, "sparse-logreg": {"n_train": 4000}},
+        problem_options={"mnist1d-mlp": {"hidden": 64, "n_train": 1500}, "sparse-logreg": {"n_train": 2000}},
     ),
     # The problems as defined, their own step budgets, half-decade grid, two tuning seeds.
     "standard": Budget(
-        "standard", steps=None, lr_min=1e-5, lr_max=1.0, lr_points=11, tune_seeds=2, eval_every=50,
+        "standard", steps=None, lr_min=1e-5, lr_max=10.0, lr_points=13, tune_seeds=2, eval_every=50,
         max_eval_examples=None, max_population=None,
     ),
 }

@@ -36,7 +36,8 @@ class StudyResults:
         """Per problem and optimizer: the tuned learning rate and its mean selection metric on validation.
 
         In a defaults-only study, the default learning rate and its mean validation metric over seeds.
-        Optimizers whose every learning rate diverged have no row.
+        Optimizers whose every learning rate diverged have no row. ``at_edge`` flags a choice at either end of
+        the grid: the best learning rate may lie outside it.
         """
         rows = []
         tune = bool(self.plan.get("tune", True))
@@ -52,9 +53,11 @@ class StudyResults:
                 records = [{k: (None if _nan(v) else v) for k, v in r.items()} for r in mine.to_dict("records")]
                 choice = choose_lr(records, metric, goal)
                 if choice is not None:
+                    grid = sorted(set(mine["lr"]))
+                    edge = tune and len(grid) > 1 and choice[0] in (grid[0], grid[-1])
                     rows.append({"problem": problem, "optimizer": optimizer, "lr": choice[0], "metric": metric,
-                                 "value": choice[1]})
-        return pd.DataFrame(rows, columns=["problem", "optimizer", "lr", "metric", "value"])
+                                 "value": choice[1], "at_edge": edge})
+        return pd.DataFrame(rows, columns=["problem", "optimizer", "lr", "metric", "value", "at_edge"])
 
     def final(self) -> pd.DataFrame:
         """The scored trials: the final phase of a tuned study, or every trial of a defaults-only study."""
