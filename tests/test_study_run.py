@@ -187,3 +187,16 @@ def test_problem_that_raises_while_training_fails_clearly_and_keeps_finished_tri
     assert failed["error"].str.contains("the loss gave up").all()
     assert math.isfinite(results.trials.iloc[0]["valid_loss"])
     assert json.loads(Store(path, readonly=True).study()["plan_json"])["problems"] == [f"{source}:fails_later"]
+
+
+def test_resume_skips_a_claims_study_and_continues_the_latest_benchmark(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite"
+    results = bench(["quadratic"], "adam", 1, store=path, steps=2, lr_grid=[0.01], problem_options=SMALL, stream=None)
+    with Store(path) as store:
+        store.set_status(results.study_id, "interrupted")
+        claims = store.create_study("claims (quick)", {**results.plan, "kind": "claims", "problems": []})
+        store.set_status(claims, "failed")
+    resumed = bench(store=path, resume=True, stream=None)
+    assert resumed.study_id == results.study_id and resumed.status == "done"
+    with pytest.raises(UserError, match="claims study"):
+        bench(store=path, resume=True, study=claims, stream=None)

@@ -27,7 +27,7 @@ def add_bench_parser(sub: Any) -> None:
     bench.add_argument("--problem-file", action="append", default=[], metavar="PATH.py:FUNCTION",
                        help="add your own problem (a function returning an optimlab Problem); repeatable")
     bench.add_argument("--optimizers", default="seed", help="names or sets (seed, modern, all), comma-separated")
-    bench.add_argument("--seeds", type=int, default=5, help="final seeds per optimizer (default 5)")
+    bench.add_argument("--seeds", type=int, help="final seeds per optimizer (default 5)")
     bench.add_argument("--budget", default="quick", choices=sorted(BUDGETS), help="named budget (default quick)")
     bench.add_argument("--steps", type=int, help="training steps per trial (overrides the budget)")
     bench.add_argument("--lr-grid", help="MIN:MAX:POINTS (log spaced) or a comma list (overrides the budget)")
@@ -66,7 +66,8 @@ def _run_bench(args: argparse.Namespace) -> int:
             raise UserError("--study names a study to continue; use it with --resume.")
         problems = [p.strip() for p in args.problems.split(",") if p.strip()] + list(args.problem_file)
         results = bench(
-            problems, args.optimizers, args.seeds, args.budget, store=args.store, tune=not args.no_tune,
+            problems, args.optimizers, 5 if args.seeds is None else args.seeds, args.budget, store=args.store,
+            tune=not args.no_tune,
             lr_grid=parse_lr_grid(args.lr_grid) if args.lr_grid else None, steps=args.steps,
             tune_seeds=args.tune_seeds, max_population=args.max_population, name=args.name, stream=stream,
         )
@@ -88,12 +89,11 @@ def _run_claims(args: argparse.Namespace, stream: Any) -> int:
         from .study.claims import run_claims
     except ImportError:
         raise UserError("The claims study is not part of this optimlab version.") from None
-    offered = {"store": args.store, "budget": args.budget, "seeds": args.seeds, "stream": stream}
+    offered = {"budget": args.budget, "seeds": args.seeds, "stream": stream}
     accepted = inspect.signature(run_claims).parameters
     takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    first, *_ = accepted
-    kwargs = {k: v for k, v in offered.items() if k != "store" and (takes_any or k in accepted)}
-    result = run_claims(args.store, **kwargs) if first else run_claims(**kwargs)
+    kwargs = {k: v for k, v in offered.items() if (v is not None or k == "stream") and (takes_any or k in accepted)}
+    result = run_claims(args.store, **kwargs)
     if result is not None:
         print(result)
     return 0

@@ -68,8 +68,17 @@ def resume_study(
     from ..problems.catalog import get_problem
 
     with Store(store, readonly=True) as db:  # read first: a problem that fails to build must not touch the file
-        info = db.study(study, unfinished=True)
+        if study is not None:
+            info = db.study(study, unfinished=True)
+        else:  # the latest unfinished benchmark (a claims study is not resumable: it has no trial plan)
+            found = [s for s in db.studies()
+                     if s["status"] != "done" and json.loads(s["plan_json"] or "{}").get("kind") != "claims"]
+            if not found:
+                raise UserError(f"There is no unfinished study to resume in {str(store)!r}.")
+            info = found[-1]
     plan = Plan.from_dict(json.loads(info["plan_json"]))
+    if json.loads(info["plan_json"]).get("kind") == "claims":
+        raise UserError(f"Study {info['id']} is a claims study; run `optimlab bench --claims` again instead.")
     built = {n: get_problem(n, **plan.problem_options.get(n, {})) for n in plan.problems}
     if stream is not None:
         print(f"Resuming study {info['id']} ({info['name']}).", file=stream)

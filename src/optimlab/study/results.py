@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from ..errors import UserError
 from .plan import Plan, choose_lr
 from .store import Store
 
@@ -100,7 +101,10 @@ def load_results(store_path: str | Path, study: str | None = None, *, curves: bo
         study_id = info["id"]
         raw = store.trials(study_id)
         plan = json.loads(info["plan_json"] or "{}")
-        Plan.from_dict(plan)  # fails early on a plan this version cannot read
+        try:
+            Plan.from_dict(plan)  # fails early on a plan this version cannot read
+        except TypeError as exc:
+            raise UserError(f"Study {study_id} has a plan this optimlab cannot read ({exc}).") from exc
         metric_names: list[str] = []
         for r in raw:
             for key in json.loads(r["metrics_json"] or "{}"):
