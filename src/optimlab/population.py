@@ -6,8 +6,9 @@ every numeric hyperparameter given as a tensor ``[k]`` (one value per trial). Th
 drop-in optimizers run (:mod:`optimlab.rules`), so trial k here follows the same math as trial k trained
 alone with :mod:`optimlab.optim`.
 
-Isolation: updates are elementwise, so no trial's numbers enter another's. A trial whose loss or gradient
-is not finite is marked diverged at that step and frozen: its parameters keep their values from then on.
+Isolation: updates are elementwise, so no trial's numbers enter another's. A trial whose loss is not finite
+(or whose gradient is not, when no losses are given or ``check_gradients=True``; that check costs a pass over
+every gradient) is marked diverged at that step and frozen: its parameters keep their values from then on.
 Groups keep their membership for the whole run (a frozen trial stays in its group, its rows restored after
 each update), so freezing one trial never changes how the others are computed.
 """
@@ -61,12 +62,13 @@ class _Group:
     hypers: dict[str, Scalar]
     base_lr: Tensor
     states: list[dict[str, Tensor]]
+    shaped: list[dict[str, Scalar] | None] = field(default_factory=list)
 
 
 class Population:
     """Updates stacked parameters ``params[j][K, ...]`` for K trials, one rule call per group and tensor."""
 
-    def __init__(self, trials: Sequence[Trial], params: Sequence[Tensor]) -> None:
+    def __init__(self, trials: Sequence[Trial], params: Sequence[Tensor], *, check_gradients: bool = False) -> None:
         if not trials:
             raise ValueError("A population needs at least one trial.")
         k = len(trials)
@@ -76,6 +78,7 @@ class Population:
                 raise ValueError(f"Parameter {j} has shape {shape}; expected a leading trial dimension of {k}.")
         self.trials = list(trials)
         self.params = list(params)
+        self.check_gradients = check_gradients
         self.step_count = 0
         self.diverged_at: list[int | None] = [None] * k
         self._frozen = torch.zeros(k, dtype=torch.bool)
@@ -84,6 +87,7 @@ class Population:
         self._groups = _make_groups(self.trials, dtype)
         for group in self._groups:
             group.states = [{} for _ in self.params]
+            group.shaped = [None] * len(self.params)
 
     @property
     def diverged(self) -> Tensor:
@@ -95,14 +99,16 @@ class Population:
         """One update of every live trial. ``grads`` match ``params``; ``losses`` (``[K]``) flag divergence;
         ``lr_factor`` (``[K]``) scales each trial's base learning rate for this step (a schedule)."""
         self.step_count += 1
-        for group in self._groups:
-            if lr_factor is not None:
+        if lr_factor is not None:
+            for group in self._groups:
                 group.hypers["lr"] = group.base_lr * lr_factor.index_select(0, group.rows).to(group.base_lr.dtype)
+                group.shaped = [None] * len(self.params)
         bad = torch.zeros_like(self._frozen)
         if losses is not None:
             bad |= ~torch.isfinite(losses.detach().reshape(len(self.trials), -1)).all(dim=1)
-        for g in grads:
-            bad |= ~torch.isfinite(g.reshape(g.shape[0], -1)).all(dim=1)
+        if losses is None or self.check_gradients:
+            for g in grads:
+                bad |= ~torch.isfinite(g).all(dim=tuple(range(1, g.dim()))) if g.dim() > 1 else ~torch.isfinite(g)
         newly = bad & ~self._frozen
         if newly.any():
             self._freeze(newly)
@@ -113,9 +119,12 @@ class Population:
                     pv, gv = p[group.span], g[group.span]
                 else:
                     pv, gv = p.index_select(0, group.rows), g.index_select(0, group.rows)
+                hypers = group.shaped[j]
+                if hypers is None:  # per-trial values shaped [k, 1, ...] for this tensor, reused every step
+                    hypers = group.shaped[j] = Rule.broadcast(group.hypers, pv)
                 if not state:
-                    state.update(group.rule.init_state(pv, Rule.broadcast(group.hypers, pv)))
-                group.rule.update(pv, gv, state, Rule.broadcast(group.hypers, pv), self.step_count)
+                    state.update(group.rule.init_state(pv, hypers))
+                group.rule.update(pv, gv, state, hypers, self.step_count)
                 if group.span is None:
                     p.index_copy_(0, group.rows, pv)
         if self._frozen.any():
