@@ -1,0 +1,151 @@
+"""The claims study: measurements (zig-zag, loss noise, step sizes, q), verdict rules, and a whole tiny run."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from optimlab.errors import UserError
+from optimlab.population import Trial
+from optimlab.problems.catalog import get_problem
+from optimlab.study import claims as C
+from optimlab.study.results import load_results
+from optimlab.training import BatchStream
+
+VERDICTS = {"supported", "not supported", "depends"}
+
+
+def grid_run(losses: dict[str, dict[float, float]], init: float = 2.0, name: str = "p") -> C.GridRun:
+    grid = tuple(sorted({lr for per in losses.values() for lr in per}))
+    flat = {(o, lr): v for o, per in losses.items() for lr, v in per.items()}
+    return C.GridRun(name, tuple(losses), grid, flat, init, 0.0)
+
+
+def classic_run(adam_default_loss: float, adadelta_at_one: float = 1.9, name: str = "p") -> C.GridRun:
+    """Every classic optimizer on the grid {1e-3, 1e-2, 1}; the best loss anywhere is 1.0 (so q = 2 - loss)."""
+    losses = {o: {1e-3: 1.8, 1e-2: 1.5, 1.0: 1.9} for o in C.CLASSIC}
+    losses["momentum"][1e-2] = 1.0
+    losses["adam"][1e-3] = adam_default_loss
+    losses["adadelta"][1.0] = adadelta_at_one
+    return grid_run(losses, name=name)
+
+
+def test_quality_is_the_fraction_of_the_best_improvement() -> None:
+    run = grid_run({"a": {0.1: 1.0, 1.0: math.nan}, "b": {0.1: 1.5, 1.0: 2.5}})
+    assert run.best_loss == 1.0
+    assert run.q("a", 0.1) == 1.0 and run.q("b", 0.1) == pytest.approx(0.5) and run.q("b", 1.0) == -0.5
+    assert math.isnan(run.q("a", 1.0))  # diverged
+    assert run.tuned("b") == (0.1, 1.5)
+
+
+def test_adam_verdict_follows_its_threshold() -> None:
+    good = 2.0 - C.GOOD_Q - 1e-9  # q just above the threshold
+    runs = {f"p{i}": classic_run(good, name=f"p{i}") for i in range(3)}
+    assert C.claim_adam_default(runs).verdict == "supported"
+    runs["p2"] = classic_run(1.5, name="p2")
+    claim = C.claim_adam_default(runs)
+    assert claim.verdict == "depends" and "p2" in claim.summary
+    runs["p1"] = classic_run(1.5, name="p1")
+    assert C.claim_adam_default(runs).verdict == "not supported"
+    assert claim.evidence["thresholds"]["good run"] == f"q >= {C.GOOD_Q}"
+
+
+def test_adadelta_verdict_depends_on_lr_one_everywhere() -> None:
+    runs = {f"p{i}": classic_run(1.5, adadelta_at_one=1.05, name=f"p{i}") for i in range(2)}
+    assert C.claim_adadelta_no_lr(runs).verdict == "supported"
+    runs["p1"] = classic_run(1.5, adadelta_at_one=1.6, name="p1")
+    claim = C.claim_adadelta_no_lr(runs)
+    assert claim.verdict == "depends" and "not on p1" in claim.summary
+    runs["p0"] = classic_run(1.5, adadelta_at_one=1.6, name="p0")
+    assert C.claim_adadelta_no_lr(runs).verdict == "not supported"
+
+
+def test_sparse_verdict_needs_wins_at_every_level_and_a_growing_gap() -> None:
+    def level(sgd: float, ada: float) -> C.GridRun:
+        losses = {o: {0.1: sgd} for o in C.SGD_FAMILY} | {o: {0.1: ada} for o in C.ADAPTIVE}
+        return grid_run(losses)
+
+    density = {0.0: 0.5, 1.0: 0.05, 2.0: 0.01}
+    growing = {0.0: level(1.0, 0.95), 1.0: level(1.0, 0.9), 2.0: level(1.0, 0.8)}
+    assert C.claim_sparse_adaptive(growing, density).verdict == "supported"
+    shrinking = {0.0: level(1.0, 0.8), 1.0: level(1.0, 0.9), 2.0: level(1.0, 0.95)}
+    assert C.claim_sparse_adaptive(shrinking, density).verdict == "depends"
+    none = {e: level(1.0, 0.995) for e in density}
+    assert C.claim_sparse_adaptive(none, density).verdict == "not supported"
+
+
+def test_zigzag_counts_travel_across_the_valley() -> None:
+    straight = np.array([[[0.0, 1.0], [0.0, 0.5], [0.0, 0.0]]])  # v goes -0.71 -> 0 monotonically
+    assert C.zigzag(straight)[0] == pytest.approx(1.0)
+    swing = np.array([[[0.0, 1.0], [1.0, 0.0], [0.0, 0.0]]])  # v: -0.71 -> +0.71 -> 0: travel 2 + 1
+    assert C.zigzag(swing)[0] == pytest.approx(3.0)
+
+
+def test_loss_noise_is_zero_for_a_smooth_curve_and_grows_with_noise() -> None:
+    steps = np.arange(400)
+    smooth = 1.0 + np.exp(-steps / 100)
+    rng = np.random.default_rng(0)
+    assert C._noise(smooth) < 1e-3
+    assert C._noise(smooth + 0.05 * rng.standard_normal(400)) > 10 * C._noise(smooth + 0.005 * rng.standard_normal(400))
+
+
+def test_step_trace_records_update_sizes_and_freezes_diverged_trials() -> None:
+    problem = get_problem("quadratic", dim=5, n_train=64, n_eval=16)
+    trials = [Trial("minibatch", {"lr": 0.1}), Trial("minibatch", {"lr": 1e4})]
+    losses, moves = C.step_trace(problem, trials, 30)
+    assert np.isfinite(moves[0]).all() and (moves[0] > 0).all()
+    assert np.isnan(moves[1, -1]) and np.isnan(losses[1, -1])  # the huge lr diverged and was frozen
+    # plain SGD's first update is lr times the first batch's gradient, computed here independently
+    theta = problem.init_params(0)["theta"].unsqueeze(0).requires_grad_(True)
+    batch = BatchStream(len(problem.data.train), problem.default_batch_size, 0).next().unsqueeze(0)
+    train = problem.data.train
+    loss = problem.losses({"theta": theta}, train.inputs[batch], train.targets[batch])
+    (grad,) = torch.autograd.grad(loss.sum(), [theta])
+    assert losses[0, 0] == pytest.approx(loss.item(), rel=1e-6)
+    assert moves[0, 0] == pytest.approx(0.1 * grad.norm().item(), rel=1e-5)
+
+
+def test_momentum_claim_verdict_matches_its_own_numbers() -> None:
+    claim = C.claim_momentum_zigzag(steps=80)
+    n = claim.evidence["numbers"]
+    gd, tuned, same = n["GD cross-valley travel"], n["momentum (tuned) travel"], n["momentum (equal step) travel"]
+    damps = [tuned < 0.5 * gd, same < 0.5 * gd]
+    expected = "supported" if all(damps) else "depends" if any(damps) else "not supported"
+    assert claim.verdict == expected
+    assert gd >= 1.0  # a path cannot travel less than its way to the valley floor
+    assert claim.evidence["figure"]["series"]["gd"]["y"][0] == pytest.approx((-2.5 + 1.5) / math.sqrt(2))
+
+
+def test_unknown_budget_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UserError, match="Unknown claims budget 'huge'"):
+        C.run_claims(tmp_path / "s.sqlite", "huge")
+    assert not (tmp_path / "s.sqlite").exists()
+
+
+@pytest.mark.slow
+def test_tiny_claims_study_stores_six_verdicts_with_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tiny = C.ClaimsBudget(
+        "tiny", steps=30, seeds=(0,), grid=(1e-2, 1e-1, 1.0),
+        problems={"quadratic": {"dim": 5, "n_train": 128, "n_eval": 64},
+                  "sparse-logreg": {"n_features": 20, "n_train": 200, "n_eval": 100},
+                  "mnist1d-mlp": {"hidden": 8, "n_train": 200}},
+        sparsity_exponents=(0.0, 1.0), adagrad_steps=40, batch_steps=40, batch_problem={"hidden": 8, "n_train": 200},
+    )
+    monkeypatch.setitem(C.BUDGETS, "tiny", tiny)
+    threads = torch.get_num_threads()
+    messages: list[str] = []
+    result = C.run_claims(tmp_path / "s.sqlite", "tiny", progress=messages.append)
+    assert torch.get_num_threads() == threads
+    assert len(result.claims) == 6 and len(messages) == 7
+    stored = load_results(tmp_path / "s.sqlite", result.study_id)
+    assert stored.status == "done" and stored.trials.empty
+    assert list(stored.claims["name"]) == [c.name for c in result.claims]
+    for _, row in stored.claims.iterrows():
+        assert row["verdict"] in VERDICTS
+        assert row["summary"]
+        assert row["evidence"]["numbers"] and row["evidence"]["thresholds"] and row["evidence"]["figure"]["series"]
+    assert str(result).count("\n") >= 7
