@@ -43,6 +43,8 @@ def test_default_plan_uses_the_seed_set_disjoint_tuning_seeds_and_states_its_met
     tune = plan.tune_trials("quadratic")
     assert len(tune) == 8 * len(plan.lr_grid) and len({t.key for t in tune}) == len(tune)
     assert set(built) == {"sparse-logreg", "quadratic"}
+    assert plan.memory_budget is not None and plan.memory_budget >= 2**28 and plan.threads == 1
+    assert type(plan).from_dict(plan.to_dict()) == plan
     # modern and all resolve through the registry
     assert make_plan(["quadratic"], "modern", 1, problem_options=SMALL)[0].optimizers == list(SETS["modern"])
 

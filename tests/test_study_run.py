@@ -86,6 +86,7 @@ class _Interrupt:
 
     def __init__(self, stop_at: int | None) -> None:
         self.stop_at, self.calls, self.populations = stop_at, 0, []
+        self.memory_budgets: set[int] = set()
         self.train = ENGINE
 
     def __call__(self, problem: Any, trials: Any, *args: Any, **kwargs: Any) -> Any:
@@ -93,6 +94,7 @@ class _Interrupt:
         if self.calls == self.stop_at:
             raise KeyboardInterrupt
         self.populations.append((problem.name, [(t.optimizer, t.hypers["lr"], t.seed) for t in trials]))
+        self.memory_budgets.add(kwargs["memory_budget"])
         return self.train(problem, trials, *args, **kwargs)
 
 
@@ -123,6 +125,8 @@ def test_interrupted_study_resumes_with_identical_numbers_and_no_repeats(
     assert resumed.status == "done"
     # Exactly the populations an uninterrupted run trains, each once: the grouping is fixed by the plan.
     assert first.populations + second.populations == whole.populations
+    # The engine's memory chunks are cut by the budget recorded in the plan, not by this machine's memory now.
+    assert first.memory_budgets == second.memory_budgets == {resumed.plan["memory_budget"]}
     after = {r["key"]: (r["id"], r["metrics_json"]) for r in Store(path, readonly=True).trials(resumed.study_id)}
     assert all(after[key] == value for key, value in kept.items())  # finished trials untouched
     assert _metrics(path) == reference  # same trials, bit-identical numbers

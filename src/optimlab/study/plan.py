@@ -18,6 +18,7 @@ uninterrupted one.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -96,6 +97,9 @@ class Plan:
     selection_metric: dict[str, str]
     score_metric: dict[str, str]
     goals: dict[str, dict[str, str]]
+    memory_budget: int | None = None
+    """Bytes one engine chunk may use, fixed when the study is planned: the engine cuts a population into chunks
+    by it, so a resume on a machine with another amount of memory still trains the same chunks."""
     threads: int = 1
     """torch threads while training: fixed, because the thread count can change a matmul's last bits (and one
     thread per process is fastest on a shared two-core machine)."""
@@ -220,8 +224,18 @@ def make_plan(
         seeds=list(range(seeds)), budget=budget, steps=plan_steps, tune=tune, eval_every=eval_every,
         max_eval_examples=b.max_eval_examples, max_population=max_population or b.max_population,
         problem_options=options, selection_metric=selection, score_metric=score, goals=goals,
+        memory_budget=_memory_budget(),
     )
     return plan, built
+
+
+def _memory_budget() -> int:
+    """A quarter of this machine's memory, at least 256 MiB (the engine's own default, recorded in the plan)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * 2**30
+    return max(2**28, total // 4)
 
 
 def choose_lr(rows: Iterable[Mapping[str, Any]], metric: str, goal: str) -> tuple[float, float] | None:

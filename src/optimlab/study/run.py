@@ -214,7 +214,7 @@ def _run_population(
     try:
         result = train(problem, trials, steps, eval_every=plan.eval_every,
                        eval_splits=plan.eval_splits(population[0].phase), max_eval_examples=plan.max_eval_examples,
-                       progress=on_step)
+                       memory_budget=plan.memory_budget, progress=on_step)
     except KeyboardInterrupt:
         store.mark(study_id, keys, "pending")
         raise
