@@ -2,7 +2,8 @@
 
 For every optimizer and problem size this builds one parameter set per *mode* (torch default, torch
 ``foreach=True``, torch ``fused=True`` where PyTorch accepts it on CPU, optimlab default, optimlab
-``foreach=True``, optimlab ``fused=True`` if it ever accepts it), all from the same random values, with a random
+``foreach=True``, optimlab ``fused=True``; optimlab takes ``fused`` as a parameter-group key for the classes whose
+torch namesake has no such argument), all from the same random values, with a random
 gradient set once and reused. After a warm-up it times ``step()`` for all modes round-robin, rotating the order
 each repetition, so machine drift hits every mode alike. It reports the median and minimum step time, the ratio
 to torch's default mode (on CPU that is the single-tensor loop, ``foreach=False``), and the ratio to the
@@ -14,9 +15,14 @@ Run from the repository root::
     PYTHONPATH=src .venv/bin/python benchmarks/step_speed.py            # 10M/200 and 100M/10, ~10 minutes
     PYTHONPATH=src .venv/bin/python benchmarks/step_speed.py --quick    # smoke test, seconds
 
-The last line is ``RESULT step_speed worst_ratio_vs_torch_default=X.XX worst_ratio_vs_floor=Y.YY``: X is the
-largest (optimlab default median / torch default median) over all optimizers and sizes, Y the largest
-(optimlab default median / floor) over all optimizers at the largest size of the run (100M by default).
+The last line is ``RESULT step_speed worst_ratio_vs_torch_default=X.XX worst_ratio_vs_floor=Y.YY``, computed over
+optimlab's best path (per optimizer and size, the faster of optimlab default and optimlab ``fused=True``): X is the
+largest (optimlab best / torch default median) over all optimizers and sizes, Y the largest (optimlab best / floor)
+over all optimizers at the largest size of the run (100M by default). Before it, ``bars:`` lines report the issue
+bars: optimlab *default* / torch default (issue 2, <= 1.10), optimlab best / torch's best mode (<= 1.10 at the
+size with the most tensors) and optimlab best / floor at the largest size (<= 1.25). The warm-up's first two step
+times of every optimlab ``fused=True`` runner are printed as its compile cost (step 1 runs the reference path,
+step 2 compiles).
 """
 
 from __future__ import annotations
@@ -91,6 +97,7 @@ class Runner:
     params: list[Tensor]
     optimizer: torch.optim.Optimizer
     times: list[float] = field(default_factory=list)
+    warmup_times: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -167,12 +174,22 @@ def inplace_bandwidth(elements: int, reps: int = 10) -> float:
     return 12 * elements / best
 
 
-def accepted(factory: Callable[..., torch.optim.Optimizer], kwargs: dict[str, bool]) -> str | None:
+def make_optimizer(
+    library: str, factory: Callable[..., torch.optim.Optimizer], params: list[Tensor], kwargs: dict[str, bool]
+) -> torch.optim.Optimizer:
+    """The optimizer for one mode. optimlab's ``fused`` goes in the parameter group, which every class accepts."""
+    if library == "optimlab" and "fused" in kwargs:
+        rest = {k: v for k, v in kwargs.items() if k != "fused"}
+        return factory([{"params": params, "fused": kwargs["fused"]}], **rest)
+    return factory(params, **kwargs)
+
+
+def accepted(library: str, factory: Callable[..., torch.optim.Optimizer], kwargs: dict[str, bool]) -> str | None:
     """``None`` if the class takes ``kwargs`` and steps a tiny CPU tensor with them, else the reason it refuses."""
     p = torch.nn.Parameter(torch.zeros(4))
     p.grad = torch.ones(4)
     try:
-        factory([p], **kwargs).step()
+        make_optimizer(library, factory, [p], kwargs).step()
     except (TypeError, ValueError, RuntimeError) as error:
         return f"{type(error).__name__}: {error}"
     return None
@@ -191,7 +208,7 @@ def build_runners(
     for library in LIBRARIES:
         factory = getattr(classes[library], name)
         for mode, kwargs in MODES.items():
-            reason = accepted(factory, kwargs)
+            reason = accepted(library, factory, kwargs)
             if reason is not None:
                 refused.append(f"{library} {mode}: {reason.splitlines()[0]}")
                 continue
@@ -200,7 +217,7 @@ def build_runners(
                 p = torch.nn.Parameter(value.clone())
                 p.grad = grad.clone()  # each mode has its own gradient buffer, as in real training
                 params.append(p)
-            runners.append(Runner(library, mode, params, factory(params, **kwargs)))
+            runners.append(Runner(library, mode, params, make_optimizer(library, factory, params, kwargs)))
     return runners, refused
 
 
@@ -208,7 +225,9 @@ def time_steps(runners: Sequence[Runner], warmup: int, reps: int) -> None:
     """Warm up, then time one step of every runner per repetition, rotating the order each time."""
     for _ in range(warmup):
         for runner in runners:
+            start = time.perf_counter()
             runner.optimizer.step()
+            runner.warmup_times.append(time.perf_counter() - start)
     for rep in range(reps):
         shift = rep % len(runners)
         for runner in [*runners[shift:], *runners[:shift]]:
@@ -230,10 +249,20 @@ def agreement(reference: Runner, other: Runner) -> str:
 
 def run_case(
     name: str, size: Size, classes: dict[str, ModuleType], warmup: int, reps: int, seed: int
-) -> tuple[list[Row], list[str]]:
-    """Time every mode of one optimizer at one size; returns its table rows and the modes that were refused."""
+) -> tuple[list[Row], list[str], list[str]]:
+    """Time every mode of one optimizer at one size.
+
+    Returns its table rows, the modes that were refused, and the first warm-up step times of optimlab's runners
+    (where the fused path compiles).
+    """
     runners, refused = build_runners(name, size, classes, seed)
     time_steps(runners, warmup, reps)
+    first_steps = [
+        f"{name} {size.label} optimlab {r.mode}: "
+        + ", ".join(f"step {i + 1} {t:.2f} s" for i, t in enumerate(r.warmup_times[:3]))
+        for r in runners
+        if r.library == "optimlab" and r.mode in ("default", "fused")
+    ]
     baseline = next(r for r in runners if (r.library, r.mode) == BASELINE)
     base_median = statistics.median(baseline.times)
     rows = [
@@ -252,7 +281,7 @@ def run_case(
     ]
     del runners, baseline
     gc.collect()
-    return rows, refused
+    return rows, refused, first_steps
 
 
 def format_table(rows: Sequence[Row], bandwidth: float) -> str:
@@ -277,6 +306,33 @@ def summary(rows: Sequence[Row], bandwidth: float) -> tuple[float, float]:
     worst_torch = max(r.vs_torch_default for r in candidate)
     worst_floor = max(r.vs_floor(bandwidth) for r in candidate if r.params == largest)
     return worst_torch, worst_floor
+
+
+def best_rows(rows: Sequence[Row], library: str, modes: Sequence[str]) -> dict[tuple[str, str], Row]:
+    """Per (optimizer, size), the row of ``library`` with the smallest median among ``modes``."""
+    best: dict[tuple[str, str], Row] = {}
+    for r in rows:
+        if r.library == library and r.mode in modes:
+            key = (r.optimizer, r.size)
+            if key not in best or r.median_ms < best[key].median_ms:
+                best[key] = r
+    return best
+
+
+def fused_bars(rows: Sequence[Row], bandwidth: float) -> tuple[float, float, float, str]:
+    """The issue-6 numbers over optimlab's best path (the faster of its default and ``fused=True``).
+
+    Returns (worst best/torch-default over all rows, worst best/floor at the largest size, worst best/torch-best
+    at the size with the most tensors, and that size's label).
+    """
+    ours = best_rows(rows, "optimlab", ("default", "fused"))
+    theirs = best_rows(rows, "torch", tuple(MODES))
+    largest = max(r.params for r in ours.values())
+    most_tensors = max(ours.values(), key=lambda r: int(r.size.split("/")[1])).size
+    worst_torch = max(r.vs_torch_default for r in ours.values())
+    worst_floor = max(r.vs_floor(bandwidth) for r in ours.values() if r.params == largest)
+    worst_best = max(r.median_ms / theirs[key].median_ms for key, r in ours.items() if r.size == most_tensors)
+    return worst_torch, worst_floor, worst_best, most_tensors
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -316,10 +372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"load average at start: {_load()}")
 
     rows: list[Row] = []
+    first_steps: list[str] = []
     refusals: dict[str, list[str]] = {}
     for size in args.sizes:
         for name in args.optimizers:
-            case_rows, refused = run_case(name, size, classes, args.warmup, args.reps, args.seed)
+            case_rows, refused, first = run_case(name, size, classes, args.warmup, args.reps, args.seed)
+            first_steps.extend(first)
             rows.extend(case_rows)
             refusals.setdefault(name, refused)
             cand = next(r for r in case_rows if (r.library, r.mode) == CANDIDATE)
@@ -341,7 +399,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, refused in refusals.items():
         for reason in refused:
             print(f"not run: {name} {reason}")
-    worst_torch, worst_floor = summary(rows, bandwidth)
+    print()
+    print("First warm-up steps of optimlab (fused: step 1 runs the reference path, step 2 compiles):")
+    for line in first_steps:
+        print(f"  {line}")
+    print()
+    default_torch, default_floor = summary(rows, bandwidth)
+    worst_torch, worst_floor, worst_best, most_tensors = fused_bars(rows, bandwidth)
+    print(f"bars: issue 2, optimlab default / torch default, worst {default_torch:.2f} (bar 1.10)")
+    print(f"bars: optimlab default / floor at the largest size, worst {default_floor:.2f}")
+    print(f"bars: optimlab best / torch best mode at {most_tensors}, worst {worst_best:.2f} (bar 1.10)")
+    print(f"bars: optimlab best / floor at the largest size, worst {worst_floor:.2f} (bar 1.25)")
     print(f"RESULT step_speed worst_ratio_vs_torch_default={worst_torch:.2f} worst_ratio_vs_floor={worst_floor:.2f}")
     return 0
 

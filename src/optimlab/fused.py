@@ -155,8 +155,24 @@ def hyper_tensors(hp: Mapping[str, Scalar], cache: MutableMapping[str, tuple[flo
 AUTO_MIN_ELEMENTS = 10_000_000
 """``fused=None`` (the default) compiles a group only from this many elements up (see ``benchmarks/RESULTS.md``)."""
 
+AUTO_MIN_ELEMENTS_PER_TENSOR = 1_000_000
+"""... and only when its tensors average this many elements: compile time grows with the number of tensors."""
+
 AUTO_MAX_LAYOUT_CHANGES = 2
 """``fused=None`` gives a group back to the eager path after this many changes of its set of tensors."""
+
+
+def wanted(mode: bool | None, sizes: Sequence[int]) -> bool:
+    """Whether to compile a group of tensors with ``sizes`` elements: always for ``True`` (when a compiler exists),
+    never for ``False``, and for ``None`` only when the group is large in total and per tensor (compile time
+    grows with the number of tensors)."""
+    if mode is False:
+        return False
+    if mode is None:
+        total = sum(sizes)
+        if total < AUTO_MIN_ELEMENTS or total < AUTO_MIN_ELEMENTS_PER_TENSOR * len(sizes):
+            return False
+    return available(warn=mode is True)
 
 
 class GroupPlan:
@@ -188,11 +204,7 @@ class GroupPlan:
                 return False  # such groups take the reference path whole
             params.append(p)
             grads.append(g)
-        if not params:
-            return False
-        if mode is None and sum(p.numel() for p in params) < AUTO_MIN_ELEMENTS:
-            return False
-        if not available(warn=mode is True):
+        if not params or not wanted(mode, [p.numel() for p in params]):
             return False
         if not self.warm:
             self.warm = True
@@ -229,4 +241,5 @@ __all__ = [
     "compiled_update",
     "group_update",
     "hyper_tensors",
+    "wanted",
 ]

@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from . import fused as _fused
 from .registry import Preset, get_preset
 from .rules import Rule, Scalar
 from .schedules import Schedule
@@ -68,7 +69,14 @@ class _Group:
 class Population:
     """Updates stacked parameters ``params[j][K, ...]`` for K trials, one rule call per group and tensor."""
 
-    def __init__(self, trials: Sequence[Trial], params: Sequence[Tensor], *, check_gradients: bool = False) -> None:
+    def __init__(
+        self,
+        trials: Sequence[Trial],
+        params: Sequence[Tensor],
+        *,
+        check_gradients: bool = False,
+        fused: bool | None = None,
+    ) -> None:
         if not trials:
             raise ValueError("A population needs at least one trial.")
         k = len(trials)
@@ -79,6 +87,8 @@ class Population:
         self.trials = list(trials)
         self.params = list(params)
         self.check_gradients = check_gradients
+        self.fused = fused
+        """The compiled per-group update (:mod:`optimlab.fused`): ``True``, ``False``, or ``None`` for large groups."""
         self.step_count = 0
         self.diverged_at: list[int | None] = [None] * k
         self._frozen = torch.zeros(k, dtype=torch.bool)
@@ -113,6 +123,10 @@ class Population:
         if newly.any():
             self._freeze(newly)
         for group in self._groups:
+            sizes = [len(group.rows) * p[0].numel() for p in self.params]
+            if self.step_count > 1 and _fused.wanted(self.fused, sizes):
+                self._fused_update(group, grads)
+                continue
             for j, (p, g) in enumerate(zip(self.params, grads, strict=True)):
                 state = group.states[j]
                 if group.span is not None:
@@ -129,6 +143,25 @@ class Population:
                     p.index_copy_(0, group.rows, pv)
         if self._frozen.any():
             self._restore_frozen()
+
+    def _fused_update(self, group: _Group, grads: Sequence[Tensor]) -> None:
+        """The same update as the loop in :meth:`step`, compiled over all of the group's tensors at once."""
+        views, grad_views = [], []
+        for p, g in zip(self.params, grads, strict=True):
+            if group.span is not None:
+                views.append(p[group.span])
+                grad_views.append(g[group.span])
+            else:
+                views.append(p.index_select(0, group.rows))
+                grad_views.append(g.index_select(0, group.rows))
+        for pv, state in zip(views, group.states, strict=True):
+            if not state:
+                state.update(group.rule.init_state(pv, Rule.broadcast(group.hypers, pv)))
+        step = torch.tensor(float(self.step_count), dtype=torch.float64)
+        _fused.compiled_update(group.rule.name)(group.rule, views, grad_views, group.states, group.hypers, False, step)
+        if group.span is None:
+            for p, pv in zip(self.params, views, strict=True):
+                p.index_copy_(0, group.rows, pv)
 
     def _freeze(self, newly: Tensor) -> None:
         for i in torch.nonzero(newly).flatten().tolist():
