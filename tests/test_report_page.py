@@ -125,7 +125,16 @@ def test_ratio_of_a_negative_best_loss_stays_at_least_one() -> None:
 def test_ranks_share_ties_and_put_missing_results_last() -> None:
     medians = pd.DataFrame({"a": [0.9], "b": [0.9], "c": [math.nan], "d": [0.5]}, index=["p"])
     r = stats.ranks(medians, {"p": "max"})
-    assert r.loc["p"].tolist() == [1.5, 1.5, 4.0, 3.0]
+    assert r.loc["p"].tolist() == [1.0, 1.0, 4.0, 3.0]
+
+
+def test_a_diverged_seed_counts_as_the_worst_score_in_the_median() -> None:
+    rows = pd.DataFrame({"problem": "p", "optimizer": ["a"] * 3 + ["b"] * 3, "seed": [0, 1, 2] * 2,
+                         "status": ["done", "done", "diverged", "done", "diverged", "diverged"],
+                         "test_accuracy": [0.8, 0.6, math.nan, 0.9, math.nan, math.nan]})
+    medians = stats.median_scores(rows, ["p"], ["a", "b"], {"p": "test_accuracy"}, {"p": "max"})
+    assert medians.loc["p", "a"] == 0.6  # median of 0.8, 0.6 and the worst
+    assert math.isnan(medians.loc["p", "b"])  # two of three seeds failed: no median, ranks last
 
 
 def test_band_ignores_a_seed_after_it_diverges() -> None:
@@ -207,3 +216,21 @@ def test_empty_study_gives_a_page_not_a_traceback(tmp_path: Path) -> None:
     empty.curves = empty.curves.iloc[0:0]
     files = write_report(empty, tmp_path)
     assert "No trials yet" in files["html"].read_text(encoding="utf-8")
+
+
+def test_page_starts_with_a_summary_at_a_glance(tmp_path: Path) -> None:
+    page = write_report(fake_results(), tmp_path)["html"].read_text(encoding="utf-8")
+    glance = page.split('<ul class="glance">')[1].split("</ul>")[0]
+    assert "Best mean rank: <b>adam</b>" in glance and "last: momentum" in glance
+    assert "alpha: <b>adam</b>" in glance and "beta: <b>adam</b>" in glance
+    assert "2 of 3 pairs differ clearly" in glance  # adam beats both; momentum vs minibatch is 5–5
+    assert "1 depends, 1 supported" in glance or "1 supported, 1 depends" in glance
+
+
+def test_claims_study_page_shows_only_the_claims(tmp_path: Path) -> None:
+    results = fake_results()
+    results.plan = {"kind": "claims", "problems": [], "optimizers": []}
+    results.trials = results.trials.iloc[0:0]
+    page = write_report(results, tmp_path)["html"].read_text(encoding="utf-8")
+    assert 'id="across"' not in page and 'id="problems"' not in page
+    assert "momentum damps the zig-zag" in page and "claims study" in page

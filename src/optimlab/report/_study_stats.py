@@ -78,27 +78,32 @@ def usable(frame: pd.DataFrame, metric: str) -> pd.Series:
 
 
 def median_scores(scored: pd.DataFrame, problems: Sequence[str], optimizers: Sequence[str],
-                  metrics: Mapping[str, str]) -> pd.DataFrame:
-    """``[problem x optimizer]``: the median over seeds of each problem's score metric (NaN: no finished run)."""
+                  metrics: Mapping[str, str], goals: Mapping[str, str]) -> pd.DataFrame:
+    """``[problem x optimizer]``: the median over seeds of each problem's score metric.
+
+    A diverged or failed seed counts as the worst possible score (as in the study's own ranking), so an
+    optimizer that fails on half its seeds or more has no median (NaN) and ranks last.
+    """
     out = pd.DataFrame(np.nan, index=list(problems), columns=list(optimizers), dtype=float)
     for p in problems:
         metric = metrics[p]
+        worst = math.inf if goals[p] == "min" else -math.inf
         rows = scored[scored["problem"] == p]
         for o in optimizers:
             values = usable(rows[rows["optimizer"] == o], metric).to_numpy(dtype=float)
-            values = values[np.isfinite(values)]
             if values.size:
-                out.loc[p, o] = float(np.median(values))
+                middle = float(np.median(np.where(np.isfinite(values), values, worst)))
+                out.loc[p, o] = middle if math.isfinite(middle) else math.nan
     return out
 
 
 def ranks(medians: pd.DataFrame, goals: Mapping[str, str]) -> pd.DataFrame:
-    """Rank of each optimizer on each problem (1 = best, ties share the average rank, no result = last)."""
+    """Rank of each optimizer on each problem (1 = best, ties share the best rank of the tie, no result = last)."""
     out = pd.DataFrame(index=medians.index, columns=medians.columns, dtype=float)
     for p in medians.index:
         row = medians.loc[p].astype(float)
         key = row if goals[p] == "min" else -row
-        out.loc[p] = key.fillna(np.inf).rank(method="average").to_numpy()
+        out.loc[p] = key.fillna(np.inf).rank(method="min").to_numpy()
     return out
 
 

@@ -182,7 +182,7 @@ def lr_sensitivity_png(results: Any, problem: str, path: Path) -> Path | None:
     ax.set_ylabel(f"{metric} (median over tuning seeds)")
     ax.set_title(f"{problem}: how forgiving is each optimizer?", fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7, ncol=2, frameon=False)
+    ax.legend(fontsize=7, ncol=2, frameon=False, loc="best")
     ax.text(0.01, 0.01, "○ chosen lr   × all seeds diverged   ▲/▼ off the chart", transform=ax.transAxes,
             fontsize=7, color="#555555")
     return _save(fig, path)
@@ -203,10 +203,11 @@ def curves_png(results: Any, problem: str, scored: pd.DataFrame, path: Path) -> 
     if not kinds:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(kinds), figsize=(5.2 * len(kinds), 3.5), squeeze=False)
-    for ax, kind in zip(axes[0], kinds, strict=True):
+    fig, axes = plt.subplots(len(kinds), 1, figsize=(6.0, 3.0 * len(kinds) + 0.4), squeeze=False, sharex=True)
+    for i, (ax, kind) in enumerate(zip(axes[:, 0], kinds, strict=True)):
         drawn = False
         all_positive = True
+        lowest_median = math.inf
         for o in [o for o in plan["optimizers"] if o in set(rows["optimizer"])]:
             ids = rows[rows["optimizer"] == o]["trial_id"].tolist()
             part = curves[(curves["kind"] == kind) & (curves["trial_id"].isin(ids))]
@@ -218,6 +219,7 @@ def curves_png(results: Any, problem: str, scored: pd.DataFrame, path: Path) -> 
             c = _color(o)
             ax.fill_between(grid, lo, hi, color=c, alpha=0.18, lw=0)
             ax.plot(grid, med, color=c, lw=1.6, label=f"{o} (n={len(per_seed)})")
+            lowest_median = min(lowest_median, float(np.nanmin(med)))
             finite = np.concatenate([lo[np.isfinite(lo)], med[np.isfinite(med)]])
             all_positive &= bool(finite.size) and bool(finite.min() > 0)
             drawn = True
@@ -226,11 +228,16 @@ def curves_png(results: Any, problem: str, scored: pd.DataFrame, path: Path) -> 
             continue
         if kind.endswith("loss") and all_positive:
             ax.set_yscale("log")
-        ax.set_xlabel("step")
+            # a band of one-example losses reaches towards 0: keep the axis on the medians
+            ax.set_ylim(bottom=max(ax.get_ylim()[0], 0.5 * lowest_median))
+        if i == len(kinds) - 1:
+            ax.set_xlabel("step")
         ax.set_ylabel(kind)
         ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=7, frameon=False)
-    fig.suptitle(f"{problem}: tuned settings, median over seeds, band = min–max", fontsize=10)
+        if i == 0:
+            ax.legend(fontsize=7, frameon=False, ncol=2)
+    axes[0, 0].set_title(f"{problem}: tuned settings, median over seeds, band = min–max", fontsize=10)
+    fig.tight_layout()
     return _save(fig, path)
 
 
@@ -453,7 +460,7 @@ td.even, span.even { background: #f4f1dc; }
 td.self { background: #eee; text-align: center; }
 .swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; }
 .figs { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
-.figs img { max-width: calc(50% - 6px); border: 1px solid #eee; }
+.figs img { box-sizing: border-box; max-width: calc(50% - 6px); border: 1px solid #eee; }
 .claim img { max-width: 100%; border: 1px solid #eee; }
 .problem { margin-bottom: 28px; }
 .claim { border: 1px solid #ddd; border-radius: 6px; padding: 6px 12px; margin: 10px 0; }
@@ -464,6 +471,7 @@ td.self { background: #eee; text-align: center; }
 details.card { margin: 4px 0; border: 1px solid #ccc; border-radius: 6px; padding: 4px 10px; }
 details.card summary { cursor: pointer; font-weight: 600; }
 nav a { margin-right: 12px; }
+ul.glance { background: #f7f7f2; border: 1px solid #e2e2d6; border-radius: 6px; padding: 8px 12px 8px 28px; }
 .note { color: #555; font-size: 0.85em; max-width: 900px; }
 """
 
@@ -509,16 +517,28 @@ def write_report(results: Any, out_dir: str | Path) -> dict[str, Path]:
         )
 
     across = "<p>Needs at least one problem with finished runs.</p>"
+    glance: list[str] = []
     if problems and optimizers:
-        medians = stats.median_scores(scored, problems, optimizers, metrics)
+        medians = stats.median_scores(scored, problems, optimizers, metrics, goals)
         rank = stats.ranks(medians, goals)
         rank_html, order = _ranking_html(rank, medians, metrics)
         prof = stats.profile(stats.ratios(medians, goals, metrics), TAUS)
         files["profiles"] = profile_png(prof, out / "performance-profiles.png")
         pairs = stats.pairwise(scored, order, metrics, goals)
+        mean_rank = rank.mean(axis=0)
+        glance.append(f"<li>Best mean rank: <b>{_esc(order[0])}</b> ({_fmt(mean_rank[order[0]], 3)} over "
+                      f"{len(problems)} problem(s)); last: {_esc(order[-1])} ({_fmt(mean_rank[order[-1]], 3)}).</li>")
+        winners = ", ".join(f"{_esc(p)}: <b>{_esc(' = '.join(rank.columns[rank.loc[p] == rank.loc[p].min()]))}</b>"
+                            for p in problems)
+        glance.append(f"<li>Best per problem (median {'/'.join(sorted(set(metrics.values())))}): {winners}.</li>")
+        clear = [v for v in pairs.values() if v.verdict == "better"]
+        glance.append(f"<li>{len(clear)} of {len(pairs) // 2} pairs differ clearly over paired seeds "
+                      f"(sign test, p &lt; {stats.ALPHA:g}).</li>")
         across = (
-            "<h3>Ranking</h3><p class=\"note\">Rank of each optimizer's median score on each problem (1 = best; no "
-            "finished run = last), averaged over problems; the median is in brackets.</p>" + rank_html
+            "<h3>Ranking</h3><p class=\"note\">Rank of each optimizer's median score over seeds on each problem "
+            "(1 = best, ties share the better rank; a diverged or failed seed counts as the worst score, so "
+            "failing on half the seeds or more ranks last), averaged over problems; the median is in brackets."
+            "</p>" + rank_html
             + "<h3>Performance profiles</h3>" + _img(files["profiles"], "performance profiles")
             + f'<p class="note">{_esc(stats.PROFILE_DEFINITION)}</p>'
             + "<h3>Pairwise wins and losses over paired seeds</h3>"
@@ -529,6 +549,12 @@ def write_report(results: Any, out_dir: str | Path) -> dict[str, Path]:
 
     claims = getattr(results, "claims", None)
     claims_html = _claims_html(claims, out, files)
+    if claims is not None and len(claims):
+        counts = claims["verdict"].value_counts()
+        glance.append("<li>Rules of thumb: " + ", ".join(f"{int(n)} {_esc(v)}" for v, n in counts.items())
+                      + ' (<a href="#claims">details</a>).</li>')
+    glance_html = f'<ul class="glance">{"".join(glance)}</ul>' if glance else ""
+    claims_only = plan.get("kind") == "claims"
     protocol = _protocol(plan, phase)
     title = f"optimlab study: {results.name or results.study_id}"
     page = f"""<!DOCTYPE html>
@@ -538,10 +564,10 @@ def write_report(results: Any, out_dir: str | Path) -> dict[str, Path]:
 <h1>{_esc(title)}</h1>
 <p class="meta">study {_esc(results.study_id)} · {len(problems)} problem(s) · {len(optimizers)} optimizer(s) ·
 {len(trials)} trial(s) · {protocol}</p>
-<nav><a href="#across">Across problems</a><a href="#problems">Per problem</a><a href="#claims">Rules of thumb</a>
-<a href="#cards">Explain cards</a></nav>
-<h2 id="across">Across problems</h2>{across}
-<h2 id="problems">Per problem</h2>{"".join(sections) or "<p>No trials yet.</p>"}
+{glance_html}
+{"" if claims_only else _BENCH_NAV}
+{"" if claims_only else f'<h2 id="across">Across problems</h2>{across}'}
+{"" if claims_only else f'<h2 id="problems">Per problem</h2>{"".join(sections) or "<p>No trials yet.</p>"}'}
 <h2 id="claims">The classic rules of thumb, tested</h2>{claims_html}
 <h2 id="cards">Explain cards</h2>{_cards_html(optimizers)}
 </body></html>
@@ -551,7 +577,13 @@ def write_report(results: Any, out_dir: str | Path) -> dict[str, Path]:
     return files
 
 
+_BENCH_NAV = ('<nav><a href="#across">Across problems</a><a href="#problems">Per problem</a>'
+              '<a href="#claims">Rules of thumb</a><a href="#cards">Explain cards</a></nav>')
+
+
 def _protocol(plan: Mapping[str, Any], phase: str) -> str:
+    if plan.get("kind") == "claims":
+        return "claims study: each rule of thumb as an experiment, verdict from stated thresholds"
     if phase == "defaults" or plan.get("tune") is False:
         return "no tuning: every optimizer at its preset defaults"
     grid = plan.get("lr_grid") or []

@@ -52,13 +52,14 @@ class ClaimsBudget:
 _HALF_DECADES = tuple(float(f"{10 ** (k / 2):.4g}") for k in range(-6, 2))  # 1e-3 ... 3.16
 
 BUDGETS: dict[str, ClaimsBudget] = {
+    # About a minute and a half on the shared 2-core machine (one torch thread).
     "quick": ClaimsBudget(
-        "quick", steps=200, seeds=(0,), grid=_HALF_DECADES,
-        problems={"quadratic": {"dim": 20, "n_train": 1024, "n_eval": 256},
-                  "sparse-logreg": {"n_features": 100, "n_train": 2000, "n_eval": 500},
-                  "mnist1d-mlp": {"hidden": 32, "n_train": 1000}},
-        sparsity_exponents=(0.0, 1.0, 2.0), adagrad_steps=600, batch_steps=300,
-        batch_problem={"hidden": 32, "n_train": 1000},
+        "quick", steps=300, seeds=(0, 1), grid=_HALF_DECADES,
+        problems={"quadratic": {"dim": 50, "n_train": 2048, "n_eval": 512},
+                  "sparse-logreg": {"n_features": 200, "n_train": 4000, "n_eval": 1000},
+                  "mnist1d-mlp": {"hidden": 64, "n_train": 2000}},
+        sparsity_exponents=(0.0, 0.5, 1.0, 1.5, 2.0), adagrad_steps=1500, batch_steps=400,
+        batch_problem={"hidden": 64, "n_train": 2000},
     ),
     "standard": ClaimsBudget(
         "standard", steps=600, seeds=(0, 1, 2), grid=tuple(float(f"{10 ** (k / 4):.4g}") for k in range(-16, 3)),
@@ -93,13 +94,15 @@ class ClaimsResult:
     budget: str
     claims: list[Claim]
     seconds: float
+    store: str = ""
 
     def __str__(self) -> str:
         width = max(len(c.name) for c in self.claims) if self.claims else 10
         lines = [f"Claims study {self.study_id} ({self.budget} budget, {self.seconds:.0f} s):"]
         for c in self.claims:
             lines.append(f"  {c.name:<{width}}  {c.verdict}")
-        lines.append("Details: optimlab report " + self.study_id + " --store ... --out DIR")
+        where = f" --store {self.store}" if self.store else ""
+        lines.append(f"Details: optimlab report {self.study_id}{where} --out optimlab-report")
         return "\n".join(lines)
 
 
@@ -119,6 +122,7 @@ class GridRun:
     loss: dict[tuple[str, float], float]
     init_loss: float
     seconds: float
+    steps: int = 0
 
     @property
     def best_loss(self) -> float:
@@ -160,7 +164,8 @@ def grid_run(problem: Problem, optimizers: Sequence[str], grid: Sequence[float],
             values = final[rows]
             values = values[np.isfinite(values)]
             loss[(o, lr)] = float(np.median(values)) if len(values) == len(rows) else math.nan
-    return GridRun(problem.name, tuple(optimizers), tuple(grid), loss, init_loss(problem, seeds), result.seconds)
+    return GridRun(problem.name, tuple(optimizers), tuple(grid), loss, init_loss(problem, seeds), result.seconds,
+                   steps)
 
 
 def _default_lr(name: str) -> float:
@@ -215,8 +220,9 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
         verdict = "not supported"
         summary = f"Adam's default lr reached {GOOD_Q:.0%} of the best on only {k} of {n} problems."
     return Claim("when unsure, use Adam", verdict, summary, {
-        "setup": "Every optimizer at its preset default lr and on a half-decade lr grid, one population per problem; "
-                 "q = fraction of the best validation-loss improvement any run reached on that problem.",
+        "setup": f"Every optimizer at its preset default lr and on the lr grid, {_steps_text(runs)} steps, one "
+                 "population per problem; q = fraction of the best validation-loss improvement any run reached on "
+                 "that problem (so a short budget favours larger learning rates).",
         "numbers": numbers,
         "thresholds": {"good run": f"q >= {GOOD_Q}", "supported": "Adam's default is good on every problem",
                        "depends": "good on at least half of them", "not supported": "good on fewer than half"},
@@ -340,7 +346,8 @@ def claim_adagrad_stalls(problem: Problem, run: GridRun, steps: int, seed: int =
     else:
         verdict = "not supported"
         summary = (f"AdaGrad's updates shrank no faster than RMSProp's/Adam's ({shrink['adagrad']:.2f}× vs "
-                   f"{others_shrink:.2f}×).")
+                   f"{others_shrink:.2f}×) and it kept learning ({late_gain['adagrad']:.1%} loss drop in the second "
+                   f"half vs {others_gain:.1%}): slower than they were, but not stopped at this budget.")
     x = list(range(1, steps + 1, max(1, steps // 150)))
     series = {o: {"x": x, "y": [float(v) for v in _smooth(moves[i] / np.nanmean(moves[i, early]))[np.array(x) - 1]]}
               for i, o in enumerate(names)}
@@ -443,8 +450,8 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
                    f"its best lrs were {tuned_lrs}: it still needs its learning rate tuned.")
     series = {o: {"x": list(grid), "y": [max(v, -0.5) for v in worst[o]], "style": "o-"} for o in CLASSIC}
     return Claim("AdaDelta needs no learning rate", verdict, summary, {
-        "setup": "The lr grid on every problem; for each optimizer and lr, the worst q over problems "
-                 "(one lr for all problems).",
+        "setup": f"The lr grid on every problem ({_steps_text(runs)} steps); for each optimizer and lr, the worst q "
+                 "over problems (one lr for all problems).",
         "numbers": numbers,
         "thresholds": {"good": f"q >= {GOOD_Q} at lr = 1", "supported": "good on every problem",
                        "depends": "good on some", "not supported": "good on none"},
@@ -557,19 +564,24 @@ def run_claims(
     store: str | Path | Any = None,
     budget: str = "quick",
     *,
-    seeds: int | None = None,
+    claim_seeds: int | None = None,
     stream: TextIO | None = sys.stderr,
     progress: Callable[[str], None] | None = None,
 ) -> ClaimsResult:
-    """Run every claim experiment at ``budget`` and store the verdicts as a study of their own in ``store``."""
+    """Run every claim experiment at ``budget`` and store the verdicts as a study of their own in ``store``.
+
+    ``claim_seeds`` overrides the budget's number of seeds per setting (the benchmark's ``--seeds`` default is
+    meant for final scoring, so it is deliberately not taken here). ``progress`` receives one line per finished
+    claim (default: printed to ``stream``).
+    """
     from .store import DEFAULT_STORE, Store
 
     if budget not in BUDGETS:
         raise UserError(f"Unknown claims budget {budget!r}; use one of: {', '.join(BUDGETS)}.")
     b = BUDGETS[budget]
-    seed_list = tuple(range(seeds)) if seeds else b.seeds
-    if seeds is not None and seeds < 1:
-        raise UserError(f"Invalid seeds={seeds}: give at least 1.")
+    if claim_seeds is not None and claim_seeds < 1:
+        raise UserError(f"Invalid claim_seeds={claim_seeds}: give at least 1.")
+    seed_list = tuple(range(claim_seeds)) if claim_seeds else b.seeds
 
     def say(message: str) -> None:
         if progress is not None:
@@ -632,7 +644,7 @@ def run_claims(
         db.set_status(study_id, "done" if ok else "failed")
         if owns:
             db.close()
-    return ClaimsResult(study_id, budget, claims, time.perf_counter() - started)
+    return ClaimsResult(study_id, budget, claims, time.perf_counter() - started, str(db.path))
 
 
 def _plan_dict(b: ClaimsBudget, seeds: Sequence[int]) -> dict[str, Any]:
@@ -649,6 +661,10 @@ def _plan_dict(b: ClaimsBudget, seeds: Sequence[int]) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------------------------------------ small helpers
+
+
+def _steps_text(runs: Mapping[Any, GridRun]) -> str:
+    return "/".join(str(s) for s in sorted({r.steps for r in runs.values()}))
 
 
 def _gt(a: float, b: float) -> bool:
