@@ -161,3 +161,12 @@ def test_schedule_factors() -> None:
     assert Schedule("linear", final=0.1).factor(100, 100) == pytest.approx(0.1)
     with pytest.raises(ValueError, match="Unknown schedule"):
         Schedule("exponential")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "gd"])
+def test_isolation_holds_when_all_trials_share_one_batch(problem: ModuleProblem, optimizer: str) -> None:
+    # One seed (or the full batch): the batch is broadcast to every trial instead of copied per trial.
+    good = [Trial(optimizer, {"lr": lr}, seed=0) for lr in (1e-3, 1e-2, 3e-2)]
+    with_bad = train(problem, [good[0], Trial(optimizer, {"lr": 2e38}, seed=0), *good[1:]])
+    assert with_bad.diverged_at[1] is not None
+    assert torch.equal(with_bad.train_loss[[0, 2, 3]], train(problem, good).train_loss)

@@ -195,9 +195,10 @@ def _run_chunk(
     names = list(params)
     tensors = [params[name] for name in names]
     population = Population(trials, tensors)
-    seeds = sorted({t.seed for t in trials})
+    # The full batch is the same for every seed: one stream serves all trials.
+    seeds = [0] if batch_size == len(problem.data.train) else sorted({t.seed for t in trials})
     streams = [BatchStream(len(problem.data.train), batch_size, seed) for seed in seeds]
-    seed_row = torch.tensor([seeds.index(t.seed) for t in trials])
+    seed_row = torch.tensor([seeds.index(t.seed) if len(seeds) > 1 else 0 for t in trials])
     train = problem.data.train
     losses_seen = torch.full((k, steps), math.nan)
     evals = {s: {m: torch.full((k, len(eval_at)), math.nan) for m in problem.metric_goals} for s in eval_splits}
@@ -205,9 +206,14 @@ def _run_chunk(
     has_schedule = any(s is not None for s in schedules)
     next_eval = 0
     for step in range(steps):
-        index = torch.stack([stream.next() for stream in streams])[seed_row]  # [K, B]
         leaves = [p.detach().requires_grad_(True) for p in tensors]
-        losses = problem.losses(dict(zip(names, leaves, strict=True)), train.inputs[index], train.targets[index])
+        stacked = dict(zip(names, leaves, strict=True))
+        if len(streams) == 1:  # every trial sees the same batch (one seed, or the full batch)
+            index = streams[0].next()
+            losses = problem.shared_losses(stacked, train.inputs[index], train.targets[index])
+        else:
+            index = torch.stack([stream.next() for stream in streams])[seed_row]  # [K, B]
+            losses = problem.losses(stacked, train.inputs[index], train.targets[index])
         grads = torch.autograd.grad(losses.sum(), leaves)
         losses = losses.detach()
         factor = None

@@ -89,6 +89,14 @@ class Problem:
         """Mean training loss of each trial on its own batch: params/batches ``[K, ...]`` -> ``[K]``."""
         raise NotImplementedError
 
+    def shared_losses(self, params: Params, inputs: Tensor, targets: Tensor) -> Tensor:
+        """Like :meth:`losses` when every trial sees the same batch ``inputs[B, ...]`` (full batch, one seed).
+
+        Override it where sharing the batch is cheaper than copying it K times (see :class:`ModuleProblem`).
+        """
+        k = len(next(iter(params.values())))
+        return self.losses(params, inputs.expand(k, *inputs.shape), targets.expand(k, *targets.shape))
+
     def evaluate(self, params: Params, split: str, max_examples: int | None = None) -> dict[str, Tensor]:
         """Every metric in :attr:`metric_goals` for every trial on a whole split (``[K]`` each)."""
         raise NotImplementedError
@@ -139,6 +147,7 @@ class ModuleProblem(Problem):
             return values
 
         self._losses = vmap(one_loss, in_dims=(0, 0, 0))
+        self._shared_losses = vmap(one_loss, in_dims=(0, None, None))
         self._eval = vmap(one_eval, in_dims=(0, None, None))
 
     def init_params(self, seed: int) -> Params:
@@ -158,6 +167,10 @@ class ModuleProblem(Problem):
 
     def losses(self, params: Params, inputs: Tensor, targets: Tensor) -> Tensor:
         return self._losses(params, inputs, targets)
+
+    def shared_losses(self, params: Params, inputs: Tensor, targets: Tensor) -> Tensor:
+        # The batch is not copied per trial: vmap broadcasts it, and a linear layer becomes one wide matmul.
+        return self._shared_losses(params, inputs, targets)
 
     @torch.no_grad()
     def evaluate(self, params: Params, split: str, max_examples: int | None = None) -> dict[str, Tensor]:
