@@ -54,7 +54,10 @@ def state_error(a: torch.optim.Optimizer, b: torch.optim.Optimizer) -> float:
     for index in sb:
         assert sa[index].keys() == sb[index].keys()
         for key, value in sb[index].items():
-            assert sa[index][key].dtype == value.dtype and sa[index][key].shape == value.shape, key
+            # torch.optim's load_state_dict casts "step" to float32 when the saved group says fused=True
+            # (its fused kernels want that); the count itself must agree.
+            assert key == "step" or sa[index][key].dtype == value.dtype, key
+            assert sa[index][key].shape == value.shape, key
             worst = max(worst, rel_error([sa[index][key]], [value]))
     return worst
 
