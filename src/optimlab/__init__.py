@@ -4,7 +4,8 @@
 * ``optimlab.rules`` — the update rules themselves, usable on populations of trials;
 * ``optimlab.PRESETS`` / ``optimlab.explain(name)`` — the registry of named optimizers and their cards;
 * ``optimlab.compare(...)`` — optimizers' paths on 2-D loss surfaces, with pictures;
-* ``optimlab.train(problem, trials)`` — a population of trials trained together on a model problem.
+* ``optimlab.train(problem, trials)`` — a population of trials trained together on a model problem;
+* ``optimlab.bench(...)`` / ``optimlab.load_results(store)`` — fair studies: tuned, several seeds, stored.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .population import Population, Trial
 from .problems.catalog import get_problem
 from .registry import PRESETS, ExplainedCard, Preset, get_preset
 from .schedules import Schedule
+from .study import StudyResults, bench, load_results
 from .training import TrainResult, train
 
 __version__ = "0.1.0"
@@ -35,13 +37,16 @@ __all__ = [
     "Population",
     "Preset",
     "Schedule",
+    "StudyResults",
     "TrainResult",
     "Trial",
     "__version__",
+    "bench",
     "compare",
     "explain",
     "get_preset",
     "get_problem",
+    "load_results",
     "lr_sweep",
     "train",
 ]
