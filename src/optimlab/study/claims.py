@@ -208,17 +208,21 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
         series[f"{o} (default lr)"]["color"] = PALETTE.get(o)
     n, k = len(runs), len(safe)
     failed = [p for p in runs if p not in safe]
+    per_problem = "; ".join(
+        f"{p}: q = {runs[p].q('adam', _default_lr('adam')):.2f}, best default {_best_name(_defaults_q(runs[p]))}"
+        for p in runs)
     if k == n:
         verdict = "supported"
         summary = (f"Adam at its default lr (1e-3) reached at least {GOOD_Q:.0%} of the best improvement on every "
                    f"problem tried ({', '.join(runs)}).")
     elif 2 * k >= n:
         verdict = "depends"
-        summary = (f"Adam's default was good on {k} of {n} problems; it fell short on {', '.join(failed)}: "
-                   "it depends on the problem, and tuning its lr still matters there.")
+        summary = (f"Adam's default was good on {k} of {n} problems; it fell short on {', '.join(failed)} "
+                   f"({per_problem}): it depends on the problem, and tuning its lr still matters there.")
     else:
         verdict = "not supported"
-        summary = f"Adam's default lr reached {GOOD_Q:.0%} of the best on only {k} of {n} problems."
+        summary = (f"Adam's default lr reached {GOOD_Q:.0%} of the best on only {k} of {n} problems ({per_problem}): "
+                   "at this budget other defaults were the safer first choice.")
     return Claim("when unsure, use Adam", verdict, summary, {
         "setup": f"Every optimizer at its preset default lr and on the lr grid, {_steps_text(runs)} steps, one "
                  "population per problem; q = fraction of the best validation-loss improvement any run reached on "
@@ -665,6 +669,10 @@ def _plan_dict(b: ClaimsBudget, seeds: Sequence[int]) -> dict[str, Any]:
 
 def _steps_text(runs: Mapping[Any, GridRun]) -> str:
     return "/".join(str(s) for s in sorted({r.steps for r in runs.values()}))
+
+
+def _defaults_q(run: GridRun) -> dict[str, float]:
+    return {o: run.q(o, _default_lr(o)) for o in CLASSIC}
 
 
 def _gt(a: float, b: float) -> bool:
