@@ -133,7 +133,7 @@ def lr_sensitivity_png(results: Any, problem: str, path: Path) -> Path | None:
     goal = _goal(plan, problem, metric)
     chosen = _chosen_lrs(results, _scored(trials)[0])
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 3.9))
+    fig, ax = plt.subplots(figsize=(5.6, 4.0))
     curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     finite_all: list[float] = []
     for o in [o for o in plan["optimizers"] if o in set(tune["optimizer"])]:
@@ -178,13 +178,11 @@ def lr_sensitivity_png(results: Any, problem: str, path: Path) -> Path | None:
     ax.set_xscale("log")
     if positive:
         ax.set_yscale("log")
-    ax.set_xlabel("learning rate")
+    ax.set_xlabel("learning rate      (○ chosen lr · × every seed diverged · ▲/▼ off the chart)", fontsize=8)
     ax.set_ylabel(f"{metric} (median over tuning seeds)")
     ax.set_title(f"{problem}: how forgiving is each optimizer?", fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7, ncol=2, frameon=False, loc="best")
-    ax.text(0.01, 0.01, "○ chosen lr   × all seeds diverged   ▲/▼ off the chart", transform=ax.transAxes,
-            fontsize=7, color="#555555")
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return _save(fig, path)
 
 
@@ -203,7 +201,7 @@ def curves_png(results: Any, problem: str, scored: pd.DataFrame, path: Path) -> 
     if not kinds:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(len(kinds), 1, figsize=(6.0, 3.0 * len(kinds) + 0.4), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(len(kinds), 1, figsize=(5.2, 2.6 * len(kinds) + 0.4), squeeze=False, sharex=True)
     for i, (ax, kind) in enumerate(zip(axes[:, 0], kinds, strict=True)):
         drawn = False
         all_positive = True
@@ -235,7 +233,7 @@ def curves_png(results: Any, problem: str, scored: pd.DataFrame, path: Path) -> 
         ax.set_ylabel(kind)
         ax.grid(True, which="both", alpha=0.25)
         if i == 0:
-            ax.legend(fontsize=7, frameon=False, ncol=2)
+            ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[0, 0].set_title(f"{problem}: tuned settings, median over seeds, band = min–max", fontsize=10)
     fig.tight_layout()
     return _save(fig, path)
