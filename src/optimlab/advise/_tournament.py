@@ -129,6 +129,15 @@ def advise(
 
 def resolve_candidates(candidates: Sequence[str | Candidate] | str | None) -> list[Candidate]:
     """Candidates from names, set names or :class:`Candidate` objects; labels must be unique."""
+    try:
+        return _resolve_candidates(candidates)
+    except UserError:
+        raise
+    except (ValueError, KeyError) as exc:  # an unknown name or an invalid hyperparameter, already one sentence
+        raise UserError(str(exc).strip("'\"")) from exc
+
+
+def _resolve_candidates(candidates: Sequence[str | Candidate] | str | None) -> list[Candidate]:
     if candidates is None:
         candidates = list(DEFAULT_CANDIDATES)
     if isinstance(candidates, str):

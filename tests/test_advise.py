@@ -1,0 +1,283 @@
+"""The advisor: budget and plan, range-test reading, paired verdicts, the tournament on tiny problems, bad input,
+the evidence report and the CLI."""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from optimlab import optim
+from optimlab.advise import (
+    AdviceError,
+    Candidate,
+    advise,
+    paired_test,
+    parse_budget,
+    plan_tournament,
+)
+from optimlab.advise._range import analyze, ramp_lrs
+from optimlab.cli import main
+from optimlab.errors import UserError
+from optimlab.problems.base import Data, ModuleProblem, Split, accuracy
+
+PROBLEM_SOURCE = '''
+import torch
+from torch import nn
+from optimlab.problems.base import Data, ModuleProblem, Split, accuracy
+
+
+def blobs(classes: int = 5, features: int = 16, n: int = 600, steps: int = 60, nan: bool = False) -> ModuleProblem:
+    """Gaussian blobs, a linear classifier: small enough for a test, not solved in one step."""
+    g = torch.Generator().manual_seed(7)
+    centres = torch.randn(classes, features, generator=g)
+    y = torch.randint(0, classes, (n,), generator=g)
+    x = centres[y] + 1.5 * torch.randn(n, features, generator=g)
+    a, b = n // 2, (3 * n) // 4
+
+    def loss(out, t):
+        value = nn.functional.cross_entropy(out, t)
+        return value * float("nan") if nan else value
+
+    return ModuleProblem(
+        name="blobs",
+        make_module=lambda: nn.Linear(features, classes),
+        data=Data(train=Split(x[:a], y[:a]), valid=Split(x[a:b], y[a:b]), test=Split(x[b:], y[b:])),
+        loss_fn=loss,
+        metrics={"accuracy": accuracy},
+        default_steps=steps,
+        default_batch_size=32,
+    )
+
+
+def explodes() -> ModuleProblem:
+    raise RuntimeError("the data folder is missing")
+
+
+def not_a_problem():
+    return 42
+'''
+
+
+@pytest.fixture(scope="module")
+def problem_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("user") / "my_problem.py"
+    path.write_text(textwrap.dedent(PROBLEM_SOURCE))
+    return path
+
+
+def blobs(nan: bool = False, steps: int = 60) -> ModuleProblem:
+    g = torch.Generator().manual_seed(7)
+    centres = torch.randn(5, 16, generator=g)
+    y = torch.randint(0, 5, (600,), generator=g)
+    x = centres[y] + 1.5 * torch.randn(600, 16, generator=g)
+
+    def loss(out: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        value = nn.functional.cross_entropy(out, t)
+        return value * float("nan") if nan else value
+
+    return ModuleProblem(
+        name="blobs", make_module=lambda: nn.Linear(16, 5),
+        data=Data(train=Split(x[:300], y[:300]), valid=Split(x[300:450], y[300:450]), test=Split(x[450:], y[450:])),
+        loss_fn=loss, metrics={"accuracy": accuracy}, default_steps=steps, default_batch_size=32,
+    )
+
+
+# ------------------------------------------------------------------------------------------ budget and plan
+
+
+def test_budget_forms() -> None:
+    assert parse_budget("x40").trial_steps(100) == 4000
+    assert parse_budget("12 runs").trial_steps(50) == 600
+    assert parse_budget(20000).trial_steps(999) == 20000
+    assert parse_budget("5000 steps").trial_steps(1) == 5000
+    assert parse_budget("90s").value == 90 and parse_budget("2min").value == 120
+    assert parse_budget("90s").trial_steps(100) is None
+    for bad in ("lots", "-3", 0, "x0"):
+        with pytest.raises(UserError):
+            parse_budget(bad)
+
+
+def test_plan_fits_the_budget_and_uses_more_when_given_more() -> None:
+    small = plan_tournament(9, 300, 5, 40 * 300)
+    large = plan_tournament(9, 300, 5, 200 * 300)
+    assert small.cost() <= 40 * 300 and large.cost() <= 200 * 300
+    assert large.lrs_per_candidate * large.tune_seeds > small.lrs_per_candidate * small.tune_seeds
+    assert small.rung_sizes()[1] == math.ceil(small.rung_sizes()[0] / 3)
+    with pytest.raises(UserError, match="too small to decide anything"):
+        plan_tournament(9, 300, 5, 3 * 300)
+
+
+# ------------------------------------------------------------------------------------------ range test
+
+
+def _ramp_losses(seed: int, steps: int = 120, noise: float = 0.05) -> np.ndarray:
+    """A synthetic range test: flat, falls between lr 1e-4 and 1e-2, bottoms out, explodes past 0.3."""
+    lr = ramp_lrs(steps)
+    x = np.log10(lr)
+    loss = 2.0 - 1.5 / (1.0 + np.exp(-3.0 * (x + 3.0))) + np.where(x > -1.0, 30.0 * (x + 1.0) ** 2, 0.0)
+    rng = np.random.default_rng(seed)
+    loss = loss * (1.0 + noise * rng.standard_normal(steps))
+    loss[x > -0.3] = np.nan  # diverged
+    return loss
+
+
+def test_range_reading_is_a_range_and_robust_to_noise() -> None:
+    anchors = []
+    for seed in range(5):
+        losses = np.stack([_ramp_losses(2 * seed), _ramp_losses(2 * seed + 1)])
+        found = analyze(losses)
+        assert found.usable
+        assert 1e-5 < found.lr_low < 1e-3 < found.anchor < found.lr_high < 0.5
+        anchors.append(found.anchor)
+    assert max(anchors) / min(anchors) < 10 ** 0.75  # noise moves the reading by less than a decade
+
+
+def test_range_without_progress_is_not_usable() -> None:
+    flat = np.ones((2, 60)) + 0.01 * np.random.default_rng(0).standard_normal((2, 60))
+    assert not analyze(flat).usable
+    assert not analyze(np.full((2, 60), np.nan)).usable
+
+
+# ------------------------------------------------------------------------------------------ verdicts
+
+
+def test_paired_test_verdicts() -> None:
+    same = np.array([0.8, 0.82, 0.79, 0.81, 0.8])
+    tie = paired_test("a", "b", same, same.copy(), "max")
+    assert tie.p == 1.0 and not tie.distinguishable
+    apart = paired_test("a", "b", same, same - np.array([0.05, 0.06, 0.05, 0.07, 0.06]), "max")
+    assert apart.distinguishable and apart.diff > 0 and apart.test == "paired t-test"
+    diverged = paired_test("a", "b", same, np.array([np.nan] * 5), "max")
+    assert diverged.test.startswith("exact sign test") and diverged.p == pytest.approx(2 / 32)
+
+
+# ------------------------------------------------------------------------------------------ the tournament
+
+
+@pytest.fixture(scope="module")
+def adam_vs_sgd() -> object:
+    # SGD here is the classic batch of one: in 60 steps it sees 60 examples, Adam sees 1920.
+    return advise(blobs(), budget="x40", candidates=["adam", "sgd", "adagrad"], seeds=4)
+
+
+def test_advisor_picks_the_clearly_best_and_builds_it(adam_vs_sgd: object) -> None:
+    result = adam_vs_sgd
+    assert result.winner is not None
+    assert result.winner.candidate.name in ("adam", "adagrad")
+    assert result.final_order[-1][0] == "sgd" or "sgd" not in [n for n, _ in result.final_order]
+    text = result.summary()
+    assert text.startswith(f"{result.winner.candidate.name} at lr")
+    assert result.trial_steps() <= 40 * 60
+    model = nn.Linear(16, 5)
+    built = result.make_optimizer(model.parameters())
+    expected = optim.Adam if result.winner.optimizer == "adam" else optim.Adagrad
+    assert type(built) is expected
+    assert built.param_groups[0]["lr"] == pytest.approx(result.winner.lr)
+    ranking = result.ranking
+    assert ranking.iloc[0]["candidate"] == result.winner.candidate.name and ranking.iloc[0]["stage"] == "final"
+    assert len(ranking) == len(result.bracket[result.bracket["rung"] == 0])
+
+
+def test_halving_drops_the_worst(adam_vs_sgd: object) -> None:
+    bracket = adam_vs_sgd.bracket
+    last = bracket["rung"].max()
+    for rung in range(last):
+        rows = bracket[bracket["rung"] == rung]
+        kept, dropped = rows[rows["promoted"]], rows[~rows["promoted"]]
+        assert len(kept) == math.ceil(len(rows) / 3)
+        worst_kept = kept["score"].fillna(-np.inf).min()
+        assert (dropped["score"].fillna(-np.inf) <= worst_kept).all()
+        promoted = set(zip(kept["candidate"], kept["lr"], strict=True))
+        nxt = bracket[bracket["rung"] == rung + 1]
+        assert set(zip(nxt["candidate"], nxt["lr"], strict=True)) == promoted
+
+
+def test_identical_candidates_are_called_indistinguishable() -> None:
+    result = advise(blobs(steps=40), budget="x40", candidates=["adam", Candidate("adam", label="adam-copy")], seeds=3)
+    assert len(result.tests) == 1
+    test = result.tests[0]
+    assert test.p == 1.0 and not test.distinguishable
+    assert "as good within noise" in result.summary()
+
+
+def test_evidence_report_is_self_contained(adam_vs_sgd: object, tmp_path: Path) -> None:
+    files = adam_vs_sgd.save(tmp_path / "advice")
+    for key in ("html", "range_test", "bracket", "final_curves", "summary", "ranking"):
+        assert files[key].is_file() and files[key].stat().st_size > 0
+    page = files["html"].read_text()
+    assert page.count("data:image/png;base64,") == 3
+    assert "http://" not in page and "https://" not in page and "<script" not in page
+    assert adam_vs_sgd.winner.candidate.name in page
+
+
+# ------------------------------------------------------------------------------------------ bad input
+
+
+def test_user_function_that_raises_or_returns_the_wrong_thing(problem_file: Path) -> None:
+    with pytest.raises(UserError, match="raised RuntimeError: the data folder is missing"):
+        advise(f"{problem_file}:explodes")
+    with pytest.raises(UserError, match="returned int, not an optimlab Problem"):
+        advise(f"{problem_file}:not_a_problem")
+
+
+def test_nan_loss_from_the_start_keeps_what_was_measured(tmp_path: Path) -> None:
+    with pytest.raises(AdviceError, match="not finite .* at the very first step for every candidate") as info:
+        advise(blobs(nan=True), budget="x40", candidates=["adam", "momentum"], out_dir=tmp_path / "out")
+    partial = info.value.partial
+    assert partial.winner is None and partial.compute[0]["phase"] == "range test"
+    assert (tmp_path / "out" / "summary.txt").read_text().startswith("No recommendation for blobs")
+    assert (tmp_path / "out" / "index.html").is_file()
+
+
+def test_budget_too_small() -> None:
+    with pytest.raises(UserError, match="too small to decide anything"):
+        advise(blobs(), budget=500, candidates=["adam", "sgd"])
+
+
+def test_bad_candidates_and_metric() -> None:
+    with pytest.raises(UserError, match="Unknown optimizer"):
+        advise(blobs(), candidates=["adamm"])
+    with pytest.raises(UserError, match="appears twice"):
+        advise(blobs(), candidates=["adam", "adam"])
+    with pytest.raises(UserError, match="no metric 'bleu'"):
+        advise(blobs(), metric="bleu")
+    with pytest.raises(UserError, match="fixes lr"):
+        Candidate("adam", {"lr": 0.1})
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_advise_writes_the_evidence(problem_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "advice"
+    code = main(["advise", f"{problem_file}:blobs", "--candidates", "adam,rmsprop", "--seeds", "3",
+                 "--option", "steps=40", "--out", str(out), "--quiet"])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert " at lr " in printed and str(out / "index.html") in printed
+    assert (out / "index.html").is_file() and (out / "final_curves.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["missing_file.py:f"], "does not exist"),
+        (["{file}:explodes"], "raised RuntimeError"),
+        (["{file}:blobs", "--budget", "300"], "too small to decide anything"),
+        (["{file}:blobs", "--budget", "forever"], "Invalid budget"),
+        (["{file}:blobs", "--option", "nan=True", "--candidates", "adam"], "what was measured is in"),
+    ],
+)
+def test_cli_bad_input_is_one_sentence_and_exit_2(problem_file: Path, tmp_path: Path, args: list[str], fragment: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["advise", *(a.format(file=problem_file) for a in args), "--out", str(tmp_path / "o"), "--quiet"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("optimlab: error: ") and fragment in err
+    assert "\n" not in err and "Traceback" not in err
