@@ -227,7 +227,7 @@ def test_user_function_that_raises_or_returns_the_wrong_thing(problem_file: Path
 
 
 def test_nan_loss_from_the_start_keeps_what_was_measured(tmp_path: Path) -> None:
-    with pytest.raises(AdviceError, match="not finite .* at the very first step for every candidate") as info:
+    with pytest.raises(AdviceError, match=r"not finite .* at the very first step for every candidate") as info:
         advise(blobs(nan=True), budget="x40", candidates=["adam", "momentum"], out_dir=tmp_path / "out")
     partial = info.value.partial
     assert partial.winner is None and partial.compute[0]["phase"] == "range test"
