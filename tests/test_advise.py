@@ -142,6 +142,10 @@ def test_range_without_progress_is_not_usable() -> None:
     flat = np.ones((2, 60)) + 0.01 * np.random.default_rng(0).standard_normal((2, 60))
     assert not analyze(flat).usable
     assert not analyze(np.full((2, 60), np.nan)).usable
+    # a drop smaller than the curve's own noise (a batch of one) is not a range either
+    rng = np.random.default_rng(1)
+    noisy = 2.3 - 0.05 * np.linspace(0, 1, 60) + 0.15 * rng.standard_normal((2, 60))
+    assert not analyze(noisy).usable
 
 
 # ------------------------------------------------------------------------------------------ verdicts
@@ -153,6 +157,8 @@ def test_paired_test_verdicts() -> None:
     assert tie.p == 1.0 and not tie.distinguishable
     apart = paired_test("a", "b", same, same - np.array([0.05, 0.06, 0.05, 0.07, 0.06]), "max")
     assert apart.distinguishable and apart.diff > 0 and apart.test == "paired t-test"
+    constant = paired_test("a", "b", same, same - 0.01, "max")  # no spread: the t statistic is undefined
+    assert constant.test.startswith("exact sign test") and constant.p == pytest.approx(2 / 32)
     diverged = paired_test("a", "b", same, np.array([np.nan] * 5), "max")
     assert diverged.test.startswith("exact sign test") and diverged.p == pytest.approx(2 / 32)
 

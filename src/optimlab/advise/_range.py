@@ -11,6 +11,8 @@ single argmin:
   fifth of the drop from the bottom; ``lr_high`` is its upper end (beyond it the loss climbs or diverges);
 * ``anchor``: the geometric centre of the near-minimum region, a noise-robust stand-in for the argmin.
 
+A candidate whose loss never drops by more than its own noise has no usable range.
+
 The tournament then tries learning rates around ``anchor / 10`` (the usual advice: the best constant rate
 for a long run sits about a decade below where a short ramp bottoms out), half a decade apart.
 """
@@ -102,7 +104,11 @@ def analyze(losses: np.ndarray) -> RangeFinding:
     best_at = int(np.nanargmin(smoothed))
     best = float(smoothed[best_at])
     drop = start - best
-    if not drop > 0.02 * max(abs(start), 1e-12):
+    # A drop must stand out of the curve's own noise (a batch of one makes the loss jump by more than the
+    # ramp ever lowers it): twice the robust spread of the points around their smoothing.
+    residual = (mean - smoothed)[finite]
+    noise = 1.4826 * float(np.median(np.abs(residual - np.median(residual))))
+    if not drop > max(0.02 * max(abs(start), 1e-12), 2.0 * noise):
         return RangeFinding(False, math.nan, math.nan, math.nan, lr, mean, smoothed, start, best)
     near = np.isfinite(smoothed) & (smoothed <= best + 0.2 * drop)
     a = best_at

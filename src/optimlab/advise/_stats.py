@@ -45,20 +45,18 @@ class PairedTest:
 
 
 def paired_test(a: str, b: str, values_a: np.ndarray, values_b: np.ndarray, goal: str) -> PairedTest:
-    """Paired two-sided t-test of the per-seed differences; when a run diverged (no number to subtract) the
-    exact sign test on who won each seed instead. Identical results give p = 1."""
+    """Paired two-sided t-test of the per-seed differences. When a run diverged (no number to subtract) or the
+    differences have no spread (coarse metrics: every seed differs by the same amount, where the t statistic
+    is undefined), the exact sign test on who won each seed instead; identical results give p = 1."""
     va, vb = np.asarray(values_a, float), np.asarray(values_b, float)
     n = len(va)
-    if np.isfinite(va).all() and np.isfinite(vb).all():
-        d = va - vb
-        mean, sd = float(d.mean()), float(d.std(ddof=1)) if n > 1 else 0.0
-        if n < 2 or sd == 0.0:
-            p = 1.0 if mean == 0.0 or n < 2 else 0.0
-        else:
-            from scipy import stats
+    d = va - vb
+    # float32 metrics: differences equal up to rounding count as no spread
+    if np.isfinite(d).all() and n > 1 and float(d.std(ddof=1)) > 1e-6 * max(1.0, float(np.abs(d).max())):
+        from scipy import stats
 
-            t = mean / (sd / math.sqrt(n))
-            p = float(2.0 * stats.t.sf(abs(t), df=n - 1))
+        mean, sd = float(d.mean()), float(d.std(ddof=1))
+        p = float(2.0 * stats.t.sf(abs(mean / (sd / math.sqrt(n))), df=n - 1))
         return PairedTest(a, b, n, mean, sd, p, "paired t-test")
     ea, eb = to_error(va, goal), to_error(vb, goal)
     wins, losses = int((ea < eb).sum()), int((ea > eb).sum())
@@ -66,4 +64,5 @@ def paired_test(a: str, b: str, values_a: np.ndarray, values_b: np.ndarray, goal
     d = va[finite] - vb[finite]
     mean = float(d.mean()) if d.size else math.nan
     sd = float(d.std(ddof=1)) if d.size > 1 else math.nan
-    return PairedTest(a, b, n, mean, sd, sign_test(wins, losses), "exact sign test (a run diverged)")
+    why = "a run diverged" if not finite.all() else "the per-seed differences are all equal"
+    return PairedTest(a, b, n, mean, sd, sign_test(wins, losses), f"exact sign test ({why})")
