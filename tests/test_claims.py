@@ -149,3 +149,11 @@ def test_tiny_claims_study_stores_six_verdicts_with_evidence(tmp_path: Path, mon
         assert row["summary"]
         assert row["evidence"]["numbers"] and row["evidence"]["thresholds"] and row["evidence"]["figure"]["series"]
     assert str(result).count("\n") >= 7
+
+
+def test_step_seconds_times_every_trial_alone() -> None:
+    problem = get_problem("quadratic", dim=5, n_train=64, n_eval=16)
+    trials = {"gd": Trial("gd", {"lr": 0.1}), "minibatch": Trial("minibatch", {"lr": 0.1})}
+    seconds = C.step_seconds(problem, trials, rounds=2, steps=5)
+    assert set(seconds) == {"gd", "minibatch"}
+    assert all(0 < s < 1.0 for s in seconds.values())
