@@ -25,6 +25,7 @@ import argparse
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 PROBLEMS: list[tuple[str, dict[str, Any], int]] = [
@@ -49,7 +50,7 @@ def machine_check() -> str:
     return f"50 matmuls 512² {time.perf_counter() - started:.2f} s, load average {load}"
 
 
-def run_problem(name: str, options: dict[str, Any], steps: int) -> dict[str, Any]:
+def run_problem(name: str, options: dict[str, Any], steps: int, cache: str | None = None) -> dict[str, Any]:
     import numpy as np
     import torch
 
@@ -62,15 +63,25 @@ def run_problem(name: str, options: dict[str, Any], steps: int) -> dict[str, Any
     goal = problem.metric_goals[metric]
     sign = 1.0 if goal == "max" else -1.0  # higher sign·value is better
 
-    started = time.perf_counter()
-    trials = [Trial(o, {"lr": lr}, seed=s) for o in DEFAULT_CANDIDATES for lr in LRS for s in GRID_SEEDS]
-    grid = train(problem, trials, steps, eval_splits=("valid", "test"))
-    grid_seconds = time.perf_counter() - started
-    grid_steps = len(trials) * steps
     n = len(GRID_SEEDS)
-    test = grid.final("test", metric).numpy().reshape(-1, n)
-    valid = grid.final("valid", metric).numpy().reshape(-1, n)
     configs = [(o, lr) for o in DEFAULT_CANDIDATES for lr in LRS]
+    grid_steps = len(configs) * n * steps
+    cached = Path(cache) / f"{name}-{steps}.npz" if cache else None
+    cache_hit = cached is not None and cached.is_file()
+    if cache_hit:  # only for iterating on the advisor; a recorded run has none
+        assert cached is not None
+        saved = np.load(cached)
+        test, valid, grid_seconds = saved["test"], saved["valid"], float(saved["seconds"])
+    else:
+        started = time.perf_counter()
+        trials = [Trial(o, {"lr": lr}, seed=s) for o, lr in configs for s in GRID_SEEDS]
+        grid = train(problem, trials, steps, eval_splits=("valid", "test"))
+        grid_seconds = time.perf_counter() - started
+        test = grid.final("test", metric).numpy().reshape(-1, n)
+        valid = grid.final("valid", metric).numpy().reshape(-1, n)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            np.savez(cached, test=test, valid=valid, seconds=grid_seconds)
     test_mean = np.where(np.isfinite(test).all(axis=1), test.mean(axis=1), np.nan)
     valid_mean = np.where(np.isfinite(valid).all(axis=1), valid.mean(axis=1), np.nan)
     best = int(np.nanargmax(sign * test_mean))
@@ -88,7 +99,15 @@ def run_problem(name: str, options: dict[str, Any], steps: int) -> dict[str, Any
         best_value = float(test_mean[best])
         return 100.0 * sign * (best_value - value) / abs(best_value)
 
+    per_optimizer = []
+    for o in DEFAULT_CANDIDATES:
+        rows = [i for i, (oo, _) in enumerate(configs) if oo == o]
+        scores = sign * np.nan_to_num(test_mean[rows], nan=-np.inf)
+        i = rows[int(np.argmax(scores))]
+        per_optimizer.append(f"{o} {configs[i][1]:g}: {test_mean[i]:.4g}")
     return {
+        "grid_per_optimizer": "; ".join(per_optimizer),
+        "cached": bool(cached is not None and cached.is_file() and grid_seconds >= 0 and cache_hit),
         "problem": name, "options": options, "steps": steps, "metric": f"test {metric}",
         "grid_best": f"{configs[best][0]} {configs[best][1]:g}", "grid_best_value": float(test_mean[best]),
         "grid_valid_pick": f"{configs[honest][0]} {configs[honest][1]:g}",
@@ -103,6 +122,8 @@ def run_problem(name: str, options: dict[str, Any], steps: int) -> dict[str, Any
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="problems run in parallel processes (default 2)")
+    parser.add_argument("--cache", help="reuse grid results saved in this folder (for development only)")
+    parser.add_argument("--only", help="comma-separated problem names (default: all four)")
     args = parser.parse_args()
     print(f"advise_quality  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"machine at start: {machine_check()}")
@@ -110,7 +131,8 @@ def main() -> None:
           f"{BUDGET}; one torch thread per process, {args.jobs} processes")
     started = time.perf_counter()
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        futures = [pool.submit(run_problem, *spec) for spec in PROBLEMS]
+        chosen = [p for p in PROBLEMS if not args.only or p[0] in args.only.split(",")]
+        futures = [pool.submit(run_problem, *spec, args.cache) for spec in chosen]
         rows = [f.result() for f in futures]
     print(f"machine at end: {machine_check()}; total {time.perf_counter() - started:.0f} s\n")
     header = ("| problem (options, steps) | metric | grid best | grid valid-pick regret % | advisor pick | "
@@ -125,7 +147,10 @@ def main() -> None:
               f"{r['fraction']:.3f} | {r['grid_seconds']:.0f} | {r['advise_seconds']:.0f} |")
     print()
     for r in rows:
-        print(f"[{r['problem']}] " + r["summary"].replace("\n", "\n    "))
+        if r["cached"]:
+            print(f"[{r['problem']}] NOTE: grid results read from the --cache folder, not measured in this run")
+        print(f"[{r['problem']}] grid, best lr of each optimizer: {r['grid_per_optimizer']}")
+        print("    advisor: " + r["summary"].replace("\n", "\n    "))
     worst = max(r["regret"] for r in rows)
     fraction = max(r["fraction"] for r in rows)
     print(f"\nRESULT advise_quality worst_regret_pct={worst:.1f} compute_fraction={fraction:.2f}")

@@ -129,6 +129,23 @@ class AdviceResult:
 
     # ------------------------------------------------------------------ use
 
+    def _edge_note(self) -> str:
+        """A warning when the winning lr is the largest or smallest its candidate tried."""
+        if self.winner is None or not len(self.bracket):
+            return ""
+        name = self.winner.candidate.name
+        tried = self.bracket[(self.bracket["rung"] == 0) & (self.bracket["candidate"] == name)]["lr"]
+        if len(tried) < 2:
+            return ""
+        if self.winner.lr >= tried.max():
+            side = "largest"
+        elif self.winner.lr <= tried.min():
+            side = "smallest"
+        else:
+            return ""
+        return (f"Note: {self.winner.lr:.3g} is the {side} learning rate tried for {name}; the best may lie "
+                "beyond it.")
+
     def make_optimizer(self, params: Iterable[Tensor] | Iterable[dict[str, Any]]) -> RuleOptimizer:
         """The recommended optimizer (an ``optimlab.optim`` class) for ``params``, at the recommended lr."""
         if self.winner is None:
@@ -148,6 +165,9 @@ class AdviceResult:
                 f"{m} {w.valid_mean:.4g} ± {w.valid_sd:.2g} over {w.seeds} seeds after {self.run_steps} steps "
                 f"(test {m} {w.test_mean:.4g} ± {w.test_sd:.2g})."
             )
+            edge = self._edge_note()
+            if edge:
+                lines.append(edge)
             for test, (_, lr) in zip(self.tests, self.final_order[1:], strict=False):
                 if not test.distinguishable:
                     lines.append(f"{test.b} at lr {lr:.3g} is as good within noise ({test.test}, p = {test.p:.3g}).")
