@@ -4,66 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
+from browser import needs_chromium, offline_page
 from optimlab.compare import compare
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs the system Chromium at /usr/bin/chromium "
-                       "(apt-get install chromium)"),
-]
+pytestmark = needs_chromium
 
 
 def test_page_works_offline_and_slider_changes_the_paths(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="needs the playwright Python package")
     result = compare(["gd", "momentum", "adam"], "rosenbrock", lr={"gd": 1e-3, "momentum": 1e-3, "adam": 0.05},
                      steps=120)
     page_file = tmp_path / "compare.html"
     page_file.write_text(result.to_html(), encoding="utf-8")
-    errors: list[str] = []
-    blocked: list[str] = []
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"), executable_path=str(CHROMIUM), args=FLAGS, headless=True
-        )
-        try:
-            page = browser.new_page()
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-
-            def route(r: object) -> None:
-                url = r.request.url  # type: ignore[attr-defined]
-                if url.startswith("file:") or url.startswith("data:"):
-                    r.continue_()  # type: ignore[attr-defined]
-                else:
-                    blocked.append(url)
-                    r.abort()  # type: ignore[attr-defined]
-
-            page.route("**/*", route)
-            page.goto(page_file.as_uri())
-            page.wait_for_selector("#map-0 .main-svg", timeout=20_000)
-            assert page.locator("#map-0 .scatterlayer .trace").count() >= 3
-            assert page.locator("#loss-0 .main-svg").count() >= 1
-            drawn = "document.getElementById('map-0').data.slice(1, 4).map(t => t.x.length)"
-            assert page.evaluate(drawn) == [121, 121, 121]
-            page.evaluate("""() => { const s = document.getElementById('slider-0'); s.value = 10;
-                                    s.dispatchEvent(new Event('input')); }""")
-            assert page.evaluate(drawn) == [11, 11, 11]
-            assert page.inner_text("#label-0") == "step 10 / 120"
-            path_d = page.locator("#map-0 .scatterlayer .trace path.js-line").first.get_attribute("d")
-            page.click("#play-0")
-            page.wait_for_timeout(600)
-            assert page.evaluate(drawn)[0] > 11
-            assert page.locator("#map-0 .scatterlayer .trace path.js-line").first.get_attribute("d") != path_d
-            page.locator("details.card summary").first.click()
-            assert page.locator("details.card[open] .optimlab-card").count() == 1
-            page.screenshot(path=str(tmp_path / "page.png"), full_page=False)
-        finally:
-            browser.close()
-    assert errors == []
-    assert blocked == []
+    with offline_page(tmp_path / "profile") as browser:
+        page = browser.page
+        page.goto(page_file.as_uri())
+        page.wait_for_selector("#map-0 .main-svg", timeout=20_000)
+        assert page.locator("#map-0 .scatterlayer .trace").count() >= 3
+        assert page.locator("#loss-0 .main-svg").count() >= 1
+        drawn = "document.getElementById('map-0').data.slice(1, 4).map(t => t.x.length)"
+        assert page.evaluate(drawn) == [121, 121, 121]
+        page.evaluate("""() => { const s = document.getElementById('slider-0'); s.value = 10;
+                                s.dispatchEvent(new Event('input')); }""")
+        assert page.evaluate(drawn) == [11, 11, 11]
+        assert page.inner_text("#label-0") == "step 10 / 120"
+        path_d = page.locator("#map-0 .scatterlayer .trace path.js-line").first.get_attribute("d")
+        page.click("#play-0")
+        page.wait_for_timeout(600)
+        assert page.evaluate(drawn)[0] > 11
+        assert page.locator("#map-0 .scatterlayer .trace path.js-line").first.get_attribute("d") != path_d
+        page.locator("details.card summary").first.click()
+        assert page.locator("details.card[open] .optimlab-card").count() == 1
+        page.screenshot(path=str(tmp_path / "page.png"), full_page=False)
+        assert browser.errors == []
+        assert browser.blocked == []
