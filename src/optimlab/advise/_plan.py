@@ -22,7 +22,7 @@ ETA = 3
 """Successive halving keeps the best third of the configurations at each rung and triples their steps."""
 RUNGS = 2
 """Rungs before the final: steps S/9 and S/3, then the finalists run the full S steps."""
-FINALISTS = 3
+FINALISTS = 4
 
 _SHAPES = ((3, 6), (2, 6), (2, 5), (2, 4), (2, 3), (1, 3), (1, 2))
 """(tuning seeds, learning rates per candidate), richest first."""

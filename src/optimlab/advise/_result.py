@@ -170,14 +170,14 @@ class AdviceResult:
                 lines.append(edge)
             for test, (_, lr) in zip(self.tests, self.final_order[1:], strict=False):
                 if not test.distinguishable:
-                    lines.append(f"{test.b} at lr {lr:.3g} is as good within noise ({test.test}, p = {test.p:.3g}).")
+                    lines.append(f"{_at(test.b, lr)} is as good within noise ({test.test}, p = {test.p:.3g}).")
                     continue
                 match = self.steps_to_match(test.a, test.b)
                 speed = ""
-                if match:
+                if match and self.run_steps / match >= 1.5:
                     speed = (f"; it needs about {self.run_steps / match:.0f}× more steps to match: {test.a} reached "
                              f"{test.b}'s final {m} after {match} of {self.run_steps} steps")
-                lines.append(f"{test.b} at lr {lr:.3g} is worse ({test.test}, p = {test.p:.3g}){speed}.")
+                lines.append(f"{_at(test.b, lr)} is worse ({test.test}, p = {test.p:.3g}){speed}.")
         if len(self.bracket):
             dropped = []
             for name in dict.fromkeys(self.bracket["candidate"]):
@@ -210,6 +210,11 @@ class AdviceResult:
         from ..report.advise_report import write_advice_report
 
         return write_advice_report(self, out_dir)
+
+
+def _at(label: str, lr: float) -> str:
+    """``adam at lr 0.01``; a label that already names its lr (``adam@0.01``) is kept as it is."""
+    return label if "@" in label else f"{label} at lr {lr:.3g}"
 
 
 def _num(value: Any) -> str:

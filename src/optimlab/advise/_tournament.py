@@ -6,8 +6,8 @@
    every candidate × learning rate: all configurations train S/9 steps on the same tuning seeds (paired:
    same initial weights and batches), the best third is promoted to S/3 steps, and so on. Runs restart from
    their initial weights at each rung, so a rung's cost is simply configurations × seeds × steps.
-3. **Final confirmation** — the best configuration of each of the top three candidates trains the full S
-   steps on fresh seeds (0, 1, ...; disjoint from the tuning seeds 1000, 1001, ...). The winner has the
+3. **Final confirmation** — the four best configurations of the last rung (at least two candidates) train
+   the full S steps on fresh seeds (0, 1, ...; disjoint from the tuning seeds 1000, 1001, ...). The winner has the
    best mean validation score; a paired test over those seeds says whether the runner-up is distinguishable.
 
 Every decision uses the validation split; the test split is only reported.
@@ -315,14 +315,14 @@ def _score_configs(configs: list[tuple[Candidate, float]], out: TrainResult, n_s
 
 
 def _finalists(ordered: list[tuple[Candidate, float]], count: int) -> list[tuple[Candidate, float]]:
-    """The best configuration of each of the top candidates; empty slots go to the next-best configurations."""
-    chosen: list[tuple[Candidate, float]] = []
-    for c, lr in ordered:
-        if len(chosen) < count and all(c.name != d.name for d, _ in chosen):
-            chosen.append((c, lr))
-    for pair in ordered:
-        if len(chosen) < count and pair not in chosen:
-            chosen.append(pair)
+    """The ``count`` best configurations of the last rung — two learning rates of one candidate may both go
+    through, which lets the full-length runs correct a short rung's preference for large rates — but at least
+    two distinct candidates, so the verdict compares optimizers."""
+    chosen = ordered[:count]
+    if len({c.name for c, _ in chosen}) < 2:
+        other = next(((c, lr) for c, lr in ordered if c.name != chosen[0][0].name), None)
+        if other is not None:
+            chosen = [*chosen[: count - 1], other]
     return chosen
 
 
