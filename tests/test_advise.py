@@ -190,6 +190,16 @@ def test_advisor_picks_the_clearly_best_and_builds_it(adam_vs_sgd: object) -> No
     assert len(ranking) == len(result.bracket[result.bracket["rung"] == 0])
 
 
+def test_batch_of_one_loses_to_adam_and_is_dropped_first() -> None:
+    result = advise(blobs(), budget="x40", candidates=["sgd", "adam"], seeds=3)
+    assert result.winner is not None and result.winner.optimizer == "adam"
+    rung0 = result.bracket[result.bracket["rung"] == 0]
+    best = rung0.groupby("candidate")["score"].max()
+    assert best["adam"] > best["sgd"] + 0.1  # Adam's best learning rate is far ahead after the shortest rung
+    assert (result.bracket[result.bracket["candidate"] == "sgd"]["rung"] == 0).all()
+    assert "Dropped earlier (best validation accuracy when dropped): sgd" in result.summary()
+
+
 def test_halving_drops_the_worst(adam_vs_sgd: object) -> None:
     bracket = adam_vs_sgd.bracket
     last = bracket["rung"].max()
