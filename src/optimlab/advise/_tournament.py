@@ -113,6 +113,10 @@ def advise(
         batch_sizes={c.name: batch_size_for(c.trial(1e-3, 0), prob) for c in cands},
     )
     runner = _Runner(prob, result, progress, plan.cost() if plan else 0)
+    # One intra-op thread: on small models a second thread costs more in hand-offs than it computes (measured
+    # 10-40x slower on this two-core machine, the same reason the study runs single-threaded).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         _tournament(prob, cands, result, runner, parsed, seeds)
     except (UserError, KeyboardInterrupt) as exc:
@@ -122,6 +126,8 @@ def advise(
         if isinstance(exc, KeyboardInterrupt):
             raise
         raise AdviceError(str(exc), result) from exc
+    finally:
+        torch.set_num_threads(threads)
     if out_dir is not None:
         result.save(out_dir)
     return result
