@@ -212,10 +212,10 @@ def _page(result: Any, summary: str, ranking: pd.DataFrame, files: dict[str, Pat
         "exponentially over seven decades on two seeds, all in one population; the mean loss is smoothed with a "
         "centred moving median and read as a usable range (shaded), not a single argmin. 2. Successive halving "
         "over candidate × learning rate on paired tuning seeds (same initial weights and batches for every "
-        "configuration), the best third promoted to three times the steps. 3. The four best configurations of the last "
-        "rung (at least two optimizers) re-trained for the full run on fresh seeds; the winner has the best mean validation score, "
-        "and a paired test over seeds says whether the runner-up is distinguishable. The test split is only "
-        "reported, never used to decide.</p>"
+        "configuration), the best third promoted to three times the steps. 3. The four best configurations of "
+        "the last rung (at least two optimizers) re-trained for the full run on fresh seeds; the winner has the "
+        "best mean validation score, and a paired test over seeds says whether the runner-up is "
+        "distinguishable. The test split is only reported, never used to decide.</p>"
     )
     figures = (("range_test", "Range test"), ("bracket", "The bracket: who was dropped when"),
                ("final_curves", "Final curves"))
