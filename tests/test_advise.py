@@ -251,6 +251,27 @@ def test_nan_loss_from_the_start_keeps_what_was_measured(tmp_path: Path) -> None
     assert (tmp_path / "out" / "index.html").is_file()
 
 
+def test_problem_failing_mid_tournament_keeps_the_range_test(tmp_path: Path) -> None:
+    problem = blobs()
+    calls = [0]
+    losses = problem.losses
+
+    def flaky(params: dict[str, torch.Tensor], inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        calls[0] += 1
+        if calls[0] > 35:  # after the check, the memory probe and the 30-step range test (32 calls)
+            raise RuntimeError("the data loader lost its file")
+        return losses(params, inputs, targets)
+
+    problem.losses = flaky  # type: ignore[method-assign]
+    with pytest.raises(AdviceError, match="failed during the rung 0: RuntimeError: the data loader lost") as info:
+        advise(problem, budget="x40", candidates=["adam", "rmsprop"], out_dir=tmp_path / "out")
+    partial = info.value.partial
+    assert set(partial.ranges) == {"adam", "rmsprop"} and partial.winner is None
+    assert [part["phase"] for part in partial.compute] == ["range test"]
+    assert (tmp_path / "out" / "range_test.png").is_file()
+    assert "stopped early" in (tmp_path / "out" / "index.html").read_text()
+
+
 def test_budget_too_small() -> None:
     with pytest.raises(UserError, match="too small to decide anything"):
         advise(blobs(), budget=500, candidates=["adam", "sgd"])
