@@ -1,7 +1,9 @@
 """``advise(problem, budget)``: the tournament that picks an optimizer and learning rate, run as populations.
 
 1. **Range test** — every candidate ramps its learning rate over seven decades, on two seeds, all in one
-   population; each candidate's usable range gives it a few learning rates to try (:mod:`._range`).
+   population; each candidate's usable range gives it a few learning rates to try (:mod:`._range`). A
+   candidate whose loss did not drop ramps again over twice the steps, budget permitting. The rest of the
+   tournament is then planned with the budget that is left.
 2. **Successive halving** (Jamieson & Talwalkar 2016; the synchronous form of Hyperband's inner loop) over
    every candidate × learning rate: all configurations train S/9 steps on the same tuning seeds (paired:
    same initial weights and batches), the best third is promoted to S/3 steps, and so on. Runs restart from
@@ -262,11 +264,12 @@ def _tournament(problem: Problem, cands: list[Candidate], result: AdviceResult, 
         )
     for i, c in enumerate(cands):
         result.ranges[c.name] = analyze(losses[2 * i : 2 * i + 2])
-    if result.plan is None:  # a wall-time budget: convert what is left into trial-steps at the measured speed
-        rate = result.trial_steps() / max(1e-9, time.perf_counter() - started)
-        left = budget.value - (time.perf_counter() - started)
-        result.plan = plan_tournament(len(cands), run_steps, seeds, int(max(0.0, left) * rate), range_done=True)
-        runner.planned = result.plan.cost()
+    allowed = budget.trial_steps(run_steps)
+    if allowed is None:  # a wall-time budget: trial-steps at the speed the range test measured
+        allowed = int(budget.value * result.trial_steps() / max(1e-9, time.perf_counter() - started))
+    _longer_range_test(cands, result, runner, range_steps, allowed, seeds)
+    result.plan = plan_tournament(len(cands), run_steps, seeds, allowed - result.trial_steps(), range_done=True)
+    runner.planned = result.trial_steps() + result.plan.rest_cost()
     plan: TournamentPlan = result.plan
     configs = [(c, lr) for c in cands for lr in _lrs_for(result.ranges[c.name], c, plan.lrs_per_candidate)]
     tune_seeds = [TUNE_SEEDS + s for s in range(plan.tune_seeds)]
@@ -287,6 +290,28 @@ def _tournament(problem: Problem, cands: list[Candidate], result: AdviceResult, 
     trials = [c.trial(lr, s) for c, lr in configs for s in final_seeds]
     out = runner.run("final", trials, run_steps, ("valid", "test"), eval_every=max(1, run_steps // 20))
     _record_final(result, configs, out, final_seeds)
+
+
+def _longer_range_test(cands: list[Candidate], result: AdviceResult, runner: _Runner, range_steps: int,
+                       allowed: int, seeds: int) -> None:
+    """Candidates whose loss did not drop in the range test (a model that starts learning slowly sees each
+    learning rate for only a few steps of the ramp) ramp again over twice the steps, when the budget still
+    fits a tournament afterwards; a usable reading replaces the flat one."""
+    flat = [c for c in cands if not result.ranges[c.name].usable]
+    longer = min(result.run_steps, 2 * range_steps)
+    if not flat or longer <= range_steps:
+        return
+    extra = len(flat) * 2 * longer
+    try:
+        plan_tournament(len(cands), result.run_steps, seeds, allowed - result.trial_steps() - extra, range_done=True)
+    except UserError:
+        return  # not affordable: keep the flat readings (those candidates are tried around their default lr)
+    trials = [c.trial(_plan.RANGE_LR[0], TUNE_SEEDS + s, LrRamp()) for c in flat for s in range(2)]
+    losses = runner.run("longer range test", trials, longer, ("valid",)).train_loss.numpy()
+    for i, c in enumerate(flat):
+        found = analyze(losses[2 * i : 2 * i + 2])
+        if found.usable:
+            result.ranges[c.name] = found
 
 
 def by_name(cands: Sequence[Candidate], name: str) -> Candidate:
