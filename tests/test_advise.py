@@ -148,6 +148,28 @@ def test_range_without_progress_is_not_usable() -> None:
     assert not analyze(noisy).usable
 
 
+def test_a_flat_range_is_measured_again_over_twice_the_steps() -> None:
+    from optimlab.advise._range import RangeFinding
+    from optimlab.advise._result import AdviceResult
+    from optimlab.advise._tournament import _longer_range_test, _Runner
+
+    problem = blobs(steps=100)
+    cands = [Candidate("adam"), Candidate("rmsprop")]
+    result = AdviceResult(problem="blobs", description="", metric="accuracy", goal="max", candidates=cands,
+                          budget=parse_budget("x40"), plan=None, run_steps=100, batch_sizes={})
+    ramp = np.zeros(1)
+    flat = RangeFinding(False, math.nan, math.nan, math.nan, ramp, ramp, ramp, math.nan, math.nan)
+    result.ranges = {"adam": analyze(_ramp_losses(0)[None, :]), "rmsprop": flat}
+    kept = result.ranges["adam"]
+    _longer_range_test(cands, result, _Runner(problem, result, None, 0), 30, 40 * 100, seeds=3)
+    assert [(p["phase"], p["trials"], p["steps"]) for p in result.compute] == [("longer range test", 2, 60)]
+    assert result.ranges["adam"] is kept and result.ranges["rmsprop"].usable
+    # nothing more when the budget could not fit a tournament afterwards
+    result.ranges["rmsprop"] = flat
+    _longer_range_test(cands, result, _Runner(problem, result, None, 0), 30, 700, seeds=3)
+    assert len(result.compute) == 1
+
+
 # ------------------------------------------------------------------------------------------ verdicts
 
 
