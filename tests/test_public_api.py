@@ -20,7 +20,7 @@ def test_verbs_are_functions_even_after_their_subpackages_are_imported() -> None
     import optimlab.compare._gallery
     import optimlab.explain.cards
 
-    for verb in (optimlab.explain, optimlab.compare, optimlab.train):
+    for verb in (optimlab.explain, optimlab.compare, optimlab.train, optimlab.advise, optimlab.bench):
         assert inspect.isfunction(verb), verb
     assert "Adam" in optimlab.explain("adam").to_markdown()
     assert optimlab.explain("adam").to_markdown() == optimlab.explain("adam").to_markdown()

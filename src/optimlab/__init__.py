@@ -5,6 +5,7 @@
 * ``optimlab.PRESETS`` / ``optimlab.explain(name)`` — the registry of named optimizers and their cards;
 * ``optimlab.compare(...)`` — optimizers' paths on 2-D loss surfaces, with pictures;
 * ``optimlab.train(problem, trials)`` — a population of trials trained together on a model problem;
+* ``optimlab.advise(problem)`` — a recommended optimizer and learning rate for your model, with evidence;
 * ``optimlab.bench(...)`` / ``optimlab.load_results(store)`` — fair studies: tuned, several seeds, stored.
 """
 
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 # Subpackages named like the functions below are imported first: Python binds a subpackage to its parent
 # only on its first import, so after these lines `optimlab.explain` and `optimlab.compare` stay functions.
+from . import advise as _advise_package  # noqa: F401
 from . import compare as _compare_package  # noqa: F401
 from . import explain as _explain_package  # noqa: F401
+from .advise import AdviceResult, advise
 from .compare import CompareResult, compare, lr_sweep
 from .population import Population, Trial
 from .problems.catalog import get_problem
@@ -32,6 +35,7 @@ def explain(name: str, lang: str = "en") -> ExplainedCard:
 
 __all__ = [
     "PRESETS",
+    "AdviceResult",
     "CompareResult",
     "ExplainedCard",
     "Population",
@@ -41,6 +45,7 @@ __all__ = [
     "TrainResult",
     "Trial",
     "__version__",
+    "advise",
     "bench",
     "compare",
     "explain",
