@@ -15,7 +15,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 STUDY = ["bench", "--problems", "sparse-logreg", "--optimizers", "adam,momentum,adagrad,gd", "--seeds", "2",
-         "--steps", "40", "--lr-grid", "1e-3:1:3", "--max-population", "2"]
+         "--steps", "300", "--lr-grid", "1e-3:1:3", "--max-population", "2"]
 
 
 def _env() -> dict[str, str]:
