@@ -56,8 +56,10 @@ def _finished(path: Path) -> int:
 
 
 def _interrupt_midway(path: Path, sig: signal.Signals) -> tuple[subprocess.Popen, dict[str, tuple]]:
+    # A shell's background job (as CI may run us) inherits SIGINT ignored; a terminal's Ctrl-C does not.
     proc = subprocess.Popen(_cli(*STUDY, "--store", str(path)), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while _finished(path) < 2:
         assert proc.poll() is None, f"the study ended before it could be interrupted: {proc.communicate()}"
