@@ -7,7 +7,6 @@ its PNGs — the range-test curves, the tournament bracket, the finalists' curve
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import _study_stats as stats
+from ._embed import png_img
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -48,10 +48,6 @@ def _save(fig: Any, path: Path) -> Path:
     _pyplot().close(fig)
     return path
 
-
-def _img(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}">'
 
 
 def _optimizer_of(result: Any, name: str) -> str:
@@ -221,7 +217,7 @@ def _page(result: Any, summary: str, ranking: pd.DataFrame, files: dict[str, Pat
                ("final_curves", "Final curves"))
     for key, title in figures:
         if key in files:
-            parts.append(f"<h2>{title}</h2>{_img(files[key], title)}")
+            parts.append(f"<h2>{title}</h2>{png_img(files[key], title)}")
     parts.append(f"<h2>Ranking</h2>{_table(ranking)}")
     if len(result.bracket):
         cols = ["rung", "steps", "rank", "candidate", "lr", "score", "score_sd", "valid_loss", "diverged", "promoted"]

@@ -10,7 +10,6 @@ study, and each optimizer's explain card.
 
 from __future__ import annotations
 
-import base64
 import html
 import math
 import re
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from . import _study_stats as stats
+from ._embed import png_img
 
 TAUS = np.linspace(1.0, 4.0, 121)
 
@@ -71,10 +71,6 @@ def _save(fig: Any, path: Path) -> Path:
     _pyplot().close(fig)
     return path
 
-
-def _img(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return f'<img src="data:image/png;base64,{data}" alt="{_esc(alt)}">'
 
 
 def _plan(results: Any) -> dict[str, Any]:
@@ -395,7 +391,7 @@ def _claims_html(claims: pd.DataFrame | None, out: Path, files: dict[str, Path])
             png = claim_png(name, figure, out / f"claim-{_slug(name)}.png")
             if png is not None:
                 files[f"claim:{name}"] = png
-                figure_html = _img(png, f"evidence for: {name}")
+                figure_html = png_img(png, f"evidence for: {name}")
         numbers = evidence.get("numbers") or {}
         rows = "".join(f"<tr><td>{_esc(k)}</td><td>{_esc(_plain(v))}</td></tr>" for k, v in numbers.items())
         thresholds = evidence.get("thresholds") or {}
@@ -495,11 +491,11 @@ def write_report(results: Any, out_dir: str | Path) -> dict[str, Path]:
         lr_png = lr_sensitivity_png(results, p, out / f"{slug}-lr-sensitivity.png")
         if lr_png is not None:
             files[f"{p}:lr"] = lr_png
-            figs.append(_img(lr_png, f"{p}: learning-rate sensitivity"))
+            figs.append(png_img(lr_png, f"{p}: learning-rate sensitivity"))
         cv_png = curves_png(results, p, scored, out / f"{slug}-curves.png")
         if cv_png is not None:
             files[f"{p}:curves"] = cv_png
-            figs.append(_img(cv_png, f"{p}: training curves"))
+            figs.append(png_img(cv_png, f"{p}: training curves"))
         if lr_png is None:
             figs.append('<p class="note">No learning-rate sweep for this problem (a defaults-only study): '
                         "every optimizer ran at its preset default.</p>")
@@ -537,7 +533,7 @@ def write_report(results: Any, out_dir: str | Path) -> dict[str, Path]:
             "(1 = best, ties share the better rank; a diverged or failed seed counts as the worst score, so "
             "failing on half the seeds or more ranks last), averaged over problems; the median is in brackets."
             "</p>" + rank_html
-            + "<h3>Performance profiles</h3>" + _img(files["profiles"], "performance profiles")
+            + "<h3>Performance profiles</h3>" + png_img(files["profiles"], "performance profiles")
             + f'<p class="note">{_esc(stats.PROFILE_DEFINITION)}</p>'
             + "<h3>Pairwise wins and losses over paired seeds</h3>"
             + f'<p class="note">Cell = row wins–row losses against the column, n = paired runs (ties included). '
