@@ -37,11 +37,16 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .hoist import HoistScalars
 from .rules import Rule, Scalar, State
 from .rules.nadam import scalar_dtype
 
 # The limit on compiled variants is raised because one rule serves many groups, shapes and flag combinations.
 _DYNAMO_SETTINGS: dict[str, Any] = {"recompile_limit": 64}
+
+# Inductor: the scalar-hoisting pass (see optimlab.hoist); no per-call size asserts on the inputs (Dynamo's guards
+# already check every tensor's shape and strides, and with hundreds of tensors the asserts cost more than the math).
+_INDUCTOR_SETTINGS: dict[str, Any] = {"post_grad_custom_post_pass": HoistScalars(), "size_asserts": False}
 
 _warned_no_compiler = False
 
@@ -105,7 +110,7 @@ def group_update(
         # Scalar state (NAdam's running product) goes in as a one-element view, so the rule keeps it a tensor
         # instead of reading it with .item(): on torch 2.13 Inductor drops an in-place update of a 0-d input
         # that is read back with .item() in the same graph (tests/test_fused.py checks the result).
-        seen = {k: v.view(1) if v.dim() == 0 and k != "step" else v for k, v in state.items()}
+        seen = {k: v.view(1) if v.dim() == 0 else v for k, v in state.items() if k != "step"}
         rule.update(p, g, seen, Rule.broadcast(hp, p), t)
         for k, v in seen.items():
             if k not in state:  # state the rule created during this step (a buffer switched on mid-run)
@@ -122,7 +127,9 @@ def compiled_update(rule_name: str) -> _Compiled:
     """:func:`group_update` compiled for one rule, with its own code object and hence its own compile cache."""
     code = group_update.__code__.replace(co_name=f"fused_{rule_name}")
     fn = types.FunctionType(code, group_update.__globals__, code.co_name)
-    compiled = torch.compile(fn, fullgraph=True, dynamic=False)
+    compiled = torch.compile(
+        fn, fullgraph=True, dynamic=False, options=_INDUCTOR_SETTINGS
+    )
 
     def run(*args: Any) -> None:
         with torch._dynamo.config.patch(_DYNAMO_SETTINGS):
@@ -225,12 +232,32 @@ class GroupPlan:
                 state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
                 state.update(rule.init_state(params[i], hp))
         compiled_update(rule.name)(
-            rule, params, grads, found, hyper_tensors(hp, self.hyper_cache), bool(group["maximize"]), None
+            rule, params, grads, found, hyper_tensors(hp, self.hyper_cache), bool(group["maximize"]),
+            _shared_step(rule, found),
         )
         for i in fresh:
             if found[i]:
                 states[params[i]] = found[i]
         return True
+
+
+def _shared_step(rule: Rule, states: Sequence[State]) -> Tensor | None:
+    """Advance the step counts of a group whose tensors all share one, and return it for the compiled walk.
+
+    torch.optim keeps one count per tensor, and so do we (for ``state_dict``). They are nearly always equal;
+    then the walk gets the count once, every tensor's per-step scalars (bias corrections ...) become the
+    same expression, computed once per step, and the compiled graph takes no per-tensor count inputs.
+    Returns ``None`` (each tensor counts for itself inside the walk) when the counts differ or the rule
+    counts no steps.
+    """
+    if not rule.counts_steps:
+        return None
+    counts = [state["step"] for state in states]
+    stacked = torch.stack(counts)
+    if not bool((stacked == stacked[0]).all()):
+        return None
+    torch._foreach_add_(counts, 1)
+    return counts[0].to(torch.float64)
 
 
 __all__ = [

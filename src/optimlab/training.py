@@ -22,6 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from .heap import retained_heap
 from .population import Population, Trial
 from .problems.base import ModuleProblem, Params, Problem
 
@@ -109,6 +110,7 @@ class TrainResult:
         return pd.DataFrame(rows)
 
 
+@retained_heap()
 def train(
     problem: Problem,
     trials: Sequence[Trial],
@@ -241,6 +243,7 @@ def _each_seed(trials: Iterable[Trial]) -> list[int]:
     return [t.seed for t in trials]
 
 
+@retained_heap()
 def train_alone(
     problem: ModuleProblem,
     trial: Trial,
