@@ -240,3 +240,22 @@ def test_population_uses_the_same_fast_path(float64_default: None) -> None:
             pop.step([p - t for p, t in zip(params, target, strict=True)])
         runs.append(params)
     assert rel_error(runs[0], runs[1]) <= TOL64
+
+
+def test_tensors_with_different_step_counts(float64_default: None) -> None:
+    """A tensor that missed steps (no gradient) keeps its own count: the walk then counts per tensor, as torch.optim
+    does, and still equals the reference; once the counts agree again, they advance together."""
+    gen = torch.Generator().manual_seed(3)
+    start = [torch.randn(6, generator=gen), torch.randn(4, generator=gen)]
+    grads = [[torch.randn_like(t) for t in start] for _ in range(5)]
+    runs = []
+    for mode in (True, False):
+        params = [torch.nn.Parameter(t.clone()) for t in start]
+        opt = optim.Adam([{"params": params, "fused": mode}], lr=0.05)
+        for step, g in enumerate(grads):
+            params[0].grad = g[0].clone()
+            params[1].grad = g[1].clone() if step >= 2 else None  # the second tensor starts late
+            opt.step()
+        runs.append((params, [opt.state[p]["step"].item() for p in params]))
+    assert runs[0][1] == runs[1][1] == [5.0, 3.0]
+    assert rel_error(runs[0][0], runs[1][0]) <= TOL64

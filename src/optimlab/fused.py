@@ -191,6 +191,8 @@ class GroupPlan:
         self.layout_changes = 0
         self.given_up = False
         self.hyper_cache: dict[str, tuple[float, Tensor]] = {}
+        self.counts: Tensor | None = None  # the group's step counts in one vector; state["step"] are views of it
+        self.count_ids: tuple[int, ...] = ()
 
     def step(self, rule: Rule, group: Mapping[str, Any], hp: Mapping[str, Scalar], states: Any) -> bool:
         """Update the group on the fast path and return ``True``, or return ``False`` to leave it to the caller.
@@ -233,31 +235,35 @@ class GroupPlan:
                 state.update(rule.init_state(params[i], hp))
         compiled_update(rule.name)(
             rule, params, grads, found, hyper_tensors(hp, self.hyper_cache), bool(group["maximize"]),
-            _shared_step(rule, found),
+            self._advance_counts(rule, found),
         )
         for i in fresh:
             if found[i]:
                 states[params[i]] = found[i]
         return True
 
+    def _advance_counts(self, rule: Rule, states: Sequence[State]) -> Tensor | None:
+        """Advance the group's step counts when they are all equal, and return the count for the compiled walk.
 
-def _shared_step(rule: Rule, states: Sequence[State]) -> Tensor | None:
-    """Advance the step counts of a group whose tensors all share one, and return it for the compiled walk.
-
-    torch.optim keeps one count per tensor, and so do we (for ``state_dict``). They are nearly always equal;
-    then the walk gets the count once, every tensor's per-step scalars (bias corrections ...) become the
-    same expression, computed once per step, and the compiled graph takes no per-tensor count inputs.
-    Returns ``None`` (each tensor counts for itself inside the walk) when the counts differ or the rule
-    counts no steps.
-    """
-    if not rule.counts_steps:
-        return None
-    counts = [state["step"] for state in states]
-    stacked = torch.stack(counts)
-    if not bool((stacked == stacked[0]).all()):
-        return None
-    torch._foreach_add_(counts, 1)
-    return counts[0].to(torch.float64)
+        torch.optim keeps one count per tensor (``state["step"]``), and so do we. They are nearly always equal;
+        then the walk gets the count once, every tensor's per-step scalars (bias corrections ...) become one
+        expression computed once per step, and the graph takes no per-tensor count inputs. The counts are kept
+        as views of one vector, so advancing them all is one operation. Returns ``None`` (each tensor counts
+        for itself inside the walk) when the counts differ or the rule counts no steps.
+        """
+        if not rule.counts_steps:
+            return None
+        ids = tuple(id(state["step"]) for state in states)
+        if self.counts is None or ids != self.count_ids:  # new tensors, or a loaded state_dict
+            self.counts = torch.stack([state["step"] for state in states])
+            for i, state in enumerate(states):
+                state["step"] = self.counts[i]
+            self.count_ids = tuple(id(state["step"]) for state in states)
+        counts = self.counts
+        if not bool((counts == counts[0]).all()):
+            return None
+        counts += 1
+        return counts[0].to(torch.float64)
 
 
 __all__ = [

@@ -23,63 +23,73 @@ import torch
 from torch import Tensor, fx
 from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 
-
-@torch.library.custom_op("optimlab::scalars", mutates_args=())
-def scalars(xs: list[Tensor]) -> Tensor:
-    """Pack one-element tensors of one dtype into a vector (the barrier :class:`HoistScalars` inserts)."""
-    return torch.cat([x.reshape(1) for x in xs])
+SMALL_ELEMENTS = 16384
+"""Nodes with at most this many elements count as per-step values: one-element scalars on the drop-in path,
+one value per trial (``[K, 1, ...]``) on the population path."""
 
 
-@scalars.register_fake
-def _scalars_fake(xs: list[Tensor]) -> Tensor:
-    return xs[0].new_empty(len(xs))
+@torch.library.custom_op("optimlab::pack_small", mutates_args=())
+def pack_small(xs: list[Tensor]) -> Tensor:
+    """Flatten small tensors of one dtype into one vector (the barrier :class:`HoistScalars` inserts)."""
+    return torch.cat([x.reshape(-1) for x in xs])
+
+
+@pack_small.register_fake
+def _pack_small_fake(xs: list[Tensor]) -> Tensor:
+    return xs[0].new_empty(sum(x.numel() for x in xs))
 
 
 def _value(node: Any) -> Any:
     return node.meta.get("val") if isinstance(node, fx.Node) else None
 
 
-def _is_one_element(node: fx.Node) -> bool:
+def _numel(node: fx.Node) -> int | None:
     val = _value(node)
-    return isinstance(val, Tensor) and val.numel() == 1 and not val.is_sparse
+    return val.numel() if isinstance(val, Tensor) and not val.is_sparse else None
 
 
-def _inputs(node: fx.Node) -> list[fx.Node]:
-    return list(node.all_input_nodes)
+def _is_small(node: fx.Node) -> bool:
+    n = _numel(node)
+    return n is not None and n <= SMALL_ELEMENTS
 
 
 def _is_pure(node: fx.Node) -> bool:
     target = node.target
-    if not isinstance(target, torch._ops.OpOverload):
-        return target in (torch.ops.aten.sym_size.int,)  # pragma: no cover - no symbolic sizes here
-    return not target._schema.is_mutable and target.namespace in ("aten", "prims")
+    return (
+        isinstance(target, torch._ops.OpOverload)
+        and not target._schema.is_mutable
+        and target.namespace in ("aten", "prims")
+    )
+
+
+def _feeds_larger(node: fx.Node, user: fx.Node) -> bool:
+    """Whether ``user`` broadcasts ``node`` over more elements (and so would recompute it per element)."""
+    n, m = _numel(node), _numel(user)
+    return user.op == "call_function" and n is not None and m is not None and m > n
 
 
 class HoistScalars(CustomGraphPass):
     """The pass described in the module docstring (an Inductor ``post_grad_custom_post_pass``)."""
 
     def __call__(self, graph: fx.Graph) -> None:
-        scalar: set[fx.Node] = set()
+        small: set[fx.Node] = set()
         for node in graph.nodes:
             if node.op == "placeholder":
-                if _is_one_element(node):
-                    scalar.add(node)
+                if _is_small(node):
+                    small.add(node)
             elif (
                 node.op == "call_function"
-                and _is_one_element(node)
+                and _is_small(node)
                 and _is_pure(node)
-                and all(i in scalar for i in _inputs(node))
+                and all(i in small for i in node.all_input_nodes)
             ):
-                scalar.add(node)
-        computed = _deduplicate([n for n in graph.nodes if n in scalar and n.op != "placeholder"], graph)
-        boundary = [
-            n for n in computed if any(u not in scalar and u.op == "call_function" and not _writes_back(u, n)
-                                       for u in n.users)
-        ]
+                small.add(node)
+        computed = _deduplicate([n for n in graph.nodes if n in small and n.op != "placeholder"], graph)
+        boundary = [n for n in computed if any(u not in small and _feeds_larger(n, u) for u in n.users)]
         if not boundary:
             return
-        anchor = next(n for n in graph.nodes if n.op != "placeholder" and n not in scalar)
-        for node in computed:  # depends only on inputs and earlier scalar nodes: safe to compute first
+        anchor = next(n for n in graph.nodes if n.op != "placeholder" and n not in small)
+        for node in computed:  # depends only on inputs and earlier small nodes: safe to compute first
             anchor.prepend(node)
         by_dtype: dict[torch.dtype, list[fx.Node]] = {}
         for node in boundary:
@@ -87,15 +97,16 @@ class HoistScalars(CustomGraphPass):
         fake_mode = torch._guards.detect_fake_mode([_value(n) for n in boundary])
         for nodes in by_dtype.values():
             with graph.inserting_before(anchor):
-                packed = _call(graph, fake_mode, torch.ops.optimlab.scalars.default, (nodes,))
-                for i, node in enumerate(nodes):
-                    picked = _call(graph, fake_mode, torch.ops.aten.select.int, (packed, 0, i))
-                    shape = list(_value(node).shape)
-                    if shape:
-                        picked = _call(graph, fake_mode, torch.ops.aten.view.default, (picked, shape))
+                packed = _call(graph, fake_mode, torch.ops.optimlab.pack_small.default, (nodes,))
+                offset = 0
+                for node in nodes:
+                    size = _value(node).numel()
+                    piece = _call(graph, fake_mode, torch.ops.aten.slice.Tensor, (packed, 0, offset, offset + size))
+                    piece = _call(graph, fake_mode, torch.ops.aten.view.default, (piece, list(_value(node).shape)))
+                    offset += size
                     for user in list(node.users):
-                        if user not in scalar and user is not packed and not _writes_back(user, node):
-                            user.replace_input_with(node, picked)
+                        if user not in small and user is not packed and _feeds_larger(node, user):
+                            user.replace_input_with(node, piece)
         graph.lint()
 
     def uuid(self) -> Any:
@@ -129,11 +140,6 @@ def _key(value: Any) -> Any:
     return value
 
 
-def _writes_back(user: fx.Node, node: fx.Node) -> bool:
-    """A ``copy_`` that stores a new scalar state value back into its input (it must keep the original node)."""
-    return user.target is torch.ops.aten.copy_.default and _is_one_element(user)
-
-
 def _call(graph: fx.Graph, fake_mode: Any, target: Any, args: tuple[Any, ...]) -> fx.Node:
     """A new ``call_function`` node, with the fake value Inductor's lowering reads from ``meta["val"]``."""
     node = graph.call_function(target, args)
@@ -143,4 +149,4 @@ def _call(graph: fx.Graph, fake_mode: Any, target: Any, args: tuple[Any, ...]) -
     return node
 
 
-__all__ = ["HoistScalars", "scalars"]
+__all__ = ["SMALL_ELEMENTS", "HoistScalars", "pack_small"]
