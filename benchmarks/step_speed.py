@@ -8,7 +8,8 @@ gradient set once and reused. After a warm-up it times ``step()`` for all modes 
 each repetition, so machine drift hits every mode alike. It reports the median and minimum step time, the ratio
 to torch's default mode (on CPU that is the single-tensor loop, ``foreach=False``), and the ratio to the
 memory-bandwidth floor: the bytes the algorithm must move per parameter (:data:`FLOOR_BYTES`) times the number of
-parameters, over the in-place bandwidth measured by this run's probe.
+parameters, over the in-place bandwidth of a probe (``x.add_(y)`` over one flat buffer of the case's size) that is
+timed in the same round-robin as the modes, so the floor drifts with the machine exactly as they do.
 
 Run from the repository root::
 
@@ -88,6 +89,20 @@ class Size:
         return [base + (1 if i < extra else 0) for i in range(self.tensors)]
 
 
+class InPlaceAdd:
+    """The bandwidth probe, stepped in the round-robin like an optimizer: ``x.add_(y)`` over one flat buffer as
+    large as the case (12 bytes per element: read x and y, write x)."""
+
+    def __init__(self, elements: int) -> None:
+        self.x, self.y = torch.ones(elements), torch.ones(elements)
+
+    def step(self) -> None:
+        self.x.add_(self.y)
+
+
+PROBE = ("probe", "x.add_(y)")
+
+
 @dataclass
 class Runner:
     """One (library, mode) of one optimizer: its own parameters, gradients and optimizer, and its step times."""
@@ -95,7 +110,7 @@ class Runner:
     library: str
     mode: str
     params: list[Tensor]
-    optimizer: torch.optim.Optimizer
+    optimizer: torch.optim.Optimizer | InPlaceAdd
     times: list[float] = field(default_factory=list)
     warmup_times: list[float] = field(default_factory=list)
 
@@ -111,13 +126,16 @@ class Row:
     min_ms: float
     vs_torch_default: float
     agrees: str
+    bandwidth: float
+    """In-place bandwidth (bytes/s) of this case's probe, timed in the same round-robin as the modes."""
 
-    def floor_ms(self, bandwidth: float) -> float:
-        """The memory-bandwidth floor of this step, in ms, at ``bandwidth`` bytes/s."""
-        return FLOOR_BYTES[self.optimizer] * self.params / bandwidth * 1e3
+    def floor_ms(self) -> float:
+        """The memory-bandwidth floor of this step, in ms: the algorithm's bytes at the case's probe bandwidth."""
+        bytes_per_param = 12 if self.library == PROBE[0] else FLOOR_BYTES[self.optimizer]
+        return bytes_per_param * self.params / self.bandwidth * 1e3
 
-    def vs_floor(self, bandwidth: float) -> float:
-        return self.median_ms / self.floor_ms(bandwidth)
+    def vs_floor(self) -> float:
+        return self.median_ms / self.floor_ms()
 
 
 _SUFFIX = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
@@ -218,6 +236,7 @@ def build_runners(
                 p.grad = grad.clone()  # each mode has its own gradient buffer, as in real training
                 params.append(p)
             runners.append(Runner(library, mode, params, make_optimizer(library, factory, params, kwargs)))
+    runners.append(Runner(*PROBE, [], InPlaceAdd(size.params)))
     return runners, refused
 
 
@@ -240,6 +259,8 @@ def agreement(reference: Runner, other: Runner) -> str:
     """Whether ``other`` ended at the same parameters as ``reference`` (float32 tolerance), as a short text."""
     if other is reference:
         return "ref"
+    if other.library == PROBE[0]:
+        return "-"
     worst = 0.0
     for a, b in zip(reference.params, other.params, strict=True):
         scale = a.abs().max().item() + 1e-12
@@ -265,6 +286,8 @@ def run_case(
     ]
     baseline = next(r for r in runners if (r.library, r.mode) == BASELINE)
     base_median = statistics.median(baseline.times)
+    probe = next(r for r in runners if (r.library, r.mode) == PROBE)
+    bandwidth = 12 * size.params / statistics.median(probe.times)
     rows = [
         Row(
             optimizer=name,
@@ -276,6 +299,7 @@ def run_case(
             min_ms=min(r.times) * 1e3,
             vs_torch_default=statistics.median(r.times) / base_median,
             agrees=agreement(baseline, r),
+            bandwidth=bandwidth,
         )
         for r in runners
     ]
@@ -284,8 +308,8 @@ def run_case(
     return rows, refused, first_steps
 
 
-def format_table(rows: Sequence[Row], bandwidth: float) -> str:
-    """A Markdown table of the rows, floors at ``bandwidth`` bytes/s."""
+def format_table(rows: Sequence[Row]) -> str:
+    """A Markdown table of the rows, each floor at its case's probe bandwidth."""
     header = (
         "| optimizer | size | mode | median ms | min ms | × torch default | floor ms | × floor | same result |\n"
         "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
@@ -294,17 +318,17 @@ def format_table(rows: Sequence[Row], bandwidth: float) -> str:
     for r in rows:
         lines.append(
             f"| {r.optimizer} | {r.size} | {r.library} {r.mode} | {r.median_ms:.2f} | {r.min_ms:.2f} | "
-            f"{r.vs_torch_default:.2f} | {r.floor_ms(bandwidth):.2f} | {r.vs_floor(bandwidth):.2f} | {r.agrees} |"
+            f"{r.vs_torch_default:.2f} | {r.floor_ms():.2f} | {r.vs_floor():.2f} | {r.agrees} |"
         )
     return "\n".join(lines)
 
 
-def summary(rows: Sequence[Row], bandwidth: float) -> tuple[float, float]:
+def summary(rows: Sequence[Row]) -> tuple[float, float]:
     """(worst optimlab-default/torch-default ratio over all rows, worst optimlab-default/floor at the largest size)."""
     candidate = [r for r in rows if (r.library, r.mode) == CANDIDATE]
     largest = max(r.params for r in candidate)
     worst_torch = max(r.vs_torch_default for r in candidate)
-    worst_floor = max(r.vs_floor(bandwidth) for r in candidate if r.params == largest)
+    worst_floor = max(r.vs_floor() for r in candidate if r.params == largest)
     return worst_torch, worst_floor
 
 
@@ -319,7 +343,7 @@ def best_rows(rows: Sequence[Row], library: str, modes: Sequence[str]) -> dict[t
     return best
 
 
-def fused_bars(rows: Sequence[Row], bandwidth: float) -> tuple[float, float, float, str]:
+def fused_bars(rows: Sequence[Row]) -> tuple[float, float, float, str]:
     """The issue-6 numbers over optimlab's best path (the faster of its default and ``fused=True``).
 
     Returns (worst best/torch-default over all rows, worst best/floor at the largest size, worst best/torch-best
@@ -330,7 +354,7 @@ def fused_bars(rows: Sequence[Row], bandwidth: float) -> tuple[float, float, flo
     largest = max(r.params for r in ours.values())
     most_tensors = max(ours.values(), key=lambda r: int(r.size.split("/")[1])).size
     worst_torch = max(r.vs_torch_default for r in ours.values())
-    worst_floor = max(r.vs_floor(bandwidth) for r in ours.values() if r.params == largest)
+    worst_floor = max(r.vs_floor() for r in ours.values() if r.params == largest)
     worst_best = max(r.median_ms / theirs[key].median_ms for key, r in ours.items() if r.size == most_tensors)
     return worst_torch, worst_floor, worst_best, most_tensors
 
@@ -383,18 +407,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             cand = next(r for r in case_rows if (r.library, r.mode) == CANDIDATE)
             print(
                 f"  {name:8s} {size.label:>9s}: optimlab {cand.median_ms:8.2f} ms = {cand.vs_torch_default:.2f}× "
-                f"torch default, {cand.vs_floor(bw_start):.2f}× floor (start bandwidth)",
+                f"torch default, {cand.vs_floor():.2f}× floor ({cand.bandwidth / 1e9:.0f} GB/s probe)",
                 flush=True,
             )
 
     bw_end = inplace_bandwidth(probe)
-    bandwidth = max(bw_start, bw_end)  # the floor uses the best bandwidth seen in this run
-    print(f"in-place bandwidth at end:   {bw_end / 1e9:.1f} GB/s; floor uses the best, {bandwidth / 1e9:.1f} GB/s")
+    print(f"in-place bandwidth at end:   {bw_end / 1e9:.1f} GB/s (floors use each case's own probe, see the table)")
     print(f"load average at end: {_load()}")
     print()
     print("Floor bytes per parameter (default settings): " + ", ".join(f"{k} {v}" for k, v in FLOOR_BYTES.items()))
     print()
-    print(format_table(rows, bandwidth))
+    print(format_table(rows))
     print()
     for name, refused in refusals.items():
         for reason in refused:
@@ -404,8 +427,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in first_steps:
         print(f"  {line}")
     print()
-    default_torch, default_floor = summary(rows, bandwidth)
-    worst_torch, worst_floor, worst_best, most_tensors = fused_bars(rows, bandwidth)
+    default_torch, default_floor = summary(rows)
+    worst_torch, worst_floor, worst_best, most_tensors = fused_bars(rows)
     print(f"bars: issue 2, optimlab default / torch default, worst {default_torch:.2f} (bar 1.10)")
     print(f"bars: optimlab default / floor at the largest size, worst {default_floor:.2f}")
     print(f"bars: optimlab best / torch best mode at {most_tensors}, worst {worst_best:.2f} (bar 1.10)")

@@ -14,7 +14,7 @@ from optimlab.population import Trial
 from optimlab.problems.base import Data, ModuleProblem, Split, accuracy
 from optimlab.registry import SETS
 from optimlab.schedules import Schedule
-from optimlab.training import BatchStream, train, train_alone
+from optimlab.training import BatchStream, _in_gradient_layout, train, train_alone
 
 
 def toy_problem(steps: int = 40) -> ModuleProblem:
@@ -170,3 +170,16 @@ def test_isolation_holds_when_all_trials_share_one_batch(problem: ModuleProblem,
     with_bad = train(problem, [good[0], Trial(optimizer, {"lr": 2e38}, seed=0), *good[1:]])
     assert with_bad.diverged_at[1] is not None
     assert torch.equal(with_bad.train_loss[[0, 2, 3]], train(problem, good).train_loss)
+
+
+def test_parameters_take_their_gradients_memory_layout() -> None:
+    """A weight whose batched gradient comes transposed is stored transposed (same values), so the update reads
+    both in order; a gradient with no dense layout (an expanded one) leaves the parameter as it is."""
+    param = torch.randn(3, 4, 5)
+    transposed_grad = torch.randn(3, 5, 4).transpose(1, 2)
+    moved = _in_gradient_layout(param, transposed_grad)
+    assert moved.stride() == transposed_grad.stride() and not moved.is_contiguous()
+    assert torch.equal(moved, param)
+    expanded_grad = torch.randn(3, 4, 1).expand(3, 4, 5)
+    assert _in_gradient_layout(param, expanded_grad) is param
+    assert _in_gradient_layout(param, torch.randn(3, 4, 5)) is param

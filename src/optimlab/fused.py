@@ -188,6 +188,8 @@ class GroupPlan:
     def __init__(self) -> None:
         self.warm = False  # the group's first step runs the reference path (it creates the state)
         self.layout: tuple[int, ...] | None = None
+        self.checked: tuple[Any, ...] | None = None  # the mode and set of tensors `eligible` was worked out for
+        self.eligible = False
         self.layout_changes = 0
         self.given_up = False
         self.hyper_cache: dict[str, tuple[float, Tensor]] = {}
@@ -203,22 +205,18 @@ class GroupPlan:
         mode = group.get("fused")
         if mode is False or self.given_up:
             return False
-        params: list[Tensor] = []
-        grads: list[Tensor] = []
-        for p in group["params"]:
-            g = p.grad
-            if g is None:
-                continue
-            if g.is_sparse or p.is_complex() or p.device.type != "cpu":
-                return False  # such groups take the reference path whole
-            params.append(p)
-            grads.append(g)
-        if not params or not wanted(mode, [p.numel() for p in params]):
-            return False
+        params = [p for p in group["params"] if p.grad is not None]
+        grads = [p.grad for p in params]
+        layout = tuple(map(id, params))
+        if (mode, layout) != self.checked:  # what the tensors are (dtype, device, size) is checked once per set
+            self.checked = (mode, layout)
+            self.eligible = bool(params) and all(not p.is_complex() and p.device.type == "cpu" for p in params)
+            self.eligible = self.eligible and wanted(mode, [p.numel() for p in params])
+        if not self.eligible or any(g.is_sparse for g in grads):
+            return False  # such groups take the reference path whole
         if not self.warm:
             self.warm = True
             return False
-        layout = tuple(map(id, params))
         if layout != self.layout:
             if self.layout is not None:
                 self.layout_changes += 1

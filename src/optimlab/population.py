@@ -122,9 +122,14 @@ class Population:
         newly = bad & ~self._frozen
         if newly.any():
             self._freeze(newly)
-        # Batched backward passes often return transposed weight gradients; one copy into the parameters'
-        # layout makes every following elementwise pass of the update read memory in order (measured faster).
-        grads = [g if g.is_contiguous() else g.contiguous() for g in grads]
+        # A gradient in another memory layout than its parameter (batched backward passes often return
+        # transposed weight gradients) is copied into the parameter's layout once, so that every following
+        # elementwise pass reads memory in order (measured faster). training.train stores parameters in
+        # their gradients' layout, which makes this copy unnecessary.
+        grads = [
+            g if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
+            for p, g in zip(self.params, grads, strict=True)
+        ]
         for group in self._groups:
             sizes = [len(group.rows) * p[0].numel() for p in self.params]
             if self.step_count > 1 and _fused.wanted(self.fused, sizes):

@@ -196,7 +196,7 @@ def _run_chunk(
     params = stack_params([problem.init_params(seed) for seed in _each_seed(trials)], trials)
     names = list(params)
     tensors = [params[name] for name in names]
-    population = Population(trials, tensors)
+    population: Population | None = None  # made after the first backward pass, see _in_gradient_layout
     # The full batch is the same for every seed: one stream serves all trials.
     seeds = [0] if batch_size == len(problem.data.train) else sorted({t.seed for t in trials})
     streams = [BatchStream(len(problem.data.train), batch_size, seed) for seed in seeds]
@@ -218,6 +218,9 @@ def _run_chunk(
             losses = problem.losses(stacked, train.inputs[index], train.targets[index])
         grads = torch.autograd.grad(losses.sum(), leaves)
         losses = losses.detach()
+        if population is None:
+            tensors = [_in_gradient_layout(p, g) for p, g in zip(tensors, grads, strict=True)]
+            population = Population(trials, tensors)
         factor = None
         if has_schedule:
             factor = torch.tensor([s.factor(step, steps) if s else 1.0 for s in schedules], dtype=torch.float64)
@@ -231,7 +234,21 @@ def _run_chunk(
                     evals[split][metric][:, next_eval] = torch.where(frozen, math.nan, values.float())
             next_eval += 1
         report(step + 1)
+    assert population is not None
     return _ChunkResult(losses_seen, evals, population.diverged_at)
+
+
+def _in_gradient_layout(param: Tensor, grad: Tensor) -> Tensor:
+    """The parameter stored in the memory layout its gradient comes in (same shape and values).
+
+    A batched linear layer computes its weight's gradient transposed (``xᵀ·dy`` for ``W``, stored ``[out, in]``);
+    a contiguous copy of it every step costs a full pass over the weights. Storing the weights in the
+    gradient's layout instead lets every elementwise pass of the update read both in order, with no copy.
+    """
+    if grad.stride() == param.stride():
+        return param
+    like = torch.empty_like(grad)  # keeps the gradient's strides when they describe a dense layout
+    return like.copy_(param) if like.stride() == grad.stride() else param
 
 
 def stack_params(per_trial: Sequence[Params], trials: Sequence[Trial] | None = None) -> Params:
