@@ -157,3 +157,19 @@ def test_step_seconds_times_every_trial_alone() -> None:
     seconds = C.step_seconds(problem, trials, rounds=2, steps=5)
     assert set(seconds) == {"gd", "minibatch"}
     assert all(0 < s < 1.0 for s in seconds.values())
+
+
+def test_bench_claims_passes_budget_and_seeds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``optimlab bench --claims --seeds N`` runs the claims with N seeds per setting (it once dropped --seeds)."""
+    from optimlab.cli import main
+
+    seen: dict[str, object] = {}
+
+    def fake_run_claims(store: object, budget: str = "quick", **kwargs: object) -> str:
+        seen.update(store=store, budget=budget, **kwargs)
+        return "claims table"
+
+    monkeypatch.setattr(C, "run_claims", fake_run_claims)
+    store = str(tmp_path / "s.sqlite")
+    assert main(["bench", "--claims", "--seeds", "3", "--store", store]) == 0
+    assert seen["claim_seeds"] == 3 and seen["budget"] == "quick" and str(seen["store"]) == store

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,9 @@ def add_bench_parser(sub: Any) -> None:
     bench.add_argument("--problem-file", action="append", default=[], metavar="PATH.py:FUNCTION",
                        help="add your own problem (a function returning an optimlab Problem); repeatable")
     bench.add_argument("--optimizers", default="seed", help="names or sets (seed, modern, all), comma-separated")
-    bench.add_argument("--seeds", type=int, help="final seeds per optimizer (default 5)")
+    bench.add_argument(
+        "--seeds", type=int, help="final seeds per optimizer (default 5); with --claims, seeds per claim setting"
+    )
     bench.add_argument("--budget", default="quick", choices=sorted(BUDGETS), help="named budget (default quick)")
     bench.add_argument("--steps", type=int, help="training steps per trial (overrides the budget)")
     bench.add_argument("--lr-grid", help="MIN:MAX:POINTS (log spaced) or a comma list (overrides the budget)")
@@ -85,15 +86,10 @@ def _run_bench(args: argparse.Namespace) -> int:
 
 
 def _run_claims(args: argparse.Namespace, stream: Any) -> int:
-    try:
-        from .study.claims import run_claims
-    except ImportError:
-        raise UserError("The claims study is not part of this optimlab version.") from None
-    offered = {"budget": args.budget, "seeds": args.seeds, "stream": stream}
-    accepted = inspect.signature(run_claims).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    kwargs = {k: v for k, v in offered.items() if (v is not None or k == "stream") and (takes_any or k in accepted)}
-    result = run_claims(args.store, **kwargs)
+    from .study.claims import run_claims
+
+    # With --claims, --seeds is the number of seeds per claim setting (the claims budget's own otherwise).
+    result = run_claims(args.store, args.budget, claim_seeds=args.seeds, stream=stream)
     if result is not None:
         print(result)
     return 0
