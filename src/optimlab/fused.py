@@ -39,6 +39,7 @@ from torch import Tensor
 
 from .hoist import HoistScalars
 from .rules import Rule, Scalar, State
+from .rules._math import descent_gradient
 from .rules.nadam import scalar_dtype
 
 # The limit on compiled variants is raised because one rule serves many groups, shapes and flag combinations.
@@ -98,8 +99,7 @@ def group_update(
     broadcast over each tensor's leading trial dimension.
     """
     for p, g, state in zip(params, grads, states, strict=True):
-        if maximize:
-            g = -g  # as in the reference loop: the one place where ascent becomes descent
+        g = descent_gradient(g, maximize)
         t: Any = 0
         if step is not None:
             t = step

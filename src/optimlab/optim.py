@@ -27,6 +27,7 @@ from torch.optim.optimizer import Optimizer
 
 from . import fused as _fused
 from .rules import RULES, Rule, Scalar
+from .rules._math import descent_gradient
 from .rules.nadam import scalar_dtype
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
@@ -98,8 +99,7 @@ class RuleOptimizer(Optimizer):
                     continue
                 if g.is_sparse and not rule.supports_sparse:
                     raise RuntimeError(f"{type(self).__name__} does not support sparse gradients.")
-                if group["maximize"]:
-                    g = -g  # the one place where ascent becomes descent
+                g = descent_gradient(g, group["maximize"])
                 state = self.state[p]
                 x = p
                 if p.is_complex():  # complex numbers update as pairs of real coordinates, as in torch.optim

@@ -25,6 +25,11 @@ def as_python(x: Scalar) -> Scalar:
     return x
 
 
+def descent_gradient(g: Tensor, maximize: bool) -> Tensor:
+    """The gradient a rule descends: −g when the objective is maximized (torch.optim's ``maximize=True``)."""
+    return -g if maximize else g
+
+
 def add_scaled_(x: Tensor, y: Tensor, alpha: Scalar) -> Tensor:
     """x ← x + α·y, in place."""
     if isinstance(alpha, Tensor):
