@@ -13,8 +13,12 @@ What keeps the compiled code valid across steps:
   the Python number ``0.0`` instead, so the rule skips the optional term (momentum, weight decay) exactly as
   the reference does and allocates the same state; switching such a term on later recompiles once.
   ``lr`` is always a tensor: warm-up schedules start at zero.
-* The step count stays in the state as torch.optim keeps it (a 0-d tensor); the compiled code increments it
-  and passes it to the rule as a float64 tensor.
+* The step counts stay in the state as torch.optim keeps them (a 0-d tensor per tensor), held as views of one
+  vector per group (:meth:`GroupPlan._advance_counts`): when they agree, as they nearly always do, they advance
+  in one operation and the walk gets the count once, as a float64 tensor; otherwise the compiled code counts
+  each tensor's own steps.
+* :class:`optimlab.hoist.HoistScalars` (an Inductor pass) computes every per-step scalar once per step instead
+  of inside each element loop; that is what brings the compiled loops to the memory-bandwidth floor.
 * Structural flags (``amsgrad``, ``nesterov``, ``maximize`` ...), tensor shapes and dtypes, and the number of
   tensors in the group are specialised: changing them recompiles (seconds), see ``benchmarks/RESULTS.md``.
 
@@ -127,9 +131,7 @@ def compiled_update(rule_name: str) -> _Compiled:
     """:func:`group_update` compiled for one rule, with its own code object and hence its own compile cache."""
     code = group_update.__code__.replace(co_name=f"fused_{rule_name}")
     fn = types.FunctionType(code, group_update.__globals__, code.co_name)
-    compiled = torch.compile(
-        fn, fullgraph=True, dynamic=False, options=_INDUCTOR_SETTINGS
-    )
+    compiled = torch.compile(fn, fullgraph=True, dynamic=False, options=_INDUCTOR_SETTINGS)
 
     def run(*args: Any) -> None:
         with torch._dynamo.config.patch(_DYNAMO_SETTINGS):

@@ -6,10 +6,12 @@ elements that uses it, and because it compiles with errno-preserving libm calls,
 ``pow``/``sqrt`` out of that loop: Adam's compiled step evaluated two ``pow`` and one ``sqrt`` for every 16
 floats and ran at 3–5× the memory-bandwidth floor.
 
-:class:`HoistScalars` runs on Inductor's functional post-grad graph. It finds the *scalar subgraph* (one-element
-nodes computed from graph inputs and other one-element nodes only), moves it to the top of the graph, and routes
-every edge from that subgraph into per-element work through one ``optimlab::scalars`` call per dtype, an opaque
-op that packs the values into a small vector. Inductor cannot inline through an opaque op, so the scalars are
+:class:`HoistScalars` runs on Inductor's functional post-grad graph. It finds the *small subgraph*: nodes of at
+most :data:`SMALL_ELEMENTS` elements computed only from small graph inputs and other small nodes (one-element
+scalars on the drop-in path, one value per trial, ``[K, 1, ...]``, in a population). It removes duplicates (every
+tensor of a group computes the same bias correction), moves the rest to the top of the graph, and routes every
+edge from that subgraph into a larger node through one ``optimlab::pack_small`` call per dtype, an opaque op
+that packs the values into one vector. Inductor cannot inline through an opaque op, so the small values are
 computed once per step into a buffer, and the element loops only load them. Values are unchanged: the same
 operations run in the same precision, only once.
 """
@@ -59,6 +61,7 @@ def _is_pure(node: fx.Node) -> bool:
         isinstance(target, torch._ops.OpOverload)
         and not target._schema.is_mutable
         and target.namespace in ("aten", "prims")
+        and torch.Tag.nondeterministic_seeded not in target.tags  # two random draws must stay two
     )
 
 
@@ -114,7 +117,7 @@ class HoistScalars(CustomGraphPass):
 
 
 def _deduplicate(nodes: list[fx.Node], graph: fx.Graph) -> list[fx.Node]:
-    """Common-subexpression elimination over the scalar subgraph: every tensor of a group computes the same
+    """Common-subexpression elimination over the small subgraph: every tensor of a group computes the same
     bias corrections from the same inputs; keep one node per distinct expression."""
     canonical: dict[Any, fx.Node] = {}
     kept = []
