@@ -4,9 +4,12 @@ A training step allocates and frees the same large tensors every step (activatio
 temporaries). glibc's ``malloc`` serves large requests with fresh ``mmap`` pages and gives them back to the
 kernel on ``free``, so each step touches its working set for the first time again: measured on the MLP
 population of ``benchmarks/population_speed.py`` (K = 64), about 8 000 page faults and 14–20 ms of kernel time
-per step, a quarter of the step. :func:`retained_heap` switches this off for the duration of a run
-(``M_MMAP_MAX = 0``: large blocks come from the heap; ``M_TRIM_THRESHOLD`` = 1 GiB: freed blocks stay there),
-then restores glibc's defaults and returns the freed memory with ``malloc_trim``.
+per step, a quarter of the step. :func:`retained_heap` serves blocks up to 32 MiB (glibc's largest mmap
+threshold) from the heap and keeps up to 1 GiB of freed memory there while a run lasts; larger blocks still
+come from ``mmap`` and go back when freed, so the process never holds much more than its working set (turning
+``mmap`` off altogether was faster for K = 256 but let a full-batch Transformer run outgrow memory).
+Afterwards the trim threshold becomes 64 MiB (twice the mmap threshold, where glibc's own adaptive rule would
+put it after freeing such a block) and ``malloc_trim`` returns the freed memory.
 
 Other C libraries (macOS, musl) are left alone: there it does nothing. ``OPTIMLAB_RETAIN_HEAP=0`` turns it off.
 """
@@ -22,10 +25,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# mallopt parameter numbers and glibc's defaults (malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
-_DEFAULT_TRIM_THRESHOLD, _DEFAULT_MMAP_MAX = 128 * 1024, 65536
-_RETAINED_TRIM_THRESHOLD = 1 << 30
+# mallopt parameter numbers (malloc.h) and the settings used.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_MMAP_THRESHOLD = 32 * 2**20  # glibc's maximum on 64-bit systems
+_RETAINED_TRIM_THRESHOLD = 2**30
+_AFTER_TRIM_THRESHOLD = 2 * _MMAP_THRESHOLD
 
 _lock = threading.Lock()
 _depth = 0
@@ -48,9 +52,9 @@ def _enabled() -> bool:
 
 @contextmanager
 def retained_heap() -> Iterator[None]:
-    """Within this block, freed large allocations stay in the process for reuse (see the module docstring).
+    """Within this block, freed blocks up to 32 MiB stay in the process for reuse (see the module docstring).
 
-    Nested and concurrent uses share one setting; the defaults come back when the outermost block ends.
+    Nested and concurrent uses share one setting; the freed memory goes back when the outermost block ends.
     """
     global _depth
     libc = _glibc() if _enabled() else None
@@ -60,7 +64,7 @@ def retained_heap() -> Iterator[None]:
     with _lock:
         _depth += 1
         if _depth == 1:
-            libc.mallopt(_M_MMAP_MAX, 0)
+            libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
             libc.mallopt(_M_TRIM_THRESHOLD, _RETAINED_TRIM_THRESHOLD)
     try:
         yield
@@ -68,8 +72,7 @@ def retained_heap() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0:
-                libc.mallopt(_M_MMAP_MAX, _DEFAULT_MMAP_MAX)
-                libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM_THRESHOLD)
+                libc.mallopt(_M_TRIM_THRESHOLD, _AFTER_TRIM_THRESHOLD)
                 libc.malloc_trim(0)
 
 
