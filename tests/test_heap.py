@@ -58,3 +58,24 @@ def test_settings_and_switch(monkeypatch: pytest.MonkeyPatch) -> None:
     with heap.retained_heap():
         pass
     assert libc.calls == []
+
+
+def test_all_blocks_kept_only_when_memory_is_roomy(monkeypatch: pytest.MonkeyPatch) -> None:
+    libc = RecordingLibc()
+    monkeypatch.setattr(heap, "_glibc", lambda: libc)
+    monkeypatch.setattr(heap, "_ram_bytes", lambda: 100 * 2**30)
+    assert not heap.retain_all_if_roomy()  # outside a block: nothing to do
+    assert libc.calls == []
+
+    monkeypatch.setattr(heap, "_peak_bytes", lambda: 40 * 2**30)  # 40 % of RAM used at the peak: stay bounded
+    with heap.retained_heap():
+        assert not heap.retain_all_if_roomy()
+    assert ("mallopt", (-4, 0)) not in libc.calls
+
+    libc.calls.clear()
+    monkeypatch.setattr(heap, "_peak_bytes", lambda: 10 * 2**30)  # 10 %: every block from the heap
+    with heap.retained_heap():
+        assert heap.retain_all_if_roomy()
+        assert libc.calls[-1] == ("mallopt", (-4, 0))  # M_MMAP_MAX = 0
+    assert ("mallopt", (-4, 65536)) in libc.calls  # mmap back on when the block ends
+    assert not heap._all_blocks

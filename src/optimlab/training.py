@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .heap import retained_heap
+from .heap import retain_all_if_roomy, retained_heap
 from .population import Population, Trial
 from .problems.base import ModuleProblem, Params, Problem
 
@@ -221,6 +221,7 @@ def _run_chunk(
         if population is None:
             tensors = [_in_gradient_layout(p, g) for p, g in zip(tensors, grads, strict=True)]
             population = Population(trials, tensors)
+            retain_all_if_roomy()  # one step's footprint is known now
         factor = None
         if has_schedule:
             factor = torch.tensor([s.factor(step, steps) if s else 1.0 for s in schedules], dtype=torch.float64)
@@ -293,6 +294,8 @@ def train_alone(
         curve[step] = loss.item()
         loss.backward()
         optimizer.step()
+        if step == 0:
+            retain_all_if_roomy()
         if scheduler is not None:
             scheduler.step()
     return curve
