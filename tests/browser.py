@@ -29,6 +29,17 @@ class OfflinePage:
     blocked: list[str] = field(default_factory=list)
     """Requests for anything but ``file:`` and ``data:`` URLs, which were refused."""
 
+    def open(self, path: Path) -> None:
+        """Load a local HTML file in a 1280×900 viewport and wait for its ``load`` event."""
+        self.page.set_viewport_size({"width": 1280, "height": 900})
+        self.page.goto(path.as_uri())
+        self.page.wait_for_load_state("load")
+
+    def image_sizes(self) -> list[tuple[bool, int]]:
+        """``(complete, naturalWidth)`` of every ``<img>`` on the page."""
+        sizes = self.page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        return [(bool(done), int(width)) for done, width in sizes]
+
 
 @contextmanager
 def offline_page(profile_dir: Path) -> Iterator[OfflinePage]:

@@ -16,10 +16,8 @@ def test_advice_page_opens_offline_without_errors(tmp_path: Path) -> None:
     files = result.save(tmp_path / "advice")
     with offline_page(tmp_path / "profile") as browser:
         page = browser.page
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(files["html"].as_uri())
-        page.wait_for_load_state("load")
-        sizes = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        browser.open(files["html"])
+        sizes = browser.image_sizes()
         assert len(sizes) == 3
         assert all(done and width > 300 for done, width in sizes)
         summary = page.locator("pre.summary").inner_text()

@@ -15,10 +15,8 @@ def test_report_page_opens_offline_without_errors(tmp_path: Path) -> None:
     files = write_report(fake_results(), tmp_path / "report")
     with offline_page(tmp_path / "profile") as browser:
         page = browser.page
-        page.set_viewport_size({"width": 1280, "height": 900})
-        page.goto(files["html"].as_uri())
-        page.wait_for_load_state("load")
-        sizes = page.evaluate("Array.from(document.images).map(i => [i.complete, i.naturalWidth])")
+        browser.open(files["html"])
+        sizes = browser.image_sizes()
         assert len(sizes) == 6
         assert all(done and width > 200 for done, width in sizes)
         assert page.locator("table.pairs td.win").count() >= 2
