@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .._threads import torch_threads
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
@@ -117,19 +118,16 @@ def advise(
     runner = _Runner(prob, result, progress, plan.cost() if plan else 0)
     # One intra-op thread: on small models a second thread costs more in hand-offs than it computes (measured
     # 10-40x slower on this two-core machine, the same reason the study runs single-threaded).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _tournament(prob, cands, result, runner, parsed, seeds)
-    except (UserError, KeyboardInterrupt) as exc:
-        result.stopped = str(exc) or "interrupted"
-        if out_dir is not None:
-            result.save(out_dir)
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        raise AdviceError(str(exc), result) from exc
-    finally:
-        torch.set_num_threads(threads)
+    with torch_threads(1):
+        try:
+            _tournament(prob, cands, result, runner, parsed, seeds)
+        except (UserError, KeyboardInterrupt) as exc:
+            result.stopped = str(exc) or "interrupted"
+            if out_dir is not None:
+                result.save(out_dir)
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise AdviceError(str(exc), result) from exc
     if out_dir is not None:
         result.save(out_dir)
     return result

@@ -24,6 +24,7 @@ from typing import Any, TextIO
 import numpy as np
 import torch
 
+from .._threads import torch_threads
 from ..errors import UserError
 from ..population import Population, Trial
 from ..problems.base import Problem
@@ -609,61 +610,59 @@ def run_claims(
         elif stream is not None:
             print(message, file=stream, flush=True)
 
-    threads = torch.get_num_threads()
-    # These populations are small and overhead-bound: on a shared 2-core machine one thread was 20-50x faster than
-    # two competing with other processes, and it makes the wall-time claim less sensitive to the machine's load.
     owns = not isinstance(store, Store)
     db = store if isinstance(store, Store) else Store(store if store is not None else DEFAULT_STORE)
     started = time.perf_counter()
     claims: list[Claim] = []
     study_id = db.create_study(f"claims ({budget})", _plan_dict(b, seed_list))
     ok = False
-    torch.set_num_threads(1)
-    try:
-        built = {name: get_problem(name, **opts) for name, opts in b.problems.items()}
+    # These populations are small and overhead-bound: on a shared 2-core machine one thread was 20-50x faster than
+    # two competing with other processes, and it makes the wall-time claim less sensitive to the machine's load.
+    with torch_threads(1):
+        try:
+            built = {name: get_problem(name, **opts) for name, opts in b.problems.items()}
 
-        def record(claim: Claim, t0: float) -> None:
-            claim.seconds = time.perf_counter() - t0
-            claim.evidence["seconds"] = round(claim.seconds, 1)
-            db.put_claim(study_id, claim.name, claim.verdict, claim.summary, claim.evidence)
-            claims.append(claim)
-            say(f"claims: [{len(claims)}/6] {claim.name}: {claim.verdict} ({claim.seconds:.0f} s)")
+            def record(claim: Claim, t0: float) -> None:
+                claim.seconds = time.perf_counter() - t0
+                claim.evidence["seconds"] = round(claim.seconds, 1)
+                db.put_claim(study_id, claim.name, claim.verdict, claim.summary, claim.evidence)
+                claims.append(claim)
+                say(f"claims: [{len(claims)}/6] {claim.name}: {claim.verdict} ({claim.seconds:.0f} s)")
 
-        t0 = time.perf_counter()
-        say(f"claims: lr grids on {', '.join(built)} ({len(CLASSIC)} optimizers x {len(b.grid)} lrs)...")
-        runs = {n: grid_run(p, CLASSIC, b.grid, seed_list, b.steps) for n, p in built.items()}
-        record(claim_adam_default(runs), t0)
+            t0 = time.perf_counter()
+            say(f"claims: lr grids on {', '.join(built)} ({len(CLASSIC)} optimizers x {len(b.grid)} lrs)...")
+            runs = {n: grid_run(p, CLASSIC, b.grid, seed_list, b.steps) for n, p in built.items()}
+            record(claim_adam_default(runs), t0)
 
-        t0 = time.perf_counter()
-        base = dict(b.problems.get("sparse-logreg", {}))
-        sparse_runs: dict[float, GridRun] = {}
-        density: dict[float, float] = {}
-        for e in b.sparsity_exponents:
-            problem = built["sparse-logreg"] if e == 1.0 and "sparse-logreg" in built else get_problem(
-                "sparse-logreg", **{**base, "exponent": e})
-            density[e] = float((problem.data.train.inputs != 0).float().mean())
-            sparse_runs[e] = runs["sparse-logreg"] if problem is built.get("sparse-logreg") else grid_run(
-                problem, (*SGD_FAMILY, *ADAPTIVE), b.grid, seed_list, b.steps)
-        record(claim_sparse_adaptive(sparse_runs, density), t0)
+            t0 = time.perf_counter()
+            base = dict(b.problems.get("sparse-logreg", {}))
+            sparse_runs: dict[float, GridRun] = {}
+            density: dict[float, float] = {}
+            for e in b.sparsity_exponents:
+                problem = built["sparse-logreg"] if e == 1.0 and "sparse-logreg" in built else get_problem(
+                    "sparse-logreg", **{**base, "exponent": e})
+                density[e] = float((problem.data.train.inputs != 0).float().mean())
+                sparse_runs[e] = runs["sparse-logreg"] if problem is built.get("sparse-logreg") else grid_run(
+                    problem, (*SGD_FAMILY, *ADAPTIVE), b.grid, seed_list, b.steps)
+            record(claim_sparse_adaptive(sparse_runs, density), t0)
 
-        t0 = time.perf_counter()
-        mlp = built.get("mnist1d-mlp") or next(iter(built.values()))
-        record(claim_adagrad_stalls(mlp, runs[mlp.name], b.adagrad_steps, seed=seed_list[0]), t0)
+            t0 = time.perf_counter()
+            mlp = built.get("mnist1d-mlp") or next(iter(built.values()))
+            record(claim_adagrad_stalls(mlp, runs[mlp.name], b.adagrad_steps, seed=seed_list[0]), t0)
 
-        t0 = time.perf_counter()
-        record(claim_momentum_zigzag(), t0)
+            t0 = time.perf_counter()
+            record(claim_momentum_zigzag(), t0)
 
-        t0 = time.perf_counter()
-        record(claim_adadelta_no_lr(runs), t0)
+            t0 = time.perf_counter()
+            record(claim_adadelta_no_lr(runs), t0)
 
-        t0 = time.perf_counter()
-        record(claim_batch_policies(get_problem("mnist1d-mlp", **b.batch_problem), b.batch_steps), t0)
-        ok = True
-    finally:
-        torch.set_num_threads(threads)
-        db.set_status(study_id, "done" if ok else "failed")
-        if owns:
-            db.close()
+            t0 = time.perf_counter()
+            record(claim_batch_policies(get_problem("mnist1d-mlp", **b.batch_problem), b.batch_steps), t0)
+            ok = True
+        finally:
+            db.set_status(study_id, "done" if ok else "failed")
+            if owns:
+                db.close()
     return ClaimsResult(study_id, budget, claims, time.perf_counter() - started, str(db.path))
 
 

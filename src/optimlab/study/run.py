@@ -16,8 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-import torch
-
+from .._threads import torch_threads
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
@@ -107,33 +106,31 @@ def run_study(
     meter = Progress(total=total, done=len(finished), stream=stream, every=progress_every)
     meter.plan_work(_estimate_left(plan, problems, specs_by_phase, finished))
     store.set_status(study_id, "running")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(plan.threads)
-    try:
-        for name in plan.problems:
-            problem = problems[name]
-            for phase in phases(plan):
-                specs = specs_by_phase.get((name, phase))
-                if specs is None:  # final trials are known once tuning of this problem is complete
-                    specs = _final_specs(store, study_id, plan, name) or []
-                if not specs:
-                    continue
-                store.add_trials(study_id, specs, [_batch(problem, s) for s in specs], [plan.steps[name]] * len(specs))
-                for population in plan.populations(specs):
-                    status = {r["key"]: r["status"] for r in store.trials(study_id, phase, name)}
-                    if all(status.get(s.key) in FINISHED for s in population):
+    with torch_threads(plan.threads):
+        try:
+            for name in plan.problems:
+                problem = problems[name]
+                for phase in phases(plan):
+                    specs = specs_by_phase.get((name, phase))
+                    if specs is None:  # final trials are known once tuning of this problem is complete
+                        specs = _final_specs(store, study_id, plan, name) or []
+                    if not specs:
                         continue
-                    _run_population(store, study_id, plan, problem, population, meter, status)
-                    meter.best = _best_so_far(store, study_id, plan, name)
-                    meter.advance(0, force=True)
-    except KeyboardInterrupt:
-        store.set_status(study_id, "interrupted")
-        raise
-    except BaseException:
-        store.set_status(study_id, "failed")
-        raise
-    finally:
-        torch.set_num_threads(threads)
+                    batches = [_batch(problem, s) for s in specs]
+                    store.add_trials(study_id, specs, batches, [plan.steps[name]] * len(specs))
+                    for population in plan.populations(specs):
+                        status = {r["key"]: r["status"] for r in store.trials(study_id, phase, name)}
+                        if all(status.get(s.key) in FINISHED for s in population):
+                            continue
+                        _run_population(store, study_id, plan, problem, population, meter, status)
+                        meter.best = _best_so_far(store, study_id, plan, name)
+                        meter.advance(0, force=True)
+        except KeyboardInterrupt:
+            store.set_status(study_id, "interrupted")
+            raise
+        except BaseException:
+            store.set_status(study_id, "failed")
+            raise
     store.set_status(study_id, "done")
 
 
