@@ -16,7 +16,9 @@ import numpy as np
 import pandas as pd
 
 from . import _study_stats as stats
-from ._embed import png_img
+from ._embed import png_img, pyplot, save_png
+
+_DPI = 100
 
 _CSS = """
 body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
@@ -28,26 +30,10 @@ img{max-width:100%}pre.summary{background:#f7f7f2;padding:1em;white-space:pre-wr
 """
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _color(name: str, optimizer: str) -> str:
     from ..compare import PALETTE
 
     return PALETTE.get(name) or PALETTE.get(optimizer) or "#555555"
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.savefig(path, dpi=100, bbox_inches="tight")
-    _pyplot().close(fig)
-    return path
-
 
 
 def _optimizer_of(result: Any, name: str) -> str:
@@ -59,7 +45,7 @@ def range_png(result: Any, path: Path) -> Path | None:
     range (shaded) and the learning rates the tournament then tried (ticks)."""
     if not result.ranges:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     names = list(result.ranges)
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
@@ -86,7 +72,7 @@ def range_png(result: Any, path: Path) -> Path | None:
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, _DPI)
 
 
 def bracket_png(result: Any, path: Path) -> Path | None:
@@ -94,7 +80,7 @@ def bracket_png(result: Any, path: Path) -> Path | None:
     crosses mark where a configuration was dropped."""
     if not len(result.bracket):
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.5, 5.0))
     stages: dict[tuple[str, float], list[tuple[float, float]]] = {}
     rungs = sorted(result.bracket["rung"].unique())
@@ -124,14 +110,14 @@ def bracket_png(result: Any, path: Path) -> Path | None:
     if result.goal == "min":
         ax.set_yscale("log")
     ax.legend(fontsize=8, ncol=2, loc="best")
-    return _save(fig, path)
+    return save_png(fig, path, _DPI)
 
 
 def final_png(result: Any, path: Path) -> Path | None:
     """The finalists' validation curves over the full run: median over seeds, min–max band."""
     if not result.final_curves:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(8.0, 4.6))
     steps = np.asarray(result.final_steps, float)
     for label, curves in result.final_curves.items():
@@ -147,7 +133,7 @@ def final_png(result: Any, path: Path) -> Path | None:
         ax.set_yscale("log")
     ax.set_title(f"Final confirmation: median and min–max over {result.final['seed'].nunique()} seeds")
     ax.legend(fontsize=9)
-    return _save(fig, path)
+    return save_png(fig, path, _DPI)
 
 
 def _table(frame: pd.DataFrame) -> str:

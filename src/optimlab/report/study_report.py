@@ -21,7 +21,9 @@ import numpy as np
 import pandas as pd
 
 from . import _study_stats as stats
-from ._embed import png_img
+from ._embed import png_img, pyplot, save_png
+
+_DPI = 110
 
 TAUS = np.linspace(1.0, 4.0, 121)
 
@@ -55,22 +57,6 @@ def _fmt(value: Any, digits: int = 4) -> str:
 
 def _esc(text: Any) -> str:
     return html.escape(str(text), quote=True)
-
-
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig: Any, path: Path) -> Path:
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    _pyplot().close(fig)
-    return path
-
 
 
 def _plan(results: Any) -> dict[str, Any]:
@@ -128,7 +114,7 @@ def lr_sensitivity_png(results: Any, problem: str, path: Path) -> Path | None:
     metric = _metric_of(plan, "selection_metric", problem, "valid_loss")
     goal = _goal(plan, problem, metric)
     chosen = _chosen_lrs(results, _scored(trials)[0])
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.6, 4.0))
     curves: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     finite_all: list[float] = []
@@ -179,7 +165,7 @@ def lr_sensitivity_png(results: Any, problem: str, path: Path) -> Path | None:
     ax.set_title(f"{problem}: how forgiving is each optimizer?", fontsize=10)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    return _save(fig, path)
+    return save_png(fig, path, _DPI)
 
 
 def curves_png(results: Any, problem: str, scored: pd.DataFrame, path: Path) -> Path | None:
@@ -196,7 +182,7 @@ def curves_png(results: Any, problem: str, scored: pd.DataFrame, path: Path) -> 
     kinds = list(dict.fromkeys(kinds))[:2]
     if not kinds:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(len(kinds), 1, figsize=(5.2, 2.6 * len(kinds) + 0.4), squeeze=False, sharex=True)
     for i, (ax, kind) in enumerate(zip(axes[:, 0], kinds, strict=True)):
         drawn = False
@@ -232,11 +218,11 @@ def curves_png(results: Any, problem: str, scored: pd.DataFrame, path: Path) -> 
             ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     axes[0, 0].set_title(f"{problem}: tuned settings, median over seeds, band = min–max", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_png(fig, path, _DPI)
 
 
 def profile_png(prof: pd.DataFrame, path: Path) -> Path:
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.9))
     for o in prof.columns:
         ax.step(prof.index, prof[o], where="post", color=_color(o), lw=1.8, label=o)
@@ -247,7 +233,7 @@ def profile_png(prof: pd.DataFrame, path: Path) -> Path:
     ax.set_title("Performance profiles (Dolan–Moré): higher and further left is better", fontsize=10)
     ax.grid(True, alpha=0.25)
     ax.legend(fontsize=7, ncol=2, frameon=False, loc="lower right")
-    return _save(fig, path)
+    return save_png(fig, path, _DPI)
 
 
 def claim_png(name: str, figure: Mapping[str, Any], path: Path) -> Path | None:
@@ -255,7 +241,7 @@ def claim_png(name: str, figure: Mapping[str, Any], path: Path) -> Path | None:
     series = figure.get("series") or {}
     if not series:
         return None
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.6, 3.0))
     if figure.get("kind") == "bars":
         labels = list(series)
@@ -280,7 +266,7 @@ def claim_png(name: str, figure: Mapping[str, Any], path: Path) -> Path | None:
     ax.set_ylabel(str(figure.get("ylabel", "")), fontsize=8)
     ax.set_title(str(figure.get("title", name)), fontsize=9)
     ax.grid(True, alpha=0.25)
-    return _save(fig, path)
+    return save_png(fig, path, _DPI)
 
 
 # ------------------------------------------------------------------------------------------------ tables
