@@ -259,3 +259,40 @@ def test_tensors_with_different_step_counts(float64_default: None) -> None:
         runs.append((params, [opt.state[p]["step"].item() for p in params]))
     assert runs[0][1] == runs[1][1] == [5.0, 3.0]
     assert rel_error(runs[0][0], runs[1][0]) <= TOL64
+
+
+def test_direct_calls_skip_dynamo_only_while_nothing_changed(
+    monkeypatch: pytest.MonkeyPatch, float64_default: None
+) -> None:
+    """After the compile step a group's update is called without Dynamo (:class:`fused.DirectCall`); every change
+    its check covers sends that step back through Dynamo (gradients in another memory layout, ``maximize``, a
+    term switched on, a loaded ``state_dict``), and the numbers equal the reference path throughout."""
+    through_dynamo: list[int] = []
+    real_call = fused.CompiledUpdate.__call__
+
+    def counted(self: fused.CompiledUpdate, *args: Any) -> fused.Variant | None:
+        through_dynamo.append(step)
+        return real_call(self, *args)
+
+    monkeypatch.setattr(fused.CompiledUpdate, "__call__", counted)
+    x, y = mlp_data()
+    runs = []
+    for mode in (True, False):
+        params = mlp_params()
+        opt = optim.Adam([{"params": params, "fused": mode}], lr=0.01)
+        for step in range(1, 11):
+            opt.zero_grad()
+            mlp_loss(params, x, y).backward()
+            if step == 4:  # W1's gradient arrives transposed in memory (same values)
+                params[0].grad = params[0].grad.t().contiguous().t()
+            group = opt.param_groups[0]
+            group["maximize"] = step == 6
+            group["weight_decay"] = 0.1 if step >= 7 else 0.0
+            if step == 8:  # a state_dict round trip: new state tensors with the same values
+                opt.load_state_dict(copy.deepcopy(opt.state_dict()))
+            opt.step()
+        runs.append(params)
+    assert rel_error(runs[0], runs[1]) <= TOL64
+    # step 1 runs the reference path; 2 compiles; 3 is direct; 4 (layout), 5 (layout back), 6 (maximize),
+    # 7 (maximize back, weight decay on), 8 (loaded state) go through Dynamo; 9 and 10 are direct again.
+    assert through_dynamo == [2, 4, 5, 6, 7, 8]
