@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from optimlab import training
 from optimlab.population import Trial
 from optimlab.problems.base import Data, ModuleProblem, Split, accuracy
 from optimlab.registry import SETS
@@ -172,11 +173,14 @@ def test_isolation_holds_when_all_trials_share_one_batch(problem: ModuleProblem,
     assert torch.equal(with_bad.train_loss[[0, 2, 3]], train(problem, good).train_loss)
 
 
-def test_parameters_take_their_gradients_memory_layout() -> None:
-    """A weight whose batched gradient comes transposed is stored transposed (same values), so the update reads
-    both in order; a gradient with no dense layout (an expanded one) leaves the parameter as it is."""
+def test_large_parameters_take_their_gradients_memory_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A large weight whose batched gradient comes transposed is stored transposed (same values), so the update
+    reads both in order; a gradient with no dense layout (an expanded one) leaves the parameter as it is, and so
+    does a small tensor (its module's layout makes faster matmuls; copying its gradient is cheap)."""
     param = torch.randn(3, 4, 5)
     transposed_grad = torch.randn(3, 5, 4).transpose(1, 2)
+    assert _in_gradient_layout(param, transposed_grad) is param  # 60 elements: small
+    monkeypatch.setattr(training, "GRADIENT_LAYOUT_MIN_ELEMENTS", 60)
     moved = _in_gradient_layout(param, transposed_grad)
     assert moved.stride() == transposed_grad.stride() and not moved.is_contiguous()
     assert torch.equal(moved, param)

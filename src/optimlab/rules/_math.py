@@ -58,10 +58,9 @@ def ema_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
 
 def ema_square_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
     """Moving average of the square: avg ← β·avg + (1−β)·x², in place."""
-    avg.mul_(beta)
-    if isinstance(beta, Tensor):
-        return avg.addcmul_(x, x * (1 - beta))
-    return avg.addcmul_(x, x, value=1 - beta)
+    if isinstance(beta, Tensor):  # per-trial β (a population): two passes instead of mul_ + x·(1−β) + addcmul_
+        return avg.lerp_(x * x, 1 - beta)
+    return avg.mul_(beta).addcmul_(x, x, value=1 - beta)
 
 
 def bias_correction(beta: Scalar, step: int) -> Scalar:
