@@ -345,8 +345,9 @@ class GroupPlan:
         mode = group.get("fused")
         if mode is False or self.given_up:
             return False
-        params = [p for p in group["params"] if p.grad is not None]
-        grads = [p.grad for p in params]
+        pairs = [(p, p.grad) for p in group["params"]]
+        params = [p for p, g in pairs if g is not None]
+        grads = [g for _, g in pairs if g is not None]
         layout = tuple(map(id, params))
         if (mode, layout) != self.checked:  # what the tensors are (dtype, device, size) is checked once per set
             self.checked = (mode, layout)
