@@ -1,10 +1,12 @@
 """Per-step time of optimlab's drop-in optimizers against ``torch.optim`` and against the memory floor.
 
-For every optimizer and problem size this builds one parameter set per *mode* (torch default, torch
-``foreach=True``, torch ``fused=True`` where PyTorch accepts it on CPU, optimlab default, optimlab
-``foreach=True``, optimlab ``fused=True``; optimlab takes ``fused`` as a parameter-group key for the classes whose
-torch namesake has no such argument), all from the same random values, with a random
-gradient set once and reused. After a warm-up it times ``step()`` for all modes round-robin, rotating the order
+For every optimizer and problem size this first runs each *mode* (torch default, torch ``foreach=True``, torch
+``fused=True`` where PyTorch accepts it on CPU, optimlab default, optimlab ``foreach=True``, optimlab
+``fused=True``; optimlab takes ``fused`` as a parameter-group key for the classes whose torch namesake has no
+such argument) for a few steps on its own copy of the same random parameters, with a random gradient set once
+and reused, and checks that every mode ends where torch's default does. Then all modes step one shared set of
+parameter and gradient tensors (each optimizer with its own state), so where the allocator placed a buffer
+cannot favour one mode; after a warm-up it times ``step()`` for all modes round-robin, rotating the order
 each repetition, so machine drift hits every mode alike. It reports the median and minimum step time, the ratio
 to torch's default mode (on CPU that is the single-tensor loop, ``foreach=False``), and the ratio to the
 memory-bandwidth floor: the bytes the algorithm must move per parameter (:data:`FLOOR_BYTES`) times the number of
@@ -22,9 +24,9 @@ optimlab's best path (per optimizer and size, the faster of optimlab default and
 largest (optimlab best / torch default median) over all optimizers and sizes, Y the largest (optimlab best / floor)
 over all optimizers at the largest size of the run (100M by default). Before it, ``bars:`` lines report the issue
 bars: optimlab *default* / torch default (issue 2, <= 1.10), optimlab best / torch's best mode (<= 1.10 at the
-size with the most tensors) and optimlab best / floor at the largest size (<= 1.25). The warm-up's first two step
-times of every optimlab ``fused=True`` runner are printed as its compile cost (step 1 runs the reference path,
-step 2 compiles).
+size with the most tensors) and optimlab best / floor at the largest size (<= 1.25). The checking run's step
+times of optimlab's default and ``fused=True`` modes are printed as the compile cost (step 1 runs the reference
+path, step 2 compiles).
 """
 
 from __future__ import annotations
@@ -104,17 +106,20 @@ class InPlaceAdd:
 
 PROBE = ("probe", "x.add_(y)")
 
+CHECK_STEPS = 3
+"""Steps each mode runs on its own copy before timing: the fused path's reference step, its compile, one compiled."""
+
 
 @dataclass
 class Runner:
-    """One (library, mode) of one optimizer: its own parameters, gradients and optimizer, and its step times."""
+    """One (library, mode) of one optimizer: the parameters it steps (shared by every mode of a case), its
+    optimizer, and its step times."""
 
     library: str
     mode: str
     params: list[Tensor]
     optimizer: torch.optim.Optimizer | InPlaceAdd
     times: list[float] = field(default_factory=list)
-    warmup_times: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -216,40 +221,93 @@ def accepted(library: str, factory: Callable[..., torch.optim.Optimizer], kwargs
     return None
 
 
-def build_runners(
-    name: str, size: Size, classes: dict[str, ModuleType], seed: int
-) -> tuple[list[Runner], list[str]]:
-    """One runner per accepted (library, mode), all starting from the same parameters and gradients."""
-    generator = torch.Generator().manual_seed(seed)
-    lengths = size.lengths()
-    start = [torch.randn(n, generator=generator) for n in lengths]
-    grads = [torch.randn(n, generator=generator) for n in lengths]
-    runners: list[Runner] = []
+def accepted_modes(name: str, classes: dict[str, ModuleType]) -> tuple[list[tuple[str, str]], list[str]]:
+    """The (library, mode) pairs whose class takes the mode's arguments, and why the others were refused."""
+    modes: list[tuple[str, str]] = []
     refused: list[str] = []
     for library in LIBRARIES:
         factory = getattr(classes[library], name)
         for mode, kwargs in MODES.items():
             reason = accepted(library, factory, kwargs)
-            if reason is not None:
+            if reason is None:
+                modes.append((library, mode))
+            else:
                 refused.append(f"{library} {mode}: {reason.splitlines()[0]}")
-                continue
-            params: list[Tensor] = []
-            for value, grad in zip(start, grads, strict=True):
-                p = torch.nn.Parameter(value.clone())
-                p.grad = grad.clone()  # each mode has its own gradient buffer, as in real training
-                params.append(p)
-            runners.append(Runner(library, mode, params, make_optimizer(library, factory, params, kwargs)))
+    return modes, refused
+
+
+def case_tensors(size: Size, seed: int) -> tuple[list[Tensor], list[Tensor]]:
+    """The case's starting parameter values and its gradients (random, set once, reused every step)."""
+    generator = torch.Generator().manual_seed(seed)
+    lengths = size.lengths()
+    start = [torch.randn(n, generator=generator) for n in lengths]
+    grads = [torch.randn(n, generator=generator) for n in lengths]
+    return start, grads
+
+
+def leaves(values: Sequence[Tensor], grads: Sequence[Tensor]) -> list[Tensor]:
+    """Parameters holding ``values``, each with its gradient set (the gradient tensors are shared, read-only)."""
+    params = []
+    for value, grad in zip(values, grads, strict=True):
+        p = torch.nn.Parameter(value)
+        p.grad = grad
+        params.append(p)
+    return params
+
+
+def check_modes(
+    name: str, modes: Sequence[tuple[str, str]], classes: dict[str, ModuleType], start: Sequence[Tensor],
+    grads: Sequence[Tensor], steps: int,
+) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], list[float]]]:
+    """Run every mode ``steps`` steps on its own copy of the parameters, one mode at a time, and compare where
+    each ends with torch's default mode. Returns each mode's agreement text and its step times (optimlab's fused
+    path compiles here, in its second step; the timed runners reuse the compiled code)."""
+    agrees: dict[tuple[str, str], str] = {}
+    step_times: dict[tuple[str, str], list[float]] = {}
+    reference: list[Tensor] = []
+    for key in [BASELINE, *(m for m in modes if m != BASELINE)]:
+        library, mode = key
+        params = leaves([t.clone() for t in start], grads)
+        optimizer = make_optimizer(library, getattr(classes[library], name), params, MODES[mode])
+        times = []
+        for _ in range(steps):
+            began = time.perf_counter()
+            optimizer.step()
+            times.append(time.perf_counter() - began)
+        step_times[key] = times
+        ended = [p.detach() for p in params]
+        if key == BASELINE:
+            reference, agrees[key] = ended, "ref"
+        else:
+            agrees[key] = agreement(reference, ended)
+        del optimizer, params, ended
+        gc.collect()
+    return agrees, step_times
+
+
+def build_runners(
+    name: str, size: Size, modes: Sequence[tuple[str, str]], classes: dict[str, ModuleType],
+    start: Sequence[Tensor], grads: Sequence[Tensor],
+) -> list[Runner]:
+    """One runner per mode, all stepping the *same* parameter and gradient tensors (each optimizer keeps its own
+    state). Where the allocator puts a buffer moves its bandwidth by tens of percent on this machine (an SGD case
+    once ran torch's modes at 13.5 ms and optimlab's identical eager loop at 15.2 ms, each on its own copy), so
+    sharing the memory keeps that lottery out of the comparison. The values drift apart from any one mode's
+    trajectory, which does not change what a step costs; :func:`check_modes` compares the numbers."""
+    params = leaves([t.clone() for t in start], grads)
+    runners = [
+        Runner(library, mode, params, make_optimizer(library, getattr(classes[library], name), params, MODES[mode]))
+        for library, mode in modes
+    ]
     runners.append(Runner(*PROBE, [], InPlaceAdd(size.params)))
-    return runners, refused
+    return runners
 
 
 def time_steps(runners: Sequence[Runner], warmup: int, reps: int) -> None:
     """Warm up, then time one step of every runner per repetition, rotating the order each time."""
     for _ in range(warmup):
         for runner in runners:
-            start = time.perf_counter()
             runner.optimizer.step()
-            runner.warmup_times.append(time.perf_counter() - start)
     for rep in range(reps):
         shift = rep % len(runners)
         for runner in [*runners[shift:], *runners[:shift]]:
@@ -258,14 +316,10 @@ def time_steps(runners: Sequence[Runner], warmup: int, reps: int) -> None:
             runner.times.append(time.perf_counter() - start)
 
 
-def agreement(reference: Runner, other: Runner) -> str:
+def agreement(reference: Sequence[Tensor], other: Sequence[Tensor]) -> str:
     """Whether ``other`` ended at the same parameters as ``reference`` (float32 tolerance), as a short text."""
-    if other is reference:
-        return "ref"
-    if other.library == PROBE[0]:
-        return "-"
     worst = 0.0
-    for a, b in zip(reference.params, other.params, strict=True):
+    for a, b in zip(reference, other, strict=True):
         scale = a.abs().max().item() + 1e-12
         worst = max(worst, (a - b).abs().max().item() / scale)
     return "ok" if worst < 1e-4 else f"DIFF {worst:.1e}"
@@ -276,17 +330,21 @@ def run_case(
 ) -> tuple[list[Row], list[str], list[str]]:
     """Time every mode of one optimizer at one size.
 
-    Returns its table rows, the modes that were refused, and the first warm-up step times of optimlab's runners
+    Returns its table rows, the modes that were refused, and the checking run's step times of optimlab's modes
     (where the fused path compiles).
     """
-    runners, refused = build_runners(name, size, classes, seed)
-    time_steps(runners, warmup, reps)
+    modes, refused = accepted_modes(name, classes)
+    start, grads = case_tensors(size, seed)
+    agrees, step_times = check_modes(name, modes, classes, start, grads, CHECK_STEPS)
     first_steps = [
-        f"{name} {size.label} optimlab {r.mode}: "
-        + ", ".join(f"step {i + 1} {t:.2f} s" for i, t in enumerate(r.warmup_times[:3]))
-        for r in runners
-        if r.library == "optimlab" and r.mode in ("default", "fused")
+        f"{name} {size.label} optimlab {mode}: "
+        + ", ".join(f"step {i + 1} {t:.2f} s" for i, t in enumerate(step_times[("optimlab", mode)]))
+        for library, mode in modes
+        if library == "optimlab" and mode in ("default", "fused")
     ]
+    runners = build_runners(name, size, modes, classes, start, grads)
+    del start
+    time_steps(runners, warmup, reps)
     baseline = next(r for r in runners if (r.library, r.mode) == BASELINE)
     base_median = statistics.median(baseline.times)
     probe = next(r for r in runners if (r.library, r.mode) == PROBE)
@@ -301,7 +359,7 @@ def run_case(
             median_ms=statistics.median(r.times) * 1e3,
             min_ms=min(r.times) * 1e3,
             vs_torch_default=statistics.median(r.times) / base_median,
-            agrees=agreement(baseline, r),
+            agrees=agrees.get((r.library, r.mode), "-"),
             bandwidth=bandwidth,
         )
         for r in runners
@@ -444,7 +502,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for reason in refused:
             print(f"not run: {name} {reason}")
     print()
-    print("First warm-up steps of optimlab (fused: step 1 runs the reference path, step 2 compiles):")
+    print("Checking run of optimlab, per step (fused: step 1 runs the reference path, step 2 compiles):")
     for line in first_steps:
         print(f"  {line}")
     print()
