@@ -296,3 +296,24 @@ def test_direct_calls_skip_dynamo_only_while_nothing_changed(
     # step 1 runs the reference path; 2 compiles; 3 is direct; 4 (layout), 5 (layout back), 6 (maximize),
     # 7 (maximize back, weight decay on), 8 (loaded state) go through Dynamo; 9 and 10 are direct again.
     assert through_dynamo == [2, 4, 5, 6, 7, 8]
+
+
+def test_direct_call_notices_a_parameter_swapped_through_data(float64_default: None) -> None:
+    """``p.data = ...`` with another shape keeps the parameter object; its gradients then have the new shape, so
+    the direct call's check sends the step back through Dynamo (which recompiles) instead of running code
+    compiled for the old shape."""
+    gen = torch.Generator().manual_seed(5)
+    runs = []
+    for mode in (True, False):
+        params = [torch.nn.Parameter(torch.ones(6)), torch.nn.Parameter(torch.ones(3))]
+        opt = optim.SGD([{"params": params, "fused": mode}], lr=0.1)
+        gen.manual_seed(5)
+        for step in range(6):
+            if step == 4:
+                params[0].data = torch.ones(9)
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=gen)
+            opt.step()
+        runs.append(params)
+    assert runs[0][0].shape == (9,)
+    assert rel_error(runs[0], runs[1]) <= TOL64
