@@ -187,3 +187,26 @@ def test_large_parameters_take_their_gradients_memory_layout(monkeypatch: pytest
     expanded_grad = torch.randn(3, 4, 1).expand(3, 4, 5)
     assert _in_gradient_layout(param, expanded_grad) is param
     assert _in_gradient_layout(param, torch.randn(3, 4, 5)) is param
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "adam"])
+def test_large_batches_run_in_micro_batches_with_the_same_results(
+    problem: ModuleProblem, optimizer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch that would save too much for backward goes through in micro-batches whose weighted losses and
+    gradients sum to the whole batch's (float32 rounding apart); the footprint counts one micro-batch."""
+    trials = [Trial(optimizer, {"lr": 0.05}, seed=s) for s in range(3)]
+    whole = train(problem, trials, steps=8)
+    monkeypatch.setattr(training, "ACCUMULATE_ABOVE_BYTES", 1)  # every batch: micro-batches of one example
+    parts = train(problem, trials, steps=8)
+    assert whole.batch_sizes == parts.batch_sizes and max(parts.batch_sizes) > 1
+    assert parts.bytes_per_trial < whole.bytes_per_trial
+    torch.testing.assert_close(parts.train_loss, whole.train_loss, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(parts.final("valid"), whole.final("valid"), rtol=1e-5, atol=1e-6)
+
+
+def test_micro_batch_size_follows_the_saved_bytes(problem: ModuleProblem) -> None:
+    limit = training.ACCUMULATE_ABOVE_BYTES
+    assert training.micro_batch_size(problem, 100, limit) == 100  # at the limit: one pass
+    assert training.micro_batch_size(problem, 100, 4 * limit) == 25
+    assert training.micro_batch_size(problem, 100, 1000 * limit) == 1
