@@ -112,12 +112,11 @@ CHECK_STEPS = 3
 
 @dataclass
 class Runner:
-    """One (library, mode) of one optimizer: the parameters it steps (shared by every mode of a case), its
-    optimizer, and its step times."""
+    """One (library, mode) of one optimizer: its optimizer (stepping the parameters every mode of a case shares)
+    and its step times."""
 
     library: str
     mode: str
-    params: list[Tensor]
     optimizer: torch.optim.Optimizer | InPlaceAdd
     times: list[float] = field(default_factory=list)
 
@@ -296,10 +295,10 @@ def build_runners(
     trajectory, which does not change what a step costs; :func:`check_modes` compares the numbers."""
     params = leaves([t.clone() for t in start], grads)
     runners = [
-        Runner(library, mode, params, make_optimizer(library, getattr(classes[library], name), params, MODES[mode]))
+        Runner(library, mode, make_optimizer(library, getattr(classes[library], name), params, MODES[mode]))
         for library, mode in modes
     ]
-    runners.append(Runner(*PROBE, [], InPlaceAdd(size.params)))
+    runners.append(Runner(*PROBE, InPlaceAdd(size.params)))
     return runners
 
 

@@ -385,9 +385,9 @@ def micro_batch_size(problem: Problem, batch_size: int, saved: int) -> int:
     """How many examples of a batch go through one forward/backward pass; their gradients are summed.
 
     Only :class:`ModuleProblem` losses are known to be batch means (what makes the weighted sum of the parts'
-    losses and gradients equal the whole batch's). Measured on ``char-lm``'s full batch (5001 windows, two
-    trials, 2 threads): one pass 30.8 s and 9.7 GB per step; micro-batches of 128 windows (≈ 58 MB saved per
-    trial) 6.3 s and 0.9 GB.
+    losses and gradients equal the whole batch's). Measured on ``char-lm``'s full batch (5001 windows, ≈ 0.96 MB
+    saved per window and trial, two trials, 2 threads): one pass 30.8 s and 9.7 GB per step; parts of 64 windows
+    6.5 s and 0.7 GB, of 128 windows 6.3 s and 0.9 GB. This limit gives parts of 70 windows there.
     """
     if not isinstance(problem, ModuleProblem) or saved <= ACCUMULATE_ABOVE_BYTES:
         return batch_size
