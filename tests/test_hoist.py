@@ -57,6 +57,24 @@ def test_drop_in_adam_computes_bias_corrections_once_per_step(float64_default: N
     assert rel_error([p], [reference]) <= 1e-12
 
 
+def test_plain_arithmetic_is_left_in_the_loops(float64_default: None) -> None:
+    p = torch.nn.Parameter(torch.randn(ELEMENTS))
+    reference = torch.nn.Parameter(p.detach().clone())
+    fast = optim.SGD([p], lr=0.01, weight_decay=0.1, fused=True)
+    slow = optim.SGD([reference], lr=0.01, weight_decay=0.1, fused=False)
+
+    def steps() -> None:
+        for i in range(3):
+            p.grad, reference.grad = torch.full_like(p, float(i)), torch.full_like(p, float(i))
+            fast.step()
+            slow.step()
+
+    codes = compiled_code(steps)
+    assert element_loop_kernels(codes, ELEMENTS), "no kernel over the parameter's elements was generated"
+    assert not any("optimlab.pack_small" in code for code in codes)
+    assert rel_error([p], [reference]) <= 1e-12
+
+
 def test_population_hoists_per_trial_values(float64_default: None) -> None:
     trials = [Trial("adam", {"lr": lr}, seed=i) for i, lr in enumerate((0.1, 0.03, 0.01))]
     gen = torch.Generator().manual_seed(1)

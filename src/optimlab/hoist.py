@@ -13,7 +13,8 @@ tensor of a group computes the same bias correction), moves the rest to the top 
 edge from that subgraph into a larger node through one ``optimlab::pack_small`` call per dtype, an opaque op
 that packs the values into one vector. Inductor cannot inline through an opaque op, so the small values are
 computed once per step into a buffer, and the element loops only load them. Values are unchanged: the same
-operations run in the same precision, only once.
+operations run in the same precision, only once. A small subgraph of plain arithmetic (SGD's −lr, Adagrad's
+decayed step size) is left where it is: a few multiplications per vector cost less than the packing call.
 """
 
 from __future__ import annotations
@@ -25,20 +26,41 @@ import torch
 from torch import Tensor, fx
 from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 
+_ARITHMETIC = frozenset(
+    f"{ns}::{name}"
+    for ns, names in {
+        "aten": "neg add sub mul div reciprocal abs maximum minimum where eq ne lt le gt ge clone copy _to_copy view "
+        "expand unsqueeze squeeze reshape select slice permute alias full scalar_tensor",
+        "prims": "convert_element_type",
+    }.items()
+    for name in names.split()
+)
+"""Operations cheap enough to leave inside the element loops: when the small subgraph holds nothing else, the pass
+changes nothing (a packing call costs more than the few multiplications it would save per vector; SGD on 10M
+parameters in 200 tensors stepped in 3.02 ms with the pass and 2.73 ms without it, torch fused 2.48 ms)."""
+
 SMALL_ELEMENTS = 16384
 """Nodes with at most this many elements count as per-step values: one-element scalars on the drop-in path,
 one value per trial (``[K, 1, ...]``) on the population path."""
 
 
-@torch.library.custom_op("optimlab::pack_small", mutates_args=())
-def pack_small(xs: list[Tensor]) -> Tensor:
+def _pack_small(xs: list[Tensor]) -> Tensor:
     """Flatten small tensors of one dtype into one vector (the barrier :class:`HoistScalars` inserts)."""
     return torch.cat([x.reshape(-1) for x in xs])
 
 
-@pack_small.register_fake
-def _pack_small_fake(xs: list[Tensor]) -> Tensor:
+def _pack_small_meta(xs: list[Tensor]) -> Tensor:
     return xs[0].new_empty(sum(x.numel() for x in xs))
+
+
+# Registered with the low-level library API rather than ``torch.library.custom_op``: the op runs once per compiled
+# step, and custom_op's Python autograd and dispatch wrappers made each call cost ~125 us right after a step had
+# streamed the parameters through memory, against ~50 us this way (measured, 10M parameters in 200 tensors).
+_LIBRARY = torch.library.Library("optimlab", "FRAGMENT")
+_LIBRARY.define("pack_small(Tensor[] xs) -> Tensor")
+_LIBRARY.impl("pack_small", _pack_small, "CompositeExplicitAutograd")
+_LIBRARY.impl("pack_small", _pack_small_meta, "Meta")
+pack_small = torch.ops.optimlab.pack_small.default
 
 
 def _value(node: Any) -> Any:
@@ -87,6 +109,8 @@ class HoistScalars(CustomGraphPass):
                 and all(i in small for i in node.all_input_nodes)
             ):
                 small.add(node)
+        if all(node.op == "placeholder" or node.target._schema.name in _ARITHMETIC for node in small):
+            return  # no pow, sqrt, exp ... to hoist
         computed = _deduplicate([n for n in graph.nodes if n in small and n.op != "placeholder"], graph)
         boundary = [n for n in computed if any(u not in small and _feeds_larger(n, u) for u in n.users)]
         if not boundary:
