@@ -276,11 +276,11 @@ def _layout_check(examples: Sequence[Tensor]) -> Callable[[Sequence[Tensor]], bo
     try:
         from torch._C._dynamo.guards import TensorGuards
 
-        guards = TensorGuards(
-            *examples,
-            dynamic_dims_sizes=[list(t.shape) for t in examples],
-            dynamic_dims_strides=[list(t.stride()) for t in examples],
-        )
+        layouts: dict[str, Any] = {
+            "dynamic_dims_sizes": [list(t.shape) for t in examples],
+            "dynamic_dims_strides": [list(t.stride()) for t in examples],
+        }
+        guards = TensorGuards(*examples, **layouts)
         return lambda tensors: len(tensors) == len(examples) and bool(guards.check(*tensors))
     except Exception:  # torch's private guard API changed
 

@@ -87,6 +87,11 @@ def _is_pure(node: fx.Node) -> bool:
     )
 
 
+def _op_name(node: fx.Node) -> str:
+    target = node.target
+    return target._schema.name if isinstance(target, torch._ops.OpOverload) else str(target)
+
+
 def _feeds_larger(node: fx.Node, user: fx.Node) -> bool:
     """Whether ``user`` broadcasts ``node`` over more elements (and so would recompute it per element)."""
     n, m = _numel(node), _numel(user)
@@ -109,7 +114,7 @@ class HoistScalars(CustomGraphPass):
                 and all(i in small for i in node.all_input_nodes)
             ):
                 small.add(node)
-        if all(node.op == "placeholder" or node.target._schema.name in _ARITHMETIC for node in small):
+        if all(node.op == "placeholder" or _op_name(node) in _ARITHMETIC for node in small):
             return  # no pow, sqrt, exp ... to hoist
         computed = _deduplicate([n for n in graph.nodes if n in small and n.op != "placeholder"], graph)
         boundary = [n for n in computed if any(u not in small and _feeds_larger(n, u) for u in n.users)]
