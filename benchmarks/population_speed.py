@@ -2,7 +2,9 @@
 
 Cases (issue 4):
 * compute-bound: Adam, 8 learning rates x K/8 seeds, MLP 40-256-256-10 on MNIST-1D, batch 128, 200 steps,
-  K = 8, 64, 256 — with the achieved GFLOP/s beside the machine's matmul throughput (2048² sgemm);
+  K = 8, 64, 256 — with the achieved GFLOP/s beside the machine's matmul throughput (2048² sgemm); the
+  population runs twice, with ``train``'s default update and with the compiled one (``fused=True``, row "c",
+  its compile timed separately in a 2-step run first); the speedup uses the faster of the two;
 * overhead-bound: K = 1024 trials on the Rosenbrock surface (8 optimizers x 128 start points), 500 steps;
 * one conv problem (mnist1d-cnn) and one Transformer (char-lm) at their default sizes, K = 16.
 
@@ -55,9 +57,9 @@ def mlp_flops_per_step(problem: ModuleProblem, batch: int) -> float:
     return 6.0 * batch * weights
 
 
-def time_population(problem: ModuleProblem, trials: list[Trial], steps: int) -> float:
+def time_population(problem: ModuleProblem, trials: list[Trial], steps: int, fused: bool | None = None) -> float:
     start = time.perf_counter()
-    train(problem, trials, steps, eval_splits=())
+    train(problem, trials, steps, eval_splits=(), fused=fused)
     return time.perf_counter() - start
 
 
@@ -139,18 +141,29 @@ def main(argv: list[str] | None = None) -> int:
     lrs = [10 ** (-4 + 0.5 * i) for i in range(8)]
     for k in mlp_ks:
         trials = [Trial("adam", {"lr": lr}, seed=s, batch_size=128) for s in range(k // 8) for lr in lrs]
-        # The machine drifts by ±30 % over tens of seconds: the two are timed alternately, best of `repeats`.
+        # The compiled update's first use compiles (once per process and shape): timed here, outside the runs.
+        first = time_population(mlp, trials, 2, fused=True)
+        # The machine drifts by ±30 % over tens of seconds: the modes are timed alternately, best of `repeats`.
         repeats = args.repeats if k <= 64 else 1
-        pops, seqs = [], []
+        times: dict[str, list[float]] = {"default": [], "compiled": [], "sequential": []}
         for _ in range(repeats):
-            pops.append(time_population(mlp, trials, mlp_steps))
-            seqs.append(time_sequential(mlp, trials, mlp_steps))
-        pop, seq = min(pops), min(seqs)
-        gflops = k * mlp_steps * flops / pop / 1e9
-        speedups[f"mlp_k{k}"] = seq / pop
-        runs = f"; runs pop {', '.join(f'{t:.2f}' for t in pops)} seq {', '.join(f'{t:.2f}' for t in seqs)}"
-        print(row("mlp 40-256-256-10", k, pop, seq, f"{gflops:.0f} GFLOP/s population, "
-                  f"{k * mlp_steps * flops / seq / 1e9:.0f} sequential" + (runs if repeats > 1 else "")), flush=True)
+            times["default"].append(time_population(mlp, trials, mlp_steps))
+            times["compiled"].append(time_population(mlp, trials, mlp_steps, fused=True))
+            times["sequential"].append(time_sequential(mlp, trials, mlp_steps))
+        best = {mode: min(runs) for mode, runs in times.items()}
+        seq = best["sequential"]
+        speedups[f"mlp_k{k}"] = seq / min(best["default"], best["compiled"])
+        for mode in ("default", "compiled"):
+            pop = best[mode]
+            work = k * mlp_steps * flops / 1e9
+            note = f"{work / pop:.0f} GFLOP/s population, {work / seq:.0f} sequential"
+            if mode == "compiled":
+                note += f"; first 2 steps incl. compile {first:.1f} s"
+            if repeats > 1:
+                note += f"; runs pop {', '.join(f'{t:.2f}' for t in times[mode])} seq "
+                note += ", ".join(f"{t:.2f}" for t in times["sequential"])
+            label = "mlp 40-256-256-10" + (" c" if mode == "compiled" else "")
+            print(row(label, k, pop, seq, note), flush=True)
 
     trials, start = surface_trials(starts)
     pop = time_surface_population(trials, start, surface_steps)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from optimlab import training
-from optimlab.population import Trial
+from optimlab import fused, training
+from optimlab.population import Population, Trial
 from optimlab.problems.base import Data, ModuleProblem, Split, accuracy
 from optimlab.registry import SETS
 from optimlab.schedules import Schedule
@@ -75,6 +75,19 @@ def test_diverged_trial_is_frozen_and_others_are_bit_identical(problem: ModulePr
     for split in ("valid", "test"):
         assert torch.equal(with_bad.evals[split]["loss"][rows], without.evals[split]["loss"])
     assert all(d is None for d in without.diverged_at)
+
+
+@pytest.mark.skipif(not fused.available(warn=False), reason="no C++ compiler: nothing to compile")
+def test_compiled_update_trains_the_same_trials(problem: ModuleProblem, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    compiled_step = Population._fused_update
+    monkeypatch.setattr(Population, "_fused_update", lambda self, *a: calls.append(1) or compiled_step(self, *a))
+    trials = [Trial("adam", {"lr": lr}, seed=s) for lr in (1e-3, 1e-2) for s in (0, 1)]
+    eager = train(problem, trials, 12, fused=False)
+    assert not calls
+    compiled = train(problem, trials, 12, fused=True)
+    assert len(calls) == 11  # every step after the first (which creates the state on the reference path)
+    torch.testing.assert_close(compiled.train_loss, eager.train_loss, rtol=2e-5, atol=2e-6)
 
 
 def test_same_population_twice_is_bit_identical(problem: ModuleProblem) -> None:

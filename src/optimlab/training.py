@@ -121,11 +121,15 @@ def train(
     max_eval_examples: int | None = None,
     memory_budget: int | None = None,
     progress: Progress | None = None,
+    fused: bool | None = None,
 ) -> TrainResult:
     """Train every trial for ``steps`` steps (default: the problem's budget) and evaluate on ``eval_splits``.
 
     Evaluation runs every ``eval_every`` steps (default: only at the end) and always after the last step.
     ``memory_budget`` (bytes; default a quarter of this machine's memory) caps one chunk's footprint.
+    ``fused`` chooses the per-rule update (:class:`optimlab.population.Population`): ``True`` compiles it
+    (2–3× faster per step; the first compile of a shape costs seconds, ~12 s for Adam on the K = 64 MNIST-1D MLP,
+    less once Inductor's disk cache holds it), ``False`` never, ``None`` only for large groups.
     """
     steps = problem.default_steps if steps is None else steps
     if steps < 1:
@@ -161,7 +165,7 @@ def train(
                     progress(done + step * len(rows), steps * k_total)
 
             part = _run_chunk(problem, [trials[k] for k in rows], batch_size, micro, steps, eval_at, eval_splits,
-                              max_eval_examples, report)
+                              max_eval_examples, report, fused)
             index = torch.tensor(rows)
             train_loss[index] = part.train_loss
             for split in eval_splits:
@@ -194,6 +198,7 @@ def _run_chunk(
     eval_splits: Sequence[str],
     max_eval_examples: int | None,
     report: Callable[[int], None],
+    fused: bool | None,
 ) -> _ChunkResult:
     k = len(trials)
     params = stack_params([problem.init_params(seed) for seed in _each_seed(trials)], trials)
@@ -219,7 +224,7 @@ def _run_chunk(
         losses, grads = _losses_and_gradients(problem, stacked, leaves, index, micro)
         if population is None:
             tensors = [_in_gradient_layout(p, g) for p, g in zip(tensors, grads, strict=True)]
-            population = Population(trials, tensors)
+            population = Population(trials, tensors, fused=fused)
             retain_all_if_roomy()  # one step's footprint is known now
         factor = None
         if has_schedule:
