@@ -317,3 +317,21 @@ def test_direct_call_notices_a_parameter_swapped_through_data(float64_default: N
         runs.append(params)
     assert runs[0][0].shape == (9,)
     assert rel_error(runs[0], runs[1]) <= TOL64
+
+
+@pytest.mark.parametrize("with_guards", [True, False], ids=["TensorGuards", "python"])
+def test_layout_check_tells_gradients_apart(with_guards: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not with_guards:  # as on a torch without Dynamo's C++ TensorGuards
+        monkeypatch.delattr(torch._C._dynamo.guards, "TensorGuards")
+    examples = [torch.zeros(6, 4), torch.zeros(5)]
+    check = fused._layout_check(examples)
+    assert check([torch.ones(6, 4), torch.ones(5)])
+    others = {
+        "shape": [torch.zeros(4, 6), torch.zeros(5)],
+        "strides": [torch.zeros(4, 6).t(), torch.zeros(5)],
+        "dtype": [torch.zeros(6, 4, dtype=torch.float64), torch.zeros(5)],
+        "type": [torch.nn.Parameter(torch.zeros(6, 4)), torch.zeros(5)],
+        "count": [torch.zeros(6, 4)],
+    }
+    for what, tensors in others.items():
+        assert not check(tensors), what
