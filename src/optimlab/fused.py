@@ -174,10 +174,10 @@ class CompiledUpdate:
     """:func:`group_update` compiled for one rule, with its own code object and hence its own compile cache.
 
     Calling it goes through ``torch.compile``: Dynamo checks its guards (and traces, the first time), Inductor
-    compiles. It also returns the :class:`Variant` that ran, when that variant can later be called directly
-    (see :class:`DirectCall`): only variants whose graph returns nothing, so that their whole effect is the
-    in-place writes of the compiled function and skipping Dynamo's bytecode skips nothing. ``None`` otherwise,
-    and whenever torch's private guard API is not there.
+    compiles. Each new variant that can later be called directly (see :class:`DirectCall`) is kept: only variants
+    whose graph returns nothing, so that their whole effect is the in-place writes of the compiled function and
+    skipping Dynamo's bytecode skips nothing. :meth:`variant_for` finds the kept variant for given arguments;
+    only callers that make direct calls ask (it runs Dynamo's full guards once more).
     """
 
     def __init__(self, rule_name: str) -> None:
@@ -196,19 +196,24 @@ class CompiledUpdate:
         self._new = (list(example_inputs), run) if not output.args[0] else None
         return run
 
-    def __call__(self, *args: Any) -> Variant | None:
+    def __call__(self, *args: Any) -> None:
         self._new = None
         with torch._dynamo.config.patch(_DYNAMO_SETTINGS):
             self.compiled(*args)
-        frame = dict(zip(_ARGUMENTS, args, strict=True))
         try:
             if self._new is not None:
-                self._adopt(frame, *self._new)
-            return next((v for v in self.variants if v.guard.check(frame)), None)
+                self._adopt(dict(zip(_ARGUMENTS, args, strict=True)), *self._new)
         except Exception:  # torch's private guard API changed: every call goes through Dynamo, as before
-            return None
+            pass
         finally:
             self._new = None
+
+    def variant_for(self, frame: Mapping[str, Any]) -> Variant | None:
+        """The kept variant whose guards pass for ``frame`` (:func:`group_update`'s arguments by name), if any."""
+        try:
+            return next((v for v in self.variants if v.guard.check(frame)), None)
+        except Exception:  # torch's private guard API changed
+            return None
 
     def _adopt(self, frame: Mapping[str, Any], example_inputs: list[Any], run: Callable[..., Any]) -> None:
         from torch._dynamo.eval_frame import _debug_get_cache_entry_list
@@ -401,7 +406,9 @@ class GroupPlan:
         )
         frame = dict(zip(_ARGUMENTS, args, strict=True))
         if self.direct is None or not self.direct.run(frame):
-            variant = compiled_update(rule.name)(*args)
+            update = compiled_update(rule.name)
+            update(*args)
+            variant = update.variant_for(frame)
             self.direct = DirectCall(variant, frame) if variant is not None else None
         for i in fresh:
             if found[i]:
