@@ -8,6 +8,7 @@ compute the same thing, for the classes torch lacks (``Momentum``, ``Nesterov``,
 
 from __future__ import annotations
 
+import importlib
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,8 +27,42 @@ TORCH_EQUIVALENT: dict[str, tuple[str, dict[str, Any]]] = {
 CLASS_NAMES: tuple[str, ...] = tuple(n for n in optim.__all__ if n != "RuleOptimizer")
 """Every drop-in optimizer class optimlab exports."""
 
-TORCH_CLASS_NAMES: tuple[str, ...] = tuple(n for n in CLASS_NAMES if n not in TORCH_EQUIVALENT)
+TORCH_CLASS_NAMES: tuple[str, ...] = tuple(
+    n for n in CLASS_NAMES if n not in TORCH_EQUIVALENT and hasattr(torch.optim, n)
+)
 """The classes that have a ``torch.optim`` namesake."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A trusted implementation to test a class against: ``module.cls`` called with the case's arguments,
+    renamed by ``rename`` (optimlab name -> reference name), plus ``fixed`` arguments."""
+
+    module: str
+    cls: str
+    fixed: dict[str, Any] = field(default_factory=dict)
+    rename: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def is_torch(self) -> bool:
+        return self.module == "torch.optim"
+
+    def load(self) -> type[torch.optim.Optimizer]:
+        """The reference class (an ImportError here means ``.ci/run`` lacks a test dependency)."""
+        cls: type[torch.optim.Optimizer] = getattr(importlib.import_module(self.module), self.cls)
+        return cls
+
+    def make(self, params: Any, kwargs: dict[str, Any]) -> torch.optim.Optimizer:
+        args = {self.rename.get(k, k): v for k, v in kwargs.items()}
+        return self.load()(params, **{**self.fixed, **args})
+
+
+REFERENCES: dict[str, Reference] = {
+    **{n: Reference("torch.optim", n) for n in TORCH_CLASS_NAMES},
+    **{n: Reference("torch.optim", cls, fixed) for n, (cls, fixed) in TORCH_EQUIVALENT.items()},
+    # Classes whose reference is another library (test-only dependencies installed by .ci/run) go here.
+}
+"""The default reference of every class that has one; a :class:`Case` may name its own."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +73,8 @@ class Case:
     kwargs: dict[str, Any] = field(default_factory=dict)
     preset: str | None = None
     """The registry preset this row stands for (its class and settings must match)."""
+    reference: Reference | None = None
+    """The implementation this row is checked against; ``None``: the class's entry in :data:`REFERENCES`."""
 
     @property
     def id(self) -> str:
@@ -51,9 +88,19 @@ class Case:
     def make(self, params: Any, **extra: Any) -> optim.RuleOptimizer:
         return self.optimlab_class()(params, **{**self.kwargs, **extra})
 
+    def reference_impl(self) -> Reference | None:
+        """The trusted implementation of this row, or ``None`` when only the paper transcription checks it."""
+        return self.reference or REFERENCES.get(self.cls)
+
+    def make_reference(self, params: Any, **extra: Any) -> torch.optim.Optimizer:
+        ref = self.reference_impl()
+        assert ref is not None, f"{self.id} has no reference implementation"
+        return ref.make(params, {**self.kwargs, **extra})
+
     def torch_class_and_kwargs(self) -> tuple[type[torch.optim.Optimizer], dict[str, Any]]:
-        name, fixed = TORCH_EQUIVALENT.get(self.cls, (self.cls, {}))
-        return getattr(torch.optim, name), {**fixed, **self.kwargs}
+        ref = self.reference_impl()
+        assert ref is not None and ref.is_torch, f"{self.id} has no torch.optim reference"
+        return ref.load(), {**ref.fixed, **self.kwargs}
 
     def make_torch(self, params: Any, **extra: Any) -> torch.optim.Optimizer:
         cls, kwargs = self.torch_class_and_kwargs()
@@ -117,6 +164,9 @@ CASES: tuple[Case, ...] = (
     Case("RAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
 )
 """Every case; each hyperparameter flag appears in at least one row."""
+
+TORCH_CASES: tuple[Case, ...] = tuple(c for c in CASES if (ref := c.reference_impl()) is not None and ref.is_torch)
+"""The cases whose reference is ``torch.optim`` (state_dicts, defaults and schedulers cross over)."""
 
 
 def one_case_per_class() -> tuple[Case, ...]:

@@ -45,7 +45,7 @@ import torch
 from torch import Tensor
 
 from .hoist import HoistScalars
-from .rules import Rule, Scalar, State
+from .rules import TRIAL_DIMS, Rule, Scalar, State
 from .rules._math import descent_gradient
 from .rules.nadam import scalar_dtype
 
@@ -313,7 +313,7 @@ def hyper_tensors(hp: Mapping[str, Scalar], cache: MutableMapping[str, tuple[flo
     """
     out: dict[str, Scalar] = {}
     for name, value in hp.items():
-        if isinstance(value, (bool, Tensor)) or (value == 0 and name != "lr"):
+        if isinstance(value, (bool, Tensor)) or name == TRIAL_DIMS or (value == 0 and name != "lr"):
             out[name] = value
             continue
         held = cache.get(name)

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from . import fused as _fused
 from .registry import Preset, get_preset
-from .rules import Rule, Scalar
+from .rules import TRIAL_DIMS, Rule, Scalar
 from .schedules import Schedule
 
 
@@ -212,6 +212,7 @@ def _make_groups(trials: Sequence[Trial], dtype: torch.dtype) -> list[_Group]:
                 # Other numeric hyperparameters are tensors even when equal: a trial's arithmetic must not
                 # depend on which other trials share its group.
                 hypers[h.name] = torch.tensor(values, dtype=dtype)
+        hypers[TRIAL_DIMS] = 1  # non-elementwise rules (matrix rules, per-tensor norms) read it; see rules._base
         contiguous = rows == list(range(rows[0], rows[0] + len(rows)))
         span = slice(rows[0], rows[0] + len(rows)) if contiguous else None
         base_lr = hypers["lr"]

@@ -1,6 +1,6 @@
 """Update rules: one definition of each optimizer's math (see :class:`Rule`)."""
 
-from ._base import Hyper, Rule, Scalar, State
+from ._base import TRIAL_DIMS, Hyper, Rule, Scalar, State
 from .adadelta import AdadeltaRule
 from .adagrad import AdagradRule
 from .adam import AdamRule
@@ -27,6 +27,7 @@ RULES: dict[str, Rule] = {
 
 __all__ = [
     "RULES",
+    "TRIAL_DIMS",
     "AdadeltaRule",
     "AdagradRule",
     "AdamRule",

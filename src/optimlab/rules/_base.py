@@ -10,6 +10,11 @@ gradient ``g``. The same code serves three callers:
 
 Booleans that change the algorithm's shape (``nesterov``, ``centered``, ``amsgrad`` ...) are *structural*:
 they are always plain Python bools, the same for every trial in one call.
+
+Most rules are elementwise and never need to know whether ``p`` carries a trial dimension. Rules that are not
+(matrix rules such as Muon, SOAP and Adafactor, per-tensor norms, the cautious mask's rescaling) read
+:meth:`Rule.trial_dims`: the population puts ``hp[TRIAL_DIMS] = 1`` in every call, the drop-in classes and
+everything else leave it out (0). The parameter's own shape is then ``p.shape[Rule.trial_dims(hp):]``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,9 @@ Scalar = float | Tensor
 """A hyperparameter value: a Python number, or a tensor with one value per trial."""
 
 State = MutableMapping[str, Tensor]
+
+TRIAL_DIMS = "trial_dims"
+"""Reserved ``hp`` key: how many leading dimensions of ``p`` index trials (1 in the population, else absent)."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,13 @@ class Rule:
     supports_sparse: ClassVar[bool] = False
     counts_steps: ClassVar[bool] = True
     """Whether the rule needs the step count (torch.optim keeps a ``step`` entry in its state)."""
+
+    @staticmethod
+    def trial_dims(hp: Mapping[str, object]) -> int:
+        """How many leading dimensions of ``p`` index trials in this call (0 outside the population)."""
+        value = hp.get(TRIAL_DIMS, 0)
+        assert isinstance(value, int)
+        return value
 
     def defaults(self) -> dict[str, float | bool]:
         return {h.name: h.default for h in self.hypers}
