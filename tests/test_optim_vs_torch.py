@@ -35,7 +35,9 @@ TOL = 1e-10
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.reference_impl() is not None], ids=lambda c: c.id)
-def test_matches_reference_on_mlp(case: Case, float64_default: None, record_error: Callable[[str, float], None]) -> None:
+def test_matches_reference_on_mlp(
+    case: Case, float64_default: None, record_error: Callable[[str, float], None]
+) -> None:
     """Hundreds of full-batch steps with two parameter groups: optimlab and the reference (torch.optim where
     it has the algorithm, else the reference library named in ``cases.REFERENCES``) agree to 1e-10."""
     start = mlp_params()
