@@ -67,15 +67,95 @@ FLOOR_BYTES: dict[str, int] = {
     "NAdam": 28,  # as Adam (g enters the update twice but is read once in one loop).
     "RAdam": 28,  # as Adam; in the first 5 unrectified steps v is still updated, so the same bytes.
 }
-OPTIMIZERS: tuple[str, ...] = tuple(FLOOR_BYTES)
+FLOOR_BYTES.update({
+    # The modern optimizers at their defaults (one loop over the tensors streams each of them once).
+    "Lion": 20,  # read p, g, m; write p, m.
+    "Signum": 20,  # read p, g, m; write p, m.
+    "ADOPT": 28,  # read p, g, m, v; write p, m, v.
+    "AdEMAMix": 36,  # read p, g, m1, m2, v; write p, m1, m2, v.
+    "AdamWScheduleFree": 28,  # parameters hold y; read y, g, z, v; write y, z, v.
+    "SGDScheduleFree": 20,  # read y, g, z; write y, z.
+    "Prodigy": 48,  # two passes, since d needs sums over all tensors: read g, p, p0, s, write s; then read p, g, m, v,
+    # write p, m, v.
+    "ASGD": 20,  # read p, g, ax; write p, ax (eta and mu are one number per tensor).
+    "Rprop": 28,  # read p, g, prev, step_size; write p, prev, step_size.
+    "Adafactor": 20,  # on 1-D tensors the second moment is not factored: read p, g, v; write p, v.
+})
+OPTIMIZERS: tuple[str, ...] = (*FLOOR_BYTES, "Muon", "SOAP")
+
+MATRIX_ONLY = frozenset({"Muon", "SOAP"})
+"""Optimizers whose update is matrix work (compute-bound): timed on the matrix shape sets only, with a FLOP rate."""
+
+MATRIX_FLOOR_BYTES: dict[str, int] = {"Adam": 28, "AdamW": 28, "Lion": 20, "Adafactor": 16}
+"""Floor bytes on 2-D tensors where it differs from FLOOR_BYTES or the algorithm is elementwise there: Adafactor
+factors the second moment of a matrix (row and column sums of g², one read of g), then reads p, g and writes p."""
+
+REFERENCE_CLASSES: dict[str, str] = {
+    "Lion": "lion_pytorch:Lion",
+    "ADOPT": "torch_adopt:ADOPT",
+    "AdEMAMix": "pytorch_optimizer:AdEMAMix",
+    "SOAP": "pytorch_optimizer:SOAP",
+    "Prodigy": "prodigyopt:Prodigy",
+    "AdamWScheduleFree": "schedulefree:AdamWScheduleFree",
+    "SGDScheduleFree": "schedulefree:SGDScheduleFree",
+    "Signum": "pytorch_optimizer:SignSGD",
+}
+"""The baseline of each optimizer torch.optim lacks: the reference implementation its tests compare with."""
+
+
+class Baselines:
+    """The baseline "library": ``torch.optim``'s class where PyTorch has the algorithm, else its reference package's
+    (:data:`REFERENCE_CLASSES`, imported on first use)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if hasattr(torch.optim, name):
+            return getattr(torch.optim, name)
+        if name not in REFERENCE_CLASSES:
+            raise AttributeError(name)
+        module, cls = REFERENCE_CLASSES[name].split(":")
+        return getattr(importlib.import_module(module), cls)
+
+
+def baseline_label(name: str) -> str:
+    """What the baseline rows of ``name`` are: ``torch`` or the reference package."""
+    return "torch" if hasattr(torch.optim, name) else REFERENCE_CLASSES.get(name, "torch").split(":")[0]
+
+
+def transformer_shapes(width: int, layers: int) -> tuple[tuple[int, int], ...]:
+    """The weight matrices of ``layers`` GPT-style blocks of width d: qkv d×3d, out d×d, MLP d×4d and 4d×d."""
+    block = ((width, 3 * width), (width, width), (4 * width, width), (width, 4 * width))
+    return block * layers
+
+
+MATRIX_SETS: dict[str, tuple[tuple[int, int], ...]] = {
+    "d256x4": transformer_shapes(256, 4),
+    "d512x4": transformer_shapes(512, 4),
+    "d768x2": transformer_shapes(768, 2),
+}
+"""Transformer-like matrix shape sets (``--sizes d512x4``): the weights of a few GPT-style blocks."""
+
+
+def matrix_flops(name: str, shapes: Sequence[tuple[int, ...]]) -> float | None:
+    """Matrix-multiply FLOPs of one default step (elementwise work and SOAP's every-k-steps refresh left out)."""
+    total = 0.0
+    for shape in shapes:
+        m, n = shape
+        small, large = min(m, n), max(m, n)
+        if name == "Muon":  # 5 Newton-Schulz iterations: A = X Xᵀ, A·A, (bA + cA²)·X
+            total += 5 * (4 * small * small * large + 2 * small**3)
+        elif name == "SOAP":  # G Gᵀ and Gᵀ G, G into the eigenbasis (Q_Lᵀ G Q_R) and the update back out
+            total += 6 * m * m * n + 6 * m * n * n
+        else:
+            return None
+    return total
 
 MODES: dict[str, dict[str, bool]] = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
 LIBRARIES = ("torch", "optimlab")
 BASELINE = ("torch", "default")
 CANDIDATE = ("optimlab", "default")
 
-DEFAULT_SIZES = "10M/200,100M/10"
-QUICK_SIZES = "200K/20,1M/4"
+DEFAULT_SIZES = "10M/200,100M/10,d512x4"
+QUICK_SIZES = "200K/20,1M/4,d256x4"
 PROBE_ELEMENTS = 64 * 2**20  # 256 MB per buffer: far beyond the last-level cache
 
 
@@ -87,10 +167,21 @@ class Size:
     params: int
     tensors: int
     label: str
+    matrices: tuple[tuple[int, int], ...] = ()
+    """For a matrix shape set, the 2-D shapes (else the parameters are ``tensors`` flat tensors)."""
 
-    def lengths(self) -> list[int]:
+    def shapes(self) -> list[tuple[int, ...]]:
+        if self.matrices:
+            return list(self.matrices)
         base, extra = divmod(self.params, self.tensors)
-        return [base + (1 if i < extra else 0) for i in range(self.tensors)]
+        return [(base + (1 if i < extra else 0),) for i in range(self.tensors)]
+
+    def runs(self, name: str) -> bool:
+        """Whether optimizer ``name`` is timed at this size: matrix optimizers on matrix sets only, and on those sets
+        beside them only the optimizers with a matrix floor (Adam, AdamW, Lion, Adafactor) for scale."""
+        if self.matrices:
+            return name in MATRIX_ONLY or name in MATRIX_FLOOR_BYTES
+        return name not in MATRIX_ONLY
 
 
 class InPlaceAdd:
@@ -136,9 +227,21 @@ class Row:
     """In-place bandwidth (bytes/s) for the floor: the median over every case of this size of its probe's median
     (see :func:`with_size_bandwidth`); until then, this case's own probe."""
 
+    gflops: float | None = None
+    """Achieved matrix-multiply rate (GFLOP/s) of a matrix optimizer's step, by :func:`matrix_flops`."""
+    matrix: bool = False
+
     def floor_ms(self) -> float:
-        """The memory-bandwidth floor of this step, in ms: the algorithm's bytes at the case's probe bandwidth."""
-        bytes_per_param = 12 if self.library == PROBE[0] else FLOOR_BYTES[self.optimizer]
+        """The memory-bandwidth floor of this step, in ms: the algorithm's bytes at the case's probe bandwidth
+        (NaN for compute-bound matrix optimizers, which are reported by FLOP rate instead)."""
+        if self.library == PROBE[0]:
+            bytes_per_param = 12
+        elif self.matrix:
+            bytes_per_param = MATRIX_FLOOR_BYTES.get(self.optimizer, 0)
+        else:
+            bytes_per_param = FLOOR_BYTES.get(self.optimizer, 0)
+        if not bytes_per_param:
+            return math.nan
         return bytes_per_param * self.params / self.bandwidth * 1e3
 
     def vs_floor(self) -> float:
@@ -149,12 +252,19 @@ _SUFFIX = {"": 1, "K": 10**3, "M": 10**6, "G": 10**9}
 
 
 def parse_sizes(text: str) -> list[Size]:
-    """Parse ``"10M/200,100M/10"`` (parameters with an optional K/M/G suffix, slash, number of tensors)."""
+    """Parse ``"10M/200,100M/10,d512x4"`` (parameters with an optional K/M/G suffix, slash, number of tensors; or
+    the name of a matrix shape set, :data:`MATRIX_SETS`)."""
     sizes = []
     for item in text.split(","):
+        if item.strip() in MATRIX_SETS:
+            shapes = MATRIX_SETS[item.strip()]
+            sizes.append(Size(sum(m * n for m, n in shapes), len(shapes), item.strip(), shapes))
+            continue
         match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)([KMG]?)\s*/\s*(\d+)\s*", item, flags=re.IGNORECASE)
         if match is None:
-            raise argparse.ArgumentTypeError(f"bad size {item!r}: expected e.g. 10M/200 (parameters/tensors)")
+            raise argparse.ArgumentTypeError(
+                f"bad size {item!r}: expected e.g. 10M/200 (parameters/tensors) or one of {', '.join(MATRIX_SETS)}"
+            )
         params = round(float(match[1]) * _SUFFIX[match[2].upper()])
         tensors = int(match[3])
         if tensors < 1 or params < tensors:
@@ -205,8 +315,12 @@ def make_optimizer(
     """The optimizer for one mode. optimlab's ``fused`` goes in the parameter group, which every class accepts."""
     if library == "optimlab" and "fused" in kwargs:
         rest = {k: v for k, v in kwargs.items() if k != "fused"}
-        return factory([{"params": params, "fused": kwargs["fused"]}], **rest)
-    return factory(params, **kwargs)
+        optimizer = factory([{"params": params, "fused": kwargs["fused"]}], **rest)
+    else:
+        optimizer = factory(params, **kwargs)
+    if callable(getattr(optimizer, "train", None)):
+        optimizer.train()  # Schedule-Free steps in training mode (parameters at y)
+    return optimizer
 
 
 def accepted(library: str, factory: Callable[..., torch.optim.Optimizer], kwargs: dict[str, bool]) -> str | None:
@@ -238,9 +352,9 @@ def accepted_modes(name: str, classes: dict[str, ModuleType]) -> tuple[list[tupl
 def case_tensors(size: Size, seed: int) -> tuple[list[Tensor], list[Tensor]]:
     """The case's starting parameter values and its gradients (random, set once, reused every step)."""
     generator = torch.Generator().manual_seed(seed)
-    lengths = size.lengths()
-    start = [torch.randn(n, generator=generator) for n in lengths]
-    grads = [torch.randn(n, generator=generator) for n in lengths]
+    shapes = size.shapes()
+    start = [torch.randn(shape, generator=generator) for shape in shapes]
+    grads = [torch.randn(shape, generator=generator) for shape in shapes]
     return start, grads
 
 
@@ -348,6 +462,7 @@ def run_case(
     base_median = statistics.median(baseline.times)
     probe = next(r for r in runners if (r.library, r.mode) == PROBE)
     bandwidth = 12 * size.params / statistics.median(probe.times)
+    flops = matrix_flops(name, size.matrices) if size.matrices else None
     rows = [
         Row(
             optimizer=name,
@@ -360,6 +475,8 @@ def run_case(
             vs_torch_default=statistics.median(r.times) / base_median,
             agrees=agrees.get((r.library, r.mode), "-"),
             bandwidth=bandwidth,
+            gflops=flops / statistics.median(r.times) / 1e9 if flops and r.library != PROBE[0] else None,
+            matrix=bool(size.matrices),
         )
         for r in runners
     ]
@@ -385,21 +502,26 @@ def with_size_bandwidth(rows: Sequence[Row]) -> list[Row]:
 def format_table(rows: Sequence[Row]) -> str:
     """A Markdown table of the rows, each floor at its case's probe bandwidth."""
     header = (
-        "| optimizer | size | mode | median ms | min ms | × torch default | floor ms | × floor | same result |\n"
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+        "| optimizer | size | mode | median ms | min ms | × baseline default | floor ms | × floor | GFLOP/s "
+        "| same result |\n"
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"
     )
     lines = [header]
     for r in rows:
+        library = baseline_label(r.optimizer) if r.library == "torch" else r.library
+        floor = "-" if math.isnan(r.floor_ms()) else f"{r.floor_ms():.2f}"
+        ratio = "-" if math.isnan(r.floor_ms()) else f"{r.vs_floor():.2f}"
+        rate = f"{r.gflops:.0f}" if r.gflops is not None else "-"
         lines.append(
-            f"| {r.optimizer} | {r.size} | {r.library} {r.mode} | {r.median_ms:.2f} | {r.min_ms:.2f} | "
-            f"{r.vs_torch_default:.2f} | {r.floor_ms():.2f} | {r.vs_floor():.2f} | {r.agrees} |"
+            f"| {r.optimizer} | {r.size} | {library} {r.mode} | {r.median_ms:.2f} | {r.min_ms:.2f} | "
+            f"{r.vs_torch_default:.2f} | {floor} | {ratio} | {rate} | {r.agrees} |"
         )
     return "\n".join(lines)
 
 
 def summary(rows: Sequence[Row]) -> tuple[float, float]:
     """(worst optimlab-default/torch-default ratio over all rows, worst optimlab-default/floor at the largest size)."""
-    candidate = [r for r in rows if (r.library, r.mode) == CANDIDATE]
+    candidate = [r for r in rows if (r.library, r.mode) == CANDIDATE and not r.matrix]
     largest = max(r.params for r in candidate)
     worst_torch = max(r.vs_torch_default for r in candidate)
     worst_floor = max(r.vs_floor() for r in candidate if r.params == largest)
@@ -423,14 +545,40 @@ def fused_bars(rows: Sequence[Row]) -> tuple[float, float, float, str]:
     Returns (worst best/torch-default over all rows, worst best/floor at the largest size, worst best/torch-best
     at the size with the most tensors, and that size's label).
     """
-    ours = best_rows(rows, "optimlab", ("default", "fused"))
-    theirs = best_rows(rows, "torch", tuple(MODES))
+    flat = [r for r in rows if not r.matrix]
+    ours = best_rows(flat, "optimlab", ("default", "fused"))
+    theirs = best_rows(flat, "torch", tuple(MODES))
     largest = max(r.params for r in ours.values())
     most_tensors = max(ours.values(), key=lambda r: int(r.size.split("/")[1])).size
     worst_torch = max(r.vs_torch_default for r in ours.values())
     worst_floor = max(r.vs_floor() for r in ours.values() if r.params == largest)
     worst_best = max(r.median_ms / theirs[key].median_ms for key, r in ours.items() if r.size == most_tensors)
     return worst_torch, worst_floor, worst_best, most_tensors
+
+
+NEW_MEMORY_BOUND = ("Lion", "Signum", "ADOPT", "AdEMAMix", "AdamWScheduleFree", "SGDScheduleFree", "Prodigy", "ASGD",
+                    "Rprop", "Adafactor")
+"""The modern optimizers whose step is memory-bound (issue 15's bar: ``fused=True`` <= 1.15x the floor at 100M/10)."""
+
+
+def modern_bars(rows: Sequence[Row]) -> list[str]:
+    """Issue 15's bars, for the optimizers of this run: the memory-bound ones' ``fused=True`` against their floor at
+    the largest flat size, and Muon's and Adafactor's default step against torch.optim's default on each matrix
+    set."""
+    lines = []
+    fused = [r for r in rows if (r.library, r.mode) == ("optimlab", "fused") and r.optimizer in NEW_MEMORY_BOUND]
+    flat = [r for r in fused if not r.matrix]
+    if flat:
+        largest = max(r.params for r in flat)
+        worst = max(flat, key=lambda r: r.vs_floor() if r.params == largest else -1.0)
+        lines.append(f"bars: modern memory-bound optimlab fused / floor at {worst.size}, worst {worst.vs_floor():.2f} "
+                     f"({worst.optimizer}; bar 1.15)")
+    for name in ("Muon", "Adafactor"):
+        for r in rows:
+            if r.optimizer == name and r.matrix and (r.library, r.mode) == CANDIDATE:
+                lines.append(f"bars: {name} optimlab default / torch default at {r.size}: {r.vs_torch_default:.2f} "
+                             "(bar 1.00)")
+    return lines
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -457,7 +605,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    classes: dict[str, Any] = {"torch": torch.optim, "optimlab": optimlab_optim()}
+    classes: dict[str, Any] = {"torch": Baselines(), "optimlab": optimlab_optim()}
     probe = PROBE_ELEMENTS
 
     print(f"step_speed  {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z}")
@@ -474,14 +622,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     refusals: dict[str, list[str]] = {}
     for size in args.sizes:
         for name in args.optimizers:
+            if not size.runs(name):
+                continue
             case_rows, refused, first = run_case(name, size, classes, args.warmup, args.reps, args.seed)
             first_steps.extend(first)
             rows.extend(case_rows)
             refusals.setdefault(name, refused)
             cand = next(r for r in case_rows if (r.library, r.mode) == CANDIDATE)
+            bound = not math.isnan(cand.floor_ms())
+            versus = f"{cand.vs_floor():.2f}× floor" if bound else f"{cand.gflops or 0:.0f} GFLOP/s"
             print(
                 f"  {name:8s} {size.label:>9s}: optimlab {cand.median_ms:8.2f} ms = {cand.vs_torch_default:.2f}× "
-                f"torch default, {cand.vs_floor():.2f}× floor at this case's probe ({cand.bandwidth / 1e9:.0f} GB/s)",
+                f"{baseline_label(name)} default, {versus} at this case's probe ({cand.bandwidth / 1e9:.0f} GB/s)",
                 flush=True,
             )
 
@@ -511,6 +663,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"bars: optimlab default / floor at the largest size, worst {default_floor:.2f}")
     print(f"bars: optimlab best / torch best mode at {most_tensors}, worst {worst_best:.2f} (bar 1.10)")
     print(f"bars: optimlab best / floor at the largest size, worst {worst_floor:.2f} (bar 1.25)")
+    for line in modern_bars(rows):
+        print(line)
     print(f"RESULT step_speed worst_ratio_vs_torch_default={worst_torch:.2f} worst_ratio_vs_floor={worst_floor:.2f}")
     return 0
 
