@@ -4,8 +4,9 @@ The same picture goes into the gallery page (``optimlab compare``) and the study
 JavaScript library and no network: plain SVG text and paths. A node's column is its generation (the
 longest chain of parents above it, see :func:`optimlab.lineage.generations`); inside a column, nodes sit
 next to their main parent. Solid lines run from the main parent, dashed lines from further parents ("also
-from"). Each node links to ``#card-<name>``; the page holds a ``<details id="card-<name>">`` for every node
-and :data:`OPEN_CARD_JS` opens it when a link to it is followed.
+from"). Each node links to ``#card-<name>``: the page wraps every card's text, inside its closed ``<details>``,
+in an element with that id; following a link to an element inside a closed ``<details>`` opens it (browsers'
+"auto-expanding details", in Chromium since version 97), so no script is needed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from ..lineage import FamilyNode, generations
 
-__all__ = ["OPEN_CARD_JS", "card_id", "family_figure", "tree_svg"]
+__all__ = ["card_id", "family_figure", "tree_svg"]
 
 WIDTH = 164  # node box width (px); six generations fit a 1180 px page
 GAP = 38  # horizontal gap between generations
@@ -30,17 +31,6 @@ PAD = 6
 
 FONT = "system-ui, 'Noto Sans CJK KR', 'Noto Sans KR', 'Apple SD Gothic Neo', 'Malgun Gothic', sans-serif"
 
-OPEN_CARD_JS = """
-(function () {
-  function openCard(id) { const el = document.getElementById(id); if (el && el.tagName === 'DETAILS') el.open = true; }
-  document.querySelectorAll('a[href^="#card-"]').forEach(a =>
-    a.addEventListener('click', () => openCard(a.getAttribute('href').slice(1))));
-  window.addEventListener('hashchange', () => openCard(decodeURIComponent(location.hash.slice(1))));
-  if (location.hash) openCard(decodeURIComponent(location.hash.slice(1)));
-})();
-"""
-"""Opens the card a tree node links to (a ``<details>`` stays closed when only its anchor is followed)."""
-
 _WORDS = {
     "en": {"generation": "generation {g}", "also": "also from {names}", "caption":
            "Each optimizer sits right of its parent and says what it changed; solid lines come from the main "
@@ -52,7 +42,7 @@ _WORDS = {
 
 
 def card_id(name: str) -> str:
-    """The ``id`` of the element holding ``name``'s explain card, which the tree's nodes link to."""
+    """The ``id`` of the element holding ``name``'s card text (inside its ``<details>``), which nodes link to."""
     return f"card-{name}"
 
 
