@@ -109,7 +109,7 @@ def test_list_shows_every_set_with_what_it_is_for(capsys: pytest.CaptureFixture[
     out = capsys.readouterr().out.split("Sets (")[1]
     for name, doc in SET_DOCS.items():
         assert f"  {name}: {doc}." in out
-    for name, members in SETS.items():
+    for members in SETS.values():
         assert f"= {', '.join(members)}" in out
 
 
@@ -125,13 +125,13 @@ def _svg(nodes: list[FamilyNode], lang: str = "en", highlight: frozenset[str] = 
     return ET.fromstring(tree_svg(nodes, lang, highlight))
 
 
-def _rects(root: ET.Element) -> dict[str, tuple[float, float, float, float]]:
+def _rects(root: ET.Element) -> dict[str, tuple[float, ...]]:
     out = {}
     for a in root.iter(f"{SVG}a"):
         r = a.find(f"{SVG}rect")
         assert r is not None
         out[a.attrib["data-optimizer"]] = tuple(float(r.attrib[k]) for k in ("x", "y", "width", "height"))
-    return out  # type: ignore[return-value]
+    return out
 
 
 @pytest.mark.parametrize("full", [False, True], ids=["today", "all-28"])
@@ -145,15 +145,15 @@ def test_svg_links_every_node_to_its_card_and_draws_every_edge(full: bool) -> No
     # boxes never overlap, and each generation is its own column, left to right
     rects = _rects(root)
     gen = generations(nodes)
-    for a, (ax, ay, aw, ah) in rects.items():
+    for a, (ax, ay, _, ah) in rects.items():
         assert ax == pytest.approx(rects["gd"][0] + gen[a] * (WIDTH + GAP))
         for b, (bx, by, _, bh) in rects.items():
             if a < b and ax == bx:
                 assert ay + ah <= by or by + bh <= ay, f"{a} and {b} overlap"
     width, height = (float(v) for v in root.attrib["viewBox"].split()[2:])
     assert all(x + w <= width and y + h <= height for x, y, w, h in rects.values())
-    highlighted = [a for a in root.iter(f"{SVG}a") if a.find(f"{SVG}rect").attrib["fill"] == "#e3eefc"]  # type: ignore[union-attr]
-    assert [a.attrib["data-optimizer"] for a in highlighted] == ["adam"]
+    fills = {a.attrib["data-optimizer"]: a.find(f"{SVG}rect").attrib["fill"] for a in root.iter(f"{SVG}a")}  # type: ignore[union-attr]
+    assert [name for name, fill in fills.items() if fill == "#e3eefc"] == ["adam"]
 
 
 def test_svg_labels_in_korean_and_every_change_line_fits_its_box() -> None:

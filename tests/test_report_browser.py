@@ -7,7 +7,7 @@ from pathlib import Path
 from browser import needs_chromium, offline_page
 from optimlab.registry import PRESETS
 from optimlab.report.study_report import write_report
-from test_report_page import OPTIMIZERS, fake_results
+from test_report_page import fake_results
 
 pytestmark = needs_chromium
 

@@ -22,6 +22,7 @@ from .explain.cards import Card, UnknownNameError, load_card, suggest_names
 from .lineage import FamilyNode, family_nodes
 from .rules import Rule, Scalar
 
+
 @dataclass(frozen=True)
 class BatchPolicy:
     """Which examples one step's gradient is computed on: all of them, one, or ``size`` of them."""
@@ -192,7 +193,7 @@ def get_preset(name: str) -> Preset:
 
 
 def resolve_set(spec: str) -> list[str]:
-    """Preset names from a comma-separated list that may contain set names (``seed``, ``descendants``, ``modern``, ``all``)."""
+    """Preset names from a comma-separated list that may contain set names (:data:`SET_DOCS`: ``seed``, ``all`` ...)."""
     names: list[str] = []
     for part in (s.strip().lower() for s in spec.split(",")):
         if not part:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from ..lineage import FamilyNode, generations
 
-__all__ = ["card_id", "family_figure", "tree_svg"]
+__all__ = ["card_anchor", "card_id", "family_figure", "tree_svg"]
 
 WIDTH = 164  # node box width (px); six generations fit a 1180 px page
 GAP = 38  # horizontal gap between generations
@@ -37,13 +37,20 @@ _WORDS = {
            "parent, dashed ones from a second. Click a node for its explain card.", "here": "Blue: on this page."},
     "ko": {"generation": "{g}세대", "also": "{names}에서도 이어짐", "caption":
            "각 옵티마이저는 부모의 오른쪽에 있고, 부모에서 무엇을 바꿨는지 적혀 있다. 실선은 주된 부모에서, "
-           "점선은 또 다른 부모에서 이어진다. 노드를 누르면 설명 카드가 열린다.", "here": "파란색: 이 페이지에 나오는 옵티마이저."},
+           "점선은 또 다른 부모에서 이어진다. 노드를 누르면 설명 카드가 열린다.",
+           "here": "파란색: 이 페이지에 나오는 옵티마이저."},
 }
 
 
 def card_id(name: str) -> str:
     """The ``id`` of the element holding ``name``'s card text (inside its ``<details>``), which nodes link to."""
     return f"card-{name}"
+
+
+def card_anchor(name: str, body: str) -> str:
+    """``body`` (a card's HTML, placed inside its ``<details>``) wrapped in the element the tree links to."""
+    # The margin keeps the <details> summary line in view above the card when a link scrolls to it.
+    return f'<div id="{card_id(name)}" style="scroll-margin-top:4em">{body}</div>'
 
 
 def text_width(text: str, size: float) -> float:
@@ -144,7 +151,8 @@ def tree_svg(
             bend = max(GAP * 0.8, (x1 - x0) / 2)
             style = 'stroke="#8a8a8a" stroke-width="1.4"' if i == 0 else \
                 'stroke="#b07aa1" stroke-width="1.2" stroke-dasharray="4 3"'
-            out.append(f'<path class="ft-edge" data-from="{esc(parent, quote=True)}" data-to="{esc(node.name, quote=True)}" '
+            out.append(f'<path class="ft-edge" data-from="{esc(parent, quote=True)}" '
+                       f'data-to="{esc(node.name, quote=True)}" '
                        f'd="M{x0:.1f},{y0:.1f} C{x0 + bend:.1f},{y0:.1f} {x1 - bend:.1f},{y1:.1f} {x1:.1f},{y1:.1f}" '
                        f'fill="none" {style}/>')
     for node in nodes:
@@ -164,7 +172,8 @@ def tree_svg(
             for i, line in enumerate(wrapped[node.name])
         )
         out.append(
-            f'<a class="ft-node" href="{esc(href(node.name), quote=True)}" data-optimizer="{esc(node.name, quote=True)}">'
+            f'<a class="ft-node" href="{esc(href(node.name), quote=True)}" '
+            f'data-optimizer="{esc(node.name, quote=True)}">'
             f"<title>{esc(tip)}</title>"
             f'<rect x="{x:.1f}" y="{y:.1f}" width="{WIDTH}" height="{h:.1f}" rx="5" fill="{fill}" stroke="{stroke}" '
             f'stroke-width="{1.8 if here else 1}"/>'

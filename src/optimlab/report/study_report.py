@@ -410,7 +410,7 @@ def _plain(value: Any) -> str:
 def _cards_html(optimizers: Sequence[str]) -> str:
     """The study's cards, the family tree (the study's optimizers in blue), then the rest of the family's cards."""
     from ..registry import family_tree, get_preset
-    from .family_tree import card_id, family_figure
+    from .family_tree import card_anchor, family_figure
 
     def card(o: str) -> str:
         try:
@@ -419,7 +419,7 @@ def _cards_html(optimizers: Sequence[str]) -> str:
             body = f"<p>No explain card for {_esc(o)}: {_esc(exc)}</p>"
         return (f'<details class="card" data-optimizer="{_esc(o)}"><summary>'
                 f'<span class="swatch" style="background:{_color(o)}"></span>{_esc(o)}: how it works</summary>'
-                f'<div id="{card_id(o)}">{body}</div></details>')
+                f"{card_anchor(o, body)}</details>")
 
     tree = family_tree("en")
     rest = [card(n.name) for n in tree if n.name not in optimizers]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..explain.cards import load_card
-from .family_tree import card_id, family_figure
+from .family_tree import card_anchor, family_figure
 from .surface_plots import contour_levels
 
 if TYPE_CHECKING:
@@ -211,7 +211,7 @@ def _cards(names: Sequence[str]) -> str:
             body = f"<p>No explain card for {html.escape(name)} yet.</p>"
         out.append(f'<details class="card" data-optimizer="{html.escape(name, quote=True)}">'
                    f"<summary>{html.escape(name)}: how it works (explain card)</summary>"
-                   f'<div id="{card_id(name)}">{body}</div></details>')
+                   f"{card_anchor(name, body)}</details>")
     return "\n".join(out)
 
 
