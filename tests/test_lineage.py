@@ -182,6 +182,13 @@ def test_gallery_page_has_the_tree_and_a_card_target_for_every_node() -> None:
 # ------------------------------------------------------------------------------------------------ sets
 
 
+def test_every_optimizer_of_the_family_has_its_own_colour() -> None:
+    from optimlab.compare import PALETTE
+
+    assert set(LINEAGE) <= set(PALETTE)
+    assert len(set(PALETTE.values())) == len(PALETTE)
+
+
 def test_sets_resolve_to_existing_presets() -> None:
     for name, members in SETS.items():
         assert members and set(members) <= set(PRESETS), name
@@ -192,3 +199,6 @@ def test_sets_resolve_to_existing_presets() -> None:
               "cautious-adamw"]
     assert list(SETS["modern"]) == [n for n in modern if n in PRESETS]
     assert resolve_set("modern,seed")[0] == "adamw" and resolve_set("all") == list(PRESETS)
+    from optimlab.advise import resolve_candidates
+
+    assert [c.optimizer for c in resolve_candidates("modern")] == list(SETS["modern"])

@@ -99,9 +99,9 @@ LINEAGE: dict[str, Lineage] = {
     "adopt": _l("adam", "normalizes by the second moment before the current gradient enters it",
                 "현재 그래디언트가 들어가기 전의 2차 모멘트로 정규화", "ADOPT"),
     "cautious-adamw": _l("adamw", "masks update components whose sign disagrees with the gradient",
-                         "그래디언트와 부호가 다른 업데이트 성분을 0으로 가림", "Cautious AdamW"),
+                         "그래디언트와 부호가 어긋나는 업데이트 성분을 0으로 마스킹", "Cautious AdamW"),
     "cautious-lion": _l("lion", "masks update components whose sign disagrees with the gradient",
-                        "그래디언트와 부호가 다른 업데이트 성분을 0으로 가림", "Cautious Lion"),
+                        "그래디언트와 부호가 어긋나는 업데이트 성분을 0으로 마스킹", "Cautious Lion"),
 }
 """Every optimizer's parents and change; the first parent is the main one."""
 
