@@ -6,6 +6,7 @@ from pathlib import Path
 
 from browser import needs_chromium, offline_page
 from optimlab.compare import compare
+from optimlab.registry import PRESETS
 
 pytestmark = needs_chromium
 
@@ -34,6 +35,10 @@ def test_page_works_offline_and_slider_changes_the_paths(tmp_path: Path) -> None
         assert page.locator("#map-0 .scatterlayer .trace path.js-line").first.get_attribute("d") != path_d
         page.locator("details.card summary").first.click()
         assert page.locator("details.card[open] .optimlab-card").count() == 1
+        # the family tree: this page's optimizers in blue, a click on any node opens its card
+        assert page.locator("svg.optimlab-family a.ft-node").count() == len(PRESETS)
+        page.locator('a.ft-node[data-optimizer="rmsprop"]').click()
+        assert page.locator('details.card[data-optimizer="rmsprop"]').get_attribute("open") is not None
         page.screenshot(path=str(tmp_path / "page.png"), full_page=False)
         assert browser.errors == []
         assert browser.blocked == []

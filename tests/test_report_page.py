@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from optimlab.registry import PRESETS
 from optimlab.report import _study_stats as stats
 from optimlab.report.study_report import write_report
 from optimlab.study.results import StudyResults
@@ -198,7 +199,11 @@ def test_report_writes_a_self_contained_page_and_pngs(tmp_path: Path) -> None:
     assert 'class="verdict win">supported' in page and "GD travel" in page
     for o in OPTIMIZERS:
         assert f'<details class="card" data-optimizer="{o}">' in page
-    assert page.count('class="optimlab-card"') == len(OPTIMIZERS)
+    assert page.split('id="family"')[0].split('id="cards"')[1].count('class="optimlab-card"') == len(OPTIMIZERS)
+    # then the family tree, every node a link to a card on the page: the study's and the rest of the family's
+    assert page.count('class="optimlab-card"') == len(PRESETS)
+    for name in PRESETS:
+        assert f'href="#card-{name}"' in page and f'id="card-{name}"' in page
 
 
 def test_defaults_only_study_has_no_lr_sweep_but_still_ranks(tmp_path: Path) -> None:

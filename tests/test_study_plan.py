@@ -45,8 +45,9 @@ def test_default_plan_uses_the_seed_set_disjoint_tuning_seeds_and_states_its_met
     assert set(built) == {"sparse-logreg", "quadratic"}
     assert plan.memory_budget is not None and plan.memory_budget >= 2**28 and plan.threads == 1
     assert type(plan).from_dict(plan.to_dict()) == plan
-    # modern and all resolve through the registry
-    assert make_plan(["quadratic"], "modern", 1, problem_options=SMALL)[0].optimizers == list(SETS["modern"])
+    # the other sets resolve through the registry
+    for name in ("descendants", "modern"):
+        assert make_plan(["quadratic"], name, 1, problem_options=SMALL)[0].optimizers == list(SETS[name])
 
 
 def test_no_tune_plan_runs_each_default_lr_on_every_seed() -> None:

@@ -44,7 +44,7 @@ LRS = {"gd": 0.5, "sgd": 0.05, "minibatch": 0.2, "momentum": 0.05, "adagrad": 0.
 
 
 def test_every_trial_equals_the_same_trial_trained_alone(problem: ModuleProblem) -> None:
-    names = [*SETS["seed"], *SETS["modern"]]
+    names = [*SETS["seed"], *SETS["descendants"]]
     trials = [Trial(name, {"lr": LRS[name]}, seed=seed) for name in dict.fromkeys(names) for seed in (0, 1)]
     trials.append(Trial("adam", {"lr": 0.02}, seed=3, schedule=Schedule("warmup-cosine", warmup=5)))
     trials.append(Trial("momentum", {"lr": 0.1, "weight_decay": 0.01}, seed=3, schedule=Schedule("step", every=10)))

@@ -48,8 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"optimlab {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    listing = sub.add_parser("list", help="every optimizer and preset, as a table")
+    listing = sub.add_parser("list", help="every optimizer and preset, as a table (--tree: the family tree)")
     listing.add_argument("--lang", default="en", help="language of titles (en, ko)")
+    listing.add_argument("--tree", action="store_true",
+                         help="draw the family tree: each optimizer under its parent, with what it changed")
     listing.set_defaults(run=_run_list)
 
     explain = sub.add_parser("explain", help="the explain card of one optimizer")
@@ -73,8 +75,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from .registry import PRESETS
+    from .explain.cards import available_languages
+    from .registry import PRESETS, SET_DOCS, SETS, family_tree
 
+    if args.lang not in available_languages():
+        raise ValueError(f"Unknown language {args.lang!r}. Valid languages: {', '.join(available_languages())}")
+    if args.tree:
+        from .lineage import render_text
+
+        width = min(120, shutil.get_terminal_size((100, 24)).columns)
+        print(render_text(family_tree(args.lang), args.lang, width=width))
+        return 0
     rows = []
     for preset in PRESETS.values():
         card = preset.card(args.lang)
@@ -82,7 +93,11 @@ def _run_list(args: argparse.Namespace) -> int:
         rows.append((preset.name, card.family, key, preset.batch.describe(), str(card.year), _short_paper(card.paper)))
     header = ("name", "family", "key hyperparameters (defaults)", "batch", "year", "paper")
     print(_table(header, rows))
-    print("\nMore: `optimlab explain NAME` (add --lang ko for Korean).")
+    print("\nSets (for --optimizers and --candidates):")
+    for name, doc in SET_DOCS.items():
+        members = ", ".join(SETS[name]) if name in SETS else ", ".join(PRESETS)
+        print(f"  {name}: {doc}.\n    = {members}" if name in SETS else f"  {name}: {doc}.")
+    print("\nMore: `optimlab explain NAME` (add --lang ko for Korean); `optimlab list --tree` for the family tree.")
     return 0
 
 

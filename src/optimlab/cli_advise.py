@@ -23,7 +23,8 @@ def add_advise_parser(subparsers: Any) -> None:
                         help="trial-steps (20000), a multiple of one training run (x40, the default) or a wall "
                              "time (90s, 5min)")
     advise.add_argument("--candidates", default=None,
-                        help="optimizer names or sets, comma-separated (default: seed,adamw)")
+                        help="optimizer names or sets (seed, descendants, modern, all: see `optimlab list`), "
+                             "comma-separated (default: seed,adamw)")
     advise.add_argument("--seeds", type=int, default=5, help="seeds of the final confirmation (default 5)")
     advise.add_argument("--steps", type=int, default=None, help="steps of one full training run (default: the "
                                                                  "problem's)")

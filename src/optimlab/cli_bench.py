@@ -25,7 +25,8 @@ def add_bench_parser(sub: Any) -> None:
     bench.add_argument("--problems", default="mnist1d-mlp,sparse-logreg", help="comma-separated problem names")
     bench.add_argument("--problem-file", action="append", default=[], metavar="PATH.py:FUNCTION",
                        help="add your own problem (a function returning an optimlab Problem); repeatable")
-    bench.add_argument("--optimizers", default="seed", help="names or sets (seed, modern, all), comma-separated")
+    bench.add_argument("--optimizers", default="seed", help="names or sets (seed, descendants, modern, all: "
+                       "see `optimlab list`), comma-separated")
     bench.add_argument(
         "--seeds", type=int, help="final seeds per optimizer (default 5); with --claims, seeds per claim setting"
     )

@@ -5,6 +5,7 @@ classic texts: ``gd``, ``sgd`` and ``minibatch`` are one rule (:class:`optimlab.
 policies; ``momentum`` is SGD with ``momentum=0.9``; ``amsgrad`` is Adam with ``amsgrad=True``.
 Every listing (``optimlab list``), every parametrized test and every picture takes its names from here.
 The papers, years and explanations live in the explain cards (one source); see :meth:`Preset.card`.
+Each preset's parents and what it changed live in :data:`optimlab.lineage.LINEAGE`, keyed by preset name.
 """
 
 from __future__ import annotations
@@ -18,13 +19,8 @@ from torch import Tensor
 
 from . import optim
 from .explain.cards import Card, UnknownNameError, load_card, suggest_names
+from .lineage import FamilyNode, family_nodes
 from .rules import Rule, Scalar
-
-SETS: dict[str, tuple[str, ...]] = {
-    "seed": ("gd", "sgd", "minibatch", "momentum", "adagrad", "rmsprop", "adadelta", "adam"),
-    "modern": ("adam", "adamw", "amsgrad", "adamax", "nadam", "radam"),
-}
-"""Named sets of presets: ``seed`` is the classic family, ``modern`` its descendants, ``all`` everything."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +159,31 @@ PRESETS: dict[str, Preset] = {
 }
 
 
+_SETS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "seed": ("the classic family of the textbooks: GD, SGD, mini-batch, momentum, AdaGrad, RMSProp, AdaDelta, "
+             "Adam (bench's default study)",
+             ("gd", "sgd", "minibatch", "momentum", "adagrad", "rmsprop", "adadelta", "adam")),
+    "descendants": ("Adam and its descendants in torch.optim: AdamW, AMSGrad, Adamax, NAdam, RAdam",
+                    ("adam", "adamw", "amsgrad", "adamax", "nadam", "radam")),
+    "modern": ("the optimizers after Adam worth trying on a whole model, with AdamW as the baseline "
+               "(for bench and advise)",
+               ("adamw", "lion", "muon", "adafactor", "schedulefree-adamw", "soap", "ademamix", "prodigy", "adopt",
+                "cautious-adamw")),
+}
+
+SETS: dict[str, tuple[str, ...]] = {name: tuple(n for n in members if n in PRESETS)
+                                    for name, (_, members) in _SETS.items()}
+"""Named sets of presets (only presets that exist); ``all`` (every preset) is not in the table."""
+
+SET_DOCS: dict[str, str] = {**{name: doc for name, (doc, _) in _SETS.items()}, "all": "every preset"}
+"""What each set is for, as ``optimlab list`` shows it."""
+
+
+def family_tree(lang: str = "en") -> list[FamilyNode]:
+    """The family tree of the existing presets (parents, what each changed) in ``lang``; see :mod:`optimlab.lineage`."""
+    return family_nodes(PRESETS, lang)
+
+
 def get_preset(name: str) -> Preset:
     """The preset called ``name`` (case-insensitive); an unknown name lists the closest valid ones."""
     key = name.strip().lower()
@@ -172,7 +193,7 @@ def get_preset(name: str) -> Preset:
 
 
 def resolve_set(spec: str) -> list[str]:
-    """Preset names from a comma-separated list that may contain set names (``seed``, ``modern``, ``all``)."""
+    """Preset names from a comma-separated list that may contain set names (:data:`SET_DOCS`: ``seed``, ``all`` ...)."""
     names: list[str] = []
     for part in (s.strip().lower() for s in spec.split(",")):
         if not part:
@@ -185,7 +206,7 @@ def resolve_set(spec: str) -> list[str]:
             found = [get_preset(part).name]
         names.extend(n for n in found if n not in names)
     if not names:
-        raise ValueError("No optimizer named: give at least one name or set (seed, modern, all).")
+        raise ValueError(f"No optimizer named: give at least one name or set ({', '.join(SET_DOCS)}).")
     return names
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from ..population import Trial
 from ..problems.expression import parse_surface
 from ..problems.surfaces import SURFACES, Point, Surface, get_surface, surface_from_callable
-from ..registry import get_preset, resolve_set
+from ..registry import SET_DOCS, get_preset, resolve_set
 from ._run import CompareResult, lr_text, run_surface, timed
 
 CLASSIC = ("gd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
@@ -48,7 +48,7 @@ def _optimizer_names(optimizers: str | Sequence[str]) -> list[str]:
         return resolve_set(optimizers)
     names = [get_preset(n).name for n in optimizers]
     if not names:
-        raise ValueError("No optimizer named: give at least one name or set (seed, modern, all).")
+        raise ValueError(f"No optimizer named: give at least one name or set ({', '.join(SET_DOCS)}).")
     return list(dict.fromkeys(names))
 
 

@@ -32,6 +32,22 @@ PALETTE: dict[str, str] = {
     "adamax": "#AA4499",
     "nadam": "#117733",
     "radam": "#997700",
+    # The optimizers after Adam and the rest of torch.optim (Paul Tol's vibrant, high-contrast and light sets);
+    # a cautious variant is a lighter tint of its base.
+    "lion": "#EE3377",
+    "cautious-lion": "#F78CB0",
+    "signum": "#CC3311",
+    "muon": "#BB5566",
+    "adafactor": "#DDAA33",
+    "schedulefree-adamw": "#004488",
+    "schedulefree-sgd": "#6699CC",
+    "soap": "#994455",
+    "ademamix": "#EE8866",
+    "prodigy": "#AAAA00",
+    "adopt": "#BBCC33",
+    "cautious-adamw": "#7766CC",
+    "asgd": "#CC6677",
+    "rprop": "#DDCC77",
 }
 """One fixed colour per preset in every picture (Okabe-Ito, then Paul Tol's muted set: colour-blind safe)."""
 

@@ -408,18 +408,24 @@ def _plain(value: Any) -> str:
 
 
 def _cards_html(optimizers: Sequence[str]) -> str:
-    from ..registry import get_preset
+    """The study's cards, the family tree (the study's optimizers in blue), then the rest of the family's cards."""
+    from ..registry import family_tree, get_preset
+    from .family_tree import card_anchor, family_figure
 
-    parts = []
-    for o in optimizers:
+    def card(o: str) -> str:
         try:
             body = get_preset(o).explain("en").to_html()
         except Exception as exc:  # a card missing is a gap in the docs, not a reason to lose the report
             body = f"<p>No explain card for {_esc(o)}: {_esc(exc)}</p>"
-        parts.append(f'<details class="card" data-optimizer="{_esc(o)}"><summary>'
-                     f'<span class="swatch" style="background:{_color(o)}"></span>{_esc(o)}: how it works</summary>'
-                     f"{body}</details>")
-    return "".join(parts)
+        return (f'<details class="card" data-optimizer="{_esc(o)}"><summary>'
+                f'<span class="swatch" style="background:{_color(o)}"></span>{_esc(o)}: how it works</summary>'
+                f"{card_anchor(o, body)}</details>")
+
+    tree = family_tree("en")
+    rest = [card(n.name) for n in tree if n.name not in optimizers]
+    return ("".join(card(o) for o in optimizers)
+            + f'<h3 id="family">The family tree</h3>{family_figure(tree, "en", set(optimizers))}'
+            + ("<h3>The rest of the family</h3>" + "".join(rest) if rest else ""))
 
 
 # ------------------------------------------------------------------------------------------------ page
@@ -558,7 +564,8 @@ def write_report(results: Any, out_dir: str | Path) -> dict[str, Path]:
 
 
 _BENCH_NAV = ('<nav><a href="#across">Across problems</a><a href="#problems">Per problem</a>'
-              '<a href="#claims">Rules of thumb</a><a href="#cards">Explain cards</a></nav>')
+              '<a href="#claims">Rules of thumb</a><a href="#cards">Explain cards</a>'
+              '<a href="#family">Family tree</a></nav>')
 
 
 def _protocol(plan: Mapping[str, Any], phase: str) -> str:

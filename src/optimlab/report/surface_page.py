@@ -3,7 +3,8 @@
 plotly.js is embedded once per page (no CDN, works offline). Each path is stored once as plain lists; a step
 slider and a play button call a few lines of the page's own JavaScript that show each path up to the chosen
 step (``Plotly.restyle``), instead of plotly animation frames, which would copy the data once per frame.
-Each optimizer's explain card sits in a ``<details>`` block, a click away.
+Each optimizer's explain card sits in a ``<details>`` block, a click away; the family tree (every preset,
+this page's optimizers in blue) links each node to its card, and the cards of the rest of the family follow.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..explain.cards import load_card
+from .family_tree import card_anchor, family_figure
 from .surface_plots import contour_levels
 
 if TYPE_CHECKING:
@@ -208,7 +210,8 @@ def _cards(names: Sequence[str]) -> str:
         except ValueError:
             body = f"<p>No explain card for {html.escape(name)} yet.</p>"
         out.append(f'<details class="card" data-optimizer="{html.escape(name, quote=True)}">'
-                   f"<summary>{html.escape(name)}: how it works (explain card)</summary>{body}</details>")
+                   f"<summary>{html.escape(name)}: how it works (explain card)</summary>"
+                   f"{card_anchor(name, body)}</details>")
     return "\n".join(out)
 
 
@@ -218,12 +221,16 @@ def page_html(
     intro: str = "",
     links: Sequence[dict[str, str] | None] | None = None,
 ) -> str:
-    """A self-contained page with one interactive figure per result and the explain cards of its optimizers."""
+    """A self-contained page with one interactive figure per result, the family tree and the explain cards."""
     from plotly.offline import get_plotlyjs
+
+    from ..registry import family_tree
 
     data = json.dumps([figure_data(r) for r in results], separators=(",", ":")).replace("</", "<\\/")
     sections = "".join(_section(i, r, (links or [None] * len(results))[i]) for i, r in enumerate(results))
     names = [t.optimizer for r in results for t in r.trials]
+    tree = family_tree("en")
+    rest = [n.name for n in tree if n.name not in names]
     intro_html = f"<p>{html.escape(intro)}</p>" if intro else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -233,8 +240,12 @@ def page_html(
 <p class="settings">Drag the slider or press Play to move along the paths; click a legend entry to hide or show an
 optimizer; hover a path for its values. Start points are white circles, known minima gold stars.</p>
 {sections}
+<h2 id="family">The family tree</h2>
+{family_figure(tree, "en", set(names))}
 <h2>The optimizers on this page</h2>
 {_cards(names)}
+<h2>The rest of the family</h2>
+{_cards(rest)}
 <script type="application/json" id="optimlab-data">{data}</script>
 <script>{_JS}</script>
 </body></html>
