@@ -59,7 +59,7 @@ def test_every_class_and_flag_has_cases() -> None:
     flags = {key for c in CASES for key, value in c.kwargs.items() if value not in (False, 0)}
     for flag in ("weight_decay", "amsgrad", "nesterov", "dampening", "centered", "momentum", "maximize",
                  "decoupled_weight_decay", "lr_decay", "initial_accumulator_value", "betas", "eps", "rho",
-                 "alpha", "momentum_decay"):
+                 "alpha", "momentum_decay", "cautious"):
         assert flag in flags, f"no case sets {flag}"
 
 
