@@ -593,3 +593,25 @@ def test_torch_adamw_decay_is_the_papers_lambda_times_lr() -> None:
 
     assert rel_err(got, paper_box(lr * w)) <= 1e-10
     assert rel_err(got, paper_box(w)) > 1e-2
+
+
+def test_lion_with_equal_betas_is_signum() -> None:
+    """Chen et al.'s Lion with β₁ = β₂ = β is Bernstein et al.'s Signum with momentum β (no weight decay)."""
+    lion = run("lion", {"lr": 1e-3, "beta1": 0.8, "beta2": 0.8, "weight_decay": 0.0}, rosenbrock, X0, STEPS)
+    signum = run("signum", {"lr": 1e-3, "momentum": 0.8}, rosenbrock, X0, STEPS)
+    assert np.array_equal(lion, signum)
+    assert not np.array_equal(lion, run("lion", {**LION_HP, "weight_decay": 0.0}, rosenbrock, X0, STEPS))
+
+
+def test_cautious_mask_drops_disagreeing_coordinates_and_rescales_the_rest() -> None:
+    """After a reversal of two of five gradient components the momentum still points the old way there: those
+    two are masked, and the three kept move by the base's step times d/(kept + 1) = 5/4."""
+    g1 = np.array([1.0, -2.0, 0.5, 1.0, -1.0])
+    g2 = np.array([1.0, -2.0, 0.5, -0.1, 0.1])
+    hp = {"lr": 0.1, "momentum": 0.9}
+    base = run("signum", hp, schedule([g1, g2]), np.zeros(5), 2)
+    cautious = run("cautious_signum", hp, schedule([g1, g2]), np.zeros(5), 2)
+    base_step, cautious_step = base[2] - base[1], cautious[2] - cautious[1]
+    assert np.all(base_step[3:] * g2[3:] > 0)  # plain Signum moves these two uphill
+    np.testing.assert_array_equal(cautious_step[3:], 0.0)
+    np.testing.assert_allclose(cautious_step[:3], base_step[:3] * 5 / 4, rtol=1e-12)

@@ -42,7 +42,7 @@ __all__ = [
     "RMSpropRule",
     "Rule",
     "SGDRule",
-    "SignumRule",
     "Scalar",
+    "SignumRule",
     "State",
 ]

@@ -31,7 +31,14 @@ from torch import Tensor
 from . import _common_hypers as common
 from ._base import Hyper, Rule, Scalar, State
 from ._math import (
-    add_ratio_, bias_correction, cautious_, ema_, ema_square_, rms_denominator, weight_decay_, zeros_state,
+    add_ratio_,
+    bias_correction,
+    cautious_,
+    ema_,
+    ema_square_,
+    rms_denominator,
+    weight_decay_,
+    zeros_state,
 )
 
 

@@ -25,7 +25,15 @@ from torch import Tensor
 from . import _common_hypers as common
 from ._base import Hyper, Rule, Scalar, State
 from ._math import (
-    add_ratio_, as_python, bias_correction, cautious_, ema_, ema_square_, scaled_sum, weight_decay_, zeros_state,
+    add_ratio_,
+    as_python,
+    bias_correction,
+    cautious_,
+    ema_,
+    ema_square_,
+    scaled_sum,
+    weight_decay_,
+    zeros_state,
 )
 
 
