@@ -61,6 +61,7 @@ class LionRule(Rule):
         return {"exp_avg": zeros_state(p)}
 
     def update(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], step: int) -> None:
+        # The paper's −η·λ·θₜ₋₁, applied first as θ·(1 − ηλ): the same number, in lion-pytorch's order.
         decoupled_decay_(p, hp["lr"], hp["weight_decay"])
         exp_avg = state["exp_avg"]
         direction = ema(exp_avg, g, hp["beta1"])
@@ -85,6 +86,7 @@ class SignumRule(Rule):
 
     def update(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], step: int) -> None:
         momentum = hp["momentum"]
+        # Not in Algorithm 3 (λ = 0, the default, is the box): pytorch-optimizer SignSGD's decay, for users of it.
         g = weight_decay_(g, p, hp["lr"], hp["weight_decay"], bool(hp["weight_decouple"]))
         direction = g
         if is_active(momentum):
