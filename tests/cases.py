@@ -8,6 +8,7 @@ compute the same thing, for the classes torch lacks (``Momentum``, ``Nesterov``,
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 from dataclasses import dataclass, field
@@ -31,6 +32,12 @@ TORCH_CLASS_NAMES: tuple[str, ...] = tuple(
     n for n in CLASS_NAMES if n not in TORCH_EQUIVALENT and hasattr(torch.optim, n)
 )
 """The classes that have a ``torch.optim`` namesake."""
+
+OPTIMLAB_EXTRAS: dict[str, tuple[str, ...]] = {
+    name: ("cautious",) for name in ("Adam", "AdamW", "Adamax", "NAdam", "RAdam")
+}
+"""Keyword-only arguments an optimlab class takes after all of its torch namesake's (the only allowed difference
+in the constructor signature; the README lists them)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,8 @@ REFERENCES: dict[str, Reference] = {
     **{n: Reference("torch.optim", n) for n in TORCH_CLASS_NAMES},
     **{n: Reference("torch.optim", cls, fixed) for n, (cls, fixed) in TORCH_EQUIVALENT.items()},
     # Classes whose reference is another library (test-only dependencies installed by .ci/run) go here.
+    "Lion": Reference("lion_pytorch", "Lion"),
+    "Signum": Reference("pytorch_optimizer", "SignSGD"),
 }
 """The default reference of every class that has one; a :class:`Case` may name its own."""
 
@@ -75,6 +84,8 @@ class Case:
     """The registry preset this row stands for (its class and settings must match)."""
     reference: Reference | None = None
     """The implementation this row is checked against; ``None``: the class's entry in :data:`REFERENCES`."""
+    unreferenced: bool = False
+    """No trusted implementation has this setting: only the paper transcription (test_rules_vs_paper) checks it."""
 
     @property
     def id(self) -> str:
@@ -90,6 +101,8 @@ class Case:
 
     def reference_impl(self) -> Reference | None:
         """The trusted implementation of this row, or ``None`` when only the paper transcription checks it."""
+        if self.unreferenced:
+            return None
         return self.reference or REFERENCES.get(self.cls)
 
     def make_reference(self, params: Any, **extra: Any) -> torch.optim.Optimizer:
@@ -113,7 +126,7 @@ class Case:
         return "momentum" in defaults or "betas" in defaults
 
     def with_kwargs(self, **extra: Any) -> Case:
-        return Case(self.cls, {**self.kwargs, **extra}, self.preset)
+        return dataclasses.replace(self, kwargs={**self.kwargs, **extra})
 
 
 def _short(v: Any) -> str:
@@ -121,6 +134,15 @@ def _short(v: Any) -> str:
         return "(" + ",".join(_short(x) for x in v) + ")"
     return f"{v:g}" if isinstance(v, float) else str(v)
 
+
+# pytorch-optimizer 4.1.0: AdEMAMix with alpha = 0 adds 0·(slow momentum) and is Adam/AdamW; with cautious=True
+# it masks mₜ with its apply_cautious (the paper's φ and d/(‖φ‖₀ + 1)). Rows using it must not set ``betas``
+# (AdEMAMix takes three).
+_ADEMAMIX_AS_ADAM = {"alpha": 0.0, "betas": (0.9, 0.999, 0.9999)}
+CAUTIOUS_ADAMW = Reference("pytorch_optimizer", "AdEMAMix", {**_ADEMAMIX_AS_ADAM, "weight_decouple": True,
+                                                             "weight_decay": 1e-2})
+CAUTIOUS_ADAM = Reference("pytorch_optimizer", "AdEMAMix", {**_ADEMAMIX_AS_ADAM, "weight_decouple": False})
+CAUTIOUS_LION = Reference("pytorch_optimizer", "Lion")
 
 CASES: tuple[Case, ...] = (
     # SGD: gd / sgd / minibatch are one rule with three batch policies.
@@ -162,6 +184,28 @@ CASES: tuple[Case, ...] = (
     Case("RAdam", {"lr": 1e-2}, preset="radam"),
     Case("RAdam", {"lr": 1e-2, "betas": (0.9, 0.9), "weight_decay": 1e-2}),
     Case("RAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    # Lion: lion-pytorch for the plain form, pytorch-optimizer's Lion for cautious and maximize (lion-pytorch has
+    # neither); decoupled_weight_decay is lion-pytorch's λ/η₀ option.
+    Case("Lion", {"lr": 1e-3}, preset="lion"),
+    Case("Lion", {"lr": 1e-3, "betas": (0.95, 0.98), "weight_decay": 0.1}),
+    Case("Lion", {"lr": 1e-3, "weight_decay": 1e-4, "decoupled_weight_decay": True}),
+    Case("Lion", {"lr": 1e-3, "cautious": True}, preset="cautious-lion", reference=CAUTIOUS_LION),
+    Case("Lion", {"lr": 1e-3, "cautious": True, "weight_decay": 0.1, "maximize": True}, reference=CAUTIOUS_LION),
+    # Signum: pytorch-optimizer's SignSGD (its momentum is Signum's EMA); it has no cautious option.
+    Case("Signum", {"lr": 1e-3}, preset="signum"),
+    Case("Signum", {"lr": 1e-3, "momentum": 0.5, "weight_decay": 0.1}),
+    Case("Signum", {"lr": 1e-3, "momentum": 0.0}),
+    Case("Signum", {"lr": 1e-3, "weight_decay": 0.05, "weight_decouple": False, "maximize": True}),
+    Case("Signum", {"lr": 1e-3, "cautious": True, "weight_decay": 0.05}, unreferenced=True),
+    # Cautious Adam family: pytorch-optimizer's AdEMAMix with α = 0 is Adam(W) with its cautious mask; no library
+    # has a cautious AMSGrad, Adamax, NAdam or RAdam (the paper transcriptions check those).
+    Case("AdamW", {"lr": 1e-2, "cautious": True}, preset="cautious-adamw", reference=CAUTIOUS_ADAMW),
+    Case("AdamW", {"lr": 1e-2, "cautious": True, "weight_decay": 0.1, "maximize": True}, reference=CAUTIOUS_ADAMW),
+    Case("Adam", {"lr": 1e-2, "cautious": True, "weight_decay": 1e-2}, reference=CAUTIOUS_ADAM),
+    Case("AMSGrad", {"lr": 1e-2, "cautious": True}, unreferenced=True),
+    Case("Adamax", {"lr": 1e-2, "cautious": True}, unreferenced=True),
+    Case("NAdam", {"lr": 1e-2, "cautious": True, "weight_decay": 1e-2}, unreferenced=True),
+    Case("RAdam", {"lr": 1e-2, "cautious": True, "betas": (0.9, 0.9)}, unreferenced=True),
 )
 """Every case; each hyperparameter flag appears in at least one row."""
 
@@ -199,6 +243,8 @@ VALID_RANGES: dict[str, dict[str, Range]] = {
     },
     "RAdam": {"lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0},
 }
+VALID_RANGES["Lion"] = {"lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "weight_decay": GE0}
+VALID_RANGES["Signum"] = {"lr": GE0, "momentum": UNIT_HALF_OPEN, "weight_decay": GE0}
 VALID_RANGES["AdamW"] = VALID_RANGES["Adam"]
 VALID_RANGES["AMSGrad"] = VALID_RANGES["Adam"]
 VALID_RANGES["Momentum"] = VALID_RANGES["SGD"]

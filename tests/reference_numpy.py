@@ -16,9 +16,10 @@ Two entry points:
   ``x0`` first.
 * ``run_with_states(...)`` — the same, plus a copy of the state after every step.
 
-Coupled L2 ("l2" wrapper): for every algorithm except ``adamw`` a ``weight_decay`` hp λ adds
-λ·x to the gradient before the update (the classic L2 penalty ½λ‖x‖², as torch.optim's
-``weight_decay`` does). For ``adamw`` ``weight_decay`` is the decoupled decay of its paper.
+Coupled L2 ("l2" wrapper): for every algorithm except those in ``DECOUPLED_DECAY`` (``adamw``,
+``lion`` and their cautious forms) a ``weight_decay`` hp λ adds λ·x to the gradient before the
+update (the classic L2 penalty ½λ‖x‖², as torch.optim's ``weight_decay`` does). For those
+``weight_decay`` is the decoupled decay of their papers.
 """
 
 from __future__ import annotations
@@ -314,6 +315,70 @@ def radam(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
     return x - hp["lr"] * m_hat
 
 
+# --------------------------------------------------------------------------- sign methods and the cautious mask
+
+
+def lion(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Lion (Chen et al. 2023, Program 1 / Algorithm 2).  hp: lr (η), beta1, beta2, weight_decay (λ).
+
+    c ← β₁ m + (1 − β₁) g
+    x ← x − η (sign(c) + λ x)
+    m ← β₂ m + (1 − β₂) g
+    """
+    b1, b2 = hp["beta1"], hp["beta2"]
+    m = _buf(s, "m", x)
+    c = b1 * m + (1.0 - b1) * g
+    s["m"] = b2 * m + (1.0 - b2) * g
+    return x - hp["lr"] * (np.sign(c) + hp["weight_decay"] * x)
+
+
+def signum(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Signum (Bernstein et al. 2018, Algorithm 3).  hp: lr (δ), momentum (β; 0 is signSGD, Algorithm 1).
+
+    m ← β m + (1 − β) g
+    x ← x − δ sign(m)
+    """
+    b = hp["momentum"]
+    m = s["m"] = b * _buf(s, "m", x) + (1.0 - b) * g
+    return x - hp["lr"] * np.sign(m)
+
+
+def _cautious(base: Step) -> Step:
+    """Liang et al. (2024), Algorithm 1, around a base optimizer whose step u does not depend on x (coupled L2
+    is already in g, decoupled decay is applied outside), so u = −base(0) exactly (x − base(x) would lose digits):
+
+    φ = 𝟙(u ∘ g > 0) ;  x ← x − (d / (Σφ + 1)) · φ ∘ u        (d = number of coordinates)
+    """
+
+    def step(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+        u = -base(np.zeros_like(x), g, s, t, hp)
+        keep = (u * g > 0).astype(np.float64)
+        return x - u * keep * (x.size / (keep.sum() + 1.0))
+
+    step.__doc__ = f"Cautious {base.__name__} (Liang et al. 2024, Algorithm 1)."
+    return step
+
+
+def _decay_then(base: Step) -> Step:
+    """Decoupled weight decay x ← x (1 − η λ) first (unmasked), then ``base`` with λ = 0."""
+
+    def step(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+        decayed = x * (1.0 - hp["lr"] * hp["weight_decay"])
+        return base(decayed, g, s, t, {**hp, "weight_decay": 0.0})
+
+    return step
+
+
+cautious_adam = _cautious(adam)
+cautious_amsgrad = _cautious(amsgrad)
+cautious_adamw = _decay_then(cautious_adam)
+cautious_adamax = _cautious(adamax)
+cautious_nadam = _cautious(nadam)
+cautious_radam = _cautious(radam)
+cautious_lion = _decay_then(_cautious(lion))
+cautious_signum = _cautious(signum)
+
+
 # --------------------------------------------------------------------------- registry and driver
 
 ALGORITHMS: dict[str, Step] = {
@@ -332,6 +397,16 @@ ALGORITHMS: dict[str, Step] = {
     "adamax": adamax,
     "nadam": nadam,
     "radam": radam,
+    "lion": lion,
+    "signum": signum,
+    "cautious_adam": cautious_adam,
+    "cautious_amsgrad": cautious_amsgrad,
+    "cautious_adamw": cautious_adamw,
+    "cautious_adamax": cautious_adamax,
+    "cautious_nadam": cautious_nadam,
+    "cautious_radam": cautious_radam,
+    "cautious_lion": cautious_lion,
+    "cautious_signum": cautious_signum,
 }
 
 _ADAM = frozenset({"lr", "beta1", "beta2", "eps"})
@@ -351,10 +426,20 @@ HYPERPARAMETERS: dict[str, frozenset[str]] = {
     "adamax": _ADAM,
     "nadam": _ADAM | {"momentum_decay", "scheduled_moment"},
     "radam": _ADAM | {"threshold"},
+    "lion": frozenset({"lr", "beta1", "beta2"}),
+    "signum": frozenset({"lr", "momentum"}),
+    "cautious_adam": _ADAM,
+    "cautious_amsgrad": _ADAM,
+    "cautious_adamw": _ADAM,
+    "cautious_adamax": _ADAM,
+    "cautious_nadam": _ADAM | {"momentum_decay"},
+    "cautious_radam": _ADAM,
+    "cautious_lion": frozenset({"lr", "beta1", "beta2"}),
+    "cautious_signum": frozenset({"lr", "momentum"}),
 }
 
 #: Algorithms whose ``weight_decay`` is their own (decoupled) decay, not the coupled L2 wrapper.
-DECOUPLED_DECAY = frozenset({"adamw"})
+DECOUPLED_DECAY = frozenset({"adamw", "lion", "cautious_adamw", "cautious_lion"})
 
 
 def run_with_states(

@@ -59,7 +59,7 @@ def test_every_class_and_flag_has_cases() -> None:
     flags = {key for c in CASES for key, value in c.kwargs.items() if value not in (False, 0)}
     for flag in ("weight_decay", "amsgrad", "nesterov", "dampening", "centered", "momentum", "maximize",
                  "decoupled_weight_decay", "lr_decay", "initial_accumulator_value", "betas", "eps", "rho",
-                 "alpha", "momentum_decay"):
+                 "alpha", "momentum_decay", "cautious"):
         assert flag in flags, f"no case sets {flag}"
 
 
@@ -303,3 +303,34 @@ def test_betas_must_be_a_pair() -> None:
     bad: Any = (0.9,)
     with pytest.raises(ValueError, match="betas"):
         optim.Adam(mlp_params(), betas=bad)
+
+
+# ------------------------------------------------------------------------------------ optimlab-only options
+
+
+@pytest.mark.parametrize("cls", ["Adam", "AdamW", "Adamax", "NAdam", "RAdam", "AMSGrad"])
+def test_cautious_joins_the_groups_only_when_on(cls: str) -> None:
+    """Off, the groups (and so the state_dict) have torch's keys; on, the flag is a group key that a
+    state_dict carries and a new group can set."""
+    params = mlp_params()
+    assert "cautious" not in getattr(optim, cls)(params).param_groups[0]
+    on = getattr(optim, cls)(params[:2], cautious=True)
+    on.add_param_group({"params": params[2:], "cautious": False})
+    assert [g["cautious"] for g in on.param_groups] == [True, False]
+    assert on.state_dict()["param_groups"][0]["cautious"] is True
+    assert on.hypers(on.param_groups[0])["cautious"] is True
+
+
+def test_lion_refuses_triton_and_needs_lr_for_decoupled_decay() -> None:
+    with pytest.raises(ValueError, match="use_triton=True"):
+        optim.Lion(mlp_params(), use_triton=True)
+    with pytest.raises(ValueError, match=r"lr=0\.0 .*decoupled_weight_decay"):
+        optim.Lion(mlp_params(), lr=0.0, decoupled_weight_decay=True)
+
+
+def test_lion_class_options_are_not_preset_hyperparameters() -> None:
+    """lion-pytorch's use_triton and decoupled_weight_decay live in the class only: a population trial naming
+    them is refused instead of silently ignored."""
+    assert "decoupled_weight_decay" not in PRESETS["lion"].defaults()
+    with pytest.raises(ValueError, match="Unknown hyperparameter 'decoupled_weight_decay'"):
+        PRESETS["lion"].hypers(decoupled_weight_decay=True)

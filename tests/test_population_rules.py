@@ -13,7 +13,7 @@ import torch
 from cases import N_DATA, N_HIDDEN, N_IN, N_OUT, mlp_data, rel_error
 from optimlab.population import Population, Trial
 from optimlab.registry import PRESETS
-from optimlab.rules import RULES, Hyper, Rule
+from optimlab.rules import RULES, TRIAL_DIMS, Hyper, Rule
 
 K = 4
 SHAPE = (3, 2)
@@ -64,6 +64,7 @@ def _run_population_and_singles(rule: Rule, hps: list[dict[str, Any]], steps: in
         h.name: hps[0][h.name] if h.structural else torch.tensor([hp[h.name] for hp in hps], dtype=torch.float64)
         for h in rule.hypers
     }
+    tensor_hp[TRIAL_DIMS] = 1  # as the Population passes it: per-tensor reductions (the cautious mask) per trial
     b = Rule.broadcast(tensor_hp, pop)
     state = rule.init_state(pop, b)
     singles = [start[k].clone() for k in range(K)]
@@ -145,6 +146,11 @@ TRIALS = [
     Trial("nadam", {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.05}),
     Trial("radam", {"lr": 0.01}),
     Trial("minibatch", {"lr": 0.2}),
+    Trial("lion", {"lr": 1e-3, "weight_decay": 0.1}),
+    Trial("signum", {"lr": 2e-3, "momentum": 0.8}),
+    Trial("cautious-adamw", {"lr": 0.01}),
+    Trial("cautious-lion", {"lr": 1e-3}),
+    Trial("adam", {"lr": 0.01, "cautious": True}),
 ]
 
 

@@ -12,8 +12,10 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import lion_pytorch
 import numpy as np
 import pytest
+import pytorch_optimizer
 import torch
 
 from reference_numpy import ALGORITHMS, HYPERPARAMETERS, Array, run, run_with_states
@@ -360,6 +362,12 @@ def rel_err(a: Array, b: Array) -> float:
 
 
 ADAM_T = {"lr": 1e-2, "betas": (0.9, 0.999), "eps": 1e-8}
+ADEMAMIX_AS_ADAM = {"lr": 1e-2, "betas": (0.9, 0.999, 0.9999), "eps": 1e-8, "alpha": 0.0}
+LION_T = {"lr": 1e-3, "betas": (0.9, 0.99), "weight_decay": 0.1}
+LION_HP = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.1}
+PAPER_ONLY = frozenset({"amsgrad_paper", "cautious_amsgrad", "cautious_adamax", "cautious_nadam", "cautious_radam",
+                        "cautious_signum"})
+"""Transcriptions no library implements (checked against optimlab in test_rules_vs_paper only)."""
 
 # (id, torch class, torch kwargs, reference name, reference hp)
 MATCHES: list[tuple[str, type[torch.optim.Optimizer], dict[str, Any], str, dict[str, Any]]] = [
@@ -471,6 +479,31 @@ MATCHES: list[tuple[str, type[torch.optim.Optimizer], dict[str, Any], str, dict[
         {**ADAM_HP, "lr": 2e-3, "momentum_decay": 4e-3, "weight_decay": 0.1},
     ),
     ("radam_l2", torch.optim.RAdam, {**ADAM_T, "weight_decay": 0.1}, "radam", {**ADAM_HP, "weight_decay": 0.1}),
+    # Sign methods and the cautious mask, against the libraries the issue names (torch has none of them).
+    ("lion", lion_pytorch.Lion, LION_T, "lion", LION_HP),
+    ("signum", pytorch_optimizer.SignSGD, {"lr": 1e-3, "momentum": 0.9}, "signum", {"lr": 1e-3, "momentum": 0.9}),
+    (
+        "signum_l2",
+        pytorch_optimizer.SignSGD,
+        {"lr": 1e-3, "momentum": 0.8, "weight_decay": 0.1, "weight_decouple": False},
+        "signum",
+        {"lr": 1e-3, "momentum": 0.8, "weight_decay": 0.1},
+    ),
+    ("cautious_lion", pytorch_optimizer.Lion, {**LION_T, "cautious": True}, "cautious_lion", LION_HP),
+    (
+        "cautious_adamw",  # AdEMAMix with α = 0 is AdamW
+        pytorch_optimizer.AdEMAMix,
+        {**ADEMAMIX_AS_ADAM, "weight_decouple": True, "weight_decay": 0.1, "cautious": True},
+        "cautious_adamw",
+        {**ADAM_HP, "weight_decay": 0.1},
+    ),
+    (
+        "cautious_adam_l2",
+        pytorch_optimizer.AdEMAMix,
+        {**ADEMAMIX_AS_ADAM, "weight_decouple": False, "weight_decay": 0.1, "cautious": True},
+        "cautious_adam",
+        {**ADAM_HP, "weight_decay": 0.1},
+    ),
 ]
 
 
@@ -486,7 +519,7 @@ def test_torch_matches_reference(
 
 
 def test_every_reference_is_compared_with_torch_or_a_paper_form() -> None:
-    compared = {m[3] for m in MATCHES} | {"amsgrad_paper"}
+    compared = {m[3] for m in MATCHES} | PAPER_ONLY
     assert compared == set(ALGORITHMS)
 
 
@@ -560,3 +593,25 @@ def test_torch_adamw_decay_is_the_papers_lambda_times_lr() -> None:
 
     assert rel_err(got, paper_box(lr * w)) <= 1e-10
     assert rel_err(got, paper_box(w)) > 1e-2
+
+
+def test_lion_with_equal_betas_is_signum() -> None:
+    """Chen et al.'s Lion with β₁ = β₂ = β is Bernstein et al.'s Signum with momentum β (no weight decay)."""
+    lion = run("lion", {"lr": 1e-3, "beta1": 0.8, "beta2": 0.8, "weight_decay": 0.0}, rosenbrock, X0, STEPS)
+    signum = run("signum", {"lr": 1e-3, "momentum": 0.8}, rosenbrock, X0, STEPS)
+    assert np.array_equal(lion, signum)
+    assert not np.array_equal(lion, run("lion", {**LION_HP, "weight_decay": 0.0}, rosenbrock, X0, STEPS))
+
+
+def test_cautious_mask_drops_disagreeing_coordinates_and_rescales_the_rest() -> None:
+    """After a reversal of two of five gradient components the momentum still points the old way there: those
+    two are masked, and the three kept move by the base's step times d/(kept + 1) = 5/4."""
+    g1 = np.array([1.0, -2.0, 0.5, 1.0, -1.0])
+    g2 = np.array([1.0, -2.0, 0.5, -0.1, 0.1])
+    hp = {"lr": 0.1, "momentum": 0.9}
+    base = run("signum", hp, schedule([g1, g2]), np.zeros(5), 2)
+    cautious = run("cautious_signum", hp, schedule([g1, g2]), np.zeros(5), 2)
+    base_step, cautious_step = base[2] - base[1], cautious[2] - cautious[1]
+    assert np.all(base_step[3:] * g2[3:] > 0)  # plain Signum moves these two uphill
+    np.testing.assert_array_equal(cautious_step[3:], 0.0)
+    np.testing.assert_allclose(cautious_step[:3], base_step[:3] * 5 / 4, rtol=1e-12)

@@ -145,3 +145,108 @@ def test_rule_direct_matches_drop_in_class(case: Case) -> None:
         opt.step()
         rule.update(p_rule, -g if maximize else g, state, hp, t)
     assert torch.equal(p_class.detach(), p_rule)
+
+
+# ------------------------------------------------------------------------------- sign methods, cautious mask
+
+CAUTIOUS_RULES = [name for name, rule in RULES.items() if any(h.name == "cautious" for h in rule.hypers)]
+
+
+def test_cautious_option_covers_the_adam_family_and_the_sign_methods() -> None:
+    assert set(CAUTIOUS_RULES) == {"adam", "adamax", "nadam", "radam", "lion", "signum"}
+
+
+@given(seed=seeds, lr=st.floats(1e-5, 1e-1), b1=st.floats(0.0, 0.99), b2=st.floats(0.0, 0.999),
+       steps=st.integers(1, 6))
+def test_lion_moves_every_coordinate_by_exactly_lr(seed: int, lr: float, b1: float, b2: float, steps: int) -> None:
+    """Without weight decay each Lion step is ±lr in every coordinate (the sign of the interpolation)."""
+    rule = RULES["lion"]
+    hp = {**rule.defaults(), "lr": lr, "beta1": b1, "beta2": b2}
+    p = _tensor(seed)
+    state = rule.init_state(p, hp)
+    for t in range(1, steps + 1):
+        before = p.clone()
+        rule.update(p, _tensor(seed + t), state, hp, t)
+        assert torch.allclose((p - before).abs(), torch.full_like(p, lr), rtol=1e-9, atol=1e-15)
+
+
+@given(seed=seeds, beta=st.floats(0.0, 0.999), wd=st.sampled_from([0.0, 0.1]), cautious=st.booleans(),
+       steps=st.integers(1, 10))
+def test_lion_with_equal_betas_is_signum_bit_for_bit(seed: int, beta: float, wd: float, cautious: bool,
+                                                     steps: int) -> None:
+    """Lion's β₁ = β₂ = β is Signum with momentum β (and the same decoupled decay, the same mask)."""
+    lion, signum = RULES["lion"], RULES["signum"]
+    hp_lion = {"lr": 0.01, "beta1": beta, "beta2": beta, "weight_decay": wd, "cautious": cautious}
+    hp_signum = {"lr": 0.01, "momentum": beta, "weight_decay": wd, "weight_decouple": True, "cautious": cautious}
+    p1, p2 = _tensor(seed), _tensor(seed)
+    s1, s2 = lion.init_state(p1, hp_lion), signum.init_state(p2, hp_signum)
+    for t in range(1, steps + 1):
+        g = torch.sin(3 * p1) + _tensor(seed + t, scale=0.5)
+        lion.update(p1, g, s1, hp_lion, t)
+        signum.update(p2, g.clone(), s2, hp_signum, t)
+        assert torch.equal(p1, p2)
+    assert not torch.equal(p1, _tensor(seed))
+
+
+def _reversing_gradients(seed: int, steps: int, shape: tuple[int, ...]) -> list[torch.Tensor]:
+    """Random gradients, every second one the previous one reversed and halved: there the momentum of most
+    rules still points the old way, against the new gradient."""
+    out: list[torch.Tensor] = []
+    for t in range(steps):
+        out.append(-0.5 * out[-1] if t % 2 else _tensor(seed + t, shape))
+    return out
+
+
+@pytest.mark.parametrize("name", CAUTIOUS_RULES)
+@given(seed=seeds, steps=st.integers(1, 8), shape=st.sampled_from([(3, 4), (7,), ()]))
+def test_cautious_step_never_moves_against_the_gradient(name: str, seed: int, steps: int,
+                                                        shape: tuple[int, ...]) -> None:
+    """With cautious=True (and no weight decay) no coordinate moves in the gradient's direction; without the
+    mask the same runs do (momentum carries them), so the test can fail."""
+    rule = RULES[name]
+    lr = 1e-3 if name in ("lion", "signum") else 0.05
+    hp = {**rule.defaults(), "lr": lr, "cautious": True}
+    p = _tensor(seed, shape)
+    state = rule.init_state(p, hp)
+    moved = torch.zeros(shape, dtype=torch.bool)
+    for t, g in enumerate(_reversing_gradients(seed, steps, shape), start=1):
+        before = p.clone()
+        rule.update(p, g, state, hp, t)
+        delta = p - before
+        assert (delta * g <= 0).all(), f"step {t}: a coordinate moved along +g"
+        moved |= delta != 0
+    assert moved.any()
+
+
+@pytest.mark.parametrize("name", ["adam", "adamax", "radam", "signum"])
+@given(seed=seeds)
+def test_without_the_mask_momentum_moves_along_the_gradient(name: str, seed: int) -> None:
+    """The property above is not vacuous: without the mask the same gradients move coordinates along +g at the
+    reversal. (Lion's β₁-interpolation and NAdam's look-ahead weigh the new gradient enough to follow this
+    reversal at once.)"""
+    rule = RULES[name]
+    hp = {**rule.defaults(), "lr": 0.05}
+    p = _tensor(seed, (20,))
+    state = rule.init_state(p, hp)
+    along = False
+    for t, g in enumerate(_reversing_gradients(seed, 2, (20,)), start=1):
+        before = p.clone()
+        rule.update(p, g, state, hp, t)
+        along |= bool(((p - before) * g > 0).any())
+    assert along
+
+
+@given(seed=seeds, lr=st.floats(1e-4, 1e-1), steps=st.integers(1, 6), shape=st.sampled_from([(3, 4), (5,), ()]))
+def test_cautious_lion_rescales_the_kept_steps(seed: int, lr: float, steps: int, shape: tuple[int, ...]) -> None:
+    """Liang et al.'s rescaling: a kept coordinate moves by lr·d/(kept + 1), a masked one not at all."""
+    rule = RULES["lion"]
+    hp = {**rule.defaults(), "lr": lr, "cautious": True}
+    p = _tensor(seed, shape)
+    state = rule.init_state(p, hp)
+    for t in range(1, steps + 1):
+        before = p.clone()
+        rule.update(p, _tensor(seed + t, shape), state, hp, t)
+        step = (p - before).abs()
+        kept = int((step > 0).sum())
+        expected = lr * max(p.numel(), 1) / (kept + 1)
+        assert torch.allclose(step[step > 0], torch.full((kept,), expected, dtype=p.dtype), rtol=1e-9, atol=1e-15)

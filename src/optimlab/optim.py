@@ -13,7 +13,13 @@ Differences from torch.optim, all on purpose:
 * ``fused=True`` selects the compiled fast path (:mod:`optimlab.fused`: the same rule, compiled over the whole
   group) for every class; classes whose torch namesake has no ``fused`` argument take it as a parameter-group
   key (``{"params": ..., "fused": True}``). ``fused=None`` (the default) compiles only large groups, from
-  :data:`optimlab.fused.AUTO_MIN_ELEMENTS` elements up; ``fused=False`` always runs the reference loop.
+  :data:`optimlab.fused.AUTO_MIN_ELEMENTS` elements up; ``fused=False`` always runs the reference loop;
+* the Adam family (``Adam``, ``AdamW``, ``Adamax``, ``NAdam``, ``RAdam``) takes one keyword-only argument torch
+  lacks, after torch's: ``cautious`` (Liang et al. 2024, see :func:`optimlab.rules._math.cautious_`). It joins the
+  parameter groups only when true, so a default optimizer's groups and ``state_dict`` are torch's exactly.
+
+``Lion`` and ``Signum`` have no torch namesake: they follow ``lion-pytorch`` 0.2.5 and ``pytorch-optimizer``
+4.1.0's ``SignSGD`` (see their docstrings).
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ class RuleOptimizer(Optimizer):
     rule: ClassVar[Rule]
     fixed_hypers: ClassVar[Mapping[str, Any]] = {}
     """Rule hyperparameters a class fixes rather than takes as arguments (AdamW: decoupled decay)."""
+    optional_hypers: ClassVar[Mapping[str, Any]] = {}
+    """optimlab-only rule hyperparameters a group may lack (its torch namesake has no such key), with the value a
+    missing key means: they join the groups only when switched on (:func:`_switched_on`)."""
+    class_options: ClassVar[frozenset[str]] = frozenset()
+    """Constructor arguments that only the drop-in class understands (the rule, hence the population, does not)."""
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
@@ -65,7 +76,7 @@ class RuleOptimizer(Optimizer):
             values["beta1"], values["beta2"] = values["betas"]
         out: dict[str, Scalar] = {}
         for h in self.rule.hypers:
-            value = values[h.name]
+            value = values[h.name] if h.name in values else self.optional_hypers[h.name]
             # torch.optim accepts a 1-element tensor lr (and betas) and reads it as a Python number.
             out[h.name] = value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
         return out
@@ -119,6 +130,12 @@ class RuleOptimizer(Optimizer):
 
 
 
+def _switched_on(**flags: bool) -> dict[str, bool]:
+    """The optional flags that are true: the group keys an optimlab-only option adds (see ``optional_hypers``)."""
+    return {name: True for name, value in flags.items() if value}
+
+
+_CAUTIOUS_OFF: Mapping[str, Any] = {"cautious": False}
 
 
 class SGD(RuleOptimizer):
@@ -249,6 +266,7 @@ class Adam(RuleOptimizer):
     """
 
     rule = RULES["adam"]
+    optional_hypers = _CAUTIOUS_OFF
 
     def __init__(
         self,
@@ -265,13 +283,14 @@ class Adam(RuleOptimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         decoupled_weight_decay: bool = False,
+        cautious: bool = False,
     ) -> None:
         super().__init__(
             params,
             dict(
                 lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, maximize=maximize,
                 foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused,
-                decoupled_weight_decay=decoupled_weight_decay,
+                decoupled_weight_decay=decoupled_weight_decay, **_switched_on(cautious=cautious),
             ),
         )
 
@@ -295,10 +314,12 @@ class AdamW(Adam):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        cautious: bool = False,
     ) -> None:
         super().__init__(
             params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach, maximize=maximize,
             capturable=capturable, differentiable=differentiable, fused=fused, decoupled_weight_decay=True,
+            cautious=cautious,
         )
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -314,6 +335,7 @@ class Adamax(RuleOptimizer):
     """
 
     rule = RULES["adamax"]
+    optional_hypers = _CAUTIOUS_OFF
 
     def __init__(
         self,
@@ -327,12 +349,13 @@ class Adamax(RuleOptimizer):
         maximize: bool = False,
         differentiable: bool = False,
         capturable: bool = False,
+        cautious: bool = False,
     ) -> None:
         super().__init__(
             params,
             dict(
                 lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, foreach=foreach, maximize=maximize,
-                differentiable=differentiable, capturable=capturable,
+                differentiable=differentiable, capturable=capturable, **_switched_on(cautious=cautious),
             ),
         )
 
@@ -344,6 +367,7 @@ class NAdam(RuleOptimizer):
     """
 
     rule = RULES["nadam"]
+    optional_hypers = _CAUTIOUS_OFF
 
     def __init__(
         self,
@@ -359,13 +383,14 @@ class NAdam(RuleOptimizer):
         maximize: bool = False,
         capturable: bool = False,
         differentiable: bool = False,
+        cautious: bool = False,
     ) -> None:
         super().__init__(
             params,
             dict(
                 lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, momentum_decay=momentum_decay,
                 decoupled_weight_decay=decoupled_weight_decay, maximize=maximize, foreach=foreach,
-                capturable=capturable, differentiable=differentiable,
+                capturable=capturable, differentiable=differentiable, **_switched_on(cautious=cautious),
             ),
         )
 
@@ -377,6 +402,7 @@ class RAdam(RuleOptimizer):
     """
 
     rule = RULES["radam"]
+    optional_hypers = _CAUTIOUS_OFF
 
     def __init__(
         self,
@@ -391,12 +417,14 @@ class RAdam(RuleOptimizer):
         maximize: bool = False,
         capturable: bool = False,
         differentiable: bool = False,
+        cautious: bool = False,
     ) -> None:
         super().__init__(
             params,
             dict(
                 lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, maximize=maximize, foreach=foreach,
                 capturable=capturable, decoupled_weight_decay=decoupled_weight_decay, differentiable=differentiable,
+                **_switched_on(cautious=cautious),
             ),
         )
 
@@ -445,10 +473,92 @@ class AMSGrad(Adam):
         *,
         maximize: bool = False,
         decoupled_weight_decay: bool = False,
+        cautious: bool = False,
     ) -> None:
         super().__init__(
             params, lr, betas, eps, weight_decay, amsgrad=True, maximize=maximize,
-            decoupled_weight_decay=decoupled_weight_decay,
+            decoupled_weight_decay=decoupled_weight_decay, cautious=cautious,
+        )
+
+
+class Lion(RuleOptimizer):
+    """Lion (Chen et al. 2023), with lion-pytorch 0.2.5's arguments and defaults (``lion_pytorch.Lion``).
+
+    Math, paper and departures: :mod:`optimlab.rules.lion`. ``decoupled_weight_decay=True`` is lion-pytorch's
+    option: λ is divided by the constructor's ``lr``, so each step decays by λ·ηₜ/η₀ (a class option: the
+    population and presets do not take it). ``use_triton`` exists so code written for lion-pytorch constructs;
+    ``True`` raises (``fused=True`` is optimlab's fast path). Added after lion-pytorch's arguments, keyword-only:
+    ``cautious`` (C-Lion, Liang et al. 2024), ``maximize``, ``foreach``, ``differentiable``, ``fused``.
+    """
+
+    rule = RULES["lion"]
+    class_options = frozenset({"use_triton", "decoupled_weight_decay"})
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-4,
+        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.99),
+        weight_decay: float = 0.0,
+        use_triton: bool = False,
+        decoupled_weight_decay: bool = False,
+        *,
+        cautious: bool = False,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        if use_triton:
+            raise ValueError("Invalid use_triton=True for Lion: optimlab has no Triton kernel (use fused=True).")
+        self._init_lr = float(lr)
+        if decoupled_weight_decay and not self._init_lr > 0:
+            raise ValueError(f"Invalid lr={lr!r} for Lion: must be > 0 with decoupled_weight_decay=True.")
+        super().__init__(
+            params,
+            dict(
+                lr=lr, betas=betas, weight_decay=weight_decay, decoupled_weight_decay=decoupled_weight_decay,
+                cautious=cautious, maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused,
+            ),
+        )
+
+    def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
+        hp = super().hypers(group)
+        if group["decoupled_weight_decay"]:  # lion-pytorch: wd / init_lr, then multiplied by the current lr
+            hp["weight_decay"] = hp["weight_decay"] / self._init_lr
+        return hp
+
+
+class Signum(RuleOptimizer):
+    """Signum, sign of the momentum (Bernstein et al. 2018), with the arguments and defaults of
+    pytorch-optimizer 4.1.0's ``SignSGD`` (``momentum=0`` is signSGD).
+
+    Math, paper and departures: :class:`optimlab.rules.lion.SignumRule`. Added keyword-only: ``cautious``,
+    ``differentiable``, ``fused``.
+    """
+
+    rule = RULES["signum"]
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-3,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        weight_decouple: bool = True,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        *,
+        cautious: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, momentum=momentum, weight_decay=weight_decay, weight_decouple=weight_decouple,
+                cautious=cautious, foreach=foreach, maximize=maximize, differentiable=differentiable, fused=fused,
+            ),
         )
 
 
@@ -460,10 +570,12 @@ __all__ = [
     "Adam",
     "AdamW",
     "Adamax",
+    "Lion",
     "Momentum",
     "NAdam",
     "Nesterov",
     "RAdam",
     "RMSprop",
     "RuleOptimizer",
+    "Signum",
 ]

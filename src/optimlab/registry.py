@@ -77,7 +77,8 @@ class Preset:
         out = {
             name: param.default
             for name, param in signature.parameters.items()
-            if name not in _NOT_HYPERPARAMETERS and param.default is not inspect.Parameter.empty
+            if name not in _NOT_HYPERPARAMETERS | self.optimizer.class_options
+            and param.default is not inspect.Parameter.empty
         }
         out.update(self.optimizer.fixed_hypers)
         out.update(self.settings)
@@ -155,6 +156,10 @@ PRESETS: dict[str, Preset] = {
         Preset("adamax", "Adamax", optim.Adamax),
         Preset("nadam", "NAdam", optim.NAdam),
         Preset("radam", "RAdam", optim.RAdam),
+        Preset("lion", "Lion", optim.Lion),
+        Preset("signum", "Signum", optim.Signum),
+        Preset("cautious-adamw", "Cautious AdamW", optim.AdamW, {"cautious": True}),
+        Preset("cautious-lion", "Cautious Lion", optim.Lion, {"cautious": True}),
     )
 }
 

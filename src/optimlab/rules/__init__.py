@@ -5,6 +5,7 @@ from .adadelta import AdadeltaRule
 from .adagrad import AdagradRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
+from .lion import LionRule, SignumRule
 from .nadam import NAdamRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
@@ -21,6 +22,8 @@ RULES: dict[str, Rule] = {
         AdamaxRule(),
         NAdamRule(),
         RAdamRule(),
+        LionRule(),
+        SignumRule(),
     )
 }
 """Every rule by name."""
@@ -33,11 +36,13 @@ __all__ = [
     "AdamRule",
     "AdamaxRule",
     "Hyper",
+    "LionRule",
     "NAdamRule",
     "RAdamRule",
     "RMSpropRule",
     "Rule",
     "SGDRule",
     "Scalar",
+    "SignumRule",
     "State",
 ]

@@ -26,3 +26,7 @@ def adam_family(lr_default: float) -> tuple[Hyper, ...]:
 DECOUPLED = Hyper(
     "decoupled_weight_decay", False, structural=True, doc="decay the weights directly (AdamW) instead of via L2"
 )
+CAUTIOUS = Hyper(
+    "cautious", False, structural=True,
+    doc="mask update components whose sign disagrees with the gradient, rescale the rest (Liang et al. 2024)",
+)

@@ -7,6 +7,8 @@ Moment averages, bias correction, L2 and decoupled weight decay and the RMS deno
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -56,6 +58,11 @@ def ema_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
     return avg.lerp_(x, 1 - beta)
 
 
+def ema(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
+    """β·avg + (1−β)·x as a new tensor, computed exactly as :func:`ema_` computes it in place."""
+    return torch.lerp(avg, x, 1 - beta)
+
+
 def ema_square_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
     """Moving average of the square: avg ← β·avg + (1−β)·x², in place."""
     if isinstance(beta, Tensor):  # per-trial β (a population): two passes instead of mul_ + x·(1−β) + addcmul_
@@ -92,6 +99,23 @@ def weight_decay_(g: Tensor, p: Tensor, lr: Scalar, weight_decay: Scalar, decoup
 def rms_denominator(second_moment: Tensor, bias_correction2: Scalar, eps: Scalar) -> Tensor:
     """√(v / (1 − β₂ᵗ)) + ε, computed as √v / √(1 − β₂ᵗ) + ε (the order torch.optim uses)."""
     return second_moment.sqrt().div_(bias_correction2**0.5).add_(eps)
+
+
+def cautious_(update: Tensor, g: Tensor, trial_dims: int) -> Tensor:
+    """The cautious mask (Liang, Chen, Liu & Liu 2024, "Cautious Optimizers", arXiv 2411.16085, Algorithm 1), in
+    place: φ = 𝟙(u ∘ g > 0) zeroes the components of the update u that point against the gradient g, and the
+    kept ones are scaled by d/(‖φ‖₀ + 1), d the number of elements of the parameter, so the mean step size stays
+    about the same. u is the direction a rule *subtracts* (descent: its sign agrees with g).
+
+    The count is per parameter tensor: with ``trial_dims`` leading trial dimensions (the population) every
+    trial counts its own kept components, so no trial's numbers enter another's.
+    """
+    mask = (update * g > 0).to(update.dtype)
+    dims = tuple(range(trial_dims, update.dim()))
+    # sum(dim=()) would reduce over every dimension: a parameter with no dimensions of its own keeps its mask.
+    kept = mask.sum(dim=dims, keepdim=True) if dims else mask
+    size = math.prod(update.shape[trial_dims:])
+    return update.mul_(mask.mul_(size / (kept + 1)))
 
 
 def zeros_state(p: Tensor) -> Tensor:

@@ -12,6 +12,13 @@ with ``decoupled_weight_decay=True`` (AdamW) the weights shrink directly, θ ←
 Departures, as in torch.optim: AMSGrad keeps the maximum of the raw second moment and bias-corrects it
 (Reddi et al.'s Algorithm 2 has no bias correction); AdamW multiplies λ by the learning rate η (the paper's
 Algorithm 2 multiplies it by the schedule multiplier only).
+
+With ``cautious=True`` (Liang et al. 2024, :func:`~optimlab.rules._math.cautious_`) the components of the step
+whose sign disagrees with the gradient are dropped and the rest rescaled; ``cautious=False`` is the algorithm
+above, operation for operation.
+
+Cautious AdamW as Liang et al.'s Algorithm 1 has it: the mask compares the step m̂/(√v̂ + ε) with gₜ (computed on
+mₜ, which has the step's sign), and the weight decay is not masked.
 """
 
 from __future__ import annotations
@@ -23,7 +30,16 @@ from torch import Tensor
 
 from . import _common_hypers as common
 from ._base import Hyper, Rule, Scalar, State
-from ._math import add_ratio_, bias_correction, ema_, ema_square_, rms_denominator, weight_decay_, zeros_state
+from ._math import (
+    add_ratio_,
+    bias_correction,
+    cautious_,
+    ema_,
+    ema_square_,
+    rms_denominator,
+    weight_decay_,
+    zeros_state,
+)
 
 
 class AdamRule(Rule):
@@ -32,6 +48,7 @@ class AdamRule(Rule):
         *common.adam_family(1e-3),
         Hyper("amsgrad", False, structural=True, doc="use the running maximum of the second moment (AMSGrad)"),
         common.DECOUPLED,
+        common.CAUTIOUS,
     )
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
@@ -48,4 +65,6 @@ class AdamRule(Rule):
         if hp["amsgrad"]:
             second = torch.maximum(state["max_exp_avg_sq"], second, out=state["max_exp_avg_sq"])
         denom = rms_denominator(second, bias_correction(beta2, step), hp["eps"])
+        if hp["cautious"]:  # the step has mₜ's sign (the denominator is positive): mask a copy of mₜ
+            exp_avg = cautious_(exp_avg.clone(), g, self.trial_dims(hp))
         add_ratio_(p, exp_avg, denom, -lr / bias_correction(beta1, step))

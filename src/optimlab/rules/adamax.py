@@ -6,6 +6,10 @@
 
 Departure, as in torch.optim: ε is added inside the max (the paper has no ε; uₜ can then be 0 only where
 every gradient so far was 0, and the paper divides by it anyway). With eps=0 this is the paper exactly.
+
+With ``cautious=True`` (Liang et al. 2024, :func:`~optimlab.rules._math.cautious_`) the components of the step
+whose sign disagrees with the gradient are dropped and the rest rescaled; ``cautious=False`` is the algorithm
+above, operation for operation.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ from torch import Tensor
 
 from . import _common_hypers as common
 from ._base import Rule, Scalar, State
-from ._math import add_ratio_, bias_correction, ema_, l2_gradient, zeros_state
+from ._math import add_ratio_, bias_correction, cautious_, ema_, l2_gradient, zeros_state
 
 
 class AdamaxRule(Rule):
     name = "adamax"
     hypers = (
         *common.adam_family(2e-3),
+        common.CAUTIOUS,
     )
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
@@ -34,4 +39,6 @@ class AdamaxRule(Rule):
         exp_avg = ema_(state["exp_avg"], g, hp["beta1"])
         exp_inf = state["exp_inf"]
         torch.maximum(exp_inf.mul_(hp["beta2"]), g.abs().add_(hp["eps"]), out=exp_inf)
+        if hp["cautious"]:  # uₜ > 0 where the step moves, so the step has mₜ's sign
+            exp_avg = cautious_(exp_avg.clone(), g, self.trial_dims(hp))
         add_ratio_(p, exp_avg, exp_inf, -hp["lr"] / bias_correction(hp["beta1"], step))

@@ -8,6 +8,11 @@ looks one step ahead, with Dozat's warming momentum schedule μₜ = β₁·(1 �
 
 This is torch.optim.NAdam's form: the moment average uses the constant β₁ (the paper's Algorithm 2 uses μₜ),
 and weight decay is L2 unless ``decoupled_weight_decay=True`` (NAdamW).
+
+With ``cautious=True`` (Liang et al. 2024, :func:`~optimlab.rules._math.cautious_`) the components of the step
+whose sign disagrees with the gradient are dropped and the rest rescaled; ``cautious=False`` is the algorithm
+above, operation for operation.
+The mask compares the whole bracket (the gradient and the momentum term together) with gₜ.
 """
 
 from __future__ import annotations
@@ -19,7 +24,17 @@ from torch import Tensor
 
 from . import _common_hypers as common
 from ._base import Hyper, Rule, Scalar, State
-from ._math import add_ratio_, as_python, bias_correction, ema_, ema_square_, weight_decay_, zeros_state
+from ._math import (
+    add_ratio_,
+    as_python,
+    bias_correction,
+    cautious_,
+    ema_,
+    ema_square_,
+    scaled_sum,
+    weight_decay_,
+    zeros_state,
+)
 
 
 def scalar_dtype() -> torch.dtype:
@@ -33,6 +48,7 @@ class NAdamRule(Rule):
         *common.adam_family(2e-3),
         Hyper("momentum_decay", 4e-3, low=0.0, doc="ψ in the momentum schedule μₜ = β₁(1 − ½·0.96^(tψ))"),
         common.DECOUPLED,
+        common.CAUTIOUS,
     )
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
@@ -55,5 +71,9 @@ class NAdamRule(Rule):
         exp_avg = ema_(state["exp_avg"], g, beta1)
         exp_avg_sq = ema_square_(state["exp_avg_sq"], g, hp["beta2"])
         denom = exp_avg_sq.div(bias_correction(hp["beta2"], step)).sqrt().add_(hp["eps"])
+        if hp["cautious"]:  # the bracket is masked as a whole: one addition instead of torch's two
+            bracket = scaled_sum(g * ((1.0 - mu) / (1.0 - mu_product)), exp_avg, mu_next / (1.0 - mu_product * mu_next))
+            add_ratio_(p, cautious_(bracket, g, self.trial_dims(hp)), denom, -lr)
+            return
         add_ratio_(p, g, denom, -lr * (1.0 - mu) / (1.0 - mu_product))
         add_ratio_(p, exp_avg, denom, -lr * mu_next / (1.0 - mu_product * mu_next))

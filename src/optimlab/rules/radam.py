@@ -10,6 +10,11 @@
 Departures, as in torch.optim: the threshold is ρₜ > 5 (the paper's box says 4; at 4 the rectifier is 0
 and the first rectified steps are tiny), and ε is added to √vₜ (the paper has no ε). Weight decay is L2
 unless ``decoupled_weight_decay=True``.
+
+With ``cautious=True`` (Liang et al. 2024, :func:`~optimlab.rules._math.cautious_`) the components of the step
+whose sign disagrees with the gradient are dropped and the rest rescaled; ``cautious=False`` is the algorithm
+above, operation for operation.
+The mask applies to whichever step the branch takes.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from torch import Tensor
 
 from . import _common_hypers as common
 from ._base import Rule, Scalar, State
-from ._math import bias_correction, ema_, ema_square_, weight_decay_, zeros_state
+from ._math import bias_correction, cautious_, ema_, ema_square_, weight_decay_, zeros_state
 
 THRESHOLD = 5.0
 
@@ -31,6 +36,7 @@ class RAdamRule(Rule):
     hypers = (
         *common.adam_family(1e-3),
         common.DECOUPLED,
+        common.CAUTIOUS,
     )
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
@@ -56,4 +62,6 @@ class RAdamRule(Rule):
             step_dir = torch.where(on, rectified(torch.where(on, rho_t, THRESHOLD + 1)), step_dir)
         elif rho_t > THRESHOLD:
             step_dir = rectified(rho_t)
+        if hp["cautious"]:
+            step_dir = cautious_(step_dir, g, self.trial_dims(hp))
         p.sub_(step_dir)
