@@ -3,11 +3,14 @@
 from ._base import TRIAL_DIMS, Hyper, Rule, Scalar, State
 from .adadelta import AdadeltaRule
 from .adagrad import AdagradRule
+from .adopt import ADOPTRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
+from .asgd import ASGDRule
 from .nadam import NAdamRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
+from .rprop import RpropRule
 from .sgd import SGDRule
 
 RULES: dict[str, Rule] = {
@@ -21,12 +24,17 @@ RULES: dict[str, Rule] = {
         AdamaxRule(),
         NAdamRule(),
         RAdamRule(),
+        ASGDRule(),
+        RpropRule(),
+        ADOPTRule(),
     )
 }
 """Every rule by name."""
 
 __all__ = [
     "RULES",
+    "ADOPTRule",
+    "ASGDRule",
     "TRIAL_DIMS",
     "AdadeltaRule",
     "AdagradRule",
@@ -36,6 +44,7 @@ __all__ = [
     "NAdamRule",
     "RAdamRule",
     "RMSpropRule",
+    "RpropRule",
     "Rule",
     "SGDRule",
     "Scalar",
