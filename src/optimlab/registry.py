@@ -157,6 +157,11 @@ PRESETS: dict[str, Preset] = {
         Preset("adamax", "Adamax", optim.Adamax),
         Preset("nadam", "NAdam", optim.NAdam),
         Preset("radam", "RAdam", optim.RAdam),
+        Preset("asgd", "Averaged SGD", optim.ASGD),
+        # Rprop steps by the gradient's sign with step sizes adapted to sign changes between steps: Riedmiller &
+        # Braun designed it for the true (full-batch) gradient, and mini-batch noise flips signs at random.
+        Preset("rprop", "Rprop (resilient backpropagation)", optim.Rprop, batch=FULL_BATCH),
+        Preset("adopt", "ADOPT", optim.ADOPT),
     )
 }
 
