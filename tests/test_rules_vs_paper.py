@@ -86,6 +86,20 @@ PAPER_CASES = [
     # β₂ = 0.9: ρ∞ = 19, the rectified branch starts at step 6 and is exercised for most of the run.
     PaperCase(Case("RAdam", {"lr": 0.05, "betas": (0.9, 0.9), "weight_decay": 0.01}), "radam",
               {"lr": 0.05, "beta1": 0.9, "beta2": 0.9, "eps": 1e-8, "weight_decay": 0.01}),
+    PaperCase(Case("ASGD", {"lr": 0.05}), "asgd", {"lr": 0.05, "lambd": 1e-4, "alpha": 0.75, "t0": 1e6}),
+    # A large λ (the step decays within the run) and averaging from step 30 on.
+    PaperCase(Case("ASGD", {"lr": 0.05, "lambd": 0.5, "alpha": 0.6, "t0": 30, "weight_decay": 0.02}), "asgd",
+              {"lr": 0.05, "lambd": 0.5, "alpha": 0.6, "t0": 30, "weight_decay": 0.02}),
+    # torch's form is the paper's box without weight-backtracking (see DEPARTURES for the box with it).
+    PaperCase(Case("Rprop", {"lr": 0.05}), "rprop",
+              {"lr": 0.05, "etaminus": 0.5, "etaplus": 1.2, "step_size_min": 1e-6, "step_size_max": 50.0}),
+    PaperCase(Case("Rprop", {"lr": 0.02, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2)}), "rprop",
+              {"lr": 0.02, "etaminus": 0.3, "etaplus": 1.5, "step_size_min": 1e-3, "step_size_max": 0.2}),
+    PaperCase(Case("ADOPT", {"lr": 0.05}), "adopt", {"lr": 0.05, "beta1": 0.9, "beta2": 0.9999, "eps": 1e-6}),
+    PaperCase(Case("ADOPT", {"lr": 0.05, "clip_lambda": None, "betas": (0.8, 0.99), "weight_decay": 0.05}), "adopt",
+              {"lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "clip": False, "weight_decay": 0.05}),
+    PaperCase(Case("ADOPT", {"lr": 0.05, "weight_decay": 0.2, "decouple": True}), "adopt_decoupled",
+              {"lr": 0.05, "beta1": 0.9, "beta2": 0.9999, "eps": 1e-6, "weight_decay": 0.2}),
 ]
 
 
@@ -147,6 +161,10 @@ DEPARTURES = [
     PaperCase(Case("Adadelta", {"lr": 0.5}), "adadelta", {"rho": 0.9, "eps": 1e-6}),
     PaperCase(Case("SGD", {"lr": 0.03, "momentum": 0.9, "dampening": 0.5}), "heavy_ball",
               {"lr": 0.03, "momentum": 0.9}),
+    # Riedmiller & Braun revert the last step after a sign change; torch's form (and optimlab's) does not.
+    PaperCase(Case("Rprop", {"lr": 0.05}), "rprop",
+              {"lr": 0.05, "etaminus": 0.5, "etaplus": 1.2, "step_size_min": 1e-6, "step_size_max": 50.0,
+               "backtracking": True}),
 ]
 
 

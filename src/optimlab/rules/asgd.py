@@ -20,6 +20,8 @@ Departures and facts to know:
   iterate (θ̄₂ = θ₂, θ̄₃ = (θ₂ + θ₃)/2, ...): that is Bottou's formula μₜ = 1/max(1, t − t₀) read literally,
   and what torch does. Polyak–Juditsky average every iterate with weight 1/t; the difference is one iterate.
 * torch's default t₀ = 10⁶ means no averaging in any ordinary run: θ̄ = θ.
+* η and μ are kept as torch keeps them, in its scalar dtype: float32 unless the default dtype is float64, so
+  under a float32 default η is rounded to float32 even for float64 parameters (as in torch.optim).
 * ``weight_decay`` adds a further coupled L2 term to g (torch.optim's), on top of λ.
 * A learning-rate scheduler changes η from the *next* step on: η for a step is computed at the end of the one
   before, from the ``lr`` of that moment (torch.optim behaves the same).

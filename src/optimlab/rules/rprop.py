@@ -16,7 +16,8 @@ full-batch method (mini-batch noise flips signs at random and shrinks every Δ t
 Departure from the paper, as in torch.optim: after a sign flip the 1993 algorithm also *reverts* the previous
 step (weight-backtracking, θₜ = θₜ₋₁ − Δθₜ₋₁); torch's form, and this rule, only shrink Δ and skip the step
 (the variant Igel & Hüsken 2000 call Rprop⁻). ``tests/reference_numpy.py`` transcribes both.
-Δ₀: the paper suggests 0.1, torch's default ``lr`` is 0.01.
+Δ₀: the paper suggests 0.1, torch's default ``lr`` is 0.01. torch (and this rule) clamp Δ to [Δmin, Δmax] on
+every step, the paper only when Δ grows or shrinks: the two differ only while Δ₀ lies outside the bounds.
 """
 
 from __future__ import annotations
