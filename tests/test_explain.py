@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+import adopt
 import pytest
 import torch
 
@@ -42,6 +43,9 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "adamax": {"lr", "betas", "eps", "weight_decay", "maximize"},
     "nadam": {"lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"},
     "radam": {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"},
+    "asgd": {"lr", "lambd", "alpha", "t0", "weight_decay", "maximize"},
+    "rprop": {"lr", "etas", "step_sizes", "maximize"},
+    "adopt": {"lr", "betas", "eps", "clip_lambda", "weight_decay", "decouple", "maximize"},
 }
 
 # The torch.optim class whose keyword arguments each card documents.
@@ -60,6 +64,9 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "adamax": torch.optim.Adamax,
     "nadam": torch.optim.NAdam,
     "radam": torch.optim.RAdam,
+    "asgd": torch.optim.ASGD,
+    "rprop": torch.optim.Rprop,
+    "adopt": adopt.ADOPT,  # the reference package (torch-adopt), torch.optim has no ADOPT
 }
 
 CARD_NAMES = available_cards()

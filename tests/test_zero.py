@@ -24,6 +24,9 @@ ZERO_CASES = [
     Case("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
     Case("RMSprop", {"lr": 1e-3, "centered": True, "momentum": 0.5}),
     Case("NAdam", {"lr": 1e-2}),
+    Case("ASGD", {"lr": 0.05, "t0": 5}),
+    Case("Rprop", {"lr": 1e-2}),
+    Case("ADOPT", {"lr": 1e-2, "weight_decay": 0.1, "decouple": True}),
 ]
 
 
