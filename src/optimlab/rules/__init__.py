@@ -3,9 +3,9 @@
 from ._base import TRIAL_DIMS, Hyper, Rule, Scalar, State
 from .adadelta import AdadeltaRule
 from .adagrad import AdagradRule
-from .adopt import ADOPTRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
+from .adopt import ADOPTRule
 from .asgd import ASGDRule
 from .nadam import NAdamRule
 from .radam import RAdamRule
@@ -33,9 +33,9 @@ RULES: dict[str, Rule] = {
 
 __all__ = [
     "RULES",
+    "TRIAL_DIMS",
     "ADOPTRule",
     "ASGDRule",
-    "TRIAL_DIMS",
     "AdadeltaRule",
     "AdagradRule",
     "AdamRule",
