@@ -540,10 +540,11 @@ class ADOPT(RuleOptimizer):
     """ADOPT (Taniguchi et al. 2024), with the arguments and defaults of the ``torch-adopt`` package's
     ``adopt.ADOPT`` (version 0.1.0): ``decouple=True`` for AdamW-style decay.
 
-    ``clip_lambda`` is the clip schedule cₜ: the default is the paper's t^¼ (:func:`optimlab.rules.adopt.clip_lambda`
-    is that function), ``None`` the unclipped first version. Other schedules are refused with a ``ValueError``:
-    the rule computes cₜ in tensor ops so that the population and ``fused=True`` can run it; a parameter group
-    stores the choice as ``clip`` (True/False), which is what ``state_dict`` saves.
+    ``clip_lambda`` is the clip schedule cₜ: the default is the paper's t^¼ (the object
+    :data:`optimlab.rules.adopt.clip_lambda`), ``None`` the unclipped first version. Other schedules are refused
+    with a ``ValueError``: the rule computes cₜ in tensor ops so that the population and ``fused=True`` can run
+    it. A parameter group stores the choice as ``clip`` (True/False), which is what ``state_dict`` saves (the
+    reference keeps its callable on the optimizer, outside the state_dict).
     Math, paper and departures: :class:`optimlab.rules.adopt.ADOPTRule`.
     """
 

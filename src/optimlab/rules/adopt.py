@@ -32,9 +32,18 @@ from ._base import Hyper, Rule, Scalar, State
 from ._math import add_scaled_, ema_, ema_square_, weight_decay_, zeros_state
 
 
-def clip_lambda(step: int) -> float:
-    """The paper's clip schedule cₜ = t^¼ (the default of the drop-in class's ``clip_lambda``)."""
-    return float(step**0.25)
+class PaperClip:
+    """The paper's clip schedule cₜ = t^¼: the default of the drop-in class's ``clip_lambda`` (a named object so
+    that signatures, cards and error messages show the formula)."""
+
+    def __call__(self, step: int) -> float:
+        return float(step**0.25)
+
+    def __repr__(self) -> str:
+        return "lambda step: step**0.25"
+
+
+clip_lambda = PaperClip()
 
 
 def clip_flag(schedule: object) -> bool:
