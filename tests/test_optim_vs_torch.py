@@ -239,6 +239,9 @@ COMPLEX_CASES = [
     Case("AdamW", {"lr": 1e-2}),
     Case("RMSprop", {"lr": 1e-2, "centered": True, "momentum": 0.5}),
     Case("Adagrad", {"lr": 0.1}),
+    Case("ASGD", {"lr": 0.02, "t0": 10, "lambd": 0.1}),
+    Case("Rprop", {"lr": 1e-2}),
+    Case("ADOPT", {"lr": 1e-2, "weight_decay": 0.1}),
 ]
 
 
@@ -258,5 +261,5 @@ def _complex_run(make: Callable[..., torch.optim.Optimizer]) -> torch.Tensor:
 
 @pytest.mark.parametrize("case", COMPLEX_CASES, ids=lambda c: c.id)
 def test_complex_parameters_match_torch(case: Case) -> None:
-    ours, theirs = _complex_run(case.make), _complex_run(case.make_torch)
+    ours, theirs = _complex_run(case.make), _complex_run(case.make_reference)
     assert rel_error([torch.view_as_real(ours)], [torch.view_as_real(theirs)]) <= TOL

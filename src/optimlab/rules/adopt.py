@@ -85,6 +85,7 @@ class ADOPTRule(Rule):
         # The first call only sets v₀ = g₀²: there the step size is 0, m keeps its weight (β₁ → 1) and v forgets
         # its zeros (β₂ → 0). Written as per-step scalars so that no code branches on a tensor's value.
         lr = _first_or_later(step, 0.0, hp["lr"])
+        # Not in the paper: weight decay as torch-adopt has it (L2 into g, also g₀; or decoupled from t = 1 on).
         g = weight_decay_(g, p, lr, hp["weight_decay"], bool(hp["decouple"]))
         v = state["exp_avg_sq"]
         normed = g / v.sqrt().clamp_min_(hp["eps"])

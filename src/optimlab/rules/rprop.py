@@ -60,8 +60,10 @@ class RpropRule(Rule):
         sign = g.mul(prev).sign()
         flipped = sign < 0
         factor = torch.where(sign > 0, hp["etaplus"], torch.where(flipped, hp["etaminus"], torch.ones_like(sign)))
-        # clamp_min_/clamp_max_ apart: one bound may be a per-trial tensor and the other the number 0.
+        # Clamped on every step as torch does (the paper clamps only a Δ that grows or shrinks; same unless Δ₀ = lr
+        # lies outside the bounds). clamp_min_/clamp_max_ apart: one bound may be a per-trial tensor, the other 0.
         step_size.mul_(factor).clamp_min_(hp["step_size_min"]).clamp_max_(hp["step_size_max"])
+        # After a flip: no step (torch's form); the paper also reverts the last step (weight-backtracking).
         g = torch.where(flipped, 0.0, g)
         p.addcmul_(g.sign(), step_size, value=-1)
         prev.copy_(g)
