@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cases import CLASS_NAMES, Case
-from reference_numpy import run
+from reference_numpy import run, run_with_states
 
 STEPS = 120
 TOL = 1e-10
@@ -172,3 +172,24 @@ DEPARTURES = [
 def test_documented_departures_are_visible(pc: PaperCase, float64_default: None) -> None:
     """Where optimlab follows torch.optim rather than the box, the comparison above would notice."""
     assert _rel(_via_rule(pc.case, STEPS), run(pc.algorithm, pc.hp, grad_fn, X0, STEPS)) > 1e-6
+
+
+@pytest.mark.parametrize("t0", [0, 30])
+def test_asgd_average_matches_paper_transcription(t0: int, float64_default: None) -> None:
+    """The averaged iterate ``state["ax"]`` (what Polyak–Juditsky's theorem is about) equals the transcription's
+    average at every step, and equals torch.optim.ASGD's."""
+    hp = {"lr": 0.05, "lambd": 0.5, "alpha": 0.6, "t0": t0}
+    _, states = run_with_states("asgd", hp, grad_fn, X0, STEPS)
+    p = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
+    q = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
+    opt = Case("ASGD", hp).make([p])
+    ref = torch.optim.ASGD([q], **hp)
+    for t in range(STEPS):
+        p.grad = torch.from_numpy(grad_fn(p.detach().numpy().copy()))
+        q.grad = torch.from_numpy(grad_fn(q.detach().numpy().copy()))
+        opt.step()
+        ref.step()
+        ax = opt.state[p]["ax"].numpy()
+        assert _rel(ax, states[t]["average"]) <= TOL
+        assert _rel(ax, ref.state[q]["ax"].numpy()) <= TOL
+    assert _rel(states[-1]["average"], p.detach().numpy()) > 1e-6  # the average is not the last iterate
