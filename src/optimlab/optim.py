@@ -84,7 +84,7 @@ class RuleOptimizer(Optimizer):
         self.rule.validate(self.hypers(group), name, self.argument_names())
 
     def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
-        """The rule's hyperparameters for one parameter group (``betas`` split into ``beta1``, ``beta2``)."""
+        """The rule's hyperparameters for one parameter group (see :meth:`rule_hypers`)."""
         return self.rule_hypers(group)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
