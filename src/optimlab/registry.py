@@ -88,7 +88,7 @@ class Preset:
         return out
 
     def hypers(self, **overrides: Any) -> dict[str, Scalar]:
-        """The rule's hyperparameters after ``overrides`` (packed arguments unpacked: ``betas`` -> ``beta1``, ``beta2``).
+        """The rule's hyperparameters after ``overrides`` (packed arguments unpacked: ``betas`` -> β₁, β₂).
 
         Raises ``ValueError`` naming the argument for an unknown name or an invalid value.
         """
