@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,6 +71,7 @@ REFERENCES: dict[str, Reference] = {
     # Classes whose reference is another library (test-only dependencies installed by .ci/run) go here.
     "Lion": Reference("lion_pytorch", "Lion"),
     "Signum": Reference("pytorch_optimizer", "SignSGD"),
+    "ADOPT": Reference("adopt", "ADOPT"),  # torch-adopt 0.1.0 (import name ``adopt``), the authors' package
 }
 """The default reference of every class that has one; a :class:`Case` may name its own."""
 
@@ -206,6 +208,17 @@ CASES: tuple[Case, ...] = (
     Case("Adamax", {"lr": 1e-2, "cautious": True}, unreferenced=True),
     Case("NAdam", {"lr": 1e-2, "cautious": True, "weight_decay": 1e-2}, unreferenced=True),
     Case("RAdam", {"lr": 1e-2, "cautious": True, "betas": (0.9, 0.9)}, unreferenced=True),
+    # ASGD: t0 within the run so that the average (state["ax"]) really averages; lambd large enough to matter.
+    Case("ASGD", {"lr": 0.05}, preset="asgd"),
+    Case("ASGD", {"lr": 0.05, "lambd": 1e-2, "alpha": 0.6, "t0": 20, "weight_decay": 1e-2}),
+    Case("ASGD", {"lr": 0.05, "t0": 0, "maximize": True}),
+    Case("Rprop", {"lr": 1e-2}, preset="rprop"),
+    Case("Rprop", {"lr": 1e-2, "etas": (0.3, 1.5), "step_sizes": (1e-4, 0.1)}),
+    Case("Rprop", {"lr": 5e-3, "maximize": True}),
+    Case("ADOPT", {"lr": 1e-2}, preset="adopt"),
+    Case("ADOPT", {"lr": 1e-2, "clip_lambda": None, "betas": (0.8, 0.99), "eps": 1e-4}),
+    Case("ADOPT", {"lr": 1e-2, "weight_decay": 0.1, "decouple": True}),
+    Case("ADOPT", {"lr": 1e-2, "weight_decay": 1e-2, "maximize": True}),
 )
 """Every case; each hyperparameter flag appears in at least one row."""
 
@@ -245,6 +258,16 @@ VALID_RANGES: dict[str, dict[str, Range]] = {
 }
 VALID_RANGES["Lion"] = {"lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "weight_decay": GE0}
 VALID_RANGES["Signum"] = {"lr": GE0, "momentum": UNIT_HALF_OPEN, "weight_decay": GE0}
+VALID_RANGES["ASGD"] = {"lr": GE0, "lambd": GE0, "alpha": GE0, "t0": GE0, "weight_decay": GE0}
+# torch.optim.Rprop checks 0 < etas[0] < 1 < etas[1]; optimlab adds step_sizes[0] >= 0 and step_sizes[1] > 0
+# (a largest step of 0 never moves) and, between the two, step_sizes[0] <= step_sizes[1].
+VALID_RANGES["Rprop"] = {
+    "lr": GE0, "etas[0]": (0.0, 1.0, True, True), "etas[1]": (1.0, None, True, False),
+    "step_sizes[0]": GE0, "step_sizes[1]": (0.0, None, True, False),
+}
+VALID_RANGES["ADOPT"] = {
+    "lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0,
+}
 VALID_RANGES["AdamW"] = VALID_RANGES["Adam"]
 VALID_RANGES["AMSGrad"] = VALID_RANGES["Adam"]
 VALID_RANGES["Momentum"] = VALID_RANGES["SGD"]
@@ -270,13 +293,21 @@ def edge_values(r: Range) -> list[float]:
     return [v for v, is_open in ((low, low_open), (high, high_open)) if v is not None and not is_open]
 
 
-def constructor_kwargs(arg: str, value: float) -> dict[str, Any]:
-    """Constructor keyword arguments that set ``arg`` (``betas[0]`` etc.) to ``value``."""
-    if arg.startswith("betas["):
-        betas = [0.9, 0.999]
-        betas[int(arg[6])] = value
-        return {"betas": tuple(betas)}
-    return {arg: value}
+def constructor_kwargs(cls: str, arg: str, value: float) -> dict[str, Any]:
+    """Keyword arguments of class ``cls`` that set ``arg`` to ``value``; ``arg`` may name one element of a
+    packed argument (``betas[0]``, ``etas[1]`` ...), whose other elements keep the class's defaults."""
+    name, bracket, index = arg.partition("[")
+    if not bracket:
+        return {arg: value}
+    packed = list(inspect.signature(getattr(optim, cls).__init__).parameters[name].default)
+    packed[int(index.rstrip("]"))] = value
+    return {name: tuple(packed)}
+
+
+def rule_hyper_name(cls: str, arg: str) -> str:
+    """The rule hyperparameter an argument sets (``betas[0]`` -> ``beta1``), from the class's packed arguments."""
+    klass: type[optim.RuleOptimizer] = getattr(optim, cls)
+    return {shown: hyper for hyper, shown in klass.argument_names().items()}.get(arg, arg)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ Two entry points:
 * ``run_with_states(...)`` — the same, plus a copy of the state after every step.
 
 Coupled L2 ("l2" wrapper): for every algorithm except those in ``DECOUPLED_DECAY`` (``adamw``,
-``lion`` and their cautious forms) a ``weight_decay`` hp λ adds λ·x to the gradient before the
-update (the classic L2 penalty ½λ‖x‖², as torch.optim's ``weight_decay`` does). For those
-``weight_decay`` is the decoupled decay of their papers.
+``lion``, their cautious forms and ``adopt_decoupled``) a ``weight_decay`` hp λ adds λ·x to the
+gradient before the update (the classic L2 penalty ½λ‖x‖², as torch.optim's ``weight_decay`` does).
+For those ``weight_decay`` is the decoupled decay of their papers (or reference).
 """
 
 from __future__ import annotations
@@ -377,6 +377,87 @@ cautious_nadam = _cautious(nadam)
 cautious_radam = _cautious(radam)
 cautious_lion = _decay_then(_cautious(lion))
 cautious_signum = _cautious(signum)
+# --------------------------------------------------------------------------- averaging, sign-based, ADOPT
+
+
+def asgd(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Averaged SGD: Polyak & Juditsky (1992) averaging with Bottou's schedule ("Stochastic Gradient
+    Descent Tricks", 2012, §5.3).  hp: lr (η₀), lambd (λ), alpha (α), t0 (t₀).
+
+    Bottou counts k = 0, 1, ... and, for the objective λ/2‖w‖² + loss:
+        w_{k+1} = w_k − η_k (λ w_k + g_k)
+        ā_{k+1} = ā_k + μ_k (w_{k+1} − ā_k)
+        η_k = η₀ / (1 + λ η₀ k)^α ,   μ_k = 1 / max(1, k − t₀)
+    This driver's t is k + 1. The average is kept in the state as "average" (the point to evaluate).
+    """
+    k = t - 1
+    eta = hp["lr"] / (1.0 + hp["lambd"] * hp["lr"] * k) ** hp["alpha"]
+    mu = 1.0 / max(1.0, k - hp["t0"])
+    x_new = x - eta * (hp["lambd"] * x + g)
+    average = _buf(s, "average", x)
+    s["average"] = average + mu * (x_new - average)
+    return x_new
+
+
+def rprop(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Rprop (Riedmiller & Braun 1993, the pseudo-code of §3).  hp: lr (Δ₀), etaminus (η⁻), etaplus (η⁺),
+    step_size_min (Δmin), step_size_max (Δmax), backtracking (default False).
+
+    for each weight, with p = g_{t−1}·g_t (g_{t−1} = 0 at the start):
+      p > 0:  Δ ← min(Δ·η⁺, Δmax);  Δw ← −sign(g)·Δ;  w ← w + Δw
+      p < 0:  Δ ← max(Δ·η⁻, Δmin);  w ← w − Δw_{t−1} (backtracking);  g ← 0
+      p = 0:  Δw ← −sign(g)·Δ;  w ← w + Δw
+    The paper reverts the previous step after a sign change (weight-backtracking). Without it, the p < 0
+    branch makes no step at all: that is torch.optim.Rprop (Igel & Hüsken 2000 call it Rprop⁻).
+    """
+    prev = _buf(s, "prev_g", x)
+    size = _buf(s, "delta", x, hp["lr"])
+    last_move = _buf(s, "last_move", x)
+    p = prev * g
+    grow, shrink = p > 0, p < 0
+    size = np.where(grow, np.minimum(size * hp["etaplus"], hp["step_size_max"]), size)
+    size = np.where(shrink, np.maximum(size * hp["etaminus"], hp["step_size_min"]), size)
+    move = -np.sign(g) * size
+    if hp.get("backtracking", False):
+        move = np.where(shrink, -last_move, move)
+    else:
+        move = np.where(shrink, 0.0, move)
+    s["delta"], s["last_move"], s["prev_g"] = size, move, np.where(shrink, 0.0, g)
+    return x + move
+
+
+def adopt(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """ADOPT (Taniguchi et al. 2024, arXiv:2411.02853, Algorithm 2 with clipping).
+
+    hp: lr (α), beta1, beta2, eps (ε), clip (default True).
+
+    v₀ = g₀ ⊙ g₀ ;  m₀ = 0
+    for t ≥ 1:  m_t = β₁ m_{t−1} + (1 − β₁) Clip(g_t / max(√v_{t−1}, ε), c_t),   c_t = t^{1/4}
+                θ_t = θ_{t−1} − α m_t
+                v_t = β₂ v_{t−1} + (1 − β₂) g_t ⊙ g_t
+    The first gradient g₀ only initialises v: this driver's t is the paper's t + 1.
+    """
+    if t == 1:
+        s["v"] = g * g
+        return x.copy()
+    n = g / np.maximum(np.sqrt(s["v"]), hp["eps"])
+    if hp.get("clip", True):
+        c = (t - 1) ** 0.25
+        n = np.clip(n, -c, c)
+    b1, b2 = hp["beta1"], hp["beta2"]
+    s["m"] = b1 * _buf(s, "m", x) + (1.0 - b1) * n
+    x_new = x - hp["lr"] * s["m"]
+    s["v"] = b2 * s["v"] + (1.0 - b2) * g * g
+    return x_new
+
+
+def adopt_decoupled(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """ADOPT with AdamW-style decay (torch-adopt's ``decouple=True``; not in the paper's box).
+
+    hp: those of ``adopt`` and weight_decay (λ): θ ← θ (1 − α λ) before every step from the paper's t = 1 on.
+    """
+    decayed = x if t == 1 else x * (1.0 - hp["lr"] * hp["weight_decay"])
+    return adopt(decayed, g, s, t, hp)
 
 
 # --------------------------------------------------------------------------- registry and driver
@@ -407,9 +488,14 @@ ALGORITHMS: dict[str, Step] = {
     "cautious_radam": cautious_radam,
     "cautious_lion": cautious_lion,
     "cautious_signum": cautious_signum,
+    "asgd": asgd,
+    "rprop": rprop,
+    "adopt": adopt,
+    "adopt_decoupled": adopt_decoupled,
 }
 
 _ADAM = frozenset({"lr", "beta1", "beta2", "eps"})
+_ADOPT = _ADAM | {"clip"}
 HYPERPARAMETERS: dict[str, frozenset[str]] = {
     "gd": frozenset({"lr"}),
     "heavy_ball": frozenset({"lr", "momentum"}),
@@ -436,10 +522,14 @@ HYPERPARAMETERS: dict[str, frozenset[str]] = {
     "cautious_radam": _ADAM,
     "cautious_lion": frozenset({"lr", "beta1", "beta2"}),
     "cautious_signum": frozenset({"lr", "momentum"}),
+    "asgd": frozenset({"lr", "lambd", "alpha", "t0"}),
+    "rprop": frozenset({"lr", "etaminus", "etaplus", "step_size_min", "step_size_max", "backtracking"}),
+    "adopt": _ADOPT,
+    "adopt_decoupled": _ADOPT,
 }
 
 #: Algorithms whose ``weight_decay`` is their own (decoupled) decay, not the coupled L2 wrapper.
-DECOUPLED_DECAY = frozenset({"adamw", "lion", "cautious_adamw", "cautious_lion"})
+DECOUPLED_DECAY = frozenset({"adamw", "lion", "cautious_adamw", "cautious_lion", "adopt_decoupled"})
 
 
 def run_with_states(

@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+import adopt
 import pytest
 import torch
 
@@ -48,6 +49,9 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "signum": {"lr", "momentum", "weight_decay", "weight_decouple", "cautious", "maximize"},
     "cautious-adamw": _ADAM_ARGS | {"cautious"},
     "cautious-lion": {"lr", "betas", "weight_decay", "decoupled_weight_decay", "cautious", "maximize"},
+    "asgd": {"lr", "lambd", "alpha", "t0", "weight_decay", "maximize"},
+    "rprop": {"lr", "etas", "step_sizes", "maximize"},
+    "adopt": {"lr", "betas", "eps", "clip_lambda", "weight_decay", "decouple", "maximize"},
 }
 
 # The torch.optim class whose keyword arguments each card documents.
@@ -68,6 +72,9 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "radam": torch.optim.RAdam,
     "cautious-adamw": torch.optim.AdamW,
     # lion, signum, cautious-lion: no torch namesake; their cards document the optimlab class's arguments.
+    "asgd": torch.optim.ASGD,
+    "rprop": torch.optim.Rprop,
+    "adopt": adopt.ADOPT,  # the reference package (torch-adopt), torch.optim has no ADOPT
 }
 
 CARD_NAMES = available_cards()

@@ -242,6 +242,35 @@ def test_population_uses_the_same_fast_path(float64_default: None) -> None:
     assert rel_error(runs[0], runs[1]) <= TOL64
 
 
+def test_population_fast_path_with_scalar_state_and_first_step_rules(float64_default: None) -> None:
+    """ASGD (η, μ kept per trial in the state; t₀ = 0 for every trial makes μ one shared scalar), Rprop (a bound
+    of 0 stays the number 0 beside a per-trial bound) and ADOPT (per-step scalars from the count, a tensor here):
+    compiled per-group update and per-tensor loop agree."""
+    from optimlab.population import Population, Trial
+
+    trials = [
+        Trial("asgd", {"lr": 0.1, "t0": 0.0, "lambd": 0.05}),
+        Trial("rprop", {"lr": 0.01, "step_sizes": (0.0, 0.5)}),
+        Trial("adopt", {"lr": 0.05}),
+        Trial("asgd", {"lr": 0.05, "t0": 0.0}),
+        Trial("rprop", {"lr": 0.02, "etas": (0.4, 1.3), "step_sizes": (0.0, 1.0)}),
+        Trial("adopt", {"lr": 0.02, "betas": (0.8, 0.99), "weight_decay": 0.1, "decouple": True}),
+    ]
+    gen = torch.Generator().manual_seed(6)
+    start = [torch.randn(6, 3, 2, generator=gen), torch.randn(6, 5, generator=gen)]
+    target = [torch.randn_like(t) for t in start]
+    runs = []
+    for mode in (True, False):
+        params = [t.clone() for t in start]
+        pop = Population(trials, params, fused=mode)
+        for _ in range(6):
+            pop.step([torch.sin(3 * p) + p - t for p, t in zip(params, target, strict=True)])
+        runs.append(params)
+    assert rel_error(runs[0], runs[1]) <= TOL64
+    assert rel_error(runs[1], start) > 1e-3
+    assert all(fused.compiled_update(name).variants for name in ("asgd", "rprop", "adopt"))  # it did compile
+
+
 def test_tensors_with_different_step_counts(float64_default: None) -> None:
     """A tensor that missed steps (no gradient) keeps its own count: the walk then counts per tensor, as torch.optim
     does, and still equals the reference; once the counts agree again, they advance together."""

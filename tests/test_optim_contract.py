@@ -27,6 +27,7 @@ from cases import (
     mlp_params,
     param_groups,
     rel_error,
+    rule_hyper_name,
     train,
 )
 from optimlab import optim
@@ -59,7 +60,8 @@ def test_every_class_and_flag_has_cases() -> None:
     flags = {key for c in CASES for key, value in c.kwargs.items() if value not in (False, 0)}
     for flag in ("weight_decay", "amsgrad", "nesterov", "dampening", "centered", "momentum", "maximize",
                  "decoupled_weight_decay", "lr_decay", "initial_accumulator_value", "betas", "eps", "rho",
-                 "alpha", "momentum_decay", "cautious"):
+                 "alpha", "momentum_decay", "cautious", "lambd", "t0", "etas", "step_sizes", "decouple",
+                 "clip_lambda"):
         assert flag in flags, f"no case sets {flag}"
 
 
@@ -206,7 +208,7 @@ INVALID = [
 @pytest.mark.parametrize(("cls", "arg", "value"), INVALID, ids=[f"{c}-{a}={v}" for c, a, v in INVALID])
 def test_invalid_hyperparameter_raises_naming_it(cls: str, arg: str, value: float) -> None:
     with pytest.raises(ValueError) as info:
-        getattr(optim, cls)(mlp_params(), **constructor_kwargs(arg, value))
+        getattr(optim, cls)(mlp_params(), **constructor_kwargs(cls, arg, value))
     message = str(info.value)
     assert arg in message, message
     assert repr(value) in message or f"={value:g} " in message, message
@@ -221,7 +223,7 @@ def test_invalid_value_in_added_param_group_raises(cls: str, arg: str, value: fl
     params = mlp_params()
     opt = getattr(optim, cls)(params[:2])
     with pytest.raises(ValueError, match=arg.replace("[", r"\[").replace("]", r"\]")):
-        opt.add_param_group({"params": params[2:], **constructor_kwargs(arg, value)})
+        opt.add_param_group({"params": params[2:], **constructor_kwargs(cls, arg, value)})
 
 
 EDGES = [(cls, arg, v) for cls, ranges in VALID_RANGES.items() for arg, r in ranges.items() for v in edge_values(r)]
@@ -229,23 +231,24 @@ EDGES = [(cls, arg, v) for cls, ranges in VALID_RANGES.items() for arg, r in ran
 
 @pytest.mark.parametrize(("cls", "arg", "value"), EDGES, ids=[f"{c}-{a}={v}" for c, a, v in EDGES])
 def test_edge_of_valid_range_is_accepted(cls: str, arg: str, value: float) -> None:
-    getattr(optim, cls)(mlp_params(), **constructor_kwargs(arg, value))
+    getattr(optim, cls)(mlp_params(), **constructor_kwargs(cls, arg, value))
 
 
 @pytest.mark.parametrize("cls", CLASS_NAMES)
 def test_every_numeric_argument_has_a_declared_range(cls: str) -> None:
     """The table of ranges covers every numeric constructor argument, and agrees with the rule's declaration."""
     klass = getattr(optim, cls)
-    numeric = {
+    numeric = {  # numbers and tuples of numbers (ADOPT's clip_lambda is a schedule, not a number)
         name for name, p in inspect.signature(klass.__init__).parameters.items()
-        if name not in ("self", "params") and not isinstance(p.default, bool) and p.default is not None
+        if name not in ("self", "params") and isinstance(p.default, (int, float, tuple))
+        and not isinstance(p.default, bool)
     }
     expected = {a.split("[")[0] for a in VALID_RANGES[cls]}
     assert numeric == expected
     for arg, (low, high, low_open, high_open) in VALID_RANGES[cls].items():
         if (cls, arg) == ("Nesterov", "momentum"):
             continue  # momentum > 0 comes from nesterov=True, checked by the rule's check_combination
-        hyper = klass.rule.hyper({"betas[0]": "beta1", "betas[1]": "beta2"}.get(arg, arg))
+        hyper = klass.rule.hyper(rule_hyper_name(cls, arg))
         assert (hyper.low, hyper.high, hyper.low_open, hyper.high_open) == (low, high, low_open, high_open)
 
 

@@ -39,6 +39,16 @@ def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, bool]) -> floa
         return 0.0 if (k == 0 or flags.get("nesterov")) else rng.uniform(0.0, 0.5)
     if name == "weight_decay":
         return 0.0 if k == 0 else rng.uniform(0.0, 0.05)
+    if name == "etaminus":  # Rprop's step-size factors and bounds
+        return rng.uniform(0.3, 0.7)
+    if name == "etaplus":
+        return rng.uniform(1.1, 1.5)
+    if name == "step_size_min":
+        return 0.0 if k == 0 else rng.uniform(1e-6, 1e-3)
+    if name == "step_size_max":
+        return rng.uniform(0.02, 1.0)
+    if name == "t0":  # ASGD: trial 0 averages from the start, the others from a step within the run
+        return 0.0 if k == 0 else float(rng.randint(1, STEPS))
     return 0.0 if k == 0 else rng.uniform(0.0, 0.1)  # lr_decay, initial_accumulator_value, momentum_decay
 
 
@@ -151,6 +161,10 @@ TRIALS = [
     Trial("cautious-adamw", {"lr": 0.01}),
     Trial("cautious-lion", {"lr": 1e-3}),
     Trial("adam", {"lr": 0.01, "cautious": True}),
+    Trial("asgd", {"lr": 0.05, "t0": 10, "lambd": 0.01}),
+    Trial("rprop", {"lr": 0.01}),
+    Trial("adopt", {"lr": 0.01}),
+    Trial("adopt", {"lr": 0.01, "clip_lambda": None, "weight_decay": 0.1, "decouple": True}),
 ]
 
 

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import adopt
 import lion_pytorch
 import numpy as np
 import pytest
@@ -51,6 +52,7 @@ def rosenbrock(x: Array, b: float = 10.0) -> Array:
 X0 = np.array([-1.2, 1.0, -0.5, 0.8, 0.3])
 
 ADAM_HP = {"lr": 1e-2, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}
+ADOPT_HP = {"lr": 1e-2, "beta1": 0.9, "beta2": 0.9999, "eps": 1e-6}
 
 # ----------------------------------------------------------------------------- driver contract
 
@@ -504,13 +506,37 @@ MATCHES: list[tuple[str, type[torch.optim.Optimizer], dict[str, Any], str, dict[
         "cautious_adam",
         {**ADAM_HP, "weight_decay": 0.1},
     ),
+    (
+        "asgd",
+        torch.optim.ASGD,
+        {"lr": 2e-3, "lambd": 0.5, "alpha": 0.75, "t0": 50, "weight_decay": 0.1},
+        "asgd",
+        {"lr": 2e-3, "lambd": 0.5, "alpha": 0.75, "t0": 50, "weight_decay": 0.1},
+    ),
+    (
+        "rprop",
+        torch.optim.Rprop,
+        {"lr": 1e-2, "etas": (0.5, 1.2), "step_sizes": (1e-6, 50)},
+        "rprop",
+        {"lr": 1e-2, "etaminus": 0.5, "etaplus": 1.2, "step_size_min": 1e-6, "step_size_max": 50.0},
+    ),
+    # ADOPT's reference is the authors' package (torch-adopt 0.1.0, import name ``adopt``).
+    ("adopt", adopt.ADOPT, {"lr": 1e-2, "weight_decay": 0.1}, "adopt", {**ADOPT_HP, "weight_decay": 0.1}),
+    (
+        "adopt_decoupled",
+        adopt.ADOPT,
+        {"lr": 1e-2, "weight_decay": 0.1, "decouple": True},
+        "adopt_decoupled",
+        {**ADOPT_HP, "weight_decay": 0.1},
+    ),
 ]
 
 
 @pytest.mark.parametrize(("cls", "kwargs", "name", "hp"), [m[1:] for m in MATCHES], ids=[m[0] for m in MATCHES])
 def test_torch_matches_reference(
-    cls: type[torch.optim.Optimizer], kwargs: dict[str, Any], name: str, hp: dict[str, Any]
+    cls: type[torch.optim.Optimizer], kwargs: dict[str, Any], name: str, hp: dict[str, Any], float64_default: None
 ) -> None:
+    """(float64 default dtype: torch keeps scalar state such as ASGD's η in it, float32 would round η.)"""
     ref = run(name, hp, rosenbrock, X0, STEPS)
     got = torch_trajectory(cls, kwargs, X0)
     assert rel_err(got, ref) <= 1e-10
@@ -615,3 +641,51 @@ def test_cautious_mask_drops_disagreeing_coordinates_and_rescales_the_rest() -> 
     assert np.all(base_step[3:] * g2[3:] > 0)  # plain Signum moves these two uphill
     np.testing.assert_array_equal(cautious_step[3:], 0.0)
     np.testing.assert_allclose(cautious_step[:3], base_step[:3] * 5 / 4, rtol=1e-12)
+def test_torch_rprop_does_not_backtrack_unlike_riedmiller_and_braun() -> None:
+    hp = {"lr": 1e-2, "etaminus": 0.5, "etaplus": 1.2, "step_size_min": 1e-6, "step_size_max": 50.0}
+    got = torch_trajectory(torch.optim.Rprop, {"lr": 1e-2}, X0)
+    assert rel_err(got, run("rprop", hp, rosenbrock, X0, STEPS)) <= 1e-10
+    assert rel_err(got, run("rprop", {**hp, "backtracking": True}, rosenbrock, X0, STEPS)) > 1e-3
+
+
+# ----------------------------------------------------------------------------- facts of the three classic boxes
+
+
+def test_asgd_average_is_the_mean_of_the_iterates_after_t0() -> None:
+    """t₀ = 3: μ_k = 1/max(1, k − 3) with k = t − 1, so after step t ≥ 5 the average ā is the mean of the
+    iterates x₅ … x_t (Bottou's formula starts averaging at iterate t₀ + 2), and before that ā = x_t."""
+    hp = {"lr": 0.1, "lambd": 0.0, "alpha": 0.75, "t0": 3}
+    traj, states = run_with_states("asgd", hp, quadratic(np.array([1.0, 3.0])), np.array([1.0, -2.0]), 12)
+    for t in range(5, 13):
+        np.testing.assert_allclose(states[t - 1]["average"], traj[5 : t + 1].mean(axis=0), rtol=1e-13)
+    for t in range(1, 6):
+        np.testing.assert_array_equal(states[t - 1]["average"], traj[t])
+
+
+def test_asgd_step_decays_as_bottou_schedule() -> None:
+    """The first step is −η₀·g (η₀ = lr); with λ = 0 the step never decays."""
+    hp = {"lr": 0.5, "lambd": 0.2, "alpha": 0.75, "t0": 1e6}
+    traj = run("asgd", hp, constant(np.array([1.0])), np.zeros(1), 1)
+    assert traj[1, 0] == -0.5  # η₀ = lr
+    traj = run("asgd", {**hp, "lambd": 0.0}, constant(np.array([1.0])), np.zeros(1), 4)
+    np.testing.assert_allclose(np.diff(traj[:, 0]), -0.5)  # λ = 0: a constant step
+
+
+def test_rprop_step_grows_geometrically_then_saturates() -> None:
+    """A constant gradient keeps its sign: Δ grows by η⁺ per step from the second on, up to Δmax."""
+    hp = {"lr": 0.1, "etaminus": 0.5, "etaplus": 2.0, "step_size_min": 1e-6, "step_size_max": 1.0}
+    traj = run("rprop", hp, constant(np.array([3.0, -1e-9])), np.zeros(2), 7)
+    steps = -np.diff(traj[:, 0])
+    np.testing.assert_allclose(steps, [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0])
+    np.testing.assert_allclose(np.diff(traj[:, 1]), steps)  # the size of the gradient never matters
+
+
+def test_adopt_first_gradient_only_initialises_v_and_the_clip_bounds_the_second_step() -> None:
+    hp = {**ADOPT_HP, "lr": 0.1}
+    grads = [np.array([1e-3, 2.0]), np.array([1.0, 1.0])]
+    traj = run("adopt", hp, schedule(grads), np.zeros(2), 2)
+    assert np.array_equal(traj[1], traj[0])
+    # second call, paper's t = 1: g/√v₀ = (1000, 0.5), clipped to c₁ = 1 in the first coordinate
+    np.testing.assert_allclose(traj[2], -0.1 * 0.1 * np.array([1.0, 0.5]), rtol=1e-14)
+    unclipped = run("adopt", {**hp, "clip": False}, schedule(grads), np.zeros(2), 2)
+    np.testing.assert_allclose(unclipped[2], -0.1 * 0.1 * np.array([1000.0, 0.5]), rtol=1e-14)

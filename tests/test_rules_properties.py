@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 
 import pytest
@@ -25,7 +26,17 @@ def _float_hp(case: Case) -> dict[str, float | bool]:
     return opt.hypers(opt.param_groups[0])
 
 
-@pytest.mark.parametrize("case", [c.with_kwargs(weight_decay=0.0) for c in CASES], ids=lambda c: c.id)
+# Hyperparameters other than weight_decay that shrink the weights without any gradient: ASGD's λ is the L2 term
+# of Bottou's objective (θ ← θ·(1 − λη) every step) as well as the constant of its step schedule.
+NO_DECAY: dict[str, dict[str, float]] = {"ASGD": {"lambd": 0.0}}
+
+
+def _without_decay(case: Case) -> Case:
+    decay = {"weight_decay": 0.0} if "weight_decay" in inspect.signature(case.optimlab_class()).parameters else {}
+    return case.with_kwargs(**decay, **NO_DECAY.get(case.cls, {}))
+
+
+@pytest.mark.parametrize("case", [_without_decay(c) for c in CASES], ids=lambda c: c.id)
 @given(seed=seeds, steps=st.integers(1, 8))
 def test_zero_gradient_leaves_parameters_unchanged(case: Case, seed: int, steps: int) -> None:
     """No gradient signal and no weight decay: every rule must return exactly the same parameters."""
@@ -250,3 +261,42 @@ def test_cautious_lion_rescales_the_kept_steps(seed: int, lr: float, steps: int,
         kept = int((step > 0).sum())
         expected = lr * max(p.numel(), 1) / (kept + 1)
         assert torch.allclose(step[step > 0], torch.full((kept,), expected, dtype=p.dtype), rtol=1e-9, atol=1e-15)
+@given(seed=seeds, lr=st.floats(1e-4, 1.0), scale=st.floats(1e-6, 1e6), steps=st.integers(1, 10))
+def test_rprop_moves_each_coordinate_by_its_step_size(seed: int, lr: float, scale: float, steps: int) -> None:
+    """Rprop uses only signs: every coordinate moves by exactly ±Δ (or 0 right after a sign flip), Δ stays in
+    [Δmin, Δmax], and scaling every gradient by any c > 0 changes nothing, bit for bit."""
+    rule = RULES["rprop"]
+    hp = {**rule.defaults(), "lr": lr, "step_size_max": 0.5}
+    p1, p2 = _tensor(seed), _tensor(seed)
+    s1, s2 = rule.init_state(p1, hp), rule.init_state(p2, hp)
+    for t in range(1, steps + 1):
+        g = torch.sin(3 * p1) + _tensor(seed + t, scale=0.3)
+        before = p1.clone()
+        rule.update(p1, g, s1, hp, t)
+        rule.update(p2, scale * g, s2, hp, t)
+        moved = (p1 - before).abs()
+        size = s1["step_size"]
+        assert torch.all((moved == 0) | torch.isclose(moved, size, rtol=1e-9, atol=1e-15))  # p − before rounds
+        assert torch.all((size >= hp["step_size_min"]) & (size <= hp["step_size_max"]))
+    assert torch.equal(p1, p2)
+    assert not torch.equal(p1, _tensor(seed))
+
+
+@given(seed=seeds, lr=st.floats(1e-4, 1.0), b1=st.floats(0.0, 0.99), steps=st.integers(2, 12))
+def test_adopt_first_step_only_initialises_and_later_steps_are_bounded(seed: int, lr: float, b1: float,
+                                                                      steps: int) -> None:
+    """ADOPT's first call sets v = g² and moves nothing; with the clip, m is an average of values in
+    [−(t−1)^¼, (t−1)^¼], so no coordinate ever moves by more than lr·(t−1)^¼, however small v₀ was."""
+    rule = RULES["adopt"]
+    hp = {**rule.defaults(), "lr": lr, "beta1": b1}
+    p = _tensor(seed)
+    start = p.clone()
+    state = rule.init_state(p, hp)
+    g0 = _tensor(seed + 1, scale=1e-12)  # a nearly zero first gradient: v₀ ≈ 0, unclipped steps would explode
+    rule.update(p, g0, state, hp, 1)
+    assert torch.equal(p, start)
+    assert torch.equal(state["exp_avg_sq"], g0 * g0) and not state["exp_avg"].any()
+    for t in range(2, steps + 1):
+        before = p.clone()
+        rule.update(p, _tensor(seed + t), state, hp, t)
+        assert ((p - before).abs() <= lr * (t - 1) ** 0.25 * (1 + 1e-9) + 1e-15).all()  # p − before rounds

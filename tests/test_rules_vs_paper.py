@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cases import CLASS_NAMES, Case
-from reference_numpy import run
+from reference_numpy import run, run_with_states
 
 STEPS = 120
 TOL = 1e-10
@@ -113,6 +113,20 @@ PAPER_CASES = [
     # step 120, in both directions; β₂ = 0.95 still rectifies from step 6 on.)
     PaperCase(Case("RAdam", {"lr": 0.05, "betas": (0.9, 0.95), "cautious": True}), "cautious_radam",
               {"lr": 0.05, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8}),
+    PaperCase(Case("ASGD", {"lr": 0.05}), "asgd", {"lr": 0.05, "lambd": 1e-4, "alpha": 0.75, "t0": 1e6}),
+    # A large λ (the step decays within the run) and averaging from step 30 on.
+    PaperCase(Case("ASGD", {"lr": 0.05, "lambd": 0.5, "alpha": 0.6, "t0": 30, "weight_decay": 0.02}), "asgd",
+              {"lr": 0.05, "lambd": 0.5, "alpha": 0.6, "t0": 30, "weight_decay": 0.02}),
+    # torch's form is the paper's box without weight-backtracking (see DEPARTURES for the box with it).
+    PaperCase(Case("Rprop", {"lr": 0.05}), "rprop",
+              {"lr": 0.05, "etaminus": 0.5, "etaplus": 1.2, "step_size_min": 1e-6, "step_size_max": 50.0}),
+    PaperCase(Case("Rprop", {"lr": 0.02, "etas": (0.3, 1.5), "step_sizes": (1e-3, 0.2)}), "rprop",
+              {"lr": 0.02, "etaminus": 0.3, "etaplus": 1.5, "step_size_min": 1e-3, "step_size_max": 0.2}),
+    PaperCase(Case("ADOPT", {"lr": 0.05}), "adopt", {"lr": 0.05, "beta1": 0.9, "beta2": 0.9999, "eps": 1e-6}),
+    PaperCase(Case("ADOPT", {"lr": 0.05, "clip_lambda": None, "betas": (0.8, 0.99), "weight_decay": 0.05}), "adopt",
+              {"lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "clip": False, "weight_decay": 0.05}),
+    PaperCase(Case("ADOPT", {"lr": 0.05, "weight_decay": 0.2, "decouple": True}), "adopt_decoupled",
+              {"lr": 0.05, "beta1": 0.9, "beta2": 0.9999, "eps": 1e-6, "weight_decay": 0.2}),
 ]
 
 
@@ -179,6 +193,10 @@ DEPARTURES = [
               {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.2}),
     PaperCase(Case("Lion", {"lr": 0.02, "cautious": True}), "lion",
               {"lr": 0.02, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0}),
+    # Riedmiller & Braun revert the last step after a sign change; torch's form (and optimlab's) does not.
+    PaperCase(Case("Rprop", {"lr": 0.05}), "rprop",
+              {"lr": 0.05, "etaminus": 0.5, "etaplus": 1.2, "step_size_min": 1e-6, "step_size_max": 50.0,
+               "backtracking": True}),
 ]
 
 
@@ -186,3 +204,24 @@ DEPARTURES = [
 def test_documented_departures_are_visible(pc: PaperCase, float64_default: None) -> None:
     """Where optimlab follows torch.optim rather than the box, the comparison above would notice."""
     assert _rel(_via_rule(pc.case, STEPS), run(pc.algorithm, pc.hp, grad_fn, X0, STEPS)) > 1e-6
+
+
+@pytest.mark.parametrize("t0", [0, 30])
+def test_asgd_average_matches_paper_transcription(t0: int, float64_default: None) -> None:
+    """The averaged iterate ``state["ax"]`` (what Polyak–Juditsky's theorem is about) equals the transcription's
+    average at every step, and equals torch.optim.ASGD's."""
+    hp = {"lr": 0.05, "lambd": 0.5, "alpha": 0.6, "t0": t0}
+    _, states = run_with_states("asgd", hp, grad_fn, X0, STEPS)
+    p = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
+    q = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
+    opt = Case("ASGD", hp).make([p])
+    ref = torch.optim.ASGD([q], **hp)
+    for t in range(STEPS):
+        p.grad = torch.from_numpy(grad_fn(p.detach().numpy().copy()))
+        q.grad = torch.from_numpy(grad_fn(q.detach().numpy().copy()))
+        opt.step()
+        ref.step()
+        ax = opt.state[p]["ax"].numpy()
+        assert _rel(ax, states[t]["average"]) <= TOL
+        assert _rel(ax, ref.state[q]["ax"].numpy()) <= TOL
+    assert _rel(states[-1]["average"], p.detach().numpy()) > 1e-6  # the average is not the last iterate

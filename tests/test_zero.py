@@ -25,6 +25,9 @@ ZERO_CASES = [
     Case("RMSprop", {"lr": 1e-3, "centered": True, "momentum": 0.5}),
     Case("NAdam", {"lr": 1e-2}),
     Case("Lion", {"lr": 1e-3, "weight_decay": 0.1, "cautious": True}),  # the mask is per tensor: shards agree
+    Case("ASGD", {"lr": 0.05, "t0": 5}),
+    Case("Rprop", {"lr": 1e-2}),
+    Case("ADOPT", {"lr": 1e-2, "weight_decay": 0.1, "decouple": True}),
 ]
 
 

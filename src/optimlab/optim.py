@@ -24,7 +24,7 @@ Differences from torch.optim, all on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import torch
@@ -34,11 +34,11 @@ from torch.optim.optimizer import Optimizer
 from . import fused as _fused
 from .rules import RULES, Rule, Scalar
 from .rules._math import descent_gradient
+from .rules.adopt import clip_flag
+from .rules.adopt import clip_lambda as adopt_clip
 from .rules.nadam import scalar_dtype
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
-
-_BETAS = {"beta1": "betas[0]", "beta2": "betas[1]"}
 
 
 class RuleOptimizer(Optimizer):
@@ -52,6 +52,28 @@ class RuleOptimizer(Optimizer):
     missing key means: they join the groups only when switched on (:func:`_switched_on`)."""
     class_options: ClassVar[frozenset[str]] = frozenset()
     """Constructor arguments that only the drop-in class understands (the rule, hence the population, does not)."""
+    packed: ClassVar[Mapping[str, tuple[str, ...]]] = {"betas": ("beta1", "beta2")}
+    """Arguments that pack several rule hyperparameters, as torch.optim writes them (``betas`` -> β₁, β₂)."""
+
+    @classmethod
+    def argument_names(cls) -> dict[str, str]:
+        """The argument a user types for each packed rule hyperparameter (``beta1`` -> ``betas[0]``)."""
+        return {h: f"{arg}[{i}]" for arg, names in cls.packed.items() for i, h in enumerate(names)}
+
+    @classmethod
+    def rule_hypers(cls, values: Mapping[str, Any]) -> dict[str, Scalar]:
+        """The rule's hyperparameters from a parameter group or the constructor's arguments (packed arguments
+        such as ``betas`` unpacked)."""
+        values = dict(values)
+        for arg, names in cls.packed.items():
+            if arg in values:
+                values.update(zip(names, values[arg], strict=True))
+        out: dict[str, Scalar] = {}
+        for h in cls.rule.hypers:
+            value = values[h.name] if h.name in values else cls.optional_hypers[h.name]
+            # torch.optim accepts a 1-element tensor lr (and betas) and reads it as a Python number.
+            out[h.name] = value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
+        return out
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
@@ -65,21 +87,16 @@ class RuleOptimizer(Optimizer):
                 raise ValueError(f"Invalid {flag}=True for {name}: optimlab does not support {flag} yet.")
         if group.get("fused") and group.get("foreach"):
             raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together.")
-        if "betas" in group and (not isinstance(group["betas"], (tuple, list)) or len(group["betas"]) != 2):
-            raise ValueError(f"Invalid betas={group['betas']!r} for {name}: must be a pair (beta1, beta2).")
-        self.rule.validate(self.hypers(group), name, _BETAS)
+        for arg, names in self.packed.items():
+            value = group.get(arg)
+            if arg in group and (not isinstance(value, (tuple, list)) or len(value) != len(names)):
+                what = "a pair" if len(names) == 2 else f"a tuple of {len(names)}"
+                raise ValueError(f"Invalid {arg}={value!r} for {name}: must be {what} ({', '.join(names)}).")
+        self.rule.validate(self.hypers(group), name, self.argument_names())
 
     def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
-        """The rule's hyperparameters for one parameter group (``betas`` split into ``beta1``, ``beta2``)."""
-        values = dict(group)
-        if "betas" in values:
-            values["beta1"], values["beta2"] = values["betas"]
-        out: dict[str, Scalar] = {}
-        for h in self.rule.hypers:
-            value = values[h.name] if h.name in values else self.optional_hypers[h.name]
-            # torch.optim accepts a 1-element tensor lr (and betas) and reads it as a Python number.
-            out[h.name] = value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
-        return out
+        """The rule's hyperparameters for one parameter group (see :meth:`rule_hypers`)."""
+        return self.rule_hypers(group)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -562,7 +579,122 @@ class Signum(RuleOptimizer):
         )
 
 
+class ASGD(RuleOptimizer):
+    """Averaged SGD (``torch.optim.ASGD``, torch 2.13): SGD with Bottou's decaying step and a running average
+    of the iterates kept in ``state["ax"]``.
+
+    Math, paper and departures: :class:`optimlab.rules.asgd.ASGDRule`. As in torch.optim, the parameters are
+    the raw iterates: the averaged point ``ax`` is where the theory says to evaluate, and
+    ``optimizer.state[p]["ax"]`` is the tensor to copy into the model for that.
+    """
+
+    rule = RULES["asgd"]
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-2,
+        lambd: float = 1e-4,
+        alpha: float = 0.75,
+        t0: float = 1e6,
+        weight_decay: float = 0,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+        capturable: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, foreach=foreach,
+                maximize=maximize, differentiable=differentiable, capturable=capturable,
+            ),
+        )
+
+
+class Rprop(RuleOptimizer):
+    """Rprop, resilient backpropagation (``torch.optim.Rprop``, torch 2.13): a step size per weight, moved by the
+    gradient's sign only. A full-batch method (mini-batch noise flips the signs).
+
+    Math, paper and the departure (no weight-backtracking): :class:`optimlab.rules.rprop.RpropRule`.
+    """
+
+    rule = RULES["rprop"]
+    packed: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "etas": ("etaminus", "etaplus"),
+        "step_sizes": ("step_size_min", "step_size_max"),
+    }
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-2,
+        etas: tuple[float, float] = (0.5, 1.2),
+        step_sizes: tuple[float, float] = (1e-6, 50),
+        *,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, etas=etas, step_sizes=step_sizes, foreach=foreach, maximize=maximize,
+                differentiable=differentiable, capturable=capturable,
+            ),
+        )
+
+
+class ADOPT(RuleOptimizer):
+    """ADOPT (Taniguchi et al. 2024), with the arguments and defaults of the ``torch-adopt`` package's
+    ``adopt.ADOPT`` (version 0.1.0): ``decouple=True`` for AdamW-style decay.
+
+    ``clip_lambda`` is the clip schedule cₜ: the default is the paper's t^¼ (the object
+    :data:`optimlab.rules.adopt.clip_lambda`), ``None`` the unclipped first version. Other schedules are refused
+    with a ``ValueError``: the rule computes cₜ in tensor ops so that the population and ``fused=True`` can run
+    it. A parameter group stores the choice as ``clip`` (True/False), which is what ``state_dict`` saves (the
+    reference keeps its callable on the optimizer, outside the state_dict).
+    Math, paper and departures: :class:`optimlab.rules.adopt.ADOPTRule`.
+    """
+
+    rule = RULES["adopt"]
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.9999),
+        eps: float = 1e-6,
+        clip_lambda: Callable[[int], float] | None = adopt_clip,
+        weight_decay: float = 0.0,
+        decouple: bool = False,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, decouple=decouple,
+                clip=clip_flag(clip_lambda), maximize=maximize, foreach=foreach, capturable=capturable,
+                differentiable=differentiable, fused=fused,
+            ),
+        )
+
+    @classmethod
+    def rule_hypers(cls, values: Mapping[str, Any]) -> dict[str, Scalar]:
+        if "clip_lambda" in values:  # the constructor's arguments (registry presets) rather than a group
+            values = {**values, "clip": clip_flag(values["clip_lambda"])}
+        return super().rule_hypers(values)
+
+
 __all__ = [
+    "ADOPT",
+    "ASGD",
     "SGD",
     "AMSGrad",
     "Adadelta",
@@ -576,6 +708,7 @@ __all__ = [
     "Nesterov",
     "RAdam",
     "RMSprop",
+    "Rprop",
     "RuleOptimizer",
     "Signum",
 ]

@@ -85,7 +85,7 @@ class Preset:
         return out
 
     def hypers(self, **overrides: Any) -> dict[str, Scalar]:
-        """The rule's hyperparameters (``betas`` split into ``beta1``/``beta2``) after ``overrides``.
+        """The rule's hyperparameters after ``overrides`` (packed arguments unpacked: ``betas`` -> β₁, β₂).
 
         Raises ``ValueError`` naming the argument for an unknown name or an invalid value.
         """
@@ -96,10 +96,8 @@ class Preset:
                     f"Unknown hyperparameter {key!r} for {self.name}; valid: {', '.join(sorted(args))}."
                 )
         args.update(overrides)
-        if "betas" in args:
-            args["beta1"], args["beta2"] = args.pop("betas")
-        hp = {h.name: args[h.name] for h in self.rule.hypers}
-        self.rule.validate(hp, self.name, {"beta1": "betas[0]", "beta2": "betas[1]"})
+        hp = self.optimizer.rule_hypers(args)
+        self.rule.validate(hp, self.name, self.optimizer.argument_names())
         return hp
 
     def make(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], **overrides: Any) -> optim.RuleOptimizer:
@@ -160,6 +158,11 @@ PRESETS: dict[str, Preset] = {
         Preset("signum", "Signum", optim.Signum),
         Preset("cautious-adamw", "Cautious AdamW", optim.AdamW, {"cautious": True}),
         Preset("cautious-lion", "Cautious Lion", optim.Lion, {"cautious": True}),
+        Preset("asgd", "Averaged SGD", optim.ASGD),
+        # Rprop steps by the gradient's sign with step sizes adapted to sign changes between steps: Riedmiller &
+        # Braun designed it for the true (full-batch) gradient, and mini-batch noise flips signs at random.
+        Preset("rprop", "Rprop (resilient backpropagation)", optim.Rprop, batch=FULL_BATCH),
+        Preset("adopt", "ADOPT", optim.ADOPT),
     )
 }
 

@@ -5,10 +5,13 @@ from .adadelta import AdadeltaRule
 from .adagrad import AdagradRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
+from .adopt import ADOPTRule
+from .asgd import ASGDRule
 from .lion import LionRule, SignumRule
 from .nadam import NAdamRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
+from .rprop import RpropRule
 from .sgd import SGDRule
 
 RULES: dict[str, Rule] = {
@@ -24,6 +27,9 @@ RULES: dict[str, Rule] = {
         RAdamRule(),
         LionRule(),
         SignumRule(),
+        ASGDRule(),
+        RpropRule(),
+        ADOPTRule(),
     )
 }
 """Every rule by name."""
@@ -31,6 +37,8 @@ RULES: dict[str, Rule] = {
 __all__ = [
     "RULES",
     "TRIAL_DIMS",
+    "ADOPTRule",
+    "ASGDRule",
     "AdadeltaRule",
     "AdagradRule",
     "AdamRule",
@@ -40,6 +48,7 @@ __all__ = [
     "NAdamRule",
     "RAdamRule",
     "RMSpropRule",
+    "RpropRule",
     "Rule",
     "SGDRule",
     "Scalar",
