@@ -8,6 +8,7 @@ from .adamax import AdamaxRule
 from .nadam import NAdamRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
+from .schedulefree import ScheduleFreeAdamWRule, ScheduleFreeRule, ScheduleFreeSGDRule
 from .sgd import SGDRule
 
 RULES: dict[str, Rule] = {
@@ -21,6 +22,8 @@ RULES: dict[str, Rule] = {
         AdamaxRule(),
         NAdamRule(),
         RAdamRule(),
+        ScheduleFreeSGDRule(),
+        ScheduleFreeAdamWRule(),
     )
 }
 """Every rule by name."""
@@ -38,6 +41,9 @@ __all__ = [
     "RMSpropRule",
     "Rule",
     "SGDRule",
+    "ScheduleFreeAdamWRule",
+    "ScheduleFreeRule",
+    "ScheduleFreeSGDRule",
     "Scalar",
     "State",
 ]
