@@ -159,6 +159,8 @@ PRESETS: dict[str, Preset] = {
         Preset("adamax", "Adamax", optim.Adamax),
         Preset("nadam", "NAdam", optim.NAdam),
         Preset("radam", "RAdam", optim.RAdam),
+        Preset("schedulefree-adamw", "Schedule-Free AdamW", optim.AdamWScheduleFree),
+        Preset("schedulefree-sgd", "Schedule-Free SGD", optim.SGDScheduleFree),
     )
 }
 

@@ -22,13 +22,12 @@ cₜ₊₁ = wₜ/Σᵢ wᵢ with wₜ = tʳ·(maxᵢ≤ₜ γᵢ)ᵖ, r = ``r``
 ``weight_lr_power``. With the defaults r = 0, p = 2 and a non-decreasing γₜ (warmup, then constant) this is the
 box's γₜ²/Σγᵢ²; under a scheduler that lowers lr the running maximum keeps later iterates from losing weight.
 
-Stored form. Only y and z are kept (the parameter holds y, the state holds z): x = (y − (1 − β)·z)/β, so the two
-box updates of x and y become one update of y, the package's memory-saving form (the same numbers up to rounding)::
-
-    yₜ₊₁ = (1 − cₜ₊₁)·yₜ + cₜ₊₁·zₜ − γₜ·(1 − β·(1 − cₜ₊₁))·dₜ,   zₜ₊₁ = zₜ − γₜ·dₜ
-
-with dₜ the step direction (gₜ/(√vₜ + ε) + λ·yₜ for AdamW). :meth:`ScheduleFreeRule.evaluation_point` returns x.
-β must therefore be > 0 (β = 0 makes y = z and x cannot be recovered; the package divides by β too).
+Stored form. Only y and z are kept, as the package's memory-saving classes do (the parameter holds y, the state
+holds z and the β that y was made with): each step recovers x = (y − (1 − β)·z)/β, then runs the box's updates
+of z, x and y, so the state is as large as Adam's and a β changed between steps (a scheduler cycling momentum)
+is handled as the box (and the package's reference classes, which keep x) handle it. x is also what
+:meth:`ScheduleFreeRule.evaluation_point` returns. β must therefore be > 0 (β = 0 makes y = z, and x cannot be
+recovered; the package divides by β too).
 
 Departures from the box, each a documented option or a property of the package the tests pin:
 
@@ -77,10 +76,11 @@ def _warmup_factor(step: Scalar, warmup: Scalar) -> Scalar:
 
 
 def _scalar_state(p: Tensor, hp: Mapping[str, Scalar]) -> Tensor:
-    """A float64 zero per trial (0-d outside the population), shaped to broadcast over ``p``."""
+    """A zero per trial (0-d outside the population), shaped to broadcast over ``p``, in ``p``'s dtype (the dtype
+    ``Optimizer.load_state_dict`` casts floating-point state to, so a resumed run computes the same numbers)."""
     dims = Rule.trial_dims(hp)
     shape = (*p.shape[:dims], *([1] * (p.dim() - dims))) if dims else ()
-    return torch.zeros(shape, dtype=torch.float64, device=p.device)
+    return torch.zeros(shape, dtype=p.dtype, device=p.device)
 
 
 class ScheduleFreeRule(Rule):
@@ -90,8 +90,10 @@ class ScheduleFreeRule(Rule):
     """The name of the hyperparameter β of y = (1 − β)·z + β·x."""
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
-        return {"z": p.detach().clone(memory_format=torch.preserve_format), "lr_max": _scalar_state(p, hp),
-                "weight_sum": _scalar_state(p, hp)}
+        y_beta = _scalar_state(p, hp)
+        y_beta.copy_(torch.as_tensor(hp[self.interpolation], dtype=y_beta.dtype))
+        return {"z": p.detach().clone(memory_format=torch.preserve_format), "y_beta": y_beta,
+                "lr_max": _scalar_state(p, hp), "weight_sum": _scalar_state(p, hp)}
 
     def averaging_weight(self, state: State, hp: Mapping[str, Scalar], step: Scalar, lr: Scalar) -> Tensor:
         """cₜ₊₁ = wₜ/Σᵢwᵢ with wₜ = tʳ·(maxᵢ≤ₜ γᵢ)ᵖ, updating the running maximum and sum in ``state``."""
@@ -104,24 +106,30 @@ class ScheduleFreeRule(Rule):
         # The package catches 0/0 (every γ so far zero) and uses c = 0: x stays where it is.
         return torch.where(weight_sum > 0, weight / weight_sum, 0.0)
 
-    def move(self, y: Tensor, z: Tensor, d: Tensor, lr: Scalar, c: Tensor, beta: Scalar) -> None:
-        """The box's z and x updates written on y and z (see the module docstring), in place."""
-        c = c.to(y.dtype)
-        y.lerp_(z, c)
-        add_scaled_(y, d, lr * (beta * (1 - c) - 1))
-        add_scaled_(z, d, -lr)
+    def move(self, y: Tensor, state: State, d: Tensor, lr: Scalar, c: Tensor, beta: Scalar) -> None:
+        """The box's updates of z, x and y along the step direction ``d``, with x computed from y and z."""
+        z, y_beta = state["z"], state["y_beta"]
+        x = self.evaluation_point(y, state, {})
+        add_scaled_(z, d, -lr)  # zₜ₊₁ = zₜ − γₜ·dₜ
+        x.lerp_(z, c.to(y.dtype))  # xₜ₊₁ = (1 − cₜ₊₁)·xₜ + cₜ₊₁·zₜ₊₁
+        y.copy_(torch.lerp(z, x, beta))  # yₜ₊₁ = (1 − β)·zₜ₊₁ + β·xₜ₊₁
+        y_beta.copy_(torch.as_tensor(beta, dtype=y_beta.dtype))
 
     def evaluation_point(self, p: Tensor, state: State, hp: Mapping[str, Scalar]) -> Tensor:
-        """x = (y − (1 − β)·z)/β, the averaged iterate (the parameter holds y while training)."""
+        """x = (y − (1 − β)·z)/β, the averaged iterate (the parameter holds y while training).
+
+        β is the value y was made with (kept in the state), so a β changed since, by a scheduler that cycles
+        momentum, does not change x.
+        """
         if "z" not in state:
             return p
-        return torch.lerp(p, state["z"], 1 - 1 / hp[self.interpolation])
+        return torch.lerp(p, state["z"], 1 - 1 / state["y_beta"].to(p.dtype))
 
     def training_point(self, x: Tensor, state: State, hp: Mapping[str, Scalar]) -> Tensor:
         """y = (1 − β)·z + β·x: the inverse of :meth:`evaluation_point` (the drop-in classes' ``train()``)."""
         if "z" not in state:
             return x
-        return torch.lerp(x, state["z"], 1 - hp[self.interpolation])
+        return torch.lerp(state["z"], x, state["y_beta"].to(x.dtype))
 
     def check_combination(self, hp: Mapping[str, object], owner: str) -> None:
         warmup = hp.get("warmup_steps", 0)
@@ -146,7 +154,7 @@ class ScheduleFreeSGDRule(ScheduleFreeRule):
         lr = hp["lr"] * _warmup_factor(step, hp["warmup_steps"])
         c = self.averaging_weight(state, hp, step, lr)
         g = l2_gradient(g, p, hp["weight_decay"])  # λ·y, the package's L2 decay (the paper's SGD box has none)
-        self.move(p, state["z"], g, lr, c, hp["momentum"])
+        self.move(p, state, g, lr, c, hp["momentum"])
 
 
 class ScheduleFreeAdamWRule(ScheduleFreeRule):
@@ -183,4 +191,4 @@ class ScheduleFreeAdamWRule(ScheduleFreeRule):
         d = g / denom
         if is_active(hp["weight_decay"]):
             d = scaled_sum(d, p, hp["weight_decay"])  # −γₜ·λ·yₜ of line 9, folded into the step direction
-        self.move(p, state["z"], d, lr, c, hp["beta1"])
+        self.move(p, state, d, lr, c, hp["beta1"])
