@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cases import CLASS_NAMES, Case
-from reference_numpy import run
+from reference_numpy import run, run_with_states
 
 STEPS = 120
 TOL = 1e-10
@@ -86,6 +86,15 @@ PAPER_CASES = [
     # β₂ = 0.9: ρ∞ = 19, the rectified branch starts at step 6 and is exercised for most of the run.
     PaperCase(Case("RAdam", {"lr": 0.05, "betas": (0.9, 0.9), "weight_decay": 0.01}), "radam",
               {"lr": 0.05, "beta1": 0.9, "beta2": 0.9, "eps": 1e-8, "weight_decay": 0.01}),
+    # Schedule-Free: the trajectory is y (the parameters while training); the average x is compared below.
+    PaperCase(Case("AdamWScheduleFree", {"lr": 0.05}), "schedulefree_adamw",
+              {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
+    PaperCase(Case("AdamWScheduleFree", {"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1,
+                                         "warmup_steps": 10}), "schedulefree_adamw",
+              {"lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.1, "warmup_steps": 10}),
+    PaperCase(Case("SGDScheduleFree", {"lr": 0.05}), "schedulefree_sgd", {"lr": 0.05, "momentum": 0.9}),
+    PaperCase(Case("SGDScheduleFree", {"lr": 0.1, "momentum": 0.7, "weight_decay": 0.05, "warmup_steps": 15}),
+              "schedulefree_sgd", {"lr": 0.1, "momentum": 0.7, "weight_decay": 0.05, "warmup_steps": 15}),
 ]
 
 
@@ -147,6 +156,9 @@ DEPARTURES = [
     PaperCase(Case("Adadelta", {"lr": 0.5}), "adadelta", {"rho": 0.9, "eps": 1e-6}),
     PaperCase(Case("SGD", {"lr": 0.03, "momentum": 0.9, "dampening": 0.5}), "heavy_ball",
               {"lr": 0.03, "momentum": 0.9}),
+    # schedulefree 1.4.1's default: Adam's bias correction inside the root instead of in the step size γₜ.
+    PaperCase(Case("AdamWScheduleFree", {"lr": 0.05, "adam_debias": True}), "schedulefree_adamw",
+              {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
 ]
 
 
@@ -154,3 +166,21 @@ DEPARTURES = [
 def test_documented_departures_are_visible(pc: PaperCase, float64_default: None) -> None:
     """Where optimlab follows torch.optim rather than the box, the comparison above would notice."""
     assert _rel(_via_rule(pc.case, STEPS), run(pc.algorithm, pc.hp, grad_fn, X0, STEPS)) > 1e-6
+
+
+@pytest.mark.parametrize("pc", [pc for pc in PAPER_CASES if hasattr(pc.case.optimlab_class(), "eval")],
+                         ids=lambda pc: pc.id)
+def test_evaluation_point_is_the_papers_average(pc: PaperCase, float64_default: None, record_error: Any) -> None:
+    """After ``eval()`` the parameters are the box's x (its weighted average), not y, the gradient point."""
+    p = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
+    opt = pc.case.make([p])
+    for _ in range(STEPS):
+        p.grad = torch.from_numpy(grad_fn(p.detach().numpy().copy()))
+        opt.step()
+    y = p.detach().numpy().copy()
+    opt.eval()  # type: ignore[attr-defined]
+    trajectory, states = run_with_states(pc.algorithm, pc.hp, grad_fn, X0, STEPS)
+    err = _rel(p.detach().numpy(), states[-1]["x"])
+    record_error("optimlab vs paper transcription, evaluation point x (relative)", err)
+    assert err <= TOL, f"{pc.id}: relative error {err:.3e} at the evaluation point"
+    assert _rel(y, states[-1]["x"]) > 1e-6, "x must differ from y for this to test anything"
