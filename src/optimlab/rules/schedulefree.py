@@ -76,10 +76,10 @@ def _warmup_factor(step: Scalar, warmup: Scalar) -> Scalar:
 
 
 def _scalar_state(p: Tensor, hp: Mapping[str, Scalar]) -> Tensor:
-    """A zero per trial (0-d outside the population), shaped to broadcast over ``p``, in ``p``'s dtype (the dtype
-    ``Optimizer.load_state_dict`` casts floating-point state to, so a resumed run computes the same numbers)."""
-    dims = Rule.trial_dims(hp)
-    shape = (*p.shape[:dims], *([1] * (p.dim() - dims))) if dims else ()
+    """A zero per trial, shaped like the per-trial hyperparameters (``[K, 1, ...]``; 0-d when there are none), in
+    ``p``'s dtype (the dtype ``Optimizer.load_state_dict`` casts floating-point state to, so a resumed run computes
+    the same numbers)."""
+    shape = torch.broadcast_shapes(*(v.shape for v in hp.values() if isinstance(v, Tensor)))
     return torch.zeros(shape, dtype=p.dtype, device=p.device)
 
 

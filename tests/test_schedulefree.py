@@ -1,0 +1,152 @@
+"""Schedule-Free's evaluation point: the drop-in classes' ``train()``/``eval()`` switch, and the engine evaluating
+each trial where its rule says (``Rule.evaluation_point``). The trajectories themselves are checked against the
+``schedulefree`` package and the paper in the registry-driven suites (tests/cases.py, test_rules_vs_paper.py)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+from cases import clone_params, mlp_data, mlp_loss, mlp_params, rel_error, train
+from optimlab import optim
+from optimlab.population import Population, Trial
+from optimlab.training import BatchStream, batch_size_for, train_alone
+from optimlab.training import train as train_population
+from test_training import toy_problem
+
+CLASSES = [
+    (optim.AdamWScheduleFree, {"lr": 1e-2, "warmup_steps": 5, "weight_decay": 0.01}),
+    (optim.SGDScheduleFree, {"lr": 0.5, "warmup_steps": 5}),
+]
+IDS = [cls.__name__ for cls, _ in CLASSES]
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), CLASSES, ids=IDS)
+def test_step_in_eval_mode_raises_before_the_closure(cls: type, kwargs: dict, float64_default: None) -> None:
+    params = mlp_params()
+    opt = cls(params, **kwargs)
+    train(opt, params, 3)
+    opt.eval()
+    calls = []
+    with pytest.raises(RuntimeError, match=r"eval mode.*optimizer\.train\(\)"):
+        opt.step(lambda: calls.append(1))
+    assert calls == []
+    opt.train()
+    train(opt, params, 1)
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), CLASSES, ids=IDS)
+def test_eval_moves_to_x_and_train_back_to_y(cls: type, kwargs: dict, float64_default: None) -> None:
+    params = mlp_params()
+    opt = cls(params, **kwargs)
+    opt.eval()  # before any step x = y: nothing moves
+    opt.train()
+    assert rel_error(params, mlp_params()) == 0.0
+    train(opt, params, 20)
+    y = clone_params(params)
+    hook = [opt.rule.evaluation_point(p.detach(), opt.state[p], {}) for p in params]  # eval() uses this hook
+    opt.eval()
+    opt.eval()  # a second eval() changes nothing
+    x = clone_params(params)
+    assert rel_error(x, y) > 1e-4
+    assert all(not g["train_mode"] for g in opt.param_groups)
+    opt.train()
+    assert rel_error(params, y) <= 1e-15  # back to y, up to rounding (as the package: y is recomputed)
+    for point, xp in zip(hook, x, strict=True):
+        assert torch.equal(point, xp.detach())
+
+
+@pytest.mark.parametrize(("cls", "kwargs"), CLASSES, ids=IDS)
+def test_state_dict_keeps_the_mode_and_resumes_bit_identically(cls: type, kwargs: dict) -> None:
+    """Saved in eval mode (the package's advice for checkpoints), loaded into a fresh optimizer: still in eval
+    mode, and after train() the run continues exactly as the one that was never saved."""
+    start = mlp_params(dtype=torch.float32)
+    data = mlp_data(dtype=torch.float32)
+    straight = clone_params(start)
+    opt = cls(straight, **kwargs)
+    train(opt, straight, 10, data)
+    opt.eval()
+    opt.train()
+    train(opt, straight, 10, data)
+
+    resumed = clone_params(start)
+    opt = cls(resumed, **kwargs)
+    train(opt, resumed, 10, data)
+    opt.eval()
+    buffer = io.BytesIO()
+    torch.save({"params": [p.detach() for p in resumed], "optim": opt.state_dict()}, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=True)
+    fresh = [p.clone().requires_grad_() for p in loaded["params"]]
+    opt = cls(fresh, **kwargs)
+    opt.load_state_dict(loaded["optim"])
+    assert all(not g["train_mode"] for g in opt.param_groups)
+    with pytest.raises(RuntimeError):
+        opt.step()
+    opt.train()
+    train(opt, fresh, 10, data)
+    for a, b in zip(fresh, straight, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_evaluation_params_are_the_parameters_themselves_without_schedule_free() -> None:
+    p = torch.zeros(2, 3)
+    pop = Population([Trial("adam", {"lr": 0.1}), Trial("momentum", {"lr": 0.1})], [p])
+    pop.step([torch.ones(2, 3)])
+    (point,) = pop.evaluation_params()
+    assert point is p
+
+
+# -------------------------------------------------------------------------------- the engine's evaluation point
+
+
+def _alone(problem, trial: Trial, steps: int) -> tuple[float, float]:
+    """Validation loss of ``trial`` trained alone with its drop-in class: at y (training) and after ``eval()``."""
+    module = problem.module_for(trial.seed)
+    opt = trial.preset.make(module.parameters(), **trial.hypers)
+    stream = BatchStream(len(problem.data.train), batch_size_for(trial, problem), trial.seed)
+    data = problem.data.train
+    for _ in range(steps):
+        index = stream.next()
+        opt.zero_grad()
+        problem.loss_fn(module(data.inputs[index]), data.targets[index]).backward()
+        opt.step()
+
+    def valid_loss() -> float:
+        params = {name: p.detach().unsqueeze(0) for name, p in module.named_parameters()}
+        return problem.evaluate(params, "valid")["loss"].item()
+
+    at_y = valid_loss()
+    if hasattr(opt, "eval"):
+        opt.eval()
+    return at_y, valid_loss()
+
+
+@pytest.mark.parametrize("fused", [False, True], ids=["eager", "fused"])
+def test_population_evaluates_schedule_free_trials_at_x(fused: bool) -> None:
+    """A Schedule-Free trial's validation loss in the population is the drop-in class's after ``eval()`` (x), and
+    measurably not the loss at y; an Adam trial in the same population is evaluated at its parameters."""
+    steps = 30
+    problem = toy_problem(steps)
+    trials = [
+        Trial("schedulefree-adamw", {"lr": 0.05, "warmup_steps": 5}, seed=0),
+        Trial("adam", {"lr": 0.01}, seed=1),
+        Trial("schedulefree-sgd", {"lr": 1.0, "warmup_steps": 5}, seed=2),
+    ]
+    result = train_population(problem, trials, eval_splits=("valid",), fused=fused)
+    reported = result.evals["valid"]["loss"][:, -1]
+    for k in (0, 2):
+        at_y, at_x = _alone(problem, trials[k], steps)
+        assert abs(at_x - at_y) > 1e-3 * abs(at_x), "the test needs x and y to differ measurably"
+        assert reported[k].item() == pytest.approx(at_x, rel=1e-5)
+        assert reported[k].item() != pytest.approx(at_y, rel=1e-4)
+    adam_y, adam_x = _alone(problem, trials[1], steps)
+    assert adam_x == adam_y
+    assert reported[1].item() == pytest.approx(adam_y, rel=1e-5)
+    # Training continues at y: with evaluations every 10 steps the training losses still equal the drop-in
+    # class's, which never leaves y.
+    result = train_population(problem, trials, eval_every=10, eval_splits=("valid",), fused=fused)
+    for k, trial in enumerate(trials):
+        torch.testing.assert_close(result.train_loss[k], train_alone(problem, trial), rtol=2e-5, atol=2e-6)
