@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from optimlab import optim
 from optimlab.explain import Card, UnknownNameError, available_cards, load_card
 from optimlab.explain.cards import (
     SECTIONS,
@@ -42,9 +43,12 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "adamax": {"lr", "betas", "eps", "weight_decay", "maximize"},
     "nadam": {"lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"},
     "radam": {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"},
+    "schedulefree-adamw": {"lr", "betas", "eps", "weight_decay", "warmup_steps", "r", "weight_lr_power",
+                           "adam_debias", "maximize"},
+    "schedulefree-sgd": {"lr", "momentum", "weight_decay", "warmup_steps", "r", "weight_lr_power", "maximize"},
 }
 
-# The torch.optim class whose keyword arguments each card documents.
+# The class whose keyword arguments each card documents (torch.optim's where it has the algorithm).
 TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "gd": torch.optim.SGD,
     "sgd": torch.optim.SGD,
@@ -60,6 +64,10 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "adamax": torch.optim.Adamax,
     "nadam": torch.optim.NAdam,
     "radam": torch.optim.RAdam,
+    # Optimizers torch.optim lacks: optimlab's drop-in class (its signature is the reference library's plus
+    # optimlab's options, e.g. maximize).
+    "schedulefree-adamw": optim.AdamWScheduleFree,
+    "schedulefree-sgd": optim.SGDScheduleFree,
 }
 
 CARD_NAMES = available_cards()

@@ -74,7 +74,7 @@ _LABELS: dict[str, dict[str, str]] = {
     },
 }
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]*$")  # preset names: schedulefree-adamw
 _HEADING_RE = re.compile(r"^##\s+(.+?)\s*$")
 _HYPER_RE = re.compile(r"^-\s+`([A-Za-z_][A-Za-z0-9_]*)`\s*:\s*(.*)$")
 _COMMENT_RE = re.compile(r"\s+#\s.*$")
