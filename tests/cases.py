@@ -235,7 +235,9 @@ VALID_RANGES: dict[str, dict[str, Range]] = {
 # Schedule-Free: x = (y − (1 − β)·z)/β needs β > 0 (schedulefree's SGD checks 0 < momentum < 1); warmup_steps
 # must also be a whole number.
 UNIT_OPEN: Range = (0.0, 1.0, True, True)
-SCHEDULE_FREE: dict[str, Range] = {"lr": GE0, "weight_decay": GE0, "warmup_steps": GE0, "r": GE0, "weight_lr_power": GE0}
+SCHEDULE_FREE: dict[str, Range] = {
+    "lr": GE0, "weight_decay": GE0, "warmup_steps": GE0, "r": GE0, "weight_lr_power": GE0,
+}
 VALID_RANGES["SGDScheduleFree"] = {**SCHEDULE_FREE, "momentum": UNIT_OPEN}
 VALID_RANGES["AdamWScheduleFree"] = {**SCHEDULE_FREE, "betas[0]": UNIT_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0}
 VALID_RANGES["AdamW"] = VALID_RANGES["Adam"]

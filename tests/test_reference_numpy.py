@@ -504,7 +504,9 @@ SCHEDULE_FREE_MATCHES: list[tuple[str, str, dict[str, Any], str, dict[str, Any]]
 
 @pytest.mark.parametrize(("cls", "kwargs", "name", "hp"), [m[1:] for m in SCHEDULE_FREE_MATCHES],
                          ids=[m[0] for m in SCHEDULE_FREE_MATCHES])
-def test_schedulefree_package_matches_reference(cls: str, kwargs: dict[str, Any], name: str, hp: dict[str, Any]) -> None:
+def test_schedulefree_package_matches_reference(
+    cls: str, kwargs: dict[str, Any], name: str, hp: dict[str, Any]
+) -> None:
     """The transcription of the box against the authors' package, at y (training) and at x (after eval())."""
     schedulefree = pytest.importorskip("schedulefree")
     p = torch.tensor(X0, dtype=torch.float64, requires_grad=True)

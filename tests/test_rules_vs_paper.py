@@ -179,7 +179,7 @@ def test_evaluation_point_is_the_papers_average(pc: PaperCase, float64_default: 
         opt.step()
     y = p.detach().numpy().copy()
     opt.eval()  # type: ignore[attr-defined]
-    trajectory, states = run_with_states(pc.algorithm, pc.hp, grad_fn, X0, STEPS)
+    _, states = run_with_states(pc.algorithm, pc.hp, grad_fn, X0, STEPS)
     err = _rel(p.detach().numpy(), states[-1]["x"])
     record_error("optimlab vs paper transcription, evaluation point x (relative)", err)
     assert err <= TOL, f"{pc.id}: relative error {err:.3e} at the evaluation point"

@@ -8,10 +8,14 @@ import io
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import strategies as st
 
-from cases import clone_params, mlp_data, mlp_loss, mlp_params, rel_error, train
+from cases import clone_params, mlp_data, mlp_params, rel_error, train
 from optimlab import optim
 from optimlab.population import Population, Trial
+from optimlab.rules import RULES, ScheduleFreeRule
+from optimlab.schedules import Schedule
 from optimlab.training import BatchStream, batch_size_for, train_alone
 from optimlab.training import train as train_population
 from test_training import toy_problem
@@ -21,6 +25,7 @@ CLASSES = [
     (optim.SGDScheduleFree, {"lr": 0.5, "warmup_steps": 5}),
 ]
 IDS = [cls.__name__ for cls, _ in CLASSES]
+seeds = st.integers(0, 2**31 - 1)
 
 
 @pytest.mark.parametrize(("cls", "kwargs"), CLASSES, ids=IDS)
@@ -134,6 +139,8 @@ def test_population_evaluates_schedule_free_trials_at_x(fused: bool) -> None:
         Trial("schedulefree-adamw", {"lr": 0.05, "warmup_steps": 5}, seed=0),
         Trial("adam", {"lr": 0.01}, seed=1),
         Trial("schedulefree-sgd", {"lr": 1.0, "warmup_steps": 5}, seed=2),
+        # A schedule (the population's lr factor; LambdaLR in train_alone) changes lr, as schedulers do.
+        Trial("schedulefree-adamw", {"lr": 0.05}, seed=3, schedule=Schedule("warmup-cosine", warmup=5)),
     ]
     result = train_population(problem, trials, eval_splits=("valid",), fused=fused)
     reported = result.evals["valid"]["loss"][:, -1]
@@ -150,3 +157,53 @@ def test_population_evaluates_schedule_free_trials_at_x(fused: bool) -> None:
     result = train_population(problem, trials, eval_every=10, eval_splits=("valid",), fused=fused)
     for k, trial in enumerate(trials):
         torch.testing.assert_close(result.train_loss[k], train_alone(problem, trial), rtol=2e-5, atol=2e-6)
+
+
+def test_warmup_steps_must_be_whole() -> None:
+    with pytest.raises(ValueError, match=r"warmup_steps=2\.5 .*whole number"):
+        optim.AdamWScheduleFree(mlp_params(), warmup_steps=2.5)
+    optim.SGDScheduleFree(mlp_params(), warmup_steps=3.0)
+
+
+# ------------------------------------------------------------------------------------------------- properties
+
+
+@given(seed=seeds, steps=st.integers(1, 12), betas=st.lists(st.floats(0.05, 0.99), min_size=12, max_size=12),
+       lrs=st.lists(st.floats(0.0, 0.5), min_size=12, max_size=12))
+def test_stored_form_is_the_three_sequence_box_even_when_beta_and_lr_change(
+    seed: int, steps: int, betas: list[float], lrs: list[float]
+) -> None:
+    """Keeping only y and z (x recovered with the β y was made with) is the box's z, x, y recursion, for any
+    sequence of β and γ (a scheduler may change both between steps; γ = 0 steps give c = 0 until one is > 0)."""
+    rule = RULES["schedulefree_sgd"]
+    gen = torch.Generator().manual_seed(seed)
+    y = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    state = rule.init_state(y, {"momentum": betas[0]})
+    z, x, weight_sum, lr_max = y.clone(), y.clone(), 0.0, 0.0
+    for t in range(1, steps + 1):
+        hp = {"lr": lrs[t - 1], "momentum": betas[t - 1], "weight_decay": 0.0, "warmup_steps": 0, "r": 0.0,
+              "weight_lr_power": 2.0}
+        g = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+        y_box = (1 - state["y_beta"].item()) * z + state["y_beta"].item() * x
+        assert torch.allclose(y, y_box, rtol=1e-12, atol=1e-12)
+        rule.update(y, g, state, hp, t)
+        z = z - hp["lr"] * g
+        lr_max = max(lr_max, hp["lr"])
+        weight_sum += lr_max**2
+        c = lr_max**2 / weight_sum if weight_sum > 0 else 0.0
+        x = (1 - c) * x + c * z
+        y_box = (1 - hp["momentum"]) * z + hp["momentum"] * x
+        assert torch.allclose(y, y_box, rtol=1e-12, atol=1e-12)
+        assert torch.allclose(rule.evaluation_point(y, state, hp), x, rtol=1e-11, atol=1e-11)
+
+
+@given(seed=seeds, beta=st.floats(0.05, 0.99))
+def test_training_point_inverts_the_evaluation_point(seed: int, beta: float) -> None:
+    rule = RULES["schedulefree_adamw"]
+    assert isinstance(rule, ScheduleFreeRule)
+    gen = torch.Generator().manual_seed(seed)
+    y, z = torch.randn(5, generator=gen, dtype=torch.float64), torch.randn(5, generator=gen, dtype=torch.float64)
+    state = {"z": z, "y_beta": torch.tensor(beta, dtype=torch.float64)}
+    x = rule.evaluation_point(y, state, {})
+    assert torch.allclose(x * beta + (1 - beta) * z, y, rtol=1e-13, atol=1e-13)  # x is the box's x
+    assert torch.allclose(rule.training_point(x, state, {}), y, rtol=1e-13, atol=1e-13 / beta)

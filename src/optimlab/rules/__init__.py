@@ -41,9 +41,9 @@ __all__ = [
     "RMSpropRule",
     "Rule",
     "SGDRule",
+    "Scalar",
     "ScheduleFreeAdamWRule",
     "ScheduleFreeRule",
     "ScheduleFreeSGDRule",
-    "Scalar",
     "State",
 ]

@@ -133,7 +133,10 @@ class ScheduleFreeRule(Rule):
 
     def check_combination(self, hp: Mapping[str, object], owner: str) -> None:
         warmup = hp.get("warmup_steps", 0)
-        whole = bool((warmup == warmup.round()).all()) if isinstance(warmup, Tensor) else float(warmup).is_integer()
+        if isinstance(warmup, Tensor):
+            whole = bool((warmup == warmup.round()).all())
+        else:
+            whole = isinstance(warmup, (int, float)) and float(warmup).is_integer()
         if not whole:
             raise ValueError(f"Invalid warmup_steps={warmup!r} for {owner}: must be a whole number of steps.")
 
