@@ -14,13 +14,12 @@ Algorithm 1 (Schedule-Free AdamW), with γ = ``lr``, λ = ``weight_decay``, β�
     cₜ₊₁ = γₜ² / Σᵢ₌₁ᵗ γᵢ²
     xₜ₊₁ = (1 − cₜ₊₁)·xₜ + cₜ₊₁·zₜ₊₁                (the weighted average: what is evaluated)
 
-Schedule-Free SGD is the same with zₜ₊₁ = zₜ − γₜ·gₜ, γₜ = γ·min(1, t/T), β = ``momentum`` in place of β₁
-(the paper's equations (1)–(3); constant γ gives cₜ₊₁ = 1/(t + 1)) and L2 weight decay λ·yₜ added to gₜ.
+Schedule-Free SGD is the same with zₜ₊₁ = zₜ − γₜ·gₜ, γₜ = γ·min(1, t/T) and β = ``momentum`` in place of β₁
+(the paper's SGD form; a constant γ gives cₜ₊₁ = 1/t, the plain mean of z₂ … zₜ₊₁).
 
-The averaging weights are the paper's general form as the ``schedulefree`` package (1.4.1) computes them:
-cₜ₊₁ = wₜ/Σᵢ wᵢ with wₜ = tʳ·(maxᵢ≤ₜ γᵢ)ᵖ, r = ``r`` (polynomial weighting, the paper's §4), p =
-``weight_lr_power``. With the defaults r = 0, p = 2 and a non-decreasing γₜ (warmup, then constant) this is the
-box's γₜ²/Σγᵢ²; under a scheduler that lowers lr the running maximum keeps later iterates from losing weight.
+The averaging weights are computed as the ``schedulefree`` package (1.4.1) computes them: cₜ₊₁ = wₜ/Σᵢ wᵢ with
+wₜ = tʳ·(maxᵢ≤ₜ γᵢ)ᵖ, r = ``r`` (an extra polynomial weighting), p = ``weight_lr_power``. With the defaults
+r = 0, p = 2 and a non-decreasing γₜ (warmup, then constant) this is the box's γₜ²/Σγᵢ² exactly.
 
 Stored form. Only y and z are kept, as the package's memory-saving classes do (the parameter holds y, the state
 holds z and the β that y was made with): each step recovers x = (y − (1 − β)·z)/β, then runs the box's updates
@@ -36,6 +35,9 @@ Departures from the box, each a documented option or a property of the package t
   the averaging weights. The package's authors made it their default because the box's form "can cause
   instability on some problems"; the default here (``False``) is the box, which the package ships as
   ``AdamWScheduleFreePaper``.
+* Under a scheduler that lowers lr, the weights use the largest γ so far (the package's choice, which keeps
+  later iterates from losing weight in the average) where the box's γₜ² would shrink with γₜ.
+* Weight decay in the SGD form is the package's L2 term λ·yₜ added to gₜ (the paper's SGD has none).
 * The package keeps the step count, the running maximum of γₜ and Σwᵢ once per parameter group; here they are
   per tensor (and per trial in a population), which gives the same numbers unless a tensor of a group skips
   steps (no gradient) while the others take them.
