@@ -24,6 +24,7 @@ ZERO_CASES = [
     Case("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
     Case("RMSprop", {"lr": 1e-3, "centered": True, "momentum": 0.5}),
     Case("NAdam", {"lr": 1e-2}),
+    Case("AdamWScheduleFree", {"lr": 1e-2, "warmup_steps": 5}),  # it starts in train mode: no train() call needed
 ]
 
 
