@@ -44,12 +44,19 @@ in the constructor signature; the README lists them)."""
 @dataclass(frozen=True)
 class Reference:
     """A trusted implementation to test a class against: ``module.cls`` called with the case's arguments,
-    renamed by ``rename`` (optimlab name -> reference name), plus ``fixed`` arguments."""
+    renamed by ``rename`` (optimlab name -> reference name), without the ``ignore``d ones (optimlab arguments
+    that select the variant the reference is), plus ``fixed`` arguments."""
 
     module: str
     cls: str
     fixed: dict[str, Any] = field(default_factory=dict)
     rename: dict[str, str] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()
+    """Methods called on the reference right after construction (schedulefree's ``train()``)."""
+    evaluation: str | None = None
+    """The method of the reference, and of the optimlab class, that moves the parameters to the point to
+    evaluate (schedulefree's ``eval()``); the tests compare both sides there too."""
 
     @property
     def is_torch(self) -> bool:
@@ -61,8 +68,11 @@ class Reference:
         return cls
 
     def make(self, params: Any, kwargs: dict[str, Any]) -> torch.optim.Optimizer:
-        args = {self.rename.get(k, k): v for k, v in kwargs.items()}
-        return self.load()(params, **{**self.fixed, **args})
+        args = {self.rename.get(k, k): v for k, v in kwargs.items() if k not in self.ignore}
+        opt = self.load()(params, **{**self.fixed, **args})
+        for method in self.setup:
+            getattr(opt, method)()
+        return opt
 
 
 REFERENCES: dict[str, Reference] = {
@@ -72,8 +82,19 @@ REFERENCES: dict[str, Reference] = {
     "Lion": Reference("lion_pytorch", "Lion"),
     "Signum": Reference("pytorch_optimizer", "SignSGD"),
     "ADOPT": Reference("adopt", "ADOPT"),  # torch-adopt 0.1.0 (import name ``adopt``), the authors' package
+    # schedulefree 1.4.1: its optimizers start in eval mode and refuse to step there, hence setup=("train",).
+    # AdamWScheduleFreePaper is the paper's Algorithm 1 (optimlab's default, adam_debias=False); rows with
+    # adam_debias=True name SF_ADAMW_REFERENCE, the package's readable form of its own default.
+    "AdamWScheduleFree": Reference(
+        "schedulefree", "AdamWScheduleFreePaper", {"foreach": False}, setup=("train",), evaluation="eval"
+    ),
+    "SGDScheduleFree": Reference("schedulefree", "SGDScheduleFreeReference", setup=("train",), evaluation="eval"),
 }
 """The default reference of every class that has one; a :class:`Case` may name its own."""
+
+SF_ADAMW_REFERENCE = Reference(
+    "schedulefree", "AdamWScheduleFreeReference", ignore=("adam_debias",), setup=("train",), evaluation="eval"
+)
 
 
 @dataclass(frozen=True)
@@ -219,6 +240,18 @@ CASES: tuple[Case, ...] = (
     Case("ADOPT", {"lr": 1e-2, "clip_lambda": None, "betas": (0.8, 0.99), "eps": 1e-4}),
     Case("ADOPT", {"lr": 1e-2, "weight_decay": 0.1, "decouple": True}),
     Case("ADOPT", {"lr": 1e-2, "weight_decay": 1e-2, "maximize": True}),
+    # First (one_case_per_class: the scheduler tests) the row checked against the package's *Reference* class:
+    # it keeps x, as the box does, so a scheduler cycling betas[0] moves both alike; AdamWScheduleFreePaper keeps
+    # only y and z and reinterprets y when beta1 changes (optimlab recovers x with the beta y was made with).
+    Case("AdamWScheduleFree", {"lr": 1e-2, "adam_debias": True}, reference=SF_ADAMW_REFERENCE),
+    Case("AdamWScheduleFree", {"lr": 1e-2}, preset="schedulefree-adamw"),
+    Case("AdamWScheduleFree", {"lr": 1e-2, "betas": (0.95, 0.99), "eps": 1e-6, "weight_decay": 0.05,
+                               "warmup_steps": 20, "r": 1.0, "weight_lr_power": 1.0}),
+    Case("AdamWScheduleFree", {"lr": 1e-2, "adam_debias": True, "weight_decay": 0.05, "warmup_steps": 20,
+                               "r": 0.5}, reference=SF_ADAMW_REFERENCE),
+    Case("SGDScheduleFree", {"lr": 0.5}, preset="schedulefree-sgd"),
+    Case("SGDScheduleFree", {"lr": 0.5, "momentum": 0.8, "weight_decay": 1e-2, "warmup_steps": 20, "r": 0.5,
+                             "weight_lr_power": 1.0}),
 )
 """Every case; each hyperparameter flag appears in at least one row."""
 
@@ -268,6 +301,14 @@ VALID_RANGES["Rprop"] = {
 VALID_RANGES["ADOPT"] = {
     "lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0,
 }
+# Schedule-Free: x = (y − (1 − β)·z)/β needs β > 0 (schedulefree's SGD checks 0 < momentum < 1); warmup_steps
+# must also be a whole number.
+UNIT_OPEN: Range = (0.0, 1.0, True, True)
+SCHEDULE_FREE: dict[str, Range] = {
+    "lr": GE0, "weight_decay": GE0, "warmup_steps": GE0, "r": GE0, "weight_lr_power": GE0,
+}
+VALID_RANGES["SGDScheduleFree"] = {**SCHEDULE_FREE, "momentum": UNIT_OPEN}
+VALID_RANGES["AdamWScheduleFree"] = {**SCHEDULE_FREE, "betas[0]": UNIT_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0}
 VALID_RANGES["AdamW"] = VALID_RANGES["Adam"]
 VALID_RANGES["AMSGrad"] = VALID_RANGES["Adam"]
 VALID_RANGES["Momentum"] = VALID_RANGES["SGD"]

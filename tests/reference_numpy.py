@@ -17,9 +17,12 @@ Two entry points:
 * ``run_with_states(...)`` — the same, plus a copy of the state after every step.
 
 Coupled L2 ("l2" wrapper): for every algorithm except those in ``DECOUPLED_DECAY`` (``adamw``,
-``lion``, their cautious forms and ``adopt_decoupled``) a ``weight_decay`` hp λ adds λ·x to the
-gradient before the update (the classic L2 penalty ½λ‖x‖², as torch.optim's ``weight_decay`` does).
-For those ``weight_decay`` is the decoupled decay of their papers (or reference).
+``lion``, their cautious forms, ``adopt_decoupled`` and ``schedulefree_adamw``) a ``weight_decay`` hp λ
+adds λ·x to the gradient before the update (the classic L2 penalty ½λ‖x‖², as torch.optim's
+``weight_decay`` does). For those ``weight_decay`` is the decoupled decay of their papers (or reference).
+
+Schedule-Free steps return the point the next gradient is taken at (y); the averaged point to evaluate
+(x) is ``state["x"]``.
 """
 
 from __future__ import annotations
@@ -458,6 +461,51 @@ def adopt_decoupled(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
     """
     decayed = x if t == 1 else x * (1.0 - hp["lr"] * hp["weight_decay"])
     return adopt(decayed, g, s, t, hp)
+# --------------------------------------------------------------------------- schedule-free
+
+
+def _schedule_free(x: Array, s: State, direction: Array, gamma: float, beta: float) -> Array:
+    """The three sequences of Defazio et al. (2024), "The Road Less Scheduled", given the step γₜ·direction.
+
+    z₁ = x₁ (the starting point); x is the weighted average, y the point the next gradient is taken at:
+    zₜ₊₁ = zₜ − γₜ·direction,  cₜ₊₁ = γₜ² / Σᵢ₌₁ᵗ γᵢ²,  xₜ₊₁ = (1 − cₜ₊₁)·xₜ + cₜ₊₁·zₜ₊₁,
+    yₜ₊₁ = (1 − β)·zₜ₊₁ + β·xₜ₊₁.  Returns y; ``s["x"]`` is the point to evaluate.
+    """
+    z = s.setdefault("z", x.copy())
+    avg = s.setdefault("x", x.copy())
+    s["z"] = z = z - gamma * direction
+    s["gamma_sq_sum"] = s.get("gamma_sq_sum", 0.0) + gamma**2
+    c = gamma**2 / s["gamma_sq_sum"] if s["gamma_sq_sum"] > 0 else 0.0
+    s["x"] = avg = (1.0 - c) * avg + c * z
+    return (1.0 - beta) * z + beta * avg
+
+
+def _warmup(t: int, hp: HParams) -> float:
+    """min(1, t/T_warmup), 1 without warmup."""
+    warmup = hp.get("warmup_steps", 0)
+    return min(1.0, t / warmup) if warmup else 1.0
+
+
+def schedulefree_sgd(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Schedule-Free SGD (Defazio et al. 2024, eq. (1)–(3) with the warmup weighting of §3).
+
+    hp: lr (γ), momentum (β), warmup_steps.  x here is y, where g was taken; γₜ = γ·min(1, t/T).
+    """
+    return _schedule_free(x, s, g, hp["lr"] * _warmup(t, hp), hp["momentum"])
+
+
+def schedulefree_adamw(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Schedule-Free AdamW (Defazio et al. 2024, Algorithm 1).  hp: lr (γ), beta1, beta2, eps, weight_decay (λ),
+    warmup_steps (T).
+
+    vₜ = β₂vₜ₋₁ + (1 − β₂)gₜ²,  γₜ = γ·√(1 − β₂ᵗ)·min(1, t/T),
+    zₜ₊₁ = zₜ − γₜ·gₜ/(√vₜ + ε) − γₜ·λ·yₜ, then the averaging and interpolation above.
+    """
+    v = _buf(s, "v", x)
+    s["v"] = v = hp["beta2"] * v + (1.0 - hp["beta2"]) * g * g
+    gamma = hp["lr"] * math.sqrt(1.0 - hp["beta2"] ** t) * _warmup(t, hp)
+    direction = g / (np.sqrt(v) + hp["eps"]) + hp.get("weight_decay", 0.0) * x
+    return _schedule_free(x, s, direction, gamma, hp["beta1"])
 
 
 # --------------------------------------------------------------------------- registry and driver
@@ -492,6 +540,8 @@ ALGORITHMS: dict[str, Step] = {
     "rprop": rprop,
     "adopt": adopt,
     "adopt_decoupled": adopt_decoupled,
+    "schedulefree_sgd": schedulefree_sgd,
+    "schedulefree_adamw": schedulefree_adamw,
 }
 
 _ADAM = frozenset({"lr", "beta1", "beta2", "eps"})
@@ -526,10 +576,14 @@ HYPERPARAMETERS: dict[str, frozenset[str]] = {
     "rprop": frozenset({"lr", "etaminus", "etaplus", "step_size_min", "step_size_max", "backtracking"}),
     "adopt": _ADOPT,
     "adopt_decoupled": _ADOPT,
+    "schedulefree_sgd": frozenset({"lr", "momentum", "warmup_steps"}),  # weight_decay: L2 at y, the package's
+    "schedulefree_adamw": _ADAM | {"warmup_steps"},
 }
 
 #: Algorithms whose ``weight_decay`` is their own (decoupled) decay, not the coupled L2 wrapper.
-DECOUPLED_DECAY = frozenset({"adamw", "lion", "cautious_adamw", "cautious_lion", "adopt_decoupled"})
+DECOUPLED_DECAY = frozenset(
+    {"adamw", "lion", "cautious_adamw", "cautious_lion", "adopt_decoupled", "schedulefree_adamw"}
+)
 
 
 def run_with_states(
@@ -549,7 +603,7 @@ def run_with_states(
     unknown = set(hp) - HYPERPARAMETERS[name] - {"weight_decay"}
     if unknown:
         raise ValueError(f"{name} does not take hyperparameter(s) {sorted(unknown)}")
-    if name in DECOUPLED_DECAY and "weight_decay" not in hp:
+    if name == "adamw" and "weight_decay" not in hp:
         raise ValueError(f"{name} needs weight_decay")
     step = ALGORITHMS[name]
     l2 = 0.0 if name in DECOUPLED_DECAY else float(hp.get("weight_decay", 0.0))

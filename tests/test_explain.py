@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from cases import OPTIMLAB_EXTRAS
+from optimlab import optim
 from optimlab.explain import Card, UnknownNameError, available_cards, load_card
 from optimlab.explain.cards import (
     SECTIONS,
@@ -52,9 +53,12 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "asgd": {"lr", "lambd", "alpha", "t0", "weight_decay", "maximize"},
     "rprop": {"lr", "etas", "step_sizes", "maximize"},
     "adopt": {"lr", "betas", "eps", "clip_lambda", "weight_decay", "decouple", "maximize"},
+    "schedulefree-adamw": {"lr", "betas", "eps", "weight_decay", "warmup_steps", "r", "weight_lr_power",
+                           "adam_debias", "maximize"},
+    "schedulefree-sgd": {"lr", "momentum", "weight_decay", "warmup_steps", "r", "weight_lr_power", "maximize"},
 }
 
-# The torch.optim class whose keyword arguments each card documents.
+# The class whose keyword arguments each card documents (torch.optim's where it has the algorithm).
 TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "gd": torch.optim.SGD,
     "sgd": torch.optim.SGD,
@@ -75,6 +79,10 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "asgd": torch.optim.ASGD,
     "rprop": torch.optim.Rprop,
     "adopt": adopt.ADOPT,  # the reference package (torch-adopt), torch.optim has no ADOPT
+    # Optimizers torch.optim lacks: optimlab's drop-in class (its signature is the reference library's plus
+    # optimlab's options, e.g. maximize).
+    "schedulefree-adamw": optim.AdamWScheduleFree,
+    "schedulefree-sgd": optim.SGDScheduleFree,
 }
 
 CARD_NAMES = available_cards()

@@ -43,14 +43,24 @@ def test_matches_reference_on_mlp(
     it has the algorithm, else the reference library named in ``cases.REFERENCES``) agree to 1e-10."""
     start = mlp_params()
     ours, theirs = clone_params(start), clone_params(start)
-    losses_ours = train(case.make(param_groups(case, ours)), ours, STEPS)
-    losses_theirs = train(case.make_reference(param_groups(case, theirs)), theirs, STEPS)
+    opt_ours, opt_theirs = case.make(param_groups(case, ours)), case.make_reference(param_groups(case, theirs))
+    losses_ours = train(opt_ours, ours, STEPS)
+    losses_theirs = train(opt_theirs, theirs, STEPS)
     err = rel_error(ours, theirs)
     record_error("optimlab vs reference, MLP params (relative)", err)
     assert err <= TOL, f"{case.id}: relative parameter error {err:.3e} after {STEPS} steps"
     assert rel_error([torch.tensor(losses_ours)], [torch.tensor(losses_theirs)]) <= TOL
     # The run must actually move the parameters (a test that cannot fail is no test).
     assert rel_error(ours, start) > 1e-3
+    evaluation = case.reference_impl().evaluation  # type: ignore[union-attr]
+    if evaluation is not None:  # the point to evaluate differs from the training point: compare it too
+        training_point = clone_params(ours)
+        getattr(opt_ours, evaluation)()
+        getattr(opt_theirs, evaluation)()
+        err = rel_error(ours, theirs)
+        record_error("optimlab vs reference, MLP evaluation point (relative)", err)
+        assert err <= TOL, f"{case.id}: relative error {err:.3e} at the evaluation point"
+        assert rel_error(ours, training_point) > 1e-6
 
 
 # ----------------------------------------------------------------------------------------- constructor contract

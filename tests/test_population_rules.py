@@ -24,6 +24,12 @@ def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, bool]) -> floa
     """A valid value of numeric hyperparameter ``h`` for trial ``k``; trial 0 gets the "off" value of optional
     terms (momentum, weight decay ...), so the tensor path must reproduce the float path's skipped branch."""
     name = h.name
+    if name == "warmup_steps":
+        return 0 if k == 0 else rng.randint(1, 10)
+    if name == "weight_lr_power":
+        return rng.uniform(0.0, 2.5)
+    if name in ("beta1", "momentum") and not h.is_valid(0.0):  # Schedule-Free's interpolation must be > 0
+        return rng.uniform(0.3, 0.95)
     if name == "lr":
         return rng.uniform(0.005, 0.05)
     if name in ("beta1", "beta2"):
@@ -154,6 +160,9 @@ TRIALS = [
     Trial("adamw", {"lr": 0.01, "weight_decay": 0.1}),
     Trial("adamax", {"lr": 0.01}),
     Trial("nadam", {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.05}),
+    Trial("schedulefree-adamw", {"lr": 0.01, "warmup_steps": 5, "weight_decay": 0.01}),
+    Trial("schedulefree-adamw", {"lr": 0.01, "adam_debias": True, "r": 0.5}),
+    Trial("schedulefree-sgd", {"lr": 0.2, "warmup_steps": 5, "momentum": 0.8}),
     Trial("radam", {"lr": 0.01}),
     Trial("minibatch", {"lr": 0.2}),
     Trial("lion", {"lr": 1e-3, "weight_decay": 0.1}),

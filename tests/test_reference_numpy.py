@@ -545,8 +545,54 @@ def test_torch_matches_reference(
 
 
 def test_every_reference_is_compared_with_torch_or_a_paper_form() -> None:
-    compared = {m[3] for m in MATCHES} | PAPER_ONLY
+    compared = {m[3] for m in MATCHES} | PAPER_ONLY | {m[3] for m in SCHEDULE_FREE_MATCHES}
     assert compared == set(ALGORITHMS)
+
+
+# (id, schedulefree 1.4.1 class, its kwargs, reference name, reference hp). AdamWScheduleFreePaper is the package's
+# form of Algorithm 1 ("the version used in the published experiments"); the SGD reference class keeps x, y, z.
+SCHEDULE_FREE_MATCHES: list[tuple[str, str, dict[str, Any], str, dict[str, Any]]] = [
+    ("sf_sgd", "SGDScheduleFreeReference", {"lr": 2e-3, "momentum": 0.9, "warmup_steps": 20}, "schedulefree_sgd",
+     {"lr": 2e-3, "momentum": 0.9, "warmup_steps": 20}),
+    ("sf_sgd_l2", "SGDScheduleFreeReference", {"lr": 2e-3, "momentum": 0.8, "weight_decay": 0.1},
+     "schedulefree_sgd", {"lr": 2e-3, "momentum": 0.8, "weight_decay": 0.1}),
+    ("sf_adamw", "AdamWScheduleFreePaper", {**ADAM_T, "weight_decay": 0.1, "warmup_steps": 20, "foreach": False},
+     "schedulefree_adamw", {**ADAM_HP, "weight_decay": 0.1, "warmup_steps": 20}),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "name", "hp"), [m[1:] for m in SCHEDULE_FREE_MATCHES],
+                         ids=[m[0] for m in SCHEDULE_FREE_MATCHES])
+def test_schedulefree_package_matches_reference(
+    cls: str, kwargs: dict[str, Any], name: str, hp: dict[str, Any]
+) -> None:
+    """The transcription of the box against the authors' package, at y (training) and at x (after eval())."""
+    schedulefree = pytest.importorskip("schedulefree")
+    p = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
+    opt = getattr(schedulefree, cls)([p], **kwargs)
+    opt.train()
+    for _ in range(STEPS):
+        p.grad = torch.from_numpy(rosenbrock(p.detach().numpy().copy()))
+        opt.step()
+    ref, states = run_with_states(name, hp, rosenbrock, X0, STEPS)
+    assert rel_err(p.detach().numpy()[None], ref[-1:]) <= 1e-10
+    opt.eval()
+    assert rel_err(p.detach().numpy()[None], states[-1]["x"][None]) <= 1e-10
+    assert np.max(np.abs(ref[-1] - ref[0])) > 1e-2
+
+
+def test_schedule_free_average_is_uniform_for_a_constant_step() -> None:
+    """Without warmup cₜ₊₁ = 1/t: x is the plain mean of z₂ … zₜ₊₁ (the paper's Polyak-Ruppert end, eq. (3))."""
+    _, states = run_with_states("schedulefree_sgd", {"lr": 2e-3, "momentum": 0.9}, rosenbrock, X0, 30)
+    zs = np.stack([s["z"] for s in states])
+    assert rel_err(states[-1]["x"][None], zs.mean(axis=0)[None]) <= 1e-13
+
+
+def test_schedule_free_with_beta_one_is_primal_averaging() -> None:
+    """β = 1 evaluates the gradient at the average x itself (primal averaging, the paper's other end)."""
+    trajectory, states = run_with_states("schedulefree_sgd", {"lr": 2e-3, "momentum": 1.0}, rosenbrock, X0, 30)
+    for k, s in enumerate(states):
+        assert np.array_equal(trajectory[k + 1], s["x"])
 
 
 # ----------------------------------------------------------------------------- where torch departs

@@ -127,6 +127,15 @@ PAPER_CASES = [
               {"lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "clip": False, "weight_decay": 0.05}),
     PaperCase(Case("ADOPT", {"lr": 0.05, "weight_decay": 0.2, "decouple": True}), "adopt_decoupled",
               {"lr": 0.05, "beta1": 0.9, "beta2": 0.9999, "eps": 1e-6, "weight_decay": 0.2}),
+    # Schedule-Free: the trajectory is y (the parameters while training); the average x is compared below.
+    PaperCase(Case("AdamWScheduleFree", {"lr": 0.05}), "schedulefree_adamw",
+              {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
+    PaperCase(Case("AdamWScheduleFree", {"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-6, "weight_decay": 0.1,
+                                         "warmup_steps": 10}), "schedulefree_adamw",
+              {"lr": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.1, "warmup_steps": 10}),
+    PaperCase(Case("SGDScheduleFree", {"lr": 0.05}), "schedulefree_sgd", {"lr": 0.05, "momentum": 0.9}),
+    PaperCase(Case("SGDScheduleFree", {"lr": 0.1, "momentum": 0.7, "weight_decay": 0.05, "warmup_steps": 15}),
+              "schedulefree_sgd", {"lr": 0.1, "momentum": 0.7, "weight_decay": 0.05, "warmup_steps": 15}),
 ]
 
 
@@ -197,6 +206,9 @@ DEPARTURES = [
     PaperCase(Case("Rprop", {"lr": 0.05}), "rprop",
               {"lr": 0.05, "etaminus": 0.5, "etaplus": 1.2, "step_size_min": 1e-6, "step_size_max": 50.0,
                "backtracking": True}),
+    # schedulefree 1.4.1's default: Adam's bias correction inside the root instead of in the step size γₜ.
+    PaperCase(Case("AdamWScheduleFree", {"lr": 0.05, "adam_debias": True}), "schedulefree_adamw",
+              {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
 ]
 
 
@@ -225,3 +237,19 @@ def test_asgd_average_matches_paper_transcription(t0: int, float64_default: None
         assert _rel(ax, states[t]["average"]) <= TOL
         assert _rel(ax, ref.state[q]["ax"].numpy()) <= TOL
     assert _rel(states[-1]["average"], p.detach().numpy()) > 1e-6  # the average is not the last iterate
+@pytest.mark.parametrize("pc", [pc for pc in PAPER_CASES if hasattr(pc.case.optimlab_class(), "eval")],
+                         ids=lambda pc: pc.id)
+def test_evaluation_point_is_the_papers_average(pc: PaperCase, float64_default: None, record_error: Any) -> None:
+    """After ``eval()`` the parameters are the box's x (its weighted average), not y, the gradient point."""
+    p = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
+    opt = pc.case.make([p])
+    for _ in range(STEPS):
+        p.grad = torch.from_numpy(grad_fn(p.detach().numpy().copy()))
+        opt.step()
+    y = p.detach().numpy().copy()
+    opt.eval()  # type: ignore[attr-defined]
+    _, states = run_with_states(pc.algorithm, pc.hp, grad_fn, X0, STEPS)
+    err = _rel(p.detach().numpy(), states[-1]["x"])
+    record_error("optimlab vs paper transcription, evaluation point x (relative)", err)
+    assert err <= TOL, f"{pc.id}: relative error {err:.3e} at the evaluation point"
+    assert _rel(y, states[-1]["x"]) > 1e-6, "x must differ from y for this to test anything"

@@ -28,6 +28,7 @@ ZERO_CASES = [
     Case("ASGD", {"lr": 0.05, "t0": 5}),
     Case("Rprop", {"lr": 1e-2}),
     Case("ADOPT", {"lr": 1e-2, "weight_decay": 0.1, "decouple": True}),
+    Case("AdamWScheduleFree", {"lr": 1e-2, "warmup_steps": 5}),  # it starts in train mode: no train() call needed
 ]
 
 

@@ -32,7 +32,7 @@ from torch import Tensor
 from torch.optim.optimizer import Optimizer
 
 from . import fused as _fused
-from .rules import RULES, Rule, Scalar
+from .rules import RULES, Rule, Scalar, ScheduleFreeRule
 from .rules._math import descent_gradient
 from .rules.adopt import clip_flag
 from .rules.adopt import clip_lambda as adopt_clip
@@ -692,6 +692,124 @@ class ADOPT(RuleOptimizer):
         return super().rule_hypers(values)
 
 
+class _ScheduleFree(RuleOptimizer):
+    """The ``train()``/``eval()`` switch of Schedule-Free optimizers (the ``schedulefree`` package's contract).
+
+    While training the parameters hold y, the point the gradient is taken at; ``eval()`` moves them to x, the
+    averaged iterate to evaluate and save (:meth:`~optimlab.rules.Rule.evaluation_point`), and ``train()`` moves
+    them back. Each parameter group keeps its mode in ``group["train_mode"]``, so a ``state_dict`` saved in
+    either mode loads in that mode. ``step()`` in eval mode raises ``RuntimeError``, as the package raises.
+    Unlike the package, a new optimizer starts in train mode: before the first step x = y, so ``train()``
+    before training is harmless and not required.
+    """
+
+    @torch.no_grad()
+    def eval(self) -> None:
+        """Put the parameters at the evaluation point x (call it where you call ``model.eval()``)."""
+        self._switch(to_train=False)
+
+    @torch.no_grad()
+    def train(self) -> None:
+        """Put the parameters back at the training point y (call it where you call ``model.train()``)."""
+        self._switch(to_train=True)
+
+    def _switch(self, to_train: bool) -> None:
+        rule = self.rule
+        assert isinstance(rule, ScheduleFreeRule)
+        move = rule.training_point if to_train else rule.evaluation_point
+        for group in self.param_groups:
+            if group["train_mode"] == to_train:
+                continue
+            hp = self.hypers(group)
+            for p in group["params"]:
+                state = self.state.get(p)
+                if state:
+                    x = torch.view_as_real(p) if p.is_complex() else p
+                    x.copy_(move(x, state, hp))
+            group["train_mode"] = to_train
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        if not all(group["train_mode"] for group in self.param_groups):
+            raise RuntimeError(
+                f"{type(self).__name__}.step() was called in eval mode: the parameters hold the averaged point x. "
+                "Call optimizer.train() before training (and optimizer.eval() before evaluating or saving)."
+            )
+        return super().step(closure)
+
+
+class SGDScheduleFree(_ScheduleFree):
+    """Schedule-Free SGD (``schedulefree.SGDScheduleFree`` 1.4.1: same arguments, order and defaults; its
+    ``foreach`` has no effect here). Call ``train()``/``eval()`` as documented in :class:`_ScheduleFree`.
+
+    Math, paper and departures: :mod:`optimlab.rules.schedulefree`.
+    """
+
+    rule = RULES["schedulefree_sgd"]
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1.0,
+        momentum: float = 0.9,
+        weight_decay: float = 0,
+        warmup_steps: int = 0,
+        r: float = 0.0,
+        weight_lr_power: float = 2,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, momentum=momentum, weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
+                weight_lr_power=weight_lr_power, train_mode=True, foreach=foreach, maximize=maximize,
+                differentiable=differentiable, fused=fused,
+            ),
+        )
+
+
+class AdamWScheduleFree(_ScheduleFree):
+    """Schedule-Free AdamW (``schedulefree.AdamWScheduleFree`` 1.4.1: same arguments, order and defaults; its
+    ``foreach`` has no effect here). Call ``train()``/``eval()`` as documented in :class:`_ScheduleFree`.
+
+    ``adam_debias=False`` (default) is the paper's Algorithm 1 (``schedulefree.AdamWScheduleFreePaper``);
+    ``adam_debias=True`` is the package's ``AdamWScheduleFree`` default (Adam-style √(v/(1 − β₂ᵗ)) + ε).
+    Math, paper and departures: :mod:`optimlab.rules.schedulefree`.
+    """
+
+    rule = RULES["schedulefree_adamw"]
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 0.0025,
+        betas: tuple[float | Tensor, float | Tensor] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        warmup_steps: int = 0,
+        r: float = 0.0,
+        weight_lr_power: float = 2.0,
+        foreach: bool | None = None,
+        *,
+        adam_debias: bool = False,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, warmup_steps=warmup_steps, r=r,
+                weight_lr_power=weight_lr_power, adam_debias=adam_debias, train_mode=True, foreach=foreach,
+                maximize=maximize, differentiable=differentiable, fused=fused,
+            ),
+        )
+
+
 __all__ = [
     "ADOPT",
     "ASGD",
@@ -701,6 +819,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "AdamWScheduleFree",
     "Adamax",
     "Lion",
     "Momentum",
@@ -710,5 +829,6 @@ __all__ = [
     "RMSprop",
     "Rprop",
     "RuleOptimizer",
+    "SGDScheduleFree",
     "Signum",
 ]

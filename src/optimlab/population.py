@@ -152,6 +152,26 @@ class Population:
         if self._frozen.any():
             self._restore_frozen()
 
+    @torch.no_grad()
+    def evaluation_params(self) -> list[Tensor]:
+        """The parameters at which to evaluate each trial (:meth:`optimlab.rules.Rule.evaluation_point` of its
+        group's rule): ``params`` itself where every rule evaluates at its training point, else a copy with the
+        rows of such groups replaced. Training is not affected."""
+        out = list(self.params)
+        for group in self._groups:
+            for j, p in enumerate(self.params):
+                state = group.states[j]
+                if not state:
+                    continue
+                pv = p[group.span] if group.span is not None else p.index_select(0, group.rows)
+                point = group.rule.evaluation_point(pv, state, group.shaped[j] or Rule.broadcast(group.hypers, pv))
+                if point is pv:
+                    continue
+                if out[j] is p:
+                    out[j] = p.clone()
+                out[j].index_copy_(0, group.rows, point)
+        return out
+
     def _fused_update(self, group: _Group, grads: Sequence[Tensor]) -> None:
         """The same update as the loop in :meth:`step`, compiled over all of the group's tensors at once."""
         views, grad_views = [], []

@@ -233,7 +233,8 @@ def _run_chunk(
         frozen = population.diverged
         losses_seen[:, step] = torch.where(frozen, math.nan, losses.float())
         if step + 1 == eval_at[next_eval]:
-            live = {name: tensor for name, tensor in zip(names, tensors, strict=True)}
+            # Each trial is evaluated where its rule says (Schedule-Free: the average x, not the gradient point y).
+            live = dict(zip(names, population.evaluation_params(), strict=True))
             for split in eval_splits:
                 for metric, values in problem.evaluate(live, split, max_eval_examples).items():
                     evals[split][metric][:, next_eval] = torch.where(frozen, math.nan, values.float())

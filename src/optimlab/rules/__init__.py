@@ -12,6 +12,7 @@ from .nadam import NAdamRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
 from .rprop import RpropRule
+from .schedulefree import ScheduleFreeAdamWRule, ScheduleFreeRule, ScheduleFreeSGDRule
 from .sgd import SGDRule
 
 RULES: dict[str, Rule] = {
@@ -30,6 +31,8 @@ RULES: dict[str, Rule] = {
         ASGDRule(),
         RpropRule(),
         ADOPTRule(),
+        ScheduleFreeSGDRule(),
+        ScheduleFreeAdamWRule(),
     )
 }
 """Every rule by name."""
@@ -52,6 +55,9 @@ __all__ = [
     "Rule",
     "SGDRule",
     "Scalar",
+    "ScheduleFreeAdamWRule",
+    "ScheduleFreeRule",
+    "ScheduleFreeSGDRule",
     "SignumRule",
     "State",
 ]

@@ -15,6 +15,11 @@ Most rules are elementwise and never need to know whether ``p`` carries a trial 
 (matrix rules such as Muon, SOAP and Adafactor, per-tensor norms, the cautious mask's rescaling) read
 :meth:`Rule.trial_dims`: the population puts ``hp[TRIAL_DIMS] = 1`` in every call, the drop-in classes and
 everything else leave it out (0). The parameter's own shape is then ``p.shape[Rule.trial_dims(hp):]``.
+
+The evaluation point. Most rules take the gradient at the parameters they return, but some do not: Schedule-Free
+takes it at an interpolation yₜ and returns the average xₜ; averaged SGD (ASGD) returns its running average.
+:meth:`Rule.evaluation_point` tells every caller (the drop-in classes' ``eval()``, the population's validation
+and test metrics) at which point a model trained by the rule should be evaluated; by default the parameter itself.
 """
 
 from __future__ import annotations
@@ -142,6 +147,16 @@ class Rule:
 
     def update(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], step: int) -> None:
         raise NotImplementedError
+
+    def evaluation_point(self, p: Tensor, state: State, hp: Mapping[str, Scalar]) -> Tensor:
+        """The point at which to evaluate (validate, test, save) the model whose training parameter is ``p``.
+
+        ``p`` is the tensor :meth:`update` updates (the point the gradient is taken at) and ``state`` its state,
+        possibly still empty before the first update; ``hp`` as for :meth:`update` (per-trial values broadcast).
+        The default is ``p`` itself, not a copy. A rule that overrides it returns a new tensor of ``p``'s shape
+        and dtype, computed from ``p`` and ``state`` alone, and changes neither (training continues at ``p``).
+        """
+        return p
 
     @staticmethod
     def broadcast(hp: Mapping[str, Scalar], p: Tensor) -> dict[str, Scalar]:

@@ -69,6 +69,12 @@ class ASGDRule(Rule):
         mu = torch.ones_like(t0) if isinstance(t0, Tensor) else torch.ones((), dtype=scalar_dtype())
         return {"eta": _scalar_state(hp["lr"]), "mu": mu, "ax": zeros_state(p)}
 
+    def evaluation_point(self, p: Tensor, state: State, hp: Mapping[str, Scalar]) -> Tensor:
+        """The averaged iterate ā (``state["ax"]``): where Polyak & Juditsky's theory evaluates, and where the engine
+        evaluates an ASGD trial (the drop-in class, like torch.optim's, leaves θ in the parameters). Before the
+        first update, and while t ≤ t₀ + 1 (μ = 1, so ā = θ exactly), this is θ itself."""
+        return state["ax"].clone() if "ax" in state else p
+
     def update(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], step: int) -> None:
         lr, lambd, t0 = hp["lr"], hp["lambd"], hp["t0"]
         eta, mu = as_python(state["eta"]), as_python(state["mu"])
