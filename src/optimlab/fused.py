@@ -401,7 +401,7 @@ class GroupPlan:
                 state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
                 state.update(rule.init_state(params[i], hp))
         args = (
-            rule, params, grads, found, hyper_tensors(hp, self.hyper_cache), bool(group["maximize"]),
+            rule, params, grads, found, hyper_tensors(hp, self.hyper_cache), bool(group.get("maximize", False)),
             self._advance_counts(rule, found),
         )
         frame = dict(zip(_ARGUMENTS, args, strict=True))

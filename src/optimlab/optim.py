@@ -28,11 +28,16 @@ from torch.optim.optimizer import Optimizer
 from . import fused as _fused
 from .rules import RULES, Rule, Scalar
 from .rules._math import descent_gradient
+from .rules.muon import NS_COEFFICIENTS
 from .rules.nadam import scalar_dtype
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
-_BETAS = {"beta1": "betas[0]", "beta2": "betas[1]"}
+
+
+def tuple_arg_names(tuple_args: Mapping[str, tuple[str, ...]]) -> dict[str, str]:
+    """How errors name a hyperparameter that is part of a tuple argument: ``beta1`` -> ``betas[0]``."""
+    return {part: f"{arg}[{i}]" for arg, parts in tuple_args.items() for i, part in enumerate(parts)}
 
 
 class RuleOptimizer(Optimizer):
@@ -41,6 +46,11 @@ class RuleOptimizer(Optimizer):
     rule: ClassVar[Rule]
     fixed_hypers: ClassVar[Mapping[str, Any]] = {}
     """Rule hyperparameters a class fixes rather than takes as arguments (AdamW: decoupled decay)."""
+    tuple_args: ClassVar[Mapping[str, tuple[str, ...]]] = {"betas": ("beta1", "beta2")}
+    """Constructor arguments that are tuples of rule hyperparameters (Adafactor: ``eps`` = (eps1, eps2))."""
+    group_keys: ClassVar[tuple[str, ...]] = ()
+    """Rule hyperparameters the class takes only as parameter-group keys (its torch namesake's signature has no
+    place for them); a group without the key uses the rule's default (Muon: the auxiliary AdamW's betas)."""
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
@@ -54,18 +64,22 @@ class RuleOptimizer(Optimizer):
                 raise ValueError(f"Invalid {flag}=True for {name}: optimlab does not support {flag} yet.")
         if group.get("fused") and group.get("foreach"):
             raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together.")
-        if "betas" in group and (not isinstance(group["betas"], (tuple, list)) or len(group["betas"]) != 2):
-            raise ValueError(f"Invalid betas={group['betas']!r} for {name}: must be a pair (beta1, beta2).")
-        self.rule.validate(self.hypers(group), name, _BETAS)
+        for arg, parts in self.tuple_args.items():
+            if arg in group and (not isinstance(group[arg], (tuple, list)) or len(group[arg]) != len(parts)):
+                raise ValueError(
+                    f"Invalid {arg}={group[arg]!r} for {name}: must be a {len(parts)}-tuple ({', '.join(parts)})."
+                )
+        self.rule.validate(self.hypers(group), name, tuple_arg_names(self.tuple_args))
 
-    def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
+    def hypers(self, group: Mapping[str, Any]) -> dict[str, Any]:
         """The rule's hyperparameters for one parameter group (``betas`` split into ``beta1``, ``beta2``)."""
         values = dict(group)
-        if "betas" in values:
-            values["beta1"], values["beta2"] = values["betas"]
-        out: dict[str, Scalar] = {}
+        for arg, parts in self.tuple_args.items():
+            if arg in values:
+                values.update(zip(parts, values[arg], strict=True))
+        out: dict[str, Any] = {}
         for h in self.rule.hypers:
-            value = values[h.name]
+            value = values[h.name] if h.name in values or h.name not in self.group_keys else h.default
             # torch.optim accepts a 1-element tensor lr (and betas) and reads it as a Python number.
             out[h.name] = value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
         return out
@@ -99,7 +113,7 @@ class RuleOptimizer(Optimizer):
                     continue
                 if g.is_sparse and not rule.supports_sparse:
                     raise RuntimeError(f"{type(self).__name__} does not support sparse gradients.")
-                g = descent_gradient(g, group["maximize"])
+                g = descent_gradient(g, group.get("maximize", False))  # Muon has no maximize
                 state = self.state[p]
                 x = p
                 if p.is_complex():  # complex numbers update as pairs of real coordinates, as in torch.optim
@@ -116,9 +130,6 @@ class RuleOptimizer(Optimizer):
                 if not state:
                     del self.state[p]
         return loss
-
-
-
 
 
 class SGD(RuleOptimizer):
@@ -452,15 +463,82 @@ class AMSGrad(Adam):
         )
 
 
+class Muon(RuleOptimizer):
+    """Muon: momentum orthogonalized by Newton–Schulz (``torch.optim.Muon`` of torch 2.13: same arguments, defaults
+    and state; on matrices the same numbers, Newton–Schulz in bfloat16 as there).
+
+    Unlike torch's class it also takes the parameters torch rejects, with the rule's documented treatment: tensors
+    of more dimensions (conv filters) are orthogonalized flattened to [out, in·kh·kw]; vectors and scalars run
+    AdamW with the same ``lr`` and ``weight_decay``. Parameter-group keys torch lacks: ``use_muon`` (False: AdamW
+    for the whole group, for embeddings and output heads), ``adam_beta1``/``adam_beta2``/``adam_eps`` (that
+    AdamW's, default 0.9/0.95/1e-10), ``newton_schulz_dtype`` ("bfloat16", "float32" or "param"), ``fused``.
+    Math and papers: :class:`optimlab.rules.muon.MuonRule`.
+    """
+
+    rule = RULES["muon"]
+    group_keys = ("newton_schulz_dtype", "use_muon", "adam_beta1", "adam_beta2", "adam_eps")
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        weight_decay: float = 0.1,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: tuple[float, float, float] = NS_COEFFICIENTS,
+        eps: float = 1e-7,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+                ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn,
+            ),
+        )
+
+
+class Adafactor(RuleOptimizer):
+    """Adafactor: factored second moments, relative step sizes, update clipping (``torch.optim.Adafactor`` of
+    torch 2.13: same arguments, defaults, state and numbers). ``eps`` is the pair (ε₁, ε₂); ε₁ = None means the
+    parameter dtype's machine epsilon. Math, paper and where torch departs from it:
+    :class:`optimlab.rules.adafactor.AdafactorRule`.
+    """
+
+    rule = RULES["adafactor"]
+    tuple_args = {"eps": ("eps1", "eps2")}
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-2,
+        beta2_decay: float = -0.8,
+        eps: tuple[float | None, float] = (None, 1e-3),
+        d: float = 1.0,
+        weight_decay: float = 0.0,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay, foreach=foreach,
+                 maximize=maximize),
+        )
+
+
 __all__ = [
     "SGD",
     "AMSGrad",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
     "Adamax",
     "Momentum",
+    "Muon",
     "NAdam",
     "Nesterov",
     "RAdam",

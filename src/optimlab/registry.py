@@ -83,6 +83,7 @@ class Preset:
             for name, param in signature.parameters.items()
             if name not in _NOT_HYPERPARAMETERS and param.default is not inspect.Parameter.empty
         }
+        out.update({key: self.rule.hyper(key).default for key in self.optimizer.group_keys})
         out.update(self.optimizer.fixed_hypers)
         out.update(self.settings)
         return out
@@ -99,15 +100,25 @@ class Preset:
                     f"Unknown hyperparameter {key!r} for {self.name}; valid: {', '.join(sorted(args))}."
                 )
         args.update(overrides)
-        if "betas" in args:
-            args["beta1"], args["beta2"] = args.pop("betas")
+        for arg, parts in self.optimizer.tuple_args.items():
+            if arg in args:
+                args.update(zip(parts, args.pop(arg), strict=True))
         hp = {h.name: args[h.name] for h in self.rule.hypers}
-        self.rule.validate(hp, self.name, {"beta1": "betas[0]", "beta2": "betas[1]"})
+        self.rule.validate(hp, self.name, optim.tuple_arg_names(self.optimizer.tuple_args))
         return hp
 
     def make(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], **overrides: Any) -> optim.RuleOptimizer:
-        """The drop-in optimizer for ``params`` with this preset's settings and ``overrides``."""
-        return self.optimizer(params, **{**self.settings, **overrides})
+        """The drop-in optimizer for ``params`` with this preset's settings and ``overrides``.
+
+        Settings that are parameter-group keys only (:attr:`optim.RuleOptimizer.group_keys`) go into every group
+        that does not set them itself."""
+        kwargs = {**self.settings, **overrides}
+        keys = {k: kwargs.pop(k) for k in list(kwargs) if k in self.optimizer.group_keys}
+        if keys:
+            items = list(params)
+            groups = items if items and isinstance(items[0], dict) else [{"params": items}]
+            params = [{**keys, **g} for g in groups]  # type: ignore[dict-item]
+        return self.optimizer(params, **kwargs)
 
     def card(self, lang: str = "en") -> Card:
         return load_card(self.name, lang)
@@ -159,6 +170,8 @@ PRESETS: dict[str, Preset] = {
         Preset("adamax", "Adamax", optim.Adamax),
         Preset("nadam", "NAdam", optim.NAdam),
         Preset("radam", "RAdam", optim.RAdam),
+        Preset("muon", "Muon", optim.Muon),
+        Preset("adafactor", "Adafactor", optim.Adafactor),
     )
 }
 

@@ -2,9 +2,11 @@
 
 from ._base import TRIAL_DIMS, Hyper, Rule, Scalar, State
 from .adadelta import AdadeltaRule
+from .adafactor import AdafactorRule
 from .adagrad import AdagradRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
+from .muon import MuonRule
 from .nadam import NAdamRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
@@ -21,6 +23,8 @@ RULES: dict[str, Rule] = {
         AdamaxRule(),
         NAdamRule(),
         RAdamRule(),
+        MuonRule(),
+        AdafactorRule(),
     )
 }
 """Every rule by name."""
@@ -29,10 +33,12 @@ __all__ = [
     "RULES",
     "TRIAL_DIMS",
     "AdadeltaRule",
+    "AdafactorRule",
     "AdagradRule",
     "AdamRule",
     "AdamaxRule",
     "Hyper",
+    "MuonRule",
     "NAdamRule",
     "RAdamRule",
     "RMSpropRule",
