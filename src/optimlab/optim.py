@@ -116,6 +116,8 @@ class RuleOptimizer(Optimizer):
                 g = descent_gradient(g, group.get("maximize", False))  # Muon has no maximize
                 state = self.state[p]
                 x = p
+                if p.is_complex() and not rule.supports_complex:
+                    raise RuntimeError(f"{type(self).__name__} does not support complex parameters.")
                 if p.is_complex():  # complex numbers update as pairs of real coordinates, as in torch.optim
                     x, g = torch.view_as_real(p), torch.view_as_real(g)
                 if not state:

@@ -147,6 +147,8 @@ class Rule:
     name: ClassVar[str]
     hypers: ClassVar[tuple[Hyper, ...]]
     supports_sparse: ClassVar[bool] = False
+    supports_complex: ClassVar[bool] = True
+    """Whether complex parameters update as pairs of real coordinates (False: refused, as torch's Muon does)."""
     counts_steps: ClassVar[bool] = True
     """Whether the rule needs the step count (torch.optim keeps a ``step`` entry in its state)."""
 
@@ -156,6 +158,9 @@ class Rule:
         value = hp.get(TRIAL_DIMS, 0)
         assert isinstance(value, int)
         return value
+
+    def structural_names(self) -> frozenset[str]:
+        return frozenset(h.name for h in self.hypers if h.structural)
 
     def defaults(self) -> dict[str, Value]:
         return {h.name: h.default for h in self.hypers}

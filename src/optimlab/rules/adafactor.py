@@ -47,6 +47,7 @@ from ._math import add_scaled_, decoupled_decay_, minimum, trial_norm, zeros_sta
 
 class AdafactorRule(Rule):
     name = "adafactor"
+    supports_complex = False  # as torch.optim.Adafactor
     hypers = (
         Hyper("lr", 1e-2, low=0.0, doc="upper bound of the relative step size ρₜ = min(η, 1/√t), and decay's η"),
         Hyper("beta2_decay", -0.8, high=0.0, doc="τ in β̂₂ₜ = 1 − t^τ (the second moment's decay schedule)"),

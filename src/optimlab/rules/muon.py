@@ -115,6 +115,7 @@ def _matrix_hyper(x: Scalar, trial_dims: int) -> Scalar:
 
 class MuonRule(Rule):
     name = "muon"
+    supports_complex = False  # as torch.optim.Muon: a complex matrix is not a pair of real ones
     counts_steps = False  # torch.optim.Muon keeps no step count (the AdamW part counts its own: "adam_step")
     hypers = (
         common.lr(1e-3),
@@ -141,7 +142,7 @@ class MuonRule(Rule):
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
         if self._runs_adam(p, hp):
-            return {"adam_step": torch.tensor(0.0), **_ADAM.init_state(p, {"amsgrad": False})}
+            return {"adam_step": p.new_zeros(()), **_ADAM.init_state(p, {"amsgrad": False})}
         return {"momentum_buffer": zeros_state(p)}
 
     def update(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Any], step: int) -> None:
