@@ -59,8 +59,7 @@ def test_every_class_and_flag_has_cases() -> None:
     flags = {key for c in CASES for key, value in c.kwargs.items() if value not in (False, 0)}
     for flag in ("weight_decay", "amsgrad", "nesterov", "dampening", "centered", "momentum", "maximize",
                  "decoupled_weight_decay", "lr_decay", "initial_accumulator_value", "betas", "eps", "rho",
-                 "alpha", "momentum_decay", "adjust_lr_fn", "ns_steps", "ns_coefficients", "beta2_decay", "d",
-                 "foreach"):
+                 "alpha", "momentum_decay", "adjust_lr_fn", "ns_steps", "ns_coefficients", "beta2_decay", "d"):
         assert flag in flags, f"no case sets {flag}"
 
 
