@@ -24,6 +24,8 @@ ZERO_CASES = [
     Case("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
     Case("RMSprop", {"lr": 1e-3, "centered": True, "momentum": 0.5}),
     Case("NAdam", {"lr": 1e-2}),
+    Case("Muon", {"lr": 0.02}),  # the MLP's biases run its AdamW part
+    Case("Adafactor", {"lr": 1e-2, "weight_decay": 1e-2}),
 ]
 
 
