@@ -42,6 +42,8 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "adamax": {"lr", "betas", "eps", "weight_decay", "maximize"},
     "nadam": {"lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"},
     "radam": {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"},
+    "muon": {"lr", "weight_decay", "momentum", "nesterov", "ns_coefficients", "eps", "ns_steps", "adjust_lr_fn"},
+    "adafactor": {"lr", "beta2_decay", "eps", "d", "weight_decay", "maximize"},
 }
 
 # The torch.optim class whose keyword arguments each card documents.
@@ -60,6 +62,8 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "adamax": torch.optim.Adamax,
     "nadam": torch.optim.NAdam,
     "radam": torch.optim.RAdam,
+    "muon": torch.optim.Muon,
+    "adafactor": torch.optim.Adafactor,
 }
 
 CARD_NAMES = available_cards()
