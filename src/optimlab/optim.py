@@ -26,7 +26,7 @@ from torch import Tensor
 from torch.optim.optimizer import Optimizer
 
 from . import fused as _fused
-from .rules import RULES, Rule, Scalar
+from .rules import RULES, Rule
 from .rules._math import descent_gradient
 from .rules.muon import NS_COEFFICIENTS
 from .rules.nadam import scalar_dtype
@@ -509,7 +509,7 @@ class Adafactor(RuleOptimizer):
     """
 
     rule = RULES["adafactor"]
-    tuple_args = {"eps": ("eps1", "eps2")}
+    tuple_args: ClassVar[Mapping[str, tuple[str, ...]]] = {"eps": ("eps1", "eps2")}
 
     def __init__(
         self,
