@@ -134,3 +134,26 @@ def test_population_fused_update_equals_the_loop(float64_default: None) -> None:
         runs.append(params)
     assert rel_error(runs[0], runs[1]) <= 1e-12
     assert rel_error(runs[1], start) > 1e-3
+
+
+def test_population_conv_filters_equal_single_runs(float64_default: None) -> None:
+    """Trials' conv filters p[K, out, in, kh, kw] with per-trial lr and momentum: each trial's flattened matrix is
+    orthogonalized on its own, bit for bit as the same filter alone (bfloat16 Newton–Schulz, batched)."""
+    rule = RULES["muon"]
+    gen = torch.Generator().manual_seed(4)
+    start = torch.randn(3, 4, 2, 3, 3, generator=gen)
+    lrs, momenta = [0.01, 0.02, 0.05], [0.9, 0.95, 0.5]
+    pop = start.clone()
+    hp = Rule.broadcast({**rule.defaults(), "lr": torch.tensor(lrs), "momentum": torch.tensor(momenta),
+                         "eps": torch.full((3,), 1e-7), TRIAL_DIMS: 1}, pop)
+    state = rule.init_state(pop, hp)
+    singles = [start[k].clone() for k in range(3)]
+    single_hp = [{**rule.defaults(), "lr": lrs[k], "momentum": momenta[k]} for k in range(3)]
+    single_states = [rule.init_state(singles[k], single_hp[k]) for k in range(3)]
+    for t in range(1, 8):
+        rule.update(pop, torch.sin(2 * pop) + 0.1, state, hp, t)
+        for k in range(3):
+            rule.update(singles[k], torch.sin(2 * singles[k]) + 0.1, single_states[k], single_hp[k], t)
+    for k in range(3):
+        assert rel_error([pop[k]], [singles[k]]) <= 1e-12
+    assert rel_error([pop], [start]) > 1e-3
