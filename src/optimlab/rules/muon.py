@@ -95,7 +95,7 @@ def orthogonalize(m: Tensor, coefficients: Sequence[float], steps: int, eps: Sca
     neither fuses nor re-rounds the low-precision iteration and the compiled step equals the eager one."""
     if torch.compiler.is_compiling():
         eps_t = eps if isinstance(eps, Tensor) else torch.tensor(eps, dtype=torch.float64)
-        return torch.ops.optimlab.newton_schulz(m, list(coefficients), steps, eps_t, dtype)
+        return torch.ops.optimlab.newton_schulz(m, [float(v) for v in coefficients], steps, eps_t, dtype)
     return newton_schulz(m, coefficients, steps, eps, dtype)
 
 
