@@ -157,3 +157,27 @@ def test_population_conv_filters_equal_single_runs(float64_default: None) -> Non
     for k in range(3):
         assert rel_error([pop[k]], [singles[k]]) <= 1e-12
     assert rel_error([pop], [start]) > 1e-3
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_muon_with_its_adamw_part_resumes_bit_identically(dtype: torch.dtype) -> None:
+    """The whole MLP under Muon (weights: Newton–Schulz; biases: AdamW with its own step count), saved through
+    torch.save/torch.load(weights_only=True) after 10 steps and resumed for 10: the same as 20 straight."""
+    import io
+
+    start = mlp_params(dtype=dtype)
+    data = mlp_data(dtype=dtype)
+    straight, resumed = clone_params(start), clone_params(start)
+    train(optim.Muon(straight, lr=0.02), straight, 20, data)
+    opt = optim.Muon(resumed, lr=0.02)
+    train(opt, resumed, 10, data)
+    buffer = io.BytesIO()
+    torch.save(opt.state_dict(), buffer)
+    buffer.seek(0)
+    fresh = clone_params(resumed)
+    opt = optim.Muon(fresh, lr=0.02)
+    opt.load_state_dict(torch.load(buffer, weights_only=True))
+    assert opt.state[fresh[1]]["adam_step"].item() == 10
+    train(opt, fresh, 10, data)
+    for a, b in zip(fresh, straight, strict=True):
+        assert torch.equal(a, b)
