@@ -252,6 +252,15 @@ CASES: tuple[Case, ...] = (
     Case("SGDScheduleFree", {"lr": 0.5}, preset="schedulefree-sgd"),
     Case("SGDScheduleFree", {"lr": 0.5, "momentum": 0.8, "weight_decay": 1e-2, "warmup_steps": 20, "r": 0.5,
                              "weight_lr_power": 1.0}),
+    # Muon: against torch.optim.Muon on the MLP's two weight matrices (MATRICES_ONLY below).
+    Case("Muon", {"lr": 0.02}, preset="muon"),
+    Case("Muon", {"lr": 0.02, "nesterov": False, "momentum": 0.9, "weight_decay": 0.0}),
+    Case("Muon", {"lr": 0.01, "adjust_lr_fn": "match_rms_adamw", "weight_decay": 0.05}),
+    Case("Muon", {"lr": 0.02, "adjust_lr_fn": "original", "ns_steps": 3, "eps": 1e-5,
+                  "ns_coefficients": (1.875, -1.25, 0.375)}),  # the convergent quintic (15, −10, 3)/8
+    Case("Adafactor", {}, preset="adafactor"),
+    Case("Adafactor", {"lr": 0.05, "beta2_decay": -0.5, "eps": (1e-30, 1e-2), "d": 2.0, "weight_decay": 0.01}),
+    Case("Adafactor", {"lr": 5e-3, "maximize": True}),
 )
 """Every case; each hyperparameter flag appears in at least one row."""
 
@@ -309,6 +318,16 @@ SCHEDULE_FREE: dict[str, Range] = {
 }
 VALID_RANGES["SGDScheduleFree"] = {**SCHEDULE_FREE, "momentum": UNIT_OPEN}
 VALID_RANGES["AdamWScheduleFree"] = {**SCHEDULE_FREE, "betas[0]": UNIT_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0}
+# Muon: momentum is an average (< 1) and eps must be > 0 (torch checks neither); ns_steps an integer in [0, 99]
+# (torch raises at the first step from 100 on); ns_coefficients any finite numbers.
+VALID_RANGES["Muon"] = {
+    "lr": GE0, "weight_decay": GE0, "momentum": UNIT_HALF_OPEN, "eps": (0.0, None, True, False),
+    "ns_steps": (0, 99, False, False), "ns_coefficients": (None, None, False, False),
+}
+VALID_RANGES["Adafactor"] = {
+    "lr": GE0, "beta2_decay": (None, 0.0, False, False), "eps[0]": GE0, "eps[1]": GE0, "d": (1.0, None, False, False),
+    "weight_decay": GE0,
+}
 VALID_RANGES["AdamW"] = VALID_RANGES["Adam"]
 VALID_RANGES["AMSGrad"] = VALID_RANGES["Adam"]
 VALID_RANGES["Momentum"] = VALID_RANGES["SGD"]
@@ -381,10 +400,16 @@ def clone_params(params: list[torch.Tensor]) -> list[torch.Tensor]:
     return [p.detach().clone().requires_grad_() for p in params]
 
 
+MATRICES_ONLY = {"Muon"}
+"""Classes whose torch.optim namesake takes only 2-D parameters: their groups hold the MLP's weights, W1 and W2
+(optimlab's Muon also takes the biases, with AdamW: tests/test_matrix_rules.py checks that part)."""
+
+
 def param_groups(case: Case, params: list[torch.Tensor]) -> list[dict[str, Any]]:
     """Two parameter groups with different learning rates (the second at 0.4 times the case's lr)."""
-    lr = case.kwargs.get("lr", case.optimlab_class()([torch.zeros(1, requires_grad=True)]).defaults["lr"])
-    return [{"params": params[:2]}, {"params": params[2:], "lr": 0.4 * lr}]
+    lr = case.kwargs.get("lr", case.optimlab_class()([torch.zeros(1, 1, requires_grad=True)]).defaults["lr"])
+    first, second = ([params[0]], [params[2]]) if case.cls in MATRICES_ONLY else (params[:2], params[2:])
+    return [{"params": first}, {"params": second, "lr": 0.4 * lr}]
 
 
 def train(opt: torch.optim.Optimizer, params: list[torch.Tensor], steps: int, data: Any = None) -> list[float]:

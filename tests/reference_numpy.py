@@ -17,7 +17,7 @@ Two entry points:
 * ``run_with_states(...)`` — the same, plus a copy of the state after every step.
 
 Coupled L2 ("l2" wrapper): for every algorithm except those in ``DECOUPLED_DECAY`` (``adamw``,
-``lion``, their cautious forms, ``adopt_decoupled`` and ``schedulefree_adamw``) a ``weight_decay`` hp λ
+``lion``, their cautious forms, ``adopt_decoupled``, ``schedulefree_adamw``, ``muon``, ``adafactor``) a ``weight_decay`` hp λ
 adds λ·x to the gradient before the update (the classic L2 penalty ½λ‖x‖², as torch.optim's
 ``weight_decay`` does). For those ``weight_decay`` is the decoupled decay of their papers (or reference).
 
@@ -506,6 +506,86 @@ def schedulefree_adamw(x: Array, g: Array, s: State, t: int, hp: HParams) -> Arr
     gamma = hp["lr"] * math.sqrt(1.0 - hp["beta2"] ** t) * _warmup(t, hp)
     direction = g / (np.sqrt(v) + hp["eps"]) + hp.get("weight_decay", 0.0) * x
     return _schedule_free(x, s, direction, gamma, hp["beta1"])
+# --------------------------------------------------------------------------- matrix optimizers
+
+
+def _rms(a: Array) -> float:
+    return float(np.sqrt(np.mean(a * a)))
+
+
+def muon(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Muon (Jordan et al. 2024, kellerjordan.github.io/posts/muon), for a matrix x (A×B).
+    hp: lr (η), momentum (μ), nesterov, weight_decay (λ, decoupled), ns_coefficients (a, b, c), ns_steps (k),
+    eps, adjust_lr_fn (None/"original": s = √max(1, A/B); "match_rms_adamw": s = 0.2·√max(A, B), Liu et al. 2025).
+
+    B ← μ B + (1 − μ) g          (the average form of Jordan's code; the blog writes B ← μB + g)
+    M = (1 − μ) g + μ B  if nesterov else B
+    X = M (Mᵀ when A > B);  X ← X / max(‖X‖_F, ε)
+    k times:  X ← a X + (b XXᵀ + c (XXᵀ)²) X
+    x ← x (1 − η λ) − η s O,   O = X (transposed back)
+
+    Computed in float64 here; torch.optim.Muon runs the iteration in bfloat16.
+    """
+    mu = hp["momentum"]
+    buf = _buf(s, "momentum_buffer", x)
+    buf[...] = mu * buf + (1.0 - mu) * g
+    m = (1.0 - mu) * g + mu * buf if hp.get("nesterov", True) else buf
+    tall = m.shape[0] > m.shape[1]
+    z = m.T if tall else m
+    z = z / max(float(np.linalg.norm(z)), hp.get("eps", 1e-7))
+    a, b, c = hp.get("ns_coefficients", (3.4445, -4.7750, 2.0315))
+    for _ in range(hp.get("ns_steps", 5)):
+        gram = z @ z.T
+        z = a * z + (b * gram + c * gram @ gram) @ z
+    o = z.T if tall else z
+    rows, cols = x.shape
+    if hp.get("adjust_lr_fn") == "match_rms_adamw":
+        scale = 0.2 * math.sqrt(max(rows, cols))
+    else:
+        scale = math.sqrt(max(1.0, rows / cols))
+    lr = hp["lr"]
+    return x * (1.0 - lr * hp.get("weight_decay", 0.0)) - lr * scale * o
+
+
+def adafactor(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Adafactor (Shazeer & Stern 2018, Algorithms 4 (matrix, factored) and 5 (vector), relative step size §8,
+    update clipping §6). hp: eps1 (ε₁), eps2 (ε₂), d, decay (τ), rho_max, eps1_placement, weight_decay.
+
+    β̂₂ = 1 − t^τ ;  ρ = min(rho_max, 1/√t) ;  α = max(ε₂, RMS(x)) ρ
+    matrix:  R ← β̂₂ R + (1 − β̂₂) (G² + ε₁) 1ₘ        (row sums, n×1)
+             C ← β̂₂ C + (1 − β̂₂) 1ₙᵀ (G² + ε₁)       (column sums, 1×m)
+             V̂ = R C / (1ₙᵀ R)
+    vector:  V̂ ← β̂₂ V̂ + (1 − β̂₂) (G² + ε₁)
+    U = G / √V̂ ;  Û = U / max(1, RMS(U)/d) ;  x ← x − α Û
+
+    The paper's constants: ε₁ = 10⁻³⁰, ε₂ = 10⁻³, d = 1, τ = −0.8, rho_max = 10⁻². Options for torch.optim's
+    departures: ``eps1_placement="torch"`` (ε₁ bounds 1ₙᵀR/(n·m) and V̂ ≥ ε₁² instead of joining G²), and a
+    decoupled ``weight_decay`` λ: x ← x (1 − rho_max λ) after α is taken (torch's rho_max is its lr).
+    """
+    eps1, placement = hp.get("eps1", 1e-30), hp.get("eps1_placement", "paper")
+    beta2 = 1.0 - t ** hp.get("decay", -0.8)
+    rho = min(hp.get("rho_max", 1e-2), 1.0 / math.sqrt(t))
+    alpha = max(hp.get("eps2", 1e-3), _rms(x)) * rho
+    x = x * (1.0 - hp.get("rho_max", 1e-2) * hp.get("weight_decay", 0.0))
+    sq = g * g + (eps1 if placement == "paper" else 0.0)
+    if x.ndim == 2:
+        r = _buf(s, "R", sq[:, :1])
+        c = _buf(s, "C", sq[:1, :])
+        r[...] = beta2 * r + (1.0 - beta2) * sq.sum(axis=1, keepdims=True)
+        c[...] = beta2 * c + (1.0 - beta2) * sq.sum(axis=0, keepdims=True)
+        total = r.sum()
+        if placement == "torch":  # torch holds means: mean(R/m) >= ε₁, i.e. ΣR >= ε₁·n·m
+            total = max(total, eps1 * sq.size)
+        v_hat = r @ c / total
+    else:
+        v = _buf(s, "V", x)
+        v[...] = beta2 * v + (1.0 - beta2) * sq
+        v_hat = v
+    if placement == "torch":
+        v_hat = np.maximum(v_hat, eps1 * eps1)
+    u = g / np.sqrt(v_hat)
+    u_hat = u / max(1.0, _rms(u) / hp.get("d", 1.0))
+    return x - alpha * u_hat
 
 
 # --------------------------------------------------------------------------- registry and driver
@@ -542,6 +622,8 @@ ALGORITHMS: dict[str, Step] = {
     "adopt_decoupled": adopt_decoupled,
     "schedulefree_sgd": schedulefree_sgd,
     "schedulefree_adamw": schedulefree_adamw,
+    "muon": muon,
+    "adafactor": adafactor,
 }
 
 _ADAM = frozenset({"lr", "beta1", "beta2", "eps"})
@@ -578,11 +660,13 @@ HYPERPARAMETERS: dict[str, frozenset[str]] = {
     "adopt_decoupled": _ADOPT,
     "schedulefree_sgd": frozenset({"lr", "momentum", "warmup_steps"}),  # weight_decay: L2 at y, the package's
     "schedulefree_adamw": _ADAM | {"warmup_steps"},
+    "muon": frozenset({"lr", "momentum", "nesterov", "ns_coefficients", "ns_steps", "eps", "adjust_lr_fn"}),
+    "adafactor": frozenset({"eps1", "eps2", "d", "decay", "rho_max", "eps1_placement"}),
 }
 
 #: Algorithms whose ``weight_decay`` is their own (decoupled) decay, not the coupled L2 wrapper.
 DECOUPLED_DECAY = frozenset(
-    {"adamw", "lion", "cautious_adamw", "cautious_lion", "adopt_decoupled", "schedulefree_adamw"}
+    {"adamw", "lion", "cautious_adamw", "cautious_lion", "adopt_decoupled", "schedulefree_adamw", "muon", "adafactor"}
 )
 
 

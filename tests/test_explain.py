@@ -56,6 +56,8 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "schedulefree-adamw": {"lr", "betas", "eps", "weight_decay", "warmup_steps", "r", "weight_lr_power",
                            "adam_debias", "maximize"},
     "schedulefree-sgd": {"lr", "momentum", "weight_decay", "warmup_steps", "r", "weight_lr_power", "maximize"},
+    "muon": {"lr", "weight_decay", "momentum", "nesterov", "ns_coefficients", "eps", "ns_steps", "adjust_lr_fn"},
+    "adafactor": {"lr", "beta2_decay", "eps", "d", "weight_decay", "maximize"},
 }
 
 # The class whose keyword arguments each card documents (torch.optim's where it has the algorithm).
@@ -83,6 +85,8 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     # optimlab's options, e.g. maximize).
     "schedulefree-adamw": optim.AdamWScheduleFree,
     "schedulefree-sgd": optim.SGDScheduleFree,
+    "muon": torch.optim.Muon,
+    "adafactor": torch.optim.Adafactor,
 }
 
 CARD_NAMES = available_cards()

@@ -20,7 +20,7 @@ SHAPE = (3, 2)
 STEPS = 25
 
 
-def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, bool]) -> float:
+def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, Any]) -> float:
     """A valid value of numeric hyperparameter ``h`` for trial ``k``; trial 0 gets the "off" value of optional
     terms (momentum, weight decay ...), so the tensor path must reproduce the float path's skipped branch."""
     name = h.name
@@ -55,15 +55,26 @@ def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, bool]) -> floa
         return rng.uniform(0.02, 1.0)
     if name == "t0":  # ASGD: trial 0 averages from the start, the others from a step within the run
         return 0.0 if k == 0 else float(rng.randint(1, STEPS))
+    if name == "beta2_decay":  # Adafactor's τ <= 0
+        return rng.uniform(-1.0, -0.5)
+    if name == "d":  # Adafactor's clipping threshold >= 1
+        return rng.uniform(1.0, 2.0)
     return 0.0 if k == 0 else rng.uniform(0.0, 0.1)  # lr_decay, initial_accumulator_value, momentum_decay
 
 
-def _flag_combinations() -> list[tuple[str, dict[str, bool]]]:
+def _options(h: Hyper) -> tuple[Any, ...]:
+    """The values of a structural hyperparameter to try: both bools, every choice, else the default."""
+    if h.choices is not None:
+        return h.choices
+    return (False, True) if isinstance(h.default, bool) else (h.default,)
+
+
+def _flag_combinations() -> list[tuple[str, dict[str, Any]]]:
     out = []
     for name, rule in RULES.items():
-        flags = [h.name for h in rule.hypers if h.structural]
-        for values in itertools.product([False, True], repeat=len(flags)):
-            out.append((name, dict(zip(flags, values, strict=True))))
+        flags = [h for h in rule.hypers if h.structural]
+        for values in itertools.product(*map(_options, flags)):
+            out.append((name, {h.name: v for h, v in zip(flags, values, strict=True)}))
     return out
 
 
@@ -80,7 +91,7 @@ def _run_population_and_singles(rule: Rule, hps: list[dict[str, Any]], steps: in
         h.name: hps[0][h.name] if h.structural else torch.tensor([hp[h.name] for hp in hps], dtype=torch.float64)
         for h in rule.hypers
     }
-    tensor_hp[TRIAL_DIMS] = 1  # as the Population passes it: per-tensor reductions (the cautious mask) per trial
+    tensor_hp[TRIAL_DIMS] = 1  # as the Population passes it: per-trial reductions (cautious mask, matrix rules)
     b = Rule.broadcast(tensor_hp, pop)
     state = rule.init_state(pop, b)
     singles = [start[k].clone() for k in range(K)]
@@ -93,7 +104,7 @@ def _run_population_and_singles(rule: Rule, hps: list[dict[str, Any]], steps: in
 
 
 @pytest.mark.parametrize(("name", "flags"), _flag_combinations(), ids=lambda x: str(x))
-def test_rule_on_population_equals_single_runs(name: str, flags: dict[str, bool], float64_default: None,
+def test_rule_on_population_equals_single_runs(name: str, flags: dict[str, Any], float64_default: None,
                                                record_error: Any) -> None:
     rule = RULES[name]
     rng = random.Random(f"{name}{sorted(flags.items())}")
@@ -104,10 +115,15 @@ def test_rule_on_population_equals_single_runs(name: str, flags: dict[str, bool]
     for hp in hps:
         rule.validate(hp, name)
     pop, singles = _run_population_and_singles(rule, hps, STEPS)
+    # Muon's float32 Newton–Schulz: batched (bmm) and single (mm) float32 products take different BLAS kernels,
+    # so they agree to float32 rounding, which the iteration amplifies along small singular values (slope a = 3.4
+    # at zero per step, a⁵ ≈ 480 over five): measured up to 2.8e-4 over 25 steps. A trial reading another's
+    # numbers would be off by O(1). In bfloat16 (the default) and float64 they agree to 1e-12.
+    tol = 1e-3 if flags.get("newton_schulz_dtype") == "float32" else 1e-12
     for k in range(K):
         err = rel_error([pop[k]], [singles[k]])
         record_error("rule on [K,...] with tensor hypers vs K float runs (relative)", err)
-        assert err <= 1e-12, f"trial {k} ({hps[k]}): relative error {err:.3e}"
+        assert err <= tol, f"trial {k} ({hps[k]}): relative error {err:.3e}"
 
 
 def test_sgd_dampening_without_momentum(float64_default: None) -> None:
@@ -174,6 +190,13 @@ TRIALS = [
     Trial("rprop", {"lr": 0.01}),
     Trial("adopt", {"lr": 0.01}),
     Trial("adopt", {"lr": 0.01, "clip_lambda": None, "weight_decay": 0.1, "decouple": True}),
+    # Muon's default Newton–Schulz rounds its input to bfloat16: the last-bit differences between batched and
+    # single gradients (einsum over K) flip a rounding now and then (measured 4.7e-6 after 40 steps), so these
+    # trials run it in float64. The bfloat16 path is checked against single runs on identical gradients in
+    # test_rule_on_population_equals_single_runs (1e-12).
+    Trial("muon", {"lr": 0.02, "newton_schulz_dtype": "param"}),
+    Trial("adafactor", {"lr": 0.02, "weight_decay": 0.01}),
+    Trial("muon", {"lr": 0.01, "adjust_lr_fn": "match_rms_adamw", "nesterov": False, "newton_schulz_dtype": "param"}),
 ]
 
 

@@ -546,6 +546,7 @@ def test_torch_matches_reference(
 
 def test_every_reference_is_compared_with_torch_or_a_paper_form() -> None:
     compared = {m[3] for m in MATCHES} | PAPER_ONLY | {m[3] for m in SCHEDULE_FREE_MATCHES}
+    compared |= {"adafactor", "muon"}  # compared with torch in their own tests below
     assert compared == set(ALGORITHMS)
 
 
@@ -735,3 +736,84 @@ def test_adopt_first_gradient_only_initialises_v_and_the_clip_bounds_the_second_
     np.testing.assert_allclose(traj[2], -0.1 * 0.1 * np.array([1.0, 0.5]), rtol=1e-14)
     unclipped = run("adopt", {**hp, "clip": False}, schedule(grads), np.zeros(2), 2)
     np.testing.assert_allclose(unclipped[2], -0.1 * 0.1 * np.array([1000.0, 0.5]), rtol=1e-14)
+# ----------------------------------------------------------------------------- matrix optimizers
+
+M0 = np.array([[0.5, -1.0, 0.3, 0.8], [1.2, 0.1, -0.4, 0.0], [-0.7, 0.9, 0.6, -1.1]])
+_TARGET = np.array([[1.0, 0.0, -1.0, 0.5], [0.2, -0.3, 0.8, 1.0], [0.0, 1.5, -0.5, 0.3]])
+
+
+def matrix_bowl(x: Array) -> Array:
+    """Gradient of ½‖x − T‖² + ¼‖x‖⁴₄ on a 3×4 matrix (or any array of T's size, reshaped)."""
+    t = _TARGET.reshape(x.shape)
+    return x - t + x**3
+
+
+def torch_matrix_trajectory(
+    cls: type[torch.optim.Optimizer], kwargs: dict[str, Any], x0: Array, steps: int = STEPS
+) -> Array:
+    p = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    opt = cls([p], **kwargs)
+    out = [x0.copy()]
+    for _ in range(steps):
+        p.grad = torch.from_numpy(matrix_bowl(p.detach().numpy().copy()))
+        opt.step()
+        out.append(p.detach().numpy().copy())
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("x0", [M0, M0.T.copy(), M0.reshape(-1)], ids=["wide", "tall", "vector"])
+@pytest.mark.parametrize(
+    ("kwargs", "hp"),
+    [
+        ({}, {"rho_max": 1e-2, "eps1": np.finfo(np.float64).eps, "eps1_placement": "torch"}),
+        # (lr = 0.03 keeps the steps so large near the optimum that one coordinate's overshoot doubles every
+        # step from step 180 on: rounding grows to 2e-7 by step 200. 0.02 stays in the stable range.)
+        ({"lr": 0.02, "eps": (1e-4, 1e-2), "d": 2.0, "beta2_decay": -0.7, "weight_decay": 0.05},
+         {"rho_max": 0.02, "eps1": 1e-4, "eps2": 1e-2, "d": 2.0, "decay": -0.7, "eps1_placement": "torch",
+          "weight_decay": 0.05}),
+    ],
+    ids=["defaults", "options"],
+)
+def test_torch_adafactor_matches_reference(kwargs: dict[str, Any], hp: dict[str, Any], x0: Array) -> None:
+    """torch.optim.Adafactor is the paper's factored (matrix) and full (vector) algorithm with its ε₁ placement."""
+    ref = run("adafactor", {"weight_decay": 0.0, **hp}, matrix_bowl, x0, STEPS)
+    got = torch_matrix_trajectory(torch.optim.Adafactor, kwargs, x0)
+    assert rel_err(got, ref) <= 1e-10
+    assert np.max(np.abs(ref[-1] - ref[0])) > 1e-2
+
+
+def test_adafactor_factored_second_moment_is_rank_one_and_exact_for_rank_one_squares() -> None:
+    """V̂ = R C / ΣR is the rank-1 fit of the averaged G²; when G² is itself rank one (G = u vᵀ) and β̂₂ = 0
+    (step 1), V̂ equals G² exactly, so the first update is sign(G)·(the clipped unit step)."""
+    u, v = np.array([[1.0], [2.0], [0.5]]), np.array([[0.3, -1.0, 2.0, 0.1]])
+    g = u @ v
+    state: dict[str, Any] = {}
+    x = np.zeros_like(g)
+    new = ALGORITHMS["adafactor"](x, g, state, 1, {"eps1": 0.0})
+    # step 1: β̂₂ = 0, ρ = 10⁻², α = ε₂·ρ (x = 0), U = G/|G| = sign(G), RMS(U) = 1: x moves by α·sign(G)
+    np.testing.assert_allclose(new, -1e-3 * 1e-2 * np.sign(g), rtol=1e-12)
+
+
+def test_muon_update_is_orthogonal_up_to_the_quintics_spread() -> None:
+    """Jordan's coefficients push every singular value of the update into about [0.7, 1.2] (not exactly 1);
+    the convergent quintic (15, −10, 3)/8 with many steps reaches 1."""
+    g = matrix_bowl(M0)
+    quintics = [((3.4445, -4.7750, 2.0315), 5, 0.6, 1.25), ((1.875, -1.25, 0.375), 40, 0.999, 1.001)]
+    for coefficients, steps, lo, hi in quintics:
+        hp = {"lr": 1.0, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0, "ns_coefficients": coefficients,
+              "ns_steps": steps}
+        update = M0 - ALGORITHMS["muon"](M0, g, {}, 1, hp)  # η = 1, s = 1 (wide): the update is O itself
+        sv = np.linalg.svd(update, compute_uv=False)
+        assert lo <= sv.min() and sv.max() <= hi, sv
+
+
+def test_torch_muon_is_the_reference_in_bfloat16() -> None:
+    """torch.optim.Muon runs Newton–Schulz in bfloat16: its updates match the float64 box to bfloat16 precision
+    (8 bits: 2⁻⁸ ≈ 4e-3 per rounding, over 15 products), not to 1e-10 — see rules/muon.py."""
+    for x0 in (M0, M0.T.copy()):
+        hp = {"lr": 0.02, "momentum": 0.95, "weight_decay": 0.1}
+        ref = run("muon", hp, matrix_bowl, x0, 1)
+        got = torch_matrix_trajectory(torch.optim.Muon, {"lr": 0.02}, x0, steps=1)
+        step_ref, step_got = ref[1] - ref[0], got[1] - got[0]
+        assert float(np.max(np.abs(step_got - step_ref)) / np.max(np.abs(step_ref))) <= 3e-2
+        assert float(np.max(np.abs(step_got - step_ref)) / np.max(np.abs(step_ref))) > 1e-6  # it is bf16

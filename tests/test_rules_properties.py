@@ -300,3 +300,70 @@ def test_adopt_first_step_only_initialises_and_later_steps_are_bounded(seed: int
         before = p.clone()
         rule.update(p, _tensor(seed + t), state, hp, t)
         assert ((p - before).abs() <= lr * (t - 1) ** 0.25 * (1 + 1e-9) + 1e-15).all()  # p − before rounds
+@given(seed=seeds, k=st.integers(-20, 20), steps=st.integers(1, 6), momentum=st.floats(0.0, 0.99),
+       nesterov=st.booleans(), rows=st.integers(1, 7), cols=st.integers(1, 7))
+def test_muon_step_ignores_the_gradient_scale(seed: int, k: int, steps: int, momentum: float, nesterov: bool,
+                                              rows: int, cols: int) -> None:
+    """Newton–Schulz starts by dividing by the Frobenius norm, so gradients scaled by 2ᵏ (exact in bfloat16 too)
+    give bit-identical Muon steps, whatever the shape (tall, wide, square, a single row)."""
+    rule = RULES["muon"]
+    hp = {**rule.defaults(), "lr": 0.02, "momentum": momentum, "nesterov": nesterov, "weight_decay": 0.0}
+    p1, p2 = _tensor(seed, (rows, cols)), _tensor(seed, (rows, cols))
+    s1, s2 = rule.init_state(p1, hp), rule.init_state(p2, hp)
+    for t in range(1, steps + 1):
+        g = torch.sin(3 * p1) + 0.5
+        rule.update(p1, g, s1, hp, t)
+        rule.update(p2, g * 2.0**k, s2, hp, t)
+    assert torch.equal(p1, p2)
+    assert not torch.equal(p1, _tensor(seed, (rows, cols)))
+
+
+@given(seed=seeds, rows=st.integers(1, 8), cols=st.integers(1, 8), coefficients=st.sampled_from(["jordan", "exact"]))
+def test_muon_update_is_nearly_orthogonal(seed: int, rows: int, cols: int, coefficients: str) -> None:
+    """One Muon step from zero momentum, in float64, divided by its lr scale: Jordan's quintic leaves the singular
+    values in a band around 1 (none above 1.25), the convergent quintic (15, −10, 3)/8 with 40 steps gives the
+    polar factor U·Vᵀ of the gradient."""
+    rule = RULES["muon"]
+    steps, ns = (5, (3.4445, -4.7750, 2.0315)) if coefficients == "jordan" else (40, (1.875, -1.25, 0.375))
+    hp = {**rule.defaults(), "lr": 1.0, "momentum": 0.0, "nesterov": False, "weight_decay": 0.0,
+          "newton_schulz_dtype": "param", "ns_coefficients": ns, "ns_steps": steps}
+    p = torch.zeros(rows, cols, dtype=torch.float64)
+    g = _tensor(seed, (rows, cols))
+    rule.update(p, g, rule.init_state(p, hp), hp, 1)
+    update = -p / math.sqrt(max(1, rows / cols))
+    assert torch.linalg.svdvals(update).max() <= 1.25
+    if coefficients == "exact":
+        u, s, vh = torch.linalg.svd(g, full_matrices=False)
+        if s.min() > 1e-2 * s.max():  # (a nearly singular direction needs more steps to reach 1)
+            torch.testing.assert_close(update, u @ vh, rtol=0, atol=1e-9)
+
+
+@given(seed=seeds, c=st.floats(1e-3, 1e3), steps=st.integers(1, 10), vector=st.booleans())
+def test_adafactor_step_ignores_the_gradient_scale(seed: int, c: float, steps: int, vector: bool) -> None:
+    """U = G/√V̂ is scale-free (factored or not) once ε₁ is negligible: gradients scaled by c > 0 give the same
+    trajectory up to rounding."""
+    rule = RULES["adafactor"]
+    hp = {**rule.defaults(), "eps1": 1e-30}
+    shape = (12,) if vector else (3, 4)
+    p1, p2 = _tensor(seed, shape), _tensor(seed, shape)
+    s1, s2 = rule.init_state(p1, hp), rule.init_state(p2, hp)
+    for t in range(1, steps + 1):
+        g = torch.sin(3 * p1) + _tensor(seed + t, shape, scale=0.1) + 0.5
+        rule.update(p1, g, s1, hp, t)
+        rule.update(p2, c * g, s2, hp, t)
+    assert torch.allclose(p1, p2, rtol=1e-12, atol=1e-13)
+    assert not torch.equal(p1, _tensor(seed, shape))
+
+
+@given(seed=seeds, scale=st.floats(1e-6, 1e6), d=st.floats(1.0, 3.0), lr=st.floats(1e-4, 0.5))
+def test_adafactor_clipping_bounds_the_step(seed: int, scale: float, d: float, lr: float) -> None:
+    """Update clipping: every step's RMS is at most α·d, α = max(ε₂, RMS(θ))·min(lr, 1/√t)."""
+    rule = RULES["adafactor"]
+    hp = {**rule.defaults(), "d": d, "lr": lr}
+    p = _tensor(seed)
+    state = rule.init_state(p, hp)
+    for t in range(1, 6):
+        before = p.clone()
+        alpha = max(1e-3, before.pow(2).mean().sqrt().item()) * min(lr, t**-0.5)
+        rule.update(p, _tensor(seed + t, scale=scale), state, hp, t)
+        assert (p - before).pow(2).mean().sqrt().item() <= alpha * d * (1 + 1e-12)

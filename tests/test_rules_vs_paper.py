@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,6 +31,8 @@ class PaperCase:
     case: Case
     algorithm: str
     hp: dict[str, Any]
+    group: dict[str, Any] = field(default_factory=dict)
+    """Parameter-group keys the class takes besides its constructor arguments (Muon's newton_schulz_dtype)."""
 
     @property
     def id(self) -> str:
@@ -136,6 +138,20 @@ PAPER_CASES = [
     PaperCase(Case("SGDScheduleFree", {"lr": 0.05}), "schedulefree_sgd", {"lr": 0.05, "momentum": 0.9}),
     PaperCase(Case("SGDScheduleFree", {"lr": 0.1, "momentum": 0.7, "weight_decay": 0.05, "warmup_steps": 15}),
               "schedulefree_sgd", {"lr": 0.1, "momentum": 0.7, "weight_decay": 0.05, "warmup_steps": 15}),
+    # Muon's box in float64: torch.optim.Muon (and optimlab's default) run Newton–Schulz in bfloat16.
+    PaperCase(Case("Muon", {"lr": 0.02}), "muon", {"lr": 0.02, "momentum": 0.95, "weight_decay": 0.1},
+              {"newton_schulz_dtype": "param"}),
+    PaperCase(Case("Muon", {"lr": 0.01, "nesterov": False, "weight_decay": 0.0, "adjust_lr_fn": "match_rms_adamw",
+                            "ns_steps": 4}), "muon",
+              {"lr": 0.01, "momentum": 0.95, "nesterov": False, "weight_decay": 0.0, "ns_steps": 4,
+               "adjust_lr_fn": "match_rms_adamw"}, {"newton_schulz_dtype": "param"}),
+    # Adafactor at torch's defaults is the paper's algorithm (ρ capped at lr = 10⁻², the paper's constant);
+    # ε₁ = 10⁻³⁰ joining G² and torch's bound at machine epsilon are both far below G² here.
+    PaperCase(Case("Adafactor", {}), "adafactor", {"weight_decay": 0.0}),
+    PaperCase(Case("Adafactor", {"lr": 0.05, "eps": (1e-3, 1e-2), "d": 1.5, "beta2_decay": -0.6,
+                                 "weight_decay": 0.1}), "adafactor",
+              {"rho_max": 0.05, "eps1": 1e-3, "eps2": 1e-2, "d": 1.5, "decay": -0.6, "weight_decay": 0.1,
+               "eps1_placement": "torch"}),
 ]
 
 
@@ -143,9 +159,9 @@ def test_every_class_has_a_paper_case() -> None:
     assert {pc.case.cls for pc in PAPER_CASES} == set(CLASS_NAMES)
 
 
-def _via_class(case: Case, steps: int) -> np.ndarray:
+def _via_class(case: Case, steps: int, group: dict[str, Any]) -> np.ndarray:
     p = torch.tensor(X0, dtype=torch.float64, requires_grad=True)
-    opt = case.make([p])
+    opt = case.make([{"params": [p], **group}])
     out = [X0.copy()]
     for _ in range(steps):
         p.grad = torch.from_numpy(grad_fn(p.detach().numpy().copy()))
@@ -154,8 +170,8 @@ def _via_class(case: Case, steps: int) -> np.ndarray:
     return np.stack(out)
 
 
-def _via_rule(case: Case, steps: int) -> np.ndarray:
-    probe = case.make([torch.zeros(1, requires_grad=True)])
+def _via_rule(case: Case, steps: int, group: dict[str, Any] | None = None) -> np.ndarray:
+    probe = case.make([{"params": [torch.zeros(1, requires_grad=True)], **(group or {})}])
     hp = probe.hypers(probe.param_groups[0])
     rule = case.optimlab_class().rule
     p = torch.tensor(X0, dtype=torch.float64)
@@ -175,7 +191,7 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
 @pytest.mark.parametrize("path", ["class", "rule"])
 def test_rule_matches_paper_transcription(pc: PaperCase, path: str, float64_default: None,
                                           record_error: Any) -> None:
-    ours = (_via_class if path == "class" else _via_rule)(pc.case, STEPS)
+    ours = (_via_class if path == "class" else _via_rule)(pc.case, STEPS, pc.group)
     paper = run(pc.algorithm, pc.hp, grad_fn, X0, STEPS)
     err = _rel(ours, paper)
     record_error("optimlab vs paper transcription, trajectory (relative)", err)
@@ -209,6 +225,10 @@ DEPARTURES = [
     # schedulefree 1.4.1's default: Adam's bias correction inside the root instead of in the step size γₜ.
     PaperCase(Case("AdamWScheduleFree", {"lr": 0.05, "adam_debias": True}), "schedulefree_adamw",
               {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
+    # Muon's default: Newton–Schulz in bfloat16 (torch.optim.Muon), not the box's exact arithmetic.
+    PaperCase(Case("Muon", {"lr": 0.02}), "muon", {"lr": 0.02, "momentum": 0.95, "weight_decay": 0.1}),
+    # Adafactor's ε₁ bounds the denominators (torch) instead of joining G² (the paper): visible at ε₁ = 10⁻².
+    PaperCase(Case("Adafactor", {"eps": (1e-2, 1e-3)}), "adafactor", {"eps1": 1e-2, "weight_decay": 0.0}),
 ]
 
 

@@ -29,6 +29,8 @@ ZERO_CASES = [
     Case("Rprop", {"lr": 1e-2}),
     Case("ADOPT", {"lr": 1e-2, "weight_decay": 0.1, "decouple": True}),
     Case("AdamWScheduleFree", {"lr": 1e-2, "warmup_steps": 5}),  # it starts in train mode: no train() call needed
+    Case("Muon", {"lr": 0.02}),  # the MLP's biases run its AdamW part
+    Case("Adafactor", {"lr": 1e-2, "weight_decay": 1e-2}),
 ]
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 import functools
 import types
 import warnings
-from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import torch
@@ -305,15 +305,21 @@ def _context(frame: Mapping[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def hyper_tensors(hp: Mapping[str, Scalar], cache: MutableMapping[str, tuple[float, Tensor]]) -> dict[str, Scalar]:
+def hyper_tensors(
+    hp: Mapping[str, Any], cache: MutableMapping[str, tuple[float, Tensor]], structural: Collection[str] = ()
+) -> dict[str, Any]:
     """The hyperparameters as the compiled step takes them (see the module docstring).
 
     ``cache`` keeps one 0-d float64 tensor per name across steps; a changed value is written into it.
-    Per-trial tensors (population use) pass through unchanged.
+    Per-trial tensors (population use) and ``structural`` values (bools, Muon's ``ns_steps`` ...) pass through
+    unchanged.
     """
-    out: dict[str, Scalar] = {}
+    out: dict[str, Any] = {}
     for name, value in hp.items():
-        if isinstance(value, (bool, Tensor)) or name == TRIAL_DIMS or (value == 0 and name != "lr"):
+        if (
+            isinstance(value, (bool, Tensor)) or name == TRIAL_DIMS or name in structural
+            or (value == 0 and name != "lr")
+        ):
             out[name] = value
             continue
         held = cache.get(name)
@@ -399,9 +405,10 @@ class GroupPlan:
             state = found[i] = {}
             if rule.counts_steps:
                 state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
-                state.update(rule.init_state(params[i], hp))
+            state.update(rule.init_state(params[i], hp))  # as the reference loop does, counting or not
         args = (
-            rule, params, grads, found, hyper_tensors(hp, self.hyper_cache), bool(group["maximize"]),
+            rule, params, grads, found, hyper_tensors(hp, self.hyper_cache, rule.structural_names()),
+            bool(group.get("maximize", False)),
             self._advance_counts(rule, found),
         )
         frame = dict(zip(_ARGUMENTS, args, strict=True))

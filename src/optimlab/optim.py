@@ -36,6 +36,7 @@ from .rules import RULES, Rule, Scalar, ScheduleFreeRule
 from .rules._math import descent_gradient
 from .rules.adopt import clip_flag
 from .rules.adopt import clip_lambda as adopt_clip
+from .rules.muon import NS_COEFFICIENTS
 from .rules.nadam import scalar_dtype
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
@@ -53,7 +54,12 @@ class RuleOptimizer(Optimizer):
     class_options: ClassVar[frozenset[str]] = frozenset()
     """Constructor arguments that only the drop-in class understands (the rule, hence the population, does not)."""
     packed: ClassVar[Mapping[str, tuple[str, ...]]] = {"betas": ("beta1", "beta2")}
-    """Arguments that pack several rule hyperparameters, as torch.optim writes them (``betas`` -> β₁, β₂)."""
+    """Arguments that pack several rule hyperparameters, as torch.optim writes them (``betas`` -> β₁, β₂;
+    Adafactor's ``eps`` -> ε₁, ε₂)."""
+    group_keys: ClassVar[tuple[str, ...]] = ()
+    """Rule hyperparameters the class takes only as parameter-group keys (its torch namesake's signature has no
+    place for them); a group without the key uses the rule's default (Muon: the auxiliary AdamW's betas). Presets
+    put such settings into every group (:meth:`optimlab.registry.Preset.make`)."""
 
     @classmethod
     def argument_names(cls) -> dict[str, str]:
@@ -70,7 +76,14 @@ class RuleOptimizer(Optimizer):
                 values.update(zip(names, values[arg], strict=True))
         out: dict[str, Scalar] = {}
         for h in cls.rule.hypers:
-            value = values[h.name] if h.name in values else cls.optional_hypers[h.name]
+            if h.name in values:
+                value = values[h.name]
+            elif h.name in cls.optional_hypers:
+                value = cls.optional_hypers[h.name]
+            elif h.name in cls.group_keys:
+                value = h.default
+            else:
+                raise KeyError(f"{cls.__name__}: parameter group lacks {h.name!r}")
             # torch.optim accepts a 1-element tensor lr (and betas) and reads it as a Python number.
             out[h.name] = value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
         return out
@@ -127,9 +140,11 @@ class RuleOptimizer(Optimizer):
                     continue
                 if g.is_sparse and not rule.supports_sparse:
                     raise RuntimeError(f"{type(self).__name__} does not support sparse gradients.")
-                g = descent_gradient(g, group["maximize"])
+                g = descent_gradient(g, group.get("maximize", False))  # Muon has no maximize
                 state = self.state[p]
                 x = p
+                if p.is_complex() and not rule.supports_complex:
+                    raise RuntimeError(f"{type(self).__name__} does not support complex parameters.")
                 if p.is_complex():  # complex numbers update as pairs of real coordinates, as in torch.optim
                     x, g = torch.view_as_real(p), torch.view_as_real(g)
                 if not state:
@@ -810,12 +825,78 @@ class AdamWScheduleFree(_ScheduleFree):
         )
 
 
+class Muon(RuleOptimizer):
+    """Muon: momentum orthogonalized by Newton–Schulz (``torch.optim.Muon`` of torch 2.13: same arguments, defaults
+    and state; on matrices the same numbers, Newton–Schulz in bfloat16 as there).
+
+    Unlike torch's class it also takes the parameters torch rejects, with the rule's documented treatment: tensors
+    of more dimensions (conv filters) are orthogonalized flattened to [out, in·kh·kw]; vectors and scalars run
+    AdamW with the same ``lr`` and ``weight_decay``. Parameter-group keys torch lacks: ``use_muon`` (False: AdamW
+    for the whole group, for embeddings and output heads), ``adam_beta1``/``adam_beta2``/``adam_eps`` (that
+    AdamW's, default 0.9/0.95/1e-10), ``newton_schulz_dtype`` ("bfloat16", "float32" or "param"), ``fused``.
+    Math and papers: :class:`optimlab.rules.muon.MuonRule`.
+    """
+
+    rule = RULES["muon"]
+    group_keys = ("newton_schulz_dtype", "use_muon", "adam_beta1", "adam_beta2", "adam_eps")
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float = 1e-3,
+        weight_decay: float = 0.1,
+        momentum: float = 0.95,
+        nesterov: bool = True,
+        ns_coefficients: tuple[float, float, float] = NS_COEFFICIENTS,
+        eps: float = 1e-7,
+        ns_steps: int = 5,
+        adjust_lr_fn: str | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
+                ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps, adjust_lr_fn=adjust_lr_fn,
+            ),
+        )
+
+
+class Adafactor(RuleOptimizer):
+    """Adafactor: factored second moments, relative step sizes, update clipping (``torch.optim.Adafactor`` of
+    torch 2.13: same arguments, defaults, state and numbers). ``eps`` is the pair (ε₁, ε₂); ε₁ = None means the
+    parameter dtype's machine epsilon. Math, paper and where torch departs from it:
+    :class:`optimlab.rules.adafactor.AdafactorRule`.
+    """
+
+    rule = RULES["adafactor"]
+    packed: ClassVar[Mapping[str, tuple[str, ...]]] = {"eps": ("eps1", "eps2")}
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-2,
+        beta2_decay: float = -0.8,
+        eps: tuple[float | None, float] = (None, 1e-3),
+        d: float = 1.0,
+        weight_decay: float = 0.0,
+        *,
+        foreach: bool | None = None,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay, foreach=foreach,
+                 maximize=maximize),
+        )
+
+
 __all__ = [
     "ADOPT",
     "ASGD",
     "SGD",
     "AMSGrad",
     "Adadelta",
+    "Adafactor",
     "Adagrad",
     "Adam",
     "AdamW",
@@ -823,6 +904,7 @@ __all__ = [
     "Adamax",
     "Lion",
     "Momentum",
+    "Muon",
     "NAdam",
     "Nesterov",
     "RAdam",

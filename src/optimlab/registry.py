@@ -80,6 +80,7 @@ class Preset:
             if name not in _NOT_HYPERPARAMETERS | self.optimizer.class_options
             and param.default is not inspect.Parameter.empty
         }
+        out.update({key: self.rule.hyper(key).default for key in self.optimizer.group_keys})
         out.update(self.optimizer.fixed_hypers)
         out.update(self.settings)
         return out
@@ -101,8 +102,17 @@ class Preset:
         return hp
 
     def make(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], **overrides: Any) -> optim.RuleOptimizer:
-        """The drop-in optimizer for ``params`` with this preset's settings and ``overrides``."""
-        return self.optimizer(params, **{**self.settings, **overrides})
+        """The drop-in optimizer for ``params`` with this preset's settings and ``overrides``.
+
+        Settings that are parameter-group keys only (:attr:`optim.RuleOptimizer.group_keys`) go into every group
+        that does not set them itself."""
+        kwargs = {**self.settings, **overrides}
+        keys = {k: kwargs.pop(k) for k in list(kwargs) if k in self.optimizer.group_keys}
+        if keys:
+            items = list(params)
+            groups = items if items and isinstance(items[0], dict) else [{"params": items}]
+            params = [{**keys, **g} for g in groups]  # type: ignore[dict-item]
+        return self.optimizer(params, **kwargs)
 
     def card(self, lang: str = "en") -> Card:
         return load_card(self.name, lang)
@@ -165,6 +175,8 @@ PRESETS: dict[str, Preset] = {
         Preset("adopt", "ADOPT", optim.ADOPT),
         Preset("schedulefree-adamw", "Schedule-Free AdamW", optim.AdamWScheduleFree),
         Preset("schedulefree-sgd", "Schedule-Free SGD", optim.SGDScheduleFree),
+        Preset("muon", "Muon", optim.Muon),
+        Preset("adafactor", "Adafactor", optim.Adafactor),
     )
 }
 

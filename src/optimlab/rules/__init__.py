@@ -2,12 +2,14 @@
 
 from ._base import TRIAL_DIMS, Hyper, Rule, Scalar, State
 from .adadelta import AdadeltaRule
+from .adafactor import AdafactorRule
 from .adagrad import AdagradRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
 from .adopt import ADOPTRule
 from .asgd import ASGDRule
 from .lion import LionRule, SignumRule
+from .muon import MuonRule
 from .nadam import NAdamRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
@@ -33,6 +35,8 @@ RULES: dict[str, Rule] = {
         ADOPTRule(),
         ScheduleFreeSGDRule(),
         ScheduleFreeAdamWRule(),
+        MuonRule(),
+        AdafactorRule(),
     )
 }
 """Every rule by name."""
@@ -43,11 +47,13 @@ __all__ = [
     "ADOPTRule",
     "ASGDRule",
     "AdadeltaRule",
+    "AdafactorRule",
     "AdagradRule",
     "AdamRule",
     "AdamaxRule",
     "Hyper",
     "LionRule",
+    "MuonRule",
     "NAdamRule",
     "RAdamRule",
     "RMSpropRule",

@@ -8,8 +8,10 @@ gradient ``g``. The same code serves three callers:
   hyperparameters as tensors of shape ``[K]`` (one value per trial), or as floats shared by all trials;
 * the 2-D surface pictures, which are a population of points.
 
-Booleans that change the algorithm's shape (``nesterov``, ``centered``, ``amsgrad`` ...) are *structural*:
-they are always plain Python bools, the same for every trial in one call.
+Hyperparameters that change the algorithm's shape (``nesterov``, ``centered``, ``amsgrad`` ...) are *structural*:
+they are always plain Python values, the same for every trial in one call. Most are bools; a few are an
+integer (Muon's ``ns_steps``), a tuple of numbers (Muon's ``ns_coefficients``), one of named ``choices``
+(Muon's ``adjust_lr_fn``) or ``None``-or-a-number (Adafactor's ``eps1``): the type of the default says which.
 
 Most rules are elementwise and never need to know whether ``p`` carries a trial dimension. Rules that are not
 (matrix rules such as Muon, SOAP and Adafactor, per-tensor norms, the cautious mask's rescaling) read
@@ -35,6 +37,9 @@ from torch import Tensor
 Scalar = float | Tensor
 """A hyperparameter value: a Python number, or a tensor with one value per trial."""
 
+Value = float | bool | int | str | tuple[float, ...] | None
+"""A hyperparameter's declared default: a number, or a structural value (see :class:`Hyper`)."""
+
 State = MutableMapping[str, Tensor]
 
 TRIAL_DIMS = "trial_dims"
@@ -46,21 +51,38 @@ class Hyper:
     """One hyperparameter: its default and its valid range, in one place.
 
     ``low``/``high`` bound the value (``None`` = unbounded); ``low_open``/``high_open`` exclude the bound.
-    A ``structural`` hyperparameter is a bool that selects a variant of the algorithm.
+    A ``structural`` hyperparameter selects a variant of the algorithm and is a plain Python value: a bool (the
+    usual case), an integer in ``[low, high]``, a tuple of finite numbers as long as the default, ``None`` or a
+    number in range (a ``None`` default), or one of ``choices`` when they are given.
     """
 
     name: str
-    default: float | bool
+    default: Value
     low: float | None = None
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
     structural: bool = False
     doc: str = ""
+    choices: tuple[Value, ...] | None = None
 
     def range_text(self) -> str:
         if self.structural:
+            return self._structural_text()
+        return self._number_text()
+
+    def _structural_text(self) -> str:
+        if self.choices is not None:
+            return "one of " + ", ".join(map(repr, self.choices))
+        if isinstance(self.default, bool):
             return "True or False"
+        if isinstance(self.default, int):
+            return f"an integer {self._number_text()}"
+        if isinstance(self.default, tuple):
+            return f"a tuple of {len(self.default)} finite numbers"
+        return f"None or a number {self._number_text()}"
+
+    def _number_text(self) -> str:
         if self.low is not None and self.high is not None:
             left = "(" if self.low_open else "["
             right = ")" if self.high_open else "]"
@@ -73,7 +95,7 @@ class Hyper:
 
     def is_valid(self, value: object) -> bool:
         if self.structural:
-            return isinstance(value, bool)
+            return self._structural_valid(value)
         if isinstance(value, bool):
             return False
         if isinstance(value, Tensor):
@@ -87,11 +109,32 @@ class Hyper:
             lo = hi = float(value)
         else:
             return False
+        return self._in_range(lo, hi)
+
+    def _in_range(self, lo: float, hi: float) -> bool:
         if self.low is not None and (lo < self.low or (self.low_open and lo == self.low)):
             return False
         if self.high is not None and (hi > self.high or (self.high_open and hi == self.high)):
             return False
         return True
+
+    def _structural_valid(self, value: object) -> bool:
+        if self.choices is not None:
+            return any(value is c or (type(value) is type(c) and value == c) for c in self.choices)
+        if isinstance(self.default, bool):
+            return isinstance(value, bool)
+        if isinstance(self.default, int):
+            return isinstance(value, int) and not isinstance(value, bool) and self._in_range(value, value)
+        if isinstance(self.default, tuple):
+            return (
+                isinstance(value, (tuple, list)) and len(value) == len(self.default)
+                and all(_is_finite_number(v) for v in value)
+            )
+        return value is None or (_is_finite_number(value) and self._in_range(float(value), float(value)))  # type: ignore[arg-type]
+
+
+def _is_finite_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _fmt(x: float) -> str:
@@ -109,6 +152,8 @@ class Rule:
     name: ClassVar[str]
     hypers: ClassVar[tuple[Hyper, ...]]
     supports_sparse: ClassVar[bool] = False
+    supports_complex: ClassVar[bool] = True
+    """Whether complex parameters update as pairs of real coordinates (False: refused, as torch's Muon does)."""
     counts_steps: ClassVar[bool] = True
     """Whether the rule needs the step count (torch.optim keeps a ``step`` entry in its state)."""
 
@@ -119,7 +164,10 @@ class Rule:
         assert isinstance(value, int)
         return value
 
-    def defaults(self) -> dict[str, float | bool]:
+    def structural_names(self) -> frozenset[str]:
+        return frozenset(h.name for h in self.hypers if h.structural)
+
+    def defaults(self) -> dict[str, Value]:
         return {h.name: h.default for h in self.hypers}
 
     def hyper(self, name: str) -> Hyper:

@@ -120,3 +120,21 @@ def cautious_(update: Tensor, g: Tensor, trial_dims: int) -> Tensor:
 
 def zeros_state(p: Tensor) -> Tensor:
     return torch.zeros_like(p, memory_format=torch.preserve_format)
+
+
+def trial_norm(x: Tensor, trial_dims: int) -> Tensor:
+    """‖x‖₂ of each trial's tensor ``x[k, ...]`` (kept as [K, 1, ...]); of the whole tensor when ``trial_dims`` = 0."""
+    if trial_dims == 0:
+        return torch.linalg.vector_norm(x)
+    return torch.linalg.vector_norm(x, dim=tuple(range(trial_dims, x.dim())), keepdim=True)
+
+
+def minimum(x: Scalar, y: Scalar) -> Scalar:
+    """min(x, y) for Python numbers or (per-trial) tensors, without reading a tensor's value."""
+    if isinstance(x, Tensor) and isinstance(y, Tensor):
+        return torch.minimum(x, y)
+    if isinstance(x, Tensor):
+        return x.clamp(max=y)
+    if isinstance(y, Tensor):
+        return y.clamp(max=x)
+    return min(x, y)
