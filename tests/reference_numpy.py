@@ -17,8 +17,8 @@ Two entry points:
 * ``run_with_states(...)`` — the same, plus a copy of the state after every step.
 
 Coupled L2 ("l2" wrapper): for every algorithm except those in ``DECOUPLED_DECAY`` (``adamw``,
-``lion``, their cautious forms, ``adopt_decoupled``, ``schedulefree_adamw``, ``muon``, ``adafactor``) a ``weight_decay`` hp λ
-adds λ·x to the gradient before the update (the classic L2 penalty ½λ‖x‖², as torch.optim's
+``lion``, their cautious forms, ``adopt_decoupled``, ``schedulefree_adamw``, ``muon``, ``adafactor``) a
+``weight_decay`` hp λ adds λ·x to the gradient before the update (the classic L2 penalty ½λ‖x‖², as torch.optim's
 ``weight_decay`` does). For those ``weight_decay`` is the decoupled decay of their papers (or reference).
 
 Schedule-Free steps return the point the next gradient is taken at (y); the averaged point to evaluate
