@@ -198,6 +198,9 @@ def run_surface(
     ``noise > 0`` adds Gaussian noise of that standard deviation to every gradient; trials with the same seed
     draw the same noise. Returns ``paths[K, steps+1, 2]``, ``losses[K, steps+1]`` (NaN after divergence) and
     the step at which each trial diverged (loss or gradient not finite, or the path left for infinity).
+    The path and loss of a trial are at its rule's evaluation point (:meth:`optimlab.rules.Rule.evaluation_point`:
+    Schedule-Free's averaged x, ASGD's average), which is the parameter itself for every other optimizer; the
+    gradient is taken where the rule asks for it.
     """
     k = len(trials)
     theta = torch.tensor([starts[i] for i in start_index], dtype=torch.float64)
@@ -213,8 +216,9 @@ def run_surface(
     bar = Progress(steps, f"{surface.name}: {k} paths", progress if progress is not None else steps * k >= 2_000_000)
     for t in range(steps + 1):
         loss, grad = surface.loss_and_grad(theta)
-        paths[:, t] = theta.numpy()
-        losses[:, t] = loss.numpy()
+        (point,) = pop.evaluation_params()
+        paths[:, t] = point.detach().numpy()
+        losses[:, t] = (loss if point is theta else surface.loss_and_grad(point)[0]).numpy()
         if t == steps:
             break
         if noise > 0:
