@@ -159,6 +159,7 @@ PRESETS: dict[str, Preset] = {
         Preset("adamax", "Adamax", optim.Adamax),
         Preset("nadam", "NAdam", optim.NAdam),
         Preset("radam", "RAdam", optim.RAdam),
+        Preset("prodigy", "Prodigy", optim.Prodigy),
     )
 }
 

@@ -6,6 +6,7 @@ from .adagrad import AdagradRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
 from .nadam import NAdamRule
+from .prodigy import ProdigyRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
 from .sgd import SGDRule
@@ -21,6 +22,7 @@ RULES: dict[str, Rule] = {
         AdamaxRule(),
         NAdamRule(),
         RAdamRule(),
+        ProdigyRule(),
     )
 }
 """Every rule by name."""
@@ -34,6 +36,7 @@ __all__ = [
     "AdamaxRule",
     "Hyper",
     "NAdamRule",
+    "ProdigyRule",
     "RAdamRule",
     "RMSpropRule",
     "Rule",
