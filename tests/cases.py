@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -42,6 +42,8 @@ class Reference:
     cls: str
     fixed: dict[str, Any] = field(default_factory=dict)
     rename: dict[str, str] = field(default_factory=dict)
+    omit: tuple[str, ...] = ()
+    """optimlab-only arguments the reference does not take (a row sets them to reproduce the reference)."""
 
     @property
     def is_torch(self) -> bool:
@@ -53,7 +55,7 @@ class Reference:
         return cls
 
     def make(self, params: Any, kwargs: dict[str, Any]) -> torch.optim.Optimizer:
-        args = {self.rename.get(k, k): v for k, v in kwargs.items()}
+        args = {self.rename.get(k, k): v for k, v in kwargs.items() if k not in self.omit}
         return self.load()(params, **{**self.fixed, **args})
 
 
@@ -61,6 +63,7 @@ REFERENCES: dict[str, Reference] = {
     **{n: Reference("torch.optim", n) for n in TORCH_CLASS_NAMES},
     **{n: Reference("torch.optim", cls, fixed) for n, (cls, fixed) in TORCH_EQUIVALENT.items()},
     # Classes whose reference is another library (test-only dependencies installed by .ci/run) go here.
+    "Prodigy": Reference("prodigyopt", "Prodigy", omit=("step_with_new_d",)),
 }
 """The default reference of every class that has one; a :class:`Case` may name its own."""
 
@@ -75,6 +78,11 @@ class Case:
     """The registry preset this row stands for (its class and settings must match)."""
     reference: Reference | None = None
     """The implementation this row is checked against; ``None``: the class's entry in :data:`REFERENCES`."""
+    against_reference: bool = True
+    """``False``: the row departs from the reference on purpose (a paper-following default, an option the
+    reference lacks); the paper transcription (tests/test_rules_vs_paper.py) checks it instead."""
+    second_group: dict[str, Any] | None = None
+    """The second parameter group's own settings in :func:`param_groups` (``None``: lr 0.4 times the first's)."""
 
     @property
     def id(self) -> str:
@@ -90,6 +98,8 @@ class Case:
 
     def reference_impl(self) -> Reference | None:
         """The trusted implementation of this row, or ``None`` when only the paper transcription checks it."""
+        if not self.against_reference:
+            return None
         return self.reference or REFERENCES.get(self.cls)
 
     def make_reference(self, params: Any, **extra: Any) -> torch.optim.Optimizer:
@@ -113,7 +123,7 @@ class Case:
         return "momentum" in defaults or "betas" in defaults
 
     def with_kwargs(self, **extra: Any) -> Case:
-        return Case(self.cls, {**self.kwargs, **extra}, self.preset)
+        return replace(self, kwargs={**self.kwargs, **extra})
 
 
 def _short(v: Any) -> str:
@@ -162,6 +172,18 @@ CASES: tuple[Case, ...] = (
     Case("RAdam", {"lr": 1e-2}, preset="radam"),
     Case("RAdam", {"lr": 1e-2, "betas": (0.9, 0.9), "weight_decay": 1e-2}),
     Case("RAdam", {"lr": 1e-2, "weight_decay": 0.1, "decoupled_weight_decay": True}),
+    # Prodigy: prodigyopt takes one lr for all groups (it refuses unequal nonzero ones), so its two groups differ
+    # in weight decay instead. The default follows the paper's dₖ in the step's ε term; step_with_new_d=True is
+    # prodigyopt's dₖ₊₁ (rules/prodigy.py), so the rows checked against prodigyopt set it.
+    Case("Prodigy", {}, preset="prodigy", against_reference=False, second_group={"weight_decay": 0.05}),
+    Case("Prodigy", {"step_with_new_d": True}, second_group={"weight_decay": 0.05}),
+    Case("Prodigy", {"step_with_new_d": True, "use_bias_correction": True, "safeguard_warmup": True,
+                     "betas": (0.9, 0.99)}, second_group={"weight_decay": 0.02}),
+    Case("Prodigy", {"step_with_new_d": True, "decouple": False, "weight_decay": 0.01, "betas": (0.0, 0.99),
+                     "eps": 1e-6}, second_group={"eps": 1e-7}),
+    Case("Prodigy", {"step_with_new_d": True, "growth_rate": 1.05, "d_coef": 0.5, "beta3": 0.9, "d0": 1e-5},
+         second_group={"lr": 0.0}),
+    Case("Prodigy", {"maximize": True, "weight_decay": 0.01}, against_reference=False),
 )
 """Every case; each hyperparameter flag appears in at least one row."""
 
@@ -198,6 +220,11 @@ VALID_RANGES: dict[str, dict[str, Range]] = {
         "momentum_decay": GE0,
     },
     "RAdam": {"lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0},
+}
+VALID_RANGES["Prodigy"] = {
+    "lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0,
+    "d0": (0.0, None, True, False), "d_coef": (0.0, None, True, False), "growth_rate": (1.0, None, False, False),
+    "slice_p": (1.0, 1.0, False, False),  # only 1 is implemented (rules/prodigy.py)
 }
 VALID_RANGES["AdamW"] = VALID_RANGES["Adam"]
 VALID_RANGES["AMSGrad"] = VALID_RANGES["Adam"]
@@ -264,7 +291,10 @@ def clone_params(params: list[torch.Tensor]) -> list[torch.Tensor]:
 
 
 def param_groups(case: Case, params: list[torch.Tensor]) -> list[dict[str, Any]]:
-    """Two parameter groups with different learning rates (the second at 0.4 times the case's lr)."""
+    """Two parameter groups: by default with different learning rates (the second at 0.4 times the case's lr),
+    else with the row's :attr:`Case.second_group` settings."""
+    if case.second_group is not None:
+        return [{"params": params[:2]}, {"params": params[2:], **case.second_group}]
     lr = case.kwargs.get("lr", case.optimlab_class()([torch.zeros(1, requires_grad=True)]).defaults["lr"])
     return [{"params": params[:2]}, {"params": params[2:], "lr": 0.4 * lr}]
 

@@ -314,6 +314,33 @@ def radam(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
     return x - hp["lr"] * m_hat
 
 
+def prodigy(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Prodigy (Mishchenko & Defazio 2024, Algorithm 4, the Adam version).
+
+    hp: lr (γ), beta1, beta2, eps, d0, and beta3 (optional; the box uses √β₂).  d starts at d₀,
+    x₀ is the first point, r, s, m, v start at zero:
+
+    m ← β₁ m + (1 − β₁) d g
+    v ← β₂ v + (1 − β₂) d² g²
+    r ← β₃ r + (1 − β₃) γ d² ⟨g, x₀ − x⟩
+    s ← β₃ s + (1 − β₃) γ d² g
+    d̂ ← r / ‖s‖₁ ;  d_next ← max(d, d̂)
+    x ← x − γ d m / (√v + d ε)      (with the d of this step, not d_next)
+
+    ``x`` is the whole model: the inner product and the norm run over all of it.
+    """
+    b1, b2 = hp["beta1"], hp["beta2"]
+    b3 = hp.get("beta3", math.sqrt(b2))
+    gamma, d = hp["lr"], s.get("d", hp["d0"])
+    x0 = s.setdefault("x0", x.copy())
+    m = s["m"] = b1 * _buf(s, "m", x) + (1.0 - b1) * d * g
+    v = s["v"] = b2 * _buf(s, "v", x) + (1.0 - b2) * d * d * g * g
+    r = s["r"] = b3 * s.get("r", 0.0) + (1.0 - b3) * gamma * d * d * float(np.sum(g * (x0 - x)))
+    acc = s["s"] = b3 * _buf(s, "s", x) + (1.0 - b3) * gamma * d * d * g
+    s["d"] = max(d, r / float(np.sum(np.abs(acc))))
+    return x - gamma * d * m / (np.sqrt(v) + d * hp["eps"])
+
+
 # --------------------------------------------------------------------------- registry and driver
 
 ALGORITHMS: dict[str, Step] = {
@@ -332,6 +359,7 @@ ALGORITHMS: dict[str, Step] = {
     "adamax": adamax,
     "nadam": nadam,
     "radam": radam,
+    "prodigy": prodigy,
 }
 
 _ADAM = frozenset({"lr", "beta1", "beta2", "eps"})
@@ -351,6 +379,7 @@ HYPERPARAMETERS: dict[str, frozenset[str]] = {
     "adamax": _ADAM,
     "nadam": _ADAM | {"momentum_decay", "scheduled_moment"},
     "radam": _ADAM | {"threshold"},
+    "prodigy": _ADAM | {"d0", "beta3"},
 }
 
 #: Algorithms whose ``weight_decay`` is their own (decoupled) decay, not the coupled L2 wrapper.

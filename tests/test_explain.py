@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import prodigyopt
 import torch
 
 from optimlab.explain import Card, UnknownNameError, available_cards, load_card
@@ -42,6 +43,8 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "adamax": {"lr", "betas", "eps", "weight_decay", "maximize"},
     "nadam": {"lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"},
     "radam": {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"},
+    "prodigy": {"lr", "betas", "beta3", "eps", "weight_decay", "decouple", "use_bias_correction",
+                "safeguard_warmup", "d0", "d_coef", "growth_rate"},
 }
 
 # The torch.optim class whose keyword arguments each card documents.
@@ -60,6 +63,7 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "adamax": torch.optim.Adamax,
     "nadam": torch.optim.NAdam,
     "radam": torch.optim.RAdam,
+    "prodigy": prodigyopt.Prodigy,  # no torch.optim class: the reference library's
 }
 
 CARD_NAMES = available_cards()

@@ -4,6 +4,7 @@ Population engine's equivalence, isolation and determinism."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from typing import Any
 
@@ -13,7 +14,7 @@ import torch
 from cases import N_DATA, N_HIDDEN, N_IN, N_OUT, mlp_data, rel_error
 from optimlab.population import Population, Trial
 from optimlab.registry import PRESETS
-from optimlab.rules import RULES, Hyper, Rule
+from optimlab.rules import RULES, TRIAL_DIMS, Hyper, Rule
 
 K = 4
 SHAPE = (3, 2)
@@ -39,6 +40,17 @@ def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, bool]) -> floa
         return 0.0 if (k == 0 or flags.get("nesterov")) else rng.uniform(0.0, 0.5)
     if name == "weight_decay":
         return 0.0 if k == 0 else rng.uniform(0.0, 0.05)
+    # Prodigy's
+    if name == "beta3":
+        return rng.uniform(0.5, 0.99)
+    if name == "d0":
+        return 10 ** rng.uniform(-6, -3)
+    if name == "d_coef":
+        return rng.uniform(0.5, 2.0)
+    if name == "growth_rate":
+        return math.inf if k == 0 else rng.uniform(1.01, 2.0)
+    if name == "slice_p":
+        return 1.0
     return 0.0 if k == 0 else rng.uniform(0.0, 0.1)  # lr_decay, initial_accumulator_value, momentum_decay
 
 
@@ -47,7 +59,12 @@ def _flag_combinations() -> list[tuple[str, dict[str, bool]]]:
     for name, rule in RULES.items():
         flags = [h.name for h in rule.hypers if h.structural]
         for values in itertools.product([False, True], repeat=len(flags)):
-            out.append((name, dict(zip(flags, values, strict=True))))
+            combination = dict(zip(flags, values, strict=True))
+            try:
+                rule.check_combination(combination, name)
+            except ValueError:
+                continue  # a combination the rule refuses (Prodigy's fsdp_in_use=True)
+            out.append((name, combination))
     return out
 
 
@@ -64,14 +81,23 @@ def _run_population_and_singles(rule: Rule, hps: list[dict[str, Any]], steps: in
         h.name: hps[0][h.name] if h.structural else torch.tensor([hp[h.name] for hp in hps], dtype=torch.float64)
         for h in rule.hypers
     }
-    b = Rule.broadcast(tensor_hp, pop)
+    tensor_hp[TRIAL_DIMS] = 1
+    # Rules with group-level state (Prodigy) keep it per trial ([K]) here, one 0-d set per single run; both go
+    # through update_group, which for every other rule is the plain update.
+    scalar = torch.zeros((), dtype=torch.float64)
+    shared = rule.init_shared(tensor_hp, torch.zeros(K, dtype=torch.float64)) if rule.shared_state else {}
+    merged = {**tensor_hp, **shared}
+    b = Rule.broadcast(merged, pop)
     state = rule.init_state(pop, b)
     singles = [start[k].clone() for k in range(K)]
+    single_shared = [rule.init_shared(hp, scalar) if rule.shared_state else {} for hp in hps]
+    single_hps = [{**hp, **sh} for hp, sh in zip(hps, single_shared, strict=True)]
     single_states = [rule.init_state(singles[k], hps[k]) for k in range(K)]
     for t in range(1, steps + 1):
-        rule.update(pop, _grad(pop), state, b, t)
+        rule.update_group([pop], [_grad(pop)], [state], [b], [t], shared, merged)
         for k in range(K):
-            rule.update(singles[k], _grad(singles[k]), single_states[k], hps[k], t)
+            rule.update_group([singles[k]], [_grad(singles[k])], [single_states[k]], [single_hps[k]], [t],
+                              single_shared[k], single_hps[k])
     return pop, singles
 
 
@@ -144,7 +170,9 @@ TRIALS = [
     Trial("adamax", {"lr": 0.01}),
     Trial("nadam", {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.05}),
     Trial("radam", {"lr": 0.01}),
+    Trial("prodigy", {"d_coef": 0.5, "weight_decay": 0.01}),
     Trial("minibatch", {"lr": 0.2}),
+    Trial("prodigy", {}),  # with the row above: one group, not a slice (sums per trial over every tensor)
 ]
 
 

@@ -139,9 +139,13 @@ def test_rule_direct_matches_drop_in_class(case: Case) -> None:
     opt = case.make([p_class])
     p_rule = _tensor(7)
     state = rule.init_state(p_rule, hp)
+    # A rule with group-level state (Prodigy) steps through update_group, which for every other rule is the
+    # plain per-tensor update.
+    shared = rule.init_shared(hp, torch.zeros((), dtype=torch.float64)) if rule.shared_state else {}
+    merged = {**hp, **shared}
     for t in range(1, 21):
         g = torch.tanh(p_rule) - 0.2 + 0.05 * t
         p_class.grad = g.clone()
         opt.step()
-        rule.update(p_rule, -g if maximize else g, state, hp, t)
+        rule.update_group([p_rule], [-g if maximize else g], [state], [merged], [t], shared, merged)
     assert torch.equal(p_class.detach(), p_rule)

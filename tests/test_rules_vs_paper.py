@@ -86,6 +86,11 @@ PAPER_CASES = [
     # β₂ = 0.9: ρ∞ = 19, the rectified branch starts at step 6 and is exercised for most of the run.
     PaperCase(Case("RAdam", {"lr": 0.05, "betas": (0.9, 0.9), "weight_decay": 0.01}), "radam",
               {"lr": 0.05, "beta1": 0.9, "beta2": 0.9, "eps": 1e-8, "weight_decay": 0.01}),
+    PaperCase(Case("Prodigy", {}), "prodigy", {"lr": 1.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "d0": 1e-6}),
+    # ε = 1e-3 makes the paper's dₖ·ε (not dₖ₊₁·ε) matter; coupled L2 enters r, s, m and v.
+    PaperCase(Case("Prodigy", {"lr": 0.5, "betas": (0.8, 0.99), "beta3": 0.95, "eps": 1e-3, "d0": 1e-4,
+                               "decouple": False, "weight_decay": 0.05}), "prodigy",
+              {"lr": 0.5, "beta1": 0.8, "beta2": 0.99, "beta3": 0.95, "eps": 1e-3, "d0": 1e-4, "weight_decay": 0.05}),
 ]
 
 
@@ -110,9 +115,13 @@ def _via_rule(case: Case, steps: int) -> np.ndarray:
     rule = case.optimlab_class().rule
     p = torch.tensor(X0, dtype=torch.float64)
     state = rule.init_state(p, hp)
+    # Through update_group: the plain per-tensor update, or partial/combine/update for a rule with group state.
+    shared = rule.init_shared(hp, torch.zeros((), dtype=torch.float64)) if rule.shared_state else {}
+    merged = {**hp, **shared}
     out = [X0.copy()]
     for t in range(1, steps + 1):
-        rule.update(p, torch.from_numpy(grad_fn(p.numpy().copy())), state, hp, t)
+        g = torch.from_numpy(grad_fn(p.numpy().copy()))
+        rule.update_group([p], [g], [state], [merged], [t], shared, merged)
         out.append(p.numpy().copy())
     return np.stack(out)
 
@@ -147,6 +156,9 @@ DEPARTURES = [
     PaperCase(Case("Adadelta", {"lr": 0.5}), "adadelta", {"rho": 0.9, "eps": 1e-6}),
     PaperCase(Case("SGD", {"lr": 0.03, "momentum": 0.9, "dampening": 0.5}), "heavy_ball",
               {"lr": 0.03, "momentum": 0.9}),
+    # prodigyopt's dₖ₊₁ in the ε term (the option that reproduces it).
+    PaperCase(Case("Prodigy", {"lr": 0.5, "eps": 1e-3, "d0": 1e-4, "step_with_new_d": True}), "prodigy",
+              {"lr": 0.5, "beta1": 0.9, "beta2": 0.999, "eps": 1e-3, "d0": 1e-4}),
 ]
 
 

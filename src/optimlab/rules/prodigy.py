@@ -94,7 +94,10 @@ class ProdigyRule(Rule):
         out = dict(hp)
         if out.get("beta3") is None:
             beta2 = out["beta2"]
-            out["beta3"] = math.sqrt(beta2) if isinstance(beta2, (int, float)) else beta2**0.5  # type: ignore[operator]
+            if isinstance(beta2, Tensor):
+                out["beta3"] = beta2.sqrt()
+            else:  # an invalid β₂ gives NaN here; validation names β₂ first
+                out["beta3"] = math.sqrt(beta2) if isinstance(beta2, (int, float)) and beta2 >= 0 else math.nan
         return out
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
