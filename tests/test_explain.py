@@ -8,8 +8,8 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import prodigyopt
+import pytest
 import torch
 
 from optimlab.explain import Card, UnknownNameError, available_cards, load_card

@@ -129,8 +129,11 @@ def group_update(
             if k not in state:  # state the rule created during this step (a buffer switched on mid-run)
                 state[k] = v
     if walk:
-        shared = {k: hp[k] for k in rule.shared_state}
-        rule.update_group(*(list(column) for column in zip(*walk, strict=True)), shared, hp)  # type: ignore[arg-type]
+        # Written through one-element views, as the scalar state above: on torch 2.13 an in-place write to a 0-d
+        # input of the graph is dropped (even copy_ and add_, even without .item(); tests/test_fused.py).
+        shared = {k: hp[k].view(1) if hp[k].dim() == 0 else hp[k] for k in rule.shared_state}  # type: ignore[union-attr]
+        ps, gs, seens, hps, steps = (list(column) for column in zip(*walk, strict=True))
+        rule.update_group(ps, gs, seens, hps, steps, shared, hp)  # type: ignore[arg-type]
 
 
 _ARGUMENTS = ("rule", "params", "grads", "states", "hp", "maximize", "step")

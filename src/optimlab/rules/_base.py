@@ -167,7 +167,7 @@ class Rule:
     def update(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], step: int) -> None:
         raise NotImplementedError
 
-    def resolve(self, hp: Mapping[str, object]) -> dict[str, object]:
+    def resolve(self, hp: Mapping[str, Any]) -> dict[str, Any]:
         """``hp`` with every hyperparameter given as ``None`` replaced by the value the rule derives for it."""
         return dict(hp)
 

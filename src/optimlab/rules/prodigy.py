@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -90,7 +91,7 @@ class ProdigyRule(Rule):
         if hp.get("fsdp_in_use"):
             raise ValueError(f"Invalid fsdp_in_use=True for {owner}: optimlab does not sum d across processes.")
 
-    def resolve(self, hp: Mapping[str, object]) -> dict[str, object]:
+    def resolve(self, hp: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(hp)
         if out.get("beta3") is None:
             beta2 = out["beta2"]
@@ -131,7 +132,7 @@ class ProdigyRule(Rule):
         scale = (1 - beta3) * d * d  # (1 − β₃)·dₖ², shared by the increments of r and s
         s = add_scaled_(state["s"].mul_(beta3), g, scale if hp["safeguard_warmup"] else scale * gamma)
         dims = self.trial_dims(hp)
-        numerator = trial_sum(g * (state["p0"] - p), dims) * trial_sum(scale * gamma, dims)
+        numerator = trial_sum(g * (state["p0"] - p), dims) * trial_sum(torch.as_tensor(scale * gamma), dims)
         return torch.stack([numerator, trial_sum(s.abs(), dims)], dim=-1)
 
     def combine(self, shared: State, total: Tensor, hp: Mapping[str, Scalar], step: int) -> None:
@@ -140,7 +141,9 @@ class ProdigyRule(Rule):
         denom = shared["d_denom"].copy_(total[..., 1])
         moved = denom > 0  # ‖s‖₁ = 0 only before any gradient: d stays (prodigyopt skips the step then)
         d_hat = shared["d_hat"].copy_(torch.where(moved, hp["d_coef"] * r / denom, d))
-        shared["d_prev"].copy_(d)
+        # dₖ kept for the step. (Not plain copy_(d): compiled, a state entry whose new value is another input
+        # unchanged got that input's value after the step, dₖ₊₁, on torch 2.13; ‖s‖₁ = 0 means d never moved.)
+        shared["d_prev"].copy_(torch.where(moved, d, shared["d_prev"]))
         # prodigyopt's growth cap (∞ by default, then d = d_max = max(dₖ, d̂ₖ₊₁), the paper's rule); its first
         # growth from d₀ may jump straight to d̂.
         start = torch.where(d == hp["d0"], torch.maximum(d, d_hat), d)
