@@ -44,6 +44,8 @@ class Reference:
     rename: dict[str, str] = field(default_factory=dict)
     omit: tuple[str, ...] = ()
     """optimlab-only arguments the reference does not take (a row sets them to reproduce the reference)."""
+    equal_lrs: bool = False
+    """The reference refuses parameter groups with different nonzero learning rates (prodigyopt)."""
 
     @property
     def is_torch(self) -> bool:
@@ -63,7 +65,7 @@ REFERENCES: dict[str, Reference] = {
     **{n: Reference("torch.optim", n) for n in TORCH_CLASS_NAMES},
     **{n: Reference("torch.optim", cls, fixed) for n, (cls, fixed) in TORCH_EQUIVALENT.items()},
     # Classes whose reference is another library (test-only dependencies installed by .ci/run) go here.
-    "Prodigy": Reference("prodigyopt", "Prodigy", omit=("step_with_new_d",)),
+    "Prodigy": Reference("prodigyopt", "Prodigy", omit=("step_with_new_d",), equal_lrs=True),
 }
 """The default reference of every class that has one; a :class:`Case` may name its own."""
 
