@@ -8,6 +8,7 @@ over 200 steps, and shows explicitly where torch departs from a paper.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -590,5 +591,5 @@ def test_prodigy_d_grows_then_stays_on_a_quadratic() -> None:
     hp = {"lr": 1.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "d0": 1e-8}
     _, states = run_with_states("prodigy", hp, quadratic(curvatures), X0, 150)
     ds = [s["d"] for s in states]
-    assert all(b >= a for a, b in zip(ds, ds[1:], strict=False))
+    assert all(b >= a for a, b in itertools.pairwise(ds))
     assert 1e-3 < ds[-1] <= np.max(np.abs(X0))
