@@ -36,7 +36,9 @@ _BETAS = {"beta1": "betas[0]", "beta2": "betas[1]"}
 
 
 class RuleOptimizer(Optimizer):
-    """A ``torch.optim.Optimizer`` whose update is one :class:`~optimlab.rules.Rule` applied per tensor."""
+    """A ``torch.optim.Optimizer`` whose update is one :class:`~optimlab.rules.Rule` applied per tensor (a rule with
+    group-level state, such as Prodigy's step-size estimate, steps all the optimizer's tensors together:
+    :meth:`shared`)."""
 
     rule: ClassVar[Rule]
     fixed_hypers: ClassVar[Mapping[str, Any]] = {}
@@ -506,9 +508,13 @@ class Prodigy(RuleOptimizer):
     same). Its state (``d``, ``d_max``, ``d_numerator``, ``d_denom``, ``d_hat`` and ``d_prev``, the d the last
     step used) lives in every parameter group as 0-d float64 tensors, the same tensors in each group, updated in
     place: ``optimizer.param_groups[0]["d"]`` is the current d (``float()`` it to log it), and ``state_dict``
-    carries them, so a resumed run continues bit for bit. ``d0``, ``d_coef``, ``growth_rate`` and ``beta3`` are
+    carries them (the tensors themselves, as it does the per-parameter state), so a resumed run continues bit
+    for bit. ``d0``, ``d_coef``, ``growth_rate`` and ``beta3`` are
     read from the first group. ``fused=True`` compiles the step when there is one parameter group; with several
     it runs the eager loop. ``step_with_new_d=True`` reproduces prodigyopt's use of the new d in the ε term.
+    Under ``ZeroRedundancyOptimizer`` (or any sharding) each rank estimates d from its own shard only, which is not
+    the unsharded algorithm: the sums are not all-reduced here, and ``fsdp_in_use=True`` (prodigyopt's all-reduce)
+    is refused.
     """
 
     rule = RULES["prodigy"]
