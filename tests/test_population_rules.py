@@ -269,3 +269,28 @@ def test_population_rejects_bad_shapes() -> None:
 def test_population_data_size() -> None:
     assert _stacked_losses(_stacked_mlp(3), *mlp_data(dtype=torch.float32)).shape == (3,)
     assert N_DATA == mlp_data()[0].shape[0]
+
+
+def test_reducing_rule_sums_per_trial_only(float64_default: None) -> None:
+    """Prodigy's estimate sums over every tensor of a trial and never across trials: blowing up one trial's
+    gradients (by 1e6, and then to NaN) leaves the other trials' parameters and d bit-identical."""
+    trials = [Trial("prodigy", {}), Trial("prodigy", {"d_coef": 2.0}), Trial("prodigy", {"lr": 0.5})]
+    gen = torch.Generator().manual_seed(8)
+    start = [torch.randn(3, 4, 2, generator=gen), torch.randn(3, 5, generator=gen)]
+    target = [torch.randn_like(t) for t in start]
+    runs = []
+    for blow_up in (False, True):
+        params = [t.clone() for t in start]
+        pop = Population(trials, params)
+        for step in range(12):
+            grads = [p - t for p, t in zip(params, target, strict=True)]
+            if blow_up:
+                for g in grads:
+                    g[1] *= 1e6 if step < 6 else math.nan
+            pop.step(grads)
+        runs.append((params, pop._groups[0].shared["d"].clone()))
+    (quiet, d_quiet), (loud, d_loud) = runs
+    for k in (0, 2):
+        assert all(torch.equal(a[k], b[k]) for a, b in zip(quiet, loud, strict=True))
+        assert torch.equal(d_quiet[k], d_loud[k])
+    assert d_quiet[0] > 1e-6 and not torch.equal(d_quiet[1], d_loud[1])
