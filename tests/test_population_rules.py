@@ -21,12 +21,12 @@ SHAPE = (3, 2)
 STEPS = 25
 
 
-def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, bool]) -> float:
+def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, bool], rule: str = "") -> float:
     """A valid value of numeric hyperparameter ``h`` for trial ``k``; trial 0 gets the "off" value of optional
     terms (momentum, weight decay ...), so the tensor path must reproduce the float path's skipped branch."""
     name = h.name
-    if name == "lr":
-        return rng.uniform(0.005, 0.05)
+    if name == "lr":  # Prodigy's lr multiplies its estimate: below ~0.5 the estimate d never leaves d0 here
+        return rng.uniform(0.5, 1.0) if rule == "prodigy" else rng.uniform(0.005, 0.05)
     if name in ("beta1", "beta2"):
         return 0.0 if (k == 0 and name == "beta1") else rng.uniform(0.5, 0.99)
     if name in ("alpha", "rho"):
@@ -107,7 +107,7 @@ def test_rule_on_population_equals_single_runs(name: str, flags: dict[str, bool]
     rule = RULES[name]
     rng = random.Random(f"{name}{sorted(flags.items())}")
     hps = [
-        {h.name: flags[h.name] if h.structural else _value(h, k, rng, flags) for h in rule.hypers}
+        {h.name: flags[h.name] if h.structural else _value(h, k, rng, flags, name) for h in rule.hypers}
         for k in range(K)
     ]
     for hp in hps:

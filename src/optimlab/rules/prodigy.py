@@ -165,6 +165,8 @@ class ProdigyRule(Rule):
         if "exp_avg" in state:
             beta1 = hp["beta1"]
             m = add_scaled_(state["exp_avg"].mul_(beta1), g, d * (1 - beta1))
+            if hp["step_with_new_d"] and isinstance(beta1, Tensor):  # per-trial β₁ = 0 as prodigyopt's branch below
+                m = torch.where(beta1 == 0, g * d_new, m)
             add_ratio_(p, m, denom, -d_lr)
-        else:  # β₁ = 0: m = dₖ·g, not stored
-            add_ratio_(p, g, denom, -d_lr * d_new)
+        else:  # β₁ = 0: m = dₖ·g, not stored (formed first, as the per-trial β₁ = 0 above rounds it)
+            add_ratio_(p, g * d_new, denom, -d_lr)
