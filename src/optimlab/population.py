@@ -7,9 +7,10 @@ drop-in optimizers run (:mod:`optimlab.rules`), so trial k here follows the same
 alone with :mod:`optimlab.optim`.
 
 Isolation: updates are elementwise, and a rule that sums over its tensors (Prodigy's step-size estimate) sums
-over every dimension but the trial dimension (:mod:`optimlab.rules._base`), so no trial's numbers enter another's. A trial whose loss is not finite
-(or whose gradient is not, when no losses are given or ``check_gradients=True``; that check costs a pass over
-every gradient) is marked diverged at that step and frozen: its parameters keep their values from then on.
+over every dimension but the trial dimension (:mod:`optimlab.rules._base`), so no trial's numbers enter
+another's. A trial whose loss is not finite (or whose gradient is not, when no losses are given or
+``check_gradients=True``; that check costs a pass over every gradient) is marked diverged at that step and
+frozen: its parameters keep their values from then on.
 Groups keep their membership for the whole run (a frozen trial stays in its group, its rows restored after
 each update), so freezing one trial never changes how the others are computed.
 """
