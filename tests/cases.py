@@ -52,11 +52,14 @@ class Reference:
     fixed: dict[str, Any] = field(default_factory=dict)
     rename: dict[str, str] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()
+    """optimlab-only arguments the reference does not take (a row sets them to reproduce the reference)."""
     setup: tuple[str, ...] = ()
     """Methods called on the reference right after construction (schedulefree's ``train()``)."""
     evaluation: str | None = None
     """The method of the reference, and of the optimlab class, that moves the parameters to the point to
     evaluate (schedulefree's ``eval()``); the tests compare both sides there too."""
+    equal_lrs: bool = False
+    """The reference refuses parameter groups with different nonzero learning rates (prodigyopt)."""
 
     @property
     def is_torch(self) -> bool:
@@ -89,6 +92,7 @@ REFERENCES: dict[str, Reference] = {
         "schedulefree", "AdamWScheduleFreePaper", {"foreach": False}, setup=("train",), evaluation="eval"
     ),
     "SGDScheduleFree": Reference("schedulefree", "SGDScheduleFreeReference", setup=("train",), evaluation="eval"),
+    "Prodigy": Reference("prodigyopt", "Prodigy", ignore=("step_with_new_d",), equal_lrs=True),
 }
 """The default reference of every class that has one; a :class:`Case` may name its own."""
 
@@ -108,7 +112,10 @@ class Case:
     reference: Reference | None = None
     """The implementation this row is checked against; ``None``: the class's entry in :data:`REFERENCES`."""
     unreferenced: bool = False
-    """No trusted implementation has this setting: only the paper transcription (test_rules_vs_paper) checks it."""
+    """No trusted implementation has this setting, or the row departs from the reference on purpose (a
+    paper-following default): only the paper transcription (tests/test_rules_vs_paper.py) checks it."""
+    second_group: dict[str, Any] | None = None
+    """The second parameter group's own settings in :func:`param_groups` (``None``: lr 0.4 times the first's)."""
 
     @property
     def id(self) -> str:
@@ -261,6 +268,18 @@ CASES: tuple[Case, ...] = (
     Case("Adafactor", {}, preset="adafactor"),
     Case("Adafactor", {"lr": 0.05, "beta2_decay": -0.5, "eps": (1e-30, 1e-2), "d": 2.0, "weight_decay": 0.01}),
     Case("Adafactor", {"lr": 5e-3, "maximize": True}),
+    # Prodigy: prodigyopt takes one lr for all groups (it refuses unequal nonzero ones), so its two groups differ
+    # in weight decay instead. The default follows the paper's dₖ in the step's ε term; step_with_new_d=True is
+    # prodigyopt's dₖ₊₁ (rules/prodigy.py), so the rows checked against prodigyopt set it.
+    Case("Prodigy", {}, preset="prodigy", unreferenced=True, second_group={"weight_decay": 0.05}),
+    Case("Prodigy", {"step_with_new_d": True}, second_group={"weight_decay": 0.05}),
+    Case("Prodigy", {"step_with_new_d": True, "use_bias_correction": True, "safeguard_warmup": True,
+                     "betas": (0.9, 0.99)}, second_group={"weight_decay": 0.02}),
+    Case("Prodigy", {"step_with_new_d": True, "decouple": False, "weight_decay": 0.01, "betas": (0.0, 0.99),
+                     "eps": 1e-6}, second_group={"eps": 1e-7}),
+    Case("Prodigy", {"step_with_new_d": True, "growth_rate": 1.05, "d_coef": 0.5, "beta3": 0.9, "d0": 1e-5},
+         second_group={"lr": 0.0}),
+    Case("Prodigy", {"maximize": True, "weight_decay": 0.01}, unreferenced=True),
 )
 """Every case; each hyperparameter flag appears in at least one row."""
 
@@ -327,6 +346,11 @@ VALID_RANGES["Muon"] = {
 VALID_RANGES["Adafactor"] = {
     "lr": GE0, "beta2_decay": (None, 0.0, False, False), "eps[0]": GE0, "eps[1]": GE0, "d": (1.0, None, False, False),
     "weight_decay": GE0,
+}
+VALID_RANGES["Prodigy"] = {
+    "lr": GE0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GE0, "weight_decay": GE0,
+    "d0": (0.0, None, True, False), "d_coef": (0.0, None, True, False), "growth_rate": (1.0, None, False, False),
+    "slice_p": (1.0, 1.0, False, False),  # only 1 is implemented (rules/prodigy.py)
 }
 VALID_RANGES["AdamW"] = VALID_RANGES["Adam"]
 VALID_RANGES["AMSGrad"] = VALID_RANGES["Adam"]
@@ -406,9 +430,13 @@ MATRICES_ONLY = {"Muon"}
 
 
 def param_groups(case: Case, params: list[torch.Tensor]) -> list[dict[str, Any]]:
-    """Two parameter groups with different learning rates (the second at 0.4 times the case's lr)."""
-    lr = case.kwargs.get("lr", case.optimlab_class()([torch.zeros(1, 1, requires_grad=True)]).defaults["lr"])
+    """Two parameter groups: by default with different learning rates (the second at 0.4 times the case's lr),
+    else with the row's :attr:`Case.second_group` settings. Classes in ``MATRICES_ONLY`` get the two weight
+    matrices only (one per group), as their torch reference takes nothing else."""
     first, second = ([params[0]], [params[2]]) if case.cls in MATRICES_ONLY else (params[:2], params[2:])
+    if case.second_group is not None:
+        return [{"params": first}, {"params": second, **case.second_group}]
+    lr = case.kwargs.get("lr", case.optimlab_class()([torch.zeros(1, 1, requires_grad=True)]).defaults["lr"])
     return [{"params": first}, {"params": second, "lr": 0.4 * lr}]
 
 

@@ -586,6 +586,31 @@ def adafactor(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
     u = g / np.sqrt(v_hat)
     u_hat = u / max(1.0, _rms(u) / hp.get("d", 1.0))
     return x - alpha * u_hat
+def prodigy(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Prodigy (Mishchenko & Defazio 2024, Algorithm 4, the Adam version).
+
+    hp: lr (γ), beta1, beta2, eps, d0, and beta3 (optional; the box uses √β₂).  d starts at d₀,
+    x₀ is the first point, r, s, m, v start at zero:
+
+    m ← β₁ m + (1 − β₁) d g
+    v ← β₂ v + (1 − β₂) d² g²
+    r ← β₃ r + (1 − β₃) γ d² ⟨g, x₀ − x⟩
+    s ← β₃ s + (1 − β₃) γ d² g
+    d̂ ← r / ‖s‖₁ ;  d_next ← max(d, d̂)
+    x ← x − γ d m / (√v + d ε)      (with the d of this step, not d_next)
+
+    ``x`` is the whole model: the inner product and the norm run over all of it.
+    """
+    b1, b2 = hp["beta1"], hp["beta2"]
+    b3 = hp.get("beta3", math.sqrt(b2))
+    gamma, d = hp["lr"], s.get("d", hp["d0"])
+    x0 = s.setdefault("x0", x.copy())
+    m = s["m"] = b1 * _buf(s, "m", x) + (1.0 - b1) * d * g
+    v = s["v"] = b2 * _buf(s, "v", x) + (1.0 - b2) * d * d * g * g
+    r = s["r"] = b3 * s.get("r", 0.0) + (1.0 - b3) * gamma * d * d * float(np.sum(g * (x0 - x)))
+    acc = s["s"] = b3 * _buf(s, "s", x) + (1.0 - b3) * gamma * d * d * g
+    s["d"] = max(d, r / float(np.sum(np.abs(acc))))
+    return x - gamma * d * m / (np.sqrt(v) + d * hp["eps"])
 
 
 # --------------------------------------------------------------------------- registry and driver
@@ -624,6 +649,7 @@ ALGORITHMS: dict[str, Step] = {
     "schedulefree_adamw": schedulefree_adamw,
     "muon": muon,
     "adafactor": adafactor,
+    "prodigy": prodigy,
 }
 
 _ADAM = frozenset({"lr", "beta1", "beta2", "eps"})
@@ -662,6 +688,7 @@ HYPERPARAMETERS: dict[str, frozenset[str]] = {
     "schedulefree_adamw": _ADAM | {"warmup_steps"},
     "muon": frozenset({"lr", "momentum", "nesterov", "ns_coefficients", "ns_steps", "eps", "adjust_lr_fn"}),
     "adafactor": frozenset({"eps1", "eps2", "d", "decay", "rho_max", "eps1_placement"}),
+    "prodigy": _ADAM | {"d0", "beta3"},
 }
 
 #: Algorithms whose ``weight_decay`` is their own (decoupled) decay, not the coupled L2 wrapper.

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import adopt
+import prodigyopt
 import pytest
 import torch
 
@@ -58,6 +59,8 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "schedulefree-sgd": {"lr", "momentum", "weight_decay", "warmup_steps", "r", "weight_lr_power", "maximize"},
     "muon": {"lr", "weight_decay", "momentum", "nesterov", "ns_coefficients", "eps", "ns_steps", "adjust_lr_fn"},
     "adafactor": {"lr", "beta2_decay", "eps", "d", "weight_decay", "maximize"},
+    "prodigy": {"lr", "betas", "beta3", "eps", "weight_decay", "decouple", "use_bias_correction",
+                "safeguard_warmup", "d0", "d_coef", "growth_rate"},
 }
 
 # The class whose keyword arguments each card documents (torch.optim's where it has the algorithm).
@@ -87,6 +90,7 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "schedulefree-sgd": optim.SGDScheduleFree,
     "muon": torch.optim.Muon,
     "adafactor": torch.optim.Adafactor,
+    "prodigy": prodigyopt.Prodigy,  # no torch.optim class: the reference library's
 }
 
 CARD_NAMES = available_cards()

@@ -24,7 +24,6 @@ from cases import (
     mlp_data,
     mlp_loss,
     mlp_params,
-    one_case_per_class,
     param_groups,
     rel_error,
     train,
@@ -202,11 +201,21 @@ def _scheduled_run(make: Callable[..., torch.optim.Optimizer], case: Case, name:
     return params, lrs
 
 
-@pytest.mark.parametrize(
-    "case", [c for c in one_case_per_class() if c.reference_impl() is not None], ids=lambda c: c.cls
-)
+def _first_case_with_reference_per_class() -> list[Case]:
+    """The first row of every class that is checked against a reference (Prodigy's first row is not)."""
+    seen: dict[str, Case] = {}
+    for case in CASES:
+        if case.reference_impl() is not None:
+            seen.setdefault(case.cls, case)
+    return list(seen.values())
+
+
+@pytest.mark.parametrize("case", _first_case_with_reference_per_class(), ids=lambda c: c.cls)
 @pytest.mark.parametrize("name", list(SCHEDULERS))
 def test_lr_scheduler_drives_optimlab_like_reference(name: str, case: Case, float64_default: None) -> None:
+    ref = case.reference_impl()
+    if name == "LambdaLR" and ref is not None and ref.equal_lrs:
+        pytest.skip(f"{ref.module} refuses groups with different learning rates, which this LambdaLR gives them")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # e.g. "Detected call of `lr_scheduler.step()` before `optimizer.step()`"
         # torch-adopt 0.1.0 calls two functions torch 2.13 deprecates on every step (is_compiling and

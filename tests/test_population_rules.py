@@ -4,6 +4,7 @@ Population engine's equivalence, isolation and determinism."""
 from __future__ import annotations
 
 import itertools
+import math
 import random
 from typing import Any
 
@@ -20,7 +21,7 @@ SHAPE = (3, 2)
 STEPS = 25
 
 
-def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, Any]) -> float:
+def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, Any], rule: str = "") -> float:
     """A valid value of numeric hyperparameter ``h`` for trial ``k``; trial 0 gets the "off" value of optional
     terms (momentum, weight decay ...), so the tensor path must reproduce the float path's skipped branch."""
     name = h.name
@@ -30,8 +31,8 @@ def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, Any]) -> float
         return rng.uniform(0.0, 2.5)
     if name in ("beta1", "momentum") and not h.is_valid(0.0):  # Schedule-Free's interpolation must be > 0
         return rng.uniform(0.3, 0.95)
-    if name == "lr":
-        return rng.uniform(0.005, 0.05)
+    if name == "lr":  # Prodigy's lr multiplies its estimate: below ~0.5 the estimate d never leaves d0 here
+        return rng.uniform(0.5, 1.0) if rule == "prodigy" else rng.uniform(0.005, 0.05)
     if name in ("beta1", "beta2"):
         return 0.0 if (k == 0 and name == "beta1") else rng.uniform(0.5, 0.99)
     if name in ("alpha", "rho"):
@@ -59,6 +60,17 @@ def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, Any]) -> float
         return rng.uniform(-1.0, -0.5)
     if name == "d":  # Adafactor's clipping threshold >= 1
         return rng.uniform(1.0, 2.0)
+    # Prodigy's
+    if name == "beta3":
+        return rng.uniform(0.5, 0.99)
+    if name == "d0":
+        return 10 ** rng.uniform(-6, -3)
+    if name == "d_coef":
+        return rng.uniform(0.5, 2.0)
+    if name == "growth_rate":
+        return math.inf if k == 0 else rng.uniform(1.01, 2.0)
+    if name == "slice_p":
+        return 1.0
     return 0.0 if k == 0 else rng.uniform(0.0, 0.1)  # lr_decay, initial_accumulator_value, momentum_decay
 
 
@@ -74,7 +86,12 @@ def _flag_combinations() -> list[tuple[str, dict[str, Any]]]:
     for name, rule in RULES.items():
         flags = [h for h in rule.hypers if h.structural]
         for values in itertools.product(*map(_options, flags)):
-            out.append((name, {h.name: v for h, v in zip(flags, values, strict=True)}))
+            combination = {h.name: v for h, v in zip(flags, values, strict=True)}
+            try:
+                rule.check_combination(combination, name)
+            except ValueError:
+                continue  # a combination the rule refuses (Prodigy's fsdp_in_use=True)
+            out.append((name, combination))
     return out
 
 
@@ -92,14 +109,22 @@ def _run_population_and_singles(rule: Rule, hps: list[dict[str, Any]], steps: in
         for h in rule.hypers
     }
     tensor_hp[TRIAL_DIMS] = 1  # as the Population passes it: per-trial reductions (cautious mask, matrix rules)
-    b = Rule.broadcast(tensor_hp, pop)
+    # Rules with group-level state (Prodigy) keep it per trial ([K]) here, one 0-d set per single run; both go
+    # through update_group, which for every other rule is the plain update.
+    scalar = torch.zeros((), dtype=torch.float64)
+    shared = rule.init_shared(tensor_hp, torch.zeros(K, dtype=torch.float64)) if rule.shared_state else {}
+    merged = {**tensor_hp, **shared}
+    b = Rule.broadcast(merged, pop)
     state = rule.init_state(pop, b)
     singles = [start[k].clone() for k in range(K)]
+    single_shared = [rule.init_shared(hp, scalar) if rule.shared_state else {} for hp in hps]
+    single_hps = [{**hp, **sh} for hp, sh in zip(hps, single_shared, strict=True)]
     single_states = [rule.init_state(singles[k], hps[k]) for k in range(K)]
     for t in range(1, steps + 1):
-        rule.update(pop, _grad(pop), state, b, t)
+        rule.update_group([pop], [_grad(pop)], [state], [b], [t], shared, merged)
         for k in range(K):
-            rule.update(singles[k], _grad(singles[k]), single_states[k], hps[k], t)
+            rule.update_group([singles[k]], [_grad(singles[k])], [single_states[k]], [single_hps[k]], [t],
+                              single_shared[k], single_hps[k])
     return pop, singles
 
 
@@ -109,7 +134,7 @@ def test_rule_on_population_equals_single_runs(name: str, flags: dict[str, Any],
     rule = RULES[name]
     rng = random.Random(f"{name}{sorted(flags.items())}")
     hps = [
-        {h.name: flags[h.name] if h.structural else _value(h, k, rng, flags) for h in rule.hypers}
+        {h.name: flags[h.name] if h.structural else _value(h, k, rng, flags, name) for h in rule.hypers}
         for k in range(K)
     ]
     for hp in hps:
@@ -180,6 +205,7 @@ TRIALS = [
     Trial("schedulefree-adamw", {"lr": 0.01, "adam_debias": True, "r": 0.5}),
     Trial("schedulefree-sgd", {"lr": 0.2, "warmup_steps": 5, "momentum": 0.8}),
     Trial("radam", {"lr": 0.01}),
+    Trial("prodigy", {"d_coef": 0.5, "weight_decay": 0.01}),
     Trial("minibatch", {"lr": 0.2}),
     Trial("lion", {"lr": 1e-3, "weight_decay": 0.1}),
     Trial("signum", {"lr": 2e-3, "momentum": 0.8}),
@@ -197,6 +223,7 @@ TRIALS = [
     Trial("muon", {"lr": 0.02, "newton_schulz_dtype": "param"}),
     Trial("adafactor", {"lr": 0.02, "weight_decay": 0.01}),
     Trial("muon", {"lr": 0.01, "adjust_lr_fn": "match_rms_adamw", "nesterov": False, "newton_schulz_dtype": "param"}),
+    Trial("prodigy", {}),  # with the row above: one group, not a slice (sums per trial over every tensor)
 ]
 
 
@@ -293,3 +320,28 @@ def test_population_rejects_bad_shapes() -> None:
 def test_population_data_size() -> None:
     assert _stacked_losses(_stacked_mlp(3), *mlp_data(dtype=torch.float32)).shape == (3,)
     assert N_DATA == mlp_data()[0].shape[0]
+
+
+def test_reducing_rule_sums_per_trial_only(float64_default: None) -> None:
+    """Prodigy's estimate sums over every tensor of a trial and never across trials: blowing up one trial's
+    gradients (by 1e6, and then to NaN) leaves the other trials' parameters and d bit-identical."""
+    trials = [Trial("prodigy", {}), Trial("prodigy", {"d_coef": 2.0}), Trial("prodigy", {"lr": 0.5})]
+    gen = torch.Generator().manual_seed(8)
+    start = [torch.randn(3, 4, 2, generator=gen), torch.randn(3, 5, generator=gen)]
+    target = [torch.randn_like(t) for t in start]
+    runs = []
+    for blow_up in (False, True):
+        params = [t.clone() for t in start]
+        pop = Population(trials, params)
+        for step in range(12):
+            grads = [p - t for p, t in zip(params, target, strict=True)]
+            if blow_up:
+                for g in grads:
+                    g[1] *= 1e6 if step < 6 else math.nan
+            pop.step(grads)
+        runs.append((params, pop._groups[0].shared["d"].clone()))
+    (quiet, d_quiet), (loud, d_loud) = runs
+    for k in (0, 2):
+        assert all(torch.equal(a[k], b[k]) for a, b in zip(quiet, loud, strict=True))
+        assert torch.equal(d_quiet[k], d_loud[k])
+    assert d_quiet[0] > 1e-6 and not torch.equal(d_quiet[1], d_loud[1])

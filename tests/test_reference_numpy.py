@@ -8,6 +8,7 @@ over 200 steps, and shows explicitly where torch departs from a paper.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 import adopt
 import lion_pytorch
 import numpy as np
+import prodigyopt
 import pytest
 import pytorch_optimizer
 import torch
@@ -529,6 +531,12 @@ MATCHES: list[tuple[str, type[torch.optim.Optimizer], dict[str, Any], str, dict[
         "adopt_decoupled",
         {**ADOPT_HP, "weight_decay": 0.1},
     ),
+    # prodigyopt (no torch.optim class) puts dₖ₊₁ where the box has dₖ, but only in the ε term: with ε = 1e-30 the
+    # two are the same algorithm (its 1/d₀ in place of the box's (1 − β₃) cancels in r/‖s‖₁).
+    ("prodigy", prodigyopt.Prodigy, {"lr": 1.0, "eps": 1e-30, "decouple": False, "weight_decay": 0.01}, "prodigy",
+     {"lr": 1.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-30, "d0": 1e-6, "weight_decay": 0.01}),
+    ("prodigy_beta3", prodigyopt.Prodigy, {"lr": 0.5, "betas": (0.8, 0.99), "beta3": 0.9, "eps": 1e-30, "d0": 1e-4},
+     "prodigy", {"lr": 0.5, "beta1": 0.8, "beta2": 0.99, "beta3": 0.9, "eps": 1e-30, "d0": 1e-4}),
 ]
 
 
@@ -817,3 +825,26 @@ def test_torch_muon_is_the_reference_in_bfloat16() -> None:
         step_ref, step_got = ref[1] - ref[0], got[1] - got[0]
         assert float(np.max(np.abs(step_got - step_ref)) / np.max(np.abs(step_ref))) <= 3e-2
         assert float(np.max(np.abs(step_got - step_ref)) / np.max(np.abs(step_ref))) > 1e-6  # it is bf16
+# ------------------------------------------------------------------------------------------------- Prodigy
+
+
+def test_prodigy_first_step_keeps_d0_and_moves_by_about_d0() -> None:
+    """At the first step x = x₀, so r = 0 and d̂ = 0: d stays d₀, and with m = (1 − β₁)d₀g, v = (1 − β₂)d₀²g²
+    every coordinate moves by γ·d₀·(1 − β₁)/√(1 − β₂) (ε aside), whatever the gradient's scale."""
+    hp = {"lr": 1.0, "beta1": 0.9, "beta2": 0.999, "eps": 0.0, "d0": 1e-3}
+    g = np.array([3.0, -1e-4, 50.0])
+    trajectory, states = run_with_states("prodigy", hp, constant(g), np.zeros(3), 1)
+    assert states[0]["d"] == 1e-3
+    expected = 1e-3 * 0.1 / math.sqrt(0.001)
+    assert np.allclose(trajectory[0] - trajectory[1], expected * np.sign(g), rtol=1e-12, atol=0)
+
+
+def test_prodigy_d_grows_then_stays_on_a_quadratic() -> None:
+    """From d₀ = 1e-8 the estimate grows by orders of magnitude, never falls, and ends below ‖x₀ − x*‖∞ (the
+    bound d̂ ≤ ‖x₀ − x*‖∞ of a convex function)."""
+    curvatures = np.array([1.0, 4.0, 0.5, 2.0, 8.0])
+    hp = {"lr": 1.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "d0": 1e-8}
+    _, states = run_with_states("prodigy", hp, quadratic(curvatures), X0, 150)
+    ds = [s["d"] for s in states]
+    assert all(b >= a for a, b in itertools.pairwise(ds))
+    assert 1e-3 < ds[-1] <= np.max(np.abs(X0))

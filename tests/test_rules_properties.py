@@ -150,11 +150,15 @@ def test_rule_direct_matches_drop_in_class(case: Case) -> None:
     opt = case.make([p_class])
     p_rule = _tensor(7)
     state = rule.init_state(p_rule, hp)
+    # A rule with group-level state (Prodigy) steps through update_group, which for every other rule is the
+    # plain per-tensor update.
+    shared = rule.init_shared(hp, torch.zeros((), dtype=torch.float64)) if rule.shared_state else {}
+    merged = {**hp, **shared}
     for t in range(1, 21):
         g = torch.tanh(p_rule) - 0.2 + 0.05 * t
         p_class.grad = g.clone()
         opt.step()
-        rule.update(p_rule, -g if maximize else g, state, hp, t)
+        rule.update_group([p_rule], [-g if maximize else g], [state], [merged], [t], shared, merged)
     assert torch.equal(p_class.detach(), p_rule)
 
 
@@ -367,3 +371,56 @@ def test_adafactor_clipping_bounds_the_step(seed: int, scale: float, d: float, l
         alpha = max(1e-3, before.pow(2).mean().sqrt().item()) * min(lr, t**-0.5)
         rule.update(p, _tensor(seed + t, scale=scale), state, hp, t)
         assert (p - before).pow(2).mean().sqrt().item() <= alpha * d * (1 + 1e-12)
+# ---------------------------------------------------------------------------------------------------- Prodigy
+
+
+def _prodigy_d(opt: torch.optim.Optimizer) -> float:
+    return float(opt.param_groups[0]["d"])
+
+
+@given(seed=seeds, steps=st.integers(1, 25), growth=st.sampled_from([math.inf, 1.02, 1.5]),
+       d_coef=st.floats(0.1, 10.0), scale=st.floats(1e-3, 1e3), safeguard=st.booleans())
+def test_prodigy_d_never_decreases(seed: int, steps: int, growth: float, d_coef: float, scale: float,
+                                   safeguard: bool) -> None:
+    """Whatever the gradients (here arbitrary, not those of any function), d_{k+1} = max(d_k, d̂) never falls
+    below d_k, and a finite growth_rate caps each step's growth once d has left d₀."""
+    from optimlab.optim import Prodigy
+
+    params = [_tensor(seed).requires_grad_(), _tensor(seed + 1, (5,)).requires_grad_()]
+    opt = Prodigy([{"params": params[:1]}, {"params": params[1:], "weight_decay": 0.01}], d_coef=d_coef,
+                  growth_rate=growth, safeguard_warmup=safeguard)
+    d = _prodigy_d(opt)
+    for t in range(steps):
+        for i, p in enumerate(params):
+            p.grad = _tensor(seed + 10 * t + i, tuple(p.shape), scale=scale)
+        opt.step()
+        d_next = _prodigy_d(opt)
+        assert d_next >= d
+        if d != 1e-6:
+            assert d_next <= growth * d * (1 + 1e-12)
+        d = d_next
+
+
+@given(seed=seeds, steps=st.integers(1, 30), factor=st.floats(1.01, 100.0), beta3=st.floats(0.0, 0.99),
+       bias_correction=st.booleans())
+def test_prodigy_d_never_moves_when_d0_exceeds_the_distance_to_the_solution(
+    seed: int, steps: int, factor: float, beta3: float, bias_correction: bool
+) -> None:
+    """On a convex function r = Σλᵢ⟨gᵢ, x₀ − xᵢ⟩ ≤ ⟨Σλᵢgᵢ, x₀ − x*⟩ ≤ ‖s‖₁·‖x₀ − x*‖∞ (r and s share the
+    weights λᵢ), so d̂ ≤ ‖x₀ − x*‖∞: started above that distance, d stays exactly d₀, over several tensors."""
+    from optimlab.optim import Prodigy
+
+    params = [_tensor(seed).requires_grad_(), _tensor(seed + 1, (5,)).requires_grad_()]
+    centres = [_tensor(seed + 2), _tensor(seed + 3, (5,))]
+    curvatures = [0.1 + _tensor(seed + 4).abs(), 0.1 + _tensor(seed + 5, (5,)).abs()]
+    distance = max((p.detach() - c).abs().max().item() for p, c in zip(params, centres, strict=True))
+    d0 = factor * distance
+    opt = Prodigy([{"params": params[:1]}, {"params": params[1:]}], d0=d0, beta3=beta3,
+                  use_bias_correction=bias_correction)
+    start = [p.detach().clone() for p in params]
+    for _ in range(steps):
+        for p, c, a in zip(params, centres, curvatures, strict=True):
+            p.grad = a * (p.detach() - c)  # ∇ of ½ Σ a (x − c)²: convex, minimised at c
+        opt.step()
+        assert _prodigy_d(opt) == d0
+    assert not torch.equal(params[0].detach(), start[0])  # the steps were taken

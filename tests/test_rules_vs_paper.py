@@ -152,6 +152,11 @@ PAPER_CASES = [
                                  "weight_decay": 0.1}), "adafactor",
               {"rho_max": 0.05, "eps1": 1e-3, "eps2": 1e-2, "d": 1.5, "decay": -0.6, "weight_decay": 0.1,
                "eps1_placement": "torch"}),
+    PaperCase(Case("Prodigy", {}), "prodigy", {"lr": 1.0, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "d0": 1e-6}),
+    # ε = 1e-3 makes the paper's dₖ·ε (not dₖ₊₁·ε) matter; coupled L2 enters r, s, m and v.
+    PaperCase(Case("Prodigy", {"lr": 0.5, "betas": (0.8, 0.99), "beta3": 0.95, "eps": 1e-3, "d0": 1e-4,
+                               "decouple": False, "weight_decay": 0.05}), "prodigy",
+              {"lr": 0.5, "beta1": 0.8, "beta2": 0.99, "beta3": 0.95, "eps": 1e-3, "d0": 1e-4, "weight_decay": 0.05}),
 ]
 
 
@@ -176,9 +181,13 @@ def _via_rule(case: Case, steps: int, group: dict[str, Any] | None = None) -> np
     rule = case.optimlab_class().rule
     p = torch.tensor(X0, dtype=torch.float64)
     state = rule.init_state(p, hp)
+    # Through update_group: the plain per-tensor update, or partial/combine/update for a rule with group state.
+    shared = rule.init_shared(hp, torch.zeros((), dtype=torch.float64)) if rule.shared_state else {}
+    merged = {**hp, **shared}
     out = [X0.copy()]
     for t in range(1, steps + 1):
-        rule.update(p, torch.from_numpy(grad_fn(p.numpy().copy())), state, hp, t)
+        g = torch.from_numpy(grad_fn(p.numpy().copy()))
+        rule.update_group([p], [g], [state], [merged], [t], shared, merged)
         out.append(p.numpy().copy())
     return np.stack(out)
 
@@ -229,6 +238,9 @@ DEPARTURES = [
     PaperCase(Case("Muon", {"lr": 0.02}), "muon", {"lr": 0.02, "momentum": 0.95, "weight_decay": 0.1}),
     # Adafactor's ε₁ bounds the denominators (torch) instead of joining G² (the paper): visible at ε₁ = 10⁻².
     PaperCase(Case("Adafactor", {"eps": (1e-2, 1e-3)}), "adafactor", {"eps1": 1e-2, "weight_decay": 0.0}),
+    # prodigyopt's dₖ₊₁ in the ε term (the option that reproduces it).
+    PaperCase(Case("Prodigy", {"lr": 0.5, "eps": 1e-3, "d0": 1e-4, "step_with_new_d": True}), "prodigy",
+              {"lr": 0.5, "beta1": 0.9, "beta2": 0.999, "eps": 1e-3, "d0": 1e-4}),
 ]
 
 

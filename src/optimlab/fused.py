@@ -105,6 +105,9 @@ def group_update(
     its own steps in ``state["step"]``, as torch.optim does. Per-trial hyperparameters (``[K]`` tensors) are
     broadcast over each tensor's leading trial dimension.
     """
+    # A rule with group-level state (a reduction over the group's tensors, see rules._base) takes the whole walk
+    # at once; ``hp`` then holds the shared tensors too. The branch is decided while tracing (the rule is fixed).
+    walk: list[tuple[Tensor, Tensor, State, dict[str, Scalar], Any]] | None = [] if rule.shared_state else None
     for p, g, state in zip(params, grads, states, strict=True):
         g = descent_gradient(g, maximize)
         t: Any = 0
@@ -118,10 +121,19 @@ def group_update(
         # instead of reading it with .item(): on torch 2.13 Inductor drops an in-place update of a 0-d input
         # that is read back with .item() in the same graph (tests/test_fused.py checks the result).
         seen = {k: v.view(1) if v.dim() == 0 else v for k, v in state.items() if k != "step"}
+        if walk is not None:
+            walk.append((p, g, seen, Rule.broadcast(hp, p), t))
+            continue
         rule.update(p, g, seen, Rule.broadcast(hp, p), t)
         for k, v in seen.items():
             if k not in state:  # state the rule created during this step (a buffer switched on mid-run)
                 state[k] = v
+    if walk:
+        # Written through one-element views, as the scalar state above: on torch 2.13 an in-place write to a 0-d
+        # input of the graph is dropped (even copy_ and add_, even without .item(); tests/test_fused.py).
+        shared = {k: hp[k].view(1) if hp[k].dim() == 0 else hp[k] for k in rule.shared_state}  # type: ignore[union-attr]
+        ps, gs, seens, hps, steps = (list(column) for column in zip(*walk, strict=True))
+        rule.update_group(ps, gs, seens, hps, steps, shared, hp)  # type: ignore[arg-type]
 
 
 _ARGUMENTS = ("rule", "params", "grads", "states", "hp", "maximize", "step")

@@ -129,37 +129,82 @@ class RuleOptimizer(Optimizer):
             with torch.enable_grad():
                 loss = closure()
         rule = self.rule
+        if rule.shared_state:
+            self._reducing_step()
+            return loss
         plans: dict[int, _fused.GroupPlan] = self.__dict__.setdefault("_fused_plans", {})
         for index, group in enumerate(self.param_groups):
             hp = self.hypers(group)
             if plans.setdefault(index, _fused.GroupPlan()).step(rule, group, hp, self.state):
                 continue
             for p in group["params"]:
-                g = p.grad
-                if g is None:
+                prepared = self._prepare(p, group, hp)
+                if prepared is None:
                     continue
-                if g.is_sparse and not rule.supports_sparse:
-                    raise RuntimeError(f"{type(self).__name__} does not support sparse gradients.")
-                g = descent_gradient(g, group.get("maximize", False))  # Muon has no maximize
-                state = self.state[p]
-                x = p
-                if p.is_complex() and not rule.supports_complex:
-                    raise RuntimeError(f"{type(self).__name__} does not support complex parameters.")
-                if p.is_complex():  # complex numbers update as pairs of real coordinates, as in torch.optim
-                    x, g = torch.view_as_real(p), torch.view_as_real(g)
-                if not state:
-                    if rule.counts_steps:
-                        state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
-                    state.update(rule.init_state(x, hp))
-                if rule.counts_steps:
-                    state["step"] += 1
-                    rule.update(x, g, state, hp, int(state["step"].item()))
-                else:
-                    rule.update(x, g, state, hp, 0)
+                x, g, state, t = prepared
+                rule.update(x, g, state, hp, t)
                 if not state:
                     del self.state[p]
         return loss
 
+    def _prepare(self, p: Tensor, group: Mapping[str, Any], hp: Mapping[str, Scalar]) -> Any:
+        """``(x, g, state, step)`` for one tensor of ``group`` as its rule takes them, or ``None`` (no gradient):
+        the descent gradient, complex numbers as pairs of reals, the state created and the step counted."""
+        g = p.grad
+        if g is None:
+            return None
+        rule = self.rule
+        if g.is_sparse and not rule.supports_sparse:
+            raise RuntimeError(f"{type(self).__name__} does not support sparse gradients.")
+        g = descent_gradient(g, group.get("maximize", False))  # Muon has no maximize
+        state = self.state[p]
+        x = p
+        if p.is_complex() and not rule.supports_complex:
+            raise RuntimeError(f"{type(self).__name__} does not support complex parameters.")
+        if p.is_complex():  # complex numbers update as pairs of real coordinates, as in torch.optim
+            x, g = torch.view_as_real(p), torch.view_as_real(g)
+        if not state:
+            if rule.counts_steps:
+                state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
+            state.update(rule.init_state(x, hp))
+        if not rule.counts_steps:
+            return x, g, state, 0
+        state["step"] += 1
+        return x, g, state, int(state["step"].item())
+
+    def shared(self) -> dict[str, Tensor]:
+        """The group-level state of a rule that reduces over its tensors (``Rule.shared_state``), one set for the
+        whole optimizer: the sums run over every parameter group, as the whole model is one point x. Kept as
+        0-d float64 tensors in every parameter group under the rule's names (the same tensors in each), so
+        logging and schedulers read them (``optimizer.param_groups[0]["d"]``) and ``state_dict`` carries them."""
+        keys = self.rule.shared_state
+        first = self.param_groups[0]
+        if not all(isinstance(first.get(k), Tensor) for k in keys):
+            made = self.rule.init_shared(self.hypers(first), torch.zeros((), dtype=torch.float64))
+            first.update(made)
+        values = {k: first[k] for k in keys}
+        for group in self.param_groups[1:]:
+            if any(group.get(k) is not v for k, v in values.items()):
+                group.update(values)
+        return values
+
+    def _reducing_step(self) -> None:
+        """One step of a rule with group-level state (see ``Rule.update_group``) over every parameter group."""
+        rule, groups = self.rule, self.param_groups
+        shared = self.shared()
+        hps = [{**self.hypers(group), **shared} for group in groups]
+        if len(groups) == 1:  # the compiled path covers one group (its reduction is then the whole model)
+            plan = self.__dict__.setdefault("_fused_plans", {}).setdefault(0, _fused.GroupPlan())
+            if plan.step(rule, groups[0], hps[0], self.state):
+                return
+        walk: list[tuple[Tensor, Tensor, Any, Mapping[str, Scalar], int]] = []
+        for group, hp in zip(groups, hps, strict=True):
+            for p in group["params"]:
+                prepared = self._prepare(p, group, hp)
+                if prepared is not None:
+                    walk.append((*prepared, hp))
+        xs, gs, states, steps, tensor_hps = (list(column) for column in zip(*walk, strict=True)) if walk else ([],) * 5
+        rule.update_group(xs, gs, states, tensor_hps, steps, shared, hps[0])
 
 
 def _switched_on(**flags: bool) -> dict[str, bool]:
@@ -890,6 +935,72 @@ class Adafactor(RuleOptimizer):
         )
 
 
+class Prodigy(RuleOptimizer):
+    """Prodigy: Adam with a learning-rate-free step size d estimated online (Mishchenko & Defazio 2024).
+
+    Arguments, order and defaults of ``prodigyopt.Prodigy`` (version 1.1.2); ``lr`` multiplies the estimated step
+    size (keep 1.0 and schedule it, e.g. cosine with warm-up). Math, paper and every departure from prodigyopt:
+    :mod:`optimlab.rules.prodigy`.
+
+    The estimate is one for the whole optimizer: its sums run over every parameter group (prodigyopt does the
+    same). Its state (``d``, ``d_max``, ``d_numerator``, ``d_denom``, ``d_hat`` and ``d_prev``, the d the last
+    step used) lives in every parameter group as 0-d float64 tensors, the same tensors in each group, updated in
+    place: ``optimizer.param_groups[0]["d"]`` is the current d (``float()`` it to log it), and ``state_dict``
+    carries them (the tensors themselves, as it does the per-parameter state), so a resumed run continues bit
+    for bit. ``d0``, ``d_coef``, ``growth_rate`` and ``beta3`` are
+    read from the first group. ``fused=True`` compiles the step when there is one parameter group; with several
+    it runs the eager loop. ``step_with_new_d=True`` reproduces prodigyopt's use of the new d in the ε term.
+    Under ``ZeroRedundancyOptimizer`` (or any sharding) each rank estimates d from its own shard only, which is not
+    the unsharded algorithm: the sums are not all-reduced here, and ``fsdp_in_use=True`` (prodigyopt's all-reduce)
+    is refused.
+    """
+
+    rule = RULES["prodigy"]
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1.0,
+        betas: tuple[float, float] = (0.9, 0.999),
+        beta3: float | None = None,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        decouple: bool = True,
+        use_bias_correction: bool = False,
+        safeguard_warmup: bool = False,
+        d0: float = 1e-6,
+        d_coef: float = 1.0,
+        growth_rate: float = float("inf"),
+        fsdp_in_use: bool = False,
+        slice_p: int = 1,
+        *,
+        step_with_new_d: bool = False,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, betas=betas, beta3=beta3, eps=eps, weight_decay=weight_decay, decouple=decouple,
+                use_bias_correction=use_bias_correction, safeguard_warmup=safeguard_warmup, d0=d0, d_coef=d_coef,
+                growth_rate=growth_rate, fsdp_in_use=fsdp_in_use, slice_p=slice_p, step_with_new_d=step_with_new_d,
+                maximize=maximize, foreach=foreach, differentiable=differentiable, fused=fused,
+            ),
+        )
+        self.shared()
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        if len(self.param_groups) > 1:
+            self.shared()  # a group added later shares the estimate
+
+    def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
+        hp: dict[str, Any] = self.rule.resolve(super().hypers(group))
+        return hp
+
+
 __all__ = [
     "ADOPT",
     "ASGD",
@@ -907,6 +1018,7 @@ __all__ = [
     "Muon",
     "NAdam",
     "Nesterov",
+    "Prodigy",
     "RAdam",
     "RMSprop",
     "Rprop",

@@ -6,9 +6,11 @@ every numeric hyperparameter given as a tensor ``[k]`` (one value per trial). Th
 drop-in optimizers run (:mod:`optimlab.rules`), so trial k here follows the same math as trial k trained
 alone with :mod:`optimlab.optim`.
 
-Isolation: updates are elementwise, so no trial's numbers enter another's. A trial whose loss is not finite
-(or whose gradient is not, when no losses are given or ``check_gradients=True``; that check costs a pass over
-every gradient) is marked diverged at that step and frozen: its parameters keep their values from then on.
+Isolation: updates are elementwise, and a rule that sums over its tensors (Prodigy's step-size estimate) sums
+over every dimension but the trial dimension (:mod:`optimlab.rules._base`), so no trial's numbers enter
+another's. A trial whose loss is not finite (or whose gradient is not, when no losses are given or
+``check_gradients=True``; that check costs a pass over every gradient) is marked diverged at that step and
+frozen: its parameters keep their values from then on.
 Groups keep their membership for the whole run (a frozen trial stays in its group, its rows restored after
 each update), so freezing one trial never changes how the others are computed.
 """
@@ -64,6 +66,7 @@ class _Group:
     base_lr: Tensor
     states: list[dict[str, Tensor]]
     shaped: list[dict[str, Scalar] | None] = field(default_factory=list)
+    shared: dict[str, Tensor] = field(default_factory=dict)  # group-level state of a reducing rule, [k] tensors
 
 
 class Population:
@@ -135,6 +138,9 @@ class Population:
             if self.step_count > 1 and _fused.wanted(self.fused, sizes):
                 self._fused_update(group, grads)
                 continue
+            if group.rule.shared_state:
+                self._reducing_update(group, grads)
+                continue
             for j, (p, g) in enumerate(zip(self.params, grads, strict=True)):
                 state = group.states[j]
                 if group.span is not None:
@@ -171,22 +177,54 @@ class Population:
                     out[j] = p.clone()
                 out[j].index_copy_(0, group.rows, point)
         return out
+    def _hypers(self, group: _Group) -> dict[str, Scalar]:
+        """The group's hyperparameters, with its group-level state (``Rule.shared_state``, ``[k]`` tensors: one
+        value per trial) merged in; the state is created on the first call."""
+        if not group.rule.shared_state:
+            return group.hypers
+        if not group.shared:
+            like = torch.zeros(len(group.rows), dtype=group.base_lr.dtype)
+            group.shared = group.rule.init_shared(group.hypers, like)
+        return {**group.hypers, **group.shared}
+
+    def _reducing_update(self, group: _Group, grads: Sequence[Tensor]) -> None:
+        """The loop of :meth:`step` for a rule whose update needs sums over all the group's tensors: every
+        tensor's views first, then one ``Rule.update_group`` (its sums are per trial, see rules._base)."""
+        hp = self._hypers(group)
+        views = [self._views(group, p, g) for p, g in zip(self.params, grads, strict=True)]
+        hps = []
+        for j, (pv, _) in enumerate(views):
+            if group.shaped[j] is None:  # reused every step; the shared tensors change in place
+                group.shaped[j] = Rule.broadcast(hp, pv)
+            hypers = group.shaped[j]
+            assert hypers is not None
+            hps.append(hypers)
+            if not group.states[j]:
+                group.states[j].update(group.rule.init_state(pv, hypers))
+        params, grad_views = [pv for pv, _ in views], [gv for _, gv in views]
+        steps = [self.step_count] * len(views)
+        group.rule.update_group(params, grad_views, group.states, hps, steps, group.shared, hp)
+        if group.span is None:
+            for p, pv in zip(self.params, params, strict=True):
+                p.index_copy_(0, group.rows, pv)
+
+    @staticmethod
+    def _views(group: _Group, p: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
+        """The group's rows of a parameter and its gradient (views when the rows are contiguous, else copies)."""
+        if group.span is not None:
+            return p[group.span], g[group.span]
+        return p.index_select(0, group.rows), g.index_select(0, group.rows)
 
     def _fused_update(self, group: _Group, grads: Sequence[Tensor]) -> None:
         """The same update as the loop in :meth:`step`, compiled over all of the group's tensors at once."""
-        views, grad_views = [], []
-        for p, g in zip(self.params, grads, strict=True):
-            if group.span is not None:
-                views.append(p[group.span])
-                grad_views.append(g[group.span])
-            else:
-                views.append(p.index_select(0, group.rows))
-                grad_views.append(g.index_select(0, group.rows))
+        hp = self._hypers(group)
+        pairs = [self._views(group, p, g) for p, g in zip(self.params, grads, strict=True)]
+        views, grad_views = [pv for pv, _ in pairs], [gv for _, gv in pairs]
         for pv, state in zip(views, group.states, strict=True):
             if not state:
-                state.update(group.rule.init_state(pv, Rule.broadcast(group.hypers, pv)))
+                state.update(group.rule.init_state(pv, Rule.broadcast(hp, pv)))
         step = torch.tensor(float(self.step_count), dtype=torch.float64)
-        _fused.compiled_update(group.rule.name)(group.rule, views, grad_views, group.states, group.hypers, False, step)
+        _fused.compiled_update(group.rule.name)(group.rule, views, grad_views, group.states, hp, False, step)
         if group.span is None:
             for p, pv in zip(self.params, views, strict=True):
                 p.index_copy_(0, group.rows, pv)
@@ -211,8 +249,8 @@ def _make_groups(trials: Sequence[Trial], dtype: torch.dtype) -> list[_Group]:
     """Group trials by rule and structural flags; numeric hyperparameters become per-trial tensors."""
     keyed: dict[tuple[Any, ...], list[tuple[int, dict[str, Scalar]]]] = {}
     for i, trial in enumerate(trials):
-        hp = trial.preset.hypers(**trial.hypers)
         rule = trial.preset.rule
+        hp = rule.resolve(trial.preset.hypers(**trial.hypers))  # a None hyperparameter: the value the rule derives
         key = (rule.name, *((h.name, hp[h.name]) for h in rule.hypers if h.structural))
         keyed.setdefault(key, []).append((i, hp))
     groups = []

@@ -177,6 +177,7 @@ PRESETS: dict[str, Preset] = {
         Preset("schedulefree-sgd", "Schedule-Free SGD", optim.SGDScheduleFree),
         Preset("muon", "Muon", optim.Muon),
         Preset("adafactor", "Adafactor", optim.Adafactor),
+        Preset("prodigy", "Prodigy", optim.Prodigy),
     )
 }
 

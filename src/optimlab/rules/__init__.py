@@ -11,6 +11,7 @@ from .asgd import ASGDRule
 from .lion import LionRule, SignumRule
 from .muon import MuonRule
 from .nadam import NAdamRule
+from .prodigy import ProdigyRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
 from .rprop import RpropRule
@@ -37,6 +38,7 @@ RULES: dict[str, Rule] = {
         ScheduleFreeAdamWRule(),
         MuonRule(),
         AdafactorRule(),
+        ProdigyRule(),
     )
 }
 """Every rule by name."""
@@ -55,6 +57,7 @@ __all__ = [
     "LionRule",
     "MuonRule",
     "NAdamRule",
+    "ProdigyRule",
     "RAdamRule",
     "RMSpropRule",
     "RpropRule",

@@ -22,14 +22,26 @@ The evaluation point. Most rules take the gradient at the parameters they return
 takes it at an interpolation yₜ and returns the average xₜ; averaged SGD (ASGD) returns its running average.
 :meth:`Rule.evaluation_point` tells every caller (the drop-in classes' ``eval()``, the population's validation
 and test metrics) at which point a model trained by the rule should be evaluated; by default the parameter itself.
+**Group reductions.** A few rules need, each step, a sum over *all* the tensors they update together (Prodigy's
+step-size estimate sums ⟨g, x₀ − x⟩ and ‖s‖₁ over the whole model). Such a rule names its group-level state in
+:attr:`Rule.shared_state` and implements three methods instead of one, which :meth:`Rule.update_group` runs as
+one step of a group: (1) :meth:`Rule.partial` on every tensor (it may advance that tensor's own state) returns
+the tensor's contribution to the sums, (2) the contributions are added and :meth:`Rule.combine` updates the
+shared state in place, (3) :meth:`Rule.update` runs on every tensor. In steps (1) and (3) the shared entries are
+visible in ``hp`` (the caller merges them in, broadcast like per-trial hyperparameters), so ``update`` reads
+them like any other scalar. The shared state holds tensors (0-d for the drop-in classes, ``[K]`` in the
+population, where every sum is taken per trial: over every dimension but the trial dimension, never across
+trials), so the compiled path traces the whole step. Every caller (the drop-in classes, the compiled path, the
+population) calls :meth:`Rule.update_group` for such rules; rules without shared state keep the per-tensor
+loop, with no added work.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -65,6 +77,9 @@ class Hyper:
     structural: bool = False
     doc: str = ""
     choices: tuple[Value, ...] | None = None
+    allows_inf: bool = False
+    """Whether +∞ is a valid value ("no limit", e.g. Prodigy's ``growth_rate``). ``default=None`` likewise makes
+    ``None`` valid: the rule derives the value from the others (:meth:`Rule.resolve`)."""
 
     def range_text(self) -> str:
         if self.structural:
@@ -98,13 +113,18 @@ class Hyper:
             return self._structural_valid(value)
         if isinstance(value, bool):
             return False
+        if value is None:
+            return self.default is None
         if isinstance(value, Tensor):
-            if value.is_complex() or not torch.isfinite(value).all():
+            if value.is_complex():
+                return False
+            infinite = value == math.inf if self.allows_inf else torch.zeros_like(value, dtype=torch.bool)
+            if not (torch.isfinite(value) | infinite).all():
                 return False
             lo = value.min().item() if value.numel() else 0.0
             hi = value.max().item() if value.numel() else 0.0
         elif isinstance(value, (int, float)):
-            if not math.isfinite(value):
+            if not (math.isfinite(value) or (self.allows_inf and value == math.inf)):
                 return False
             lo = hi = float(value)
         else:
@@ -156,6 +176,9 @@ class Rule:
     """Whether complex parameters update as pairs of real coordinates (False: refused, as torch's Muon does)."""
     counts_steps: ClassVar[bool] = True
     """Whether the rule needs the step count (torch.optim keeps a ``step`` entry in its state)."""
+    shared_state: ClassVar[tuple[str, ...]] = ()
+    """Names of the group-level state of a rule that reduces over its group's tensors (module docstring); empty
+    for every rule that updates one tensor at a time."""
 
     @staticmethod
     def trial_dims(hp: Mapping[str, object]) -> int:
@@ -205,6 +228,46 @@ class Rule:
         and dtype, computed from ``p`` and ``state`` alone, and changes neither (training continues at ``p``).
         """
         return p
+    def resolve(self, hp: Mapping[str, Any]) -> dict[str, Any]:
+        """``hp`` with every hyperparameter given as ``None`` replaced by the value the rule derives for it."""
+        return dict(hp)
+
+    # -- group reductions (module docstring); only rules with ``shared_state`` implement these three ----------
+
+    def init_shared(self, hp: Mapping[str, Scalar], like: Tensor) -> dict[str, Tensor]:
+        """The group-level state before the first step, each entry shaped and typed like ``like`` (``[]`` for
+        the drop-in classes, ``[K]`` in the population)."""
+        raise NotImplementedError
+
+    def partial(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], step: int) -> Tensor:
+        """This tensor's contributions to the group's sums, shape ``p.shape[:trial_dims] + (n,)``."""
+        raise NotImplementedError
+
+    def combine(self, shared: State, total: Tensor, hp: Mapping[str, Scalar], step: int) -> None:
+        """Update ``shared`` in place from ``total``, the sum of every tensor's :meth:`partial`."""
+        raise NotImplementedError
+
+    def update_group(
+        self,
+        params: Sequence[Tensor],
+        grads: Sequence[Tensor],
+        states: Sequence[State],
+        hps: Sequence[Mapping[str, Scalar]],
+        steps: Sequence[Any],
+        shared: State,
+        hp: Mapping[str, Scalar],
+    ) -> None:
+        """One step of a group of tensors: tensor i with its hyperparameters ``hps[i]`` (the shared entries merged
+        in and broadcast) and step ``steps[i]``; ``hp`` (not broadcast) is what :meth:`combine` reads."""
+        if not self.shared_state:
+            for p, g, state, hp_i, t in zip(params, grads, states, hps, steps, strict=True):
+                self.update(p, g, state, hp_i, t)
+            return
+        parts = [self.partial(*each) for each in zip(params, grads, states, hps, steps, strict=True)]
+        if parts:
+            self.combine(shared, torch.stack(parts).sum(0), hp, steps[0])
+        for p, g, state, hp_i, t in zip(params, grads, states, hps, steps, strict=True):
+            self.update(p, g, state, hp_i, t)
 
     @staticmethod
     def broadcast(hp: Mapping[str, Scalar], p: Tensor) -> dict[str, Scalar]:
