@@ -45,6 +45,16 @@ STORIES: list[Story] = [
                         starts=[(-1.2, 1.0), (-2.0, 2.0)]),
     ),
     (
+        "after-adam",
+        "After Adam, in the banana valley, every learning rate tuned by the same rule: Lion steps by exactly its "
+        "learning rate in every coordinate (the sign of its momentum), so its step length stays flat and it stalls "
+        "near the floor; ADOPT divides each gradient by the previous second moment before averaging it; "
+        "Schedule-Free AdamW is drawn at its averaged point x, where it would be evaluated; Prodigy estimates its "
+        "own step size (its lr is a multiplier near 1).",
+        lambda: compare(["adam", "lion", "adopt", "schedulefree-adamw", "prodigy"], "rosenbrock", steps=300,
+                        tune=True),
+    ),
+    (
         "lr-sweep",
         "The learning rate decides everything: too small crawls, too large oscillates across the ravine and "
         "then diverges.",
@@ -96,8 +106,8 @@ def gallery(out_dir: str | Path = "optimlab-out/compare", *, workers: int = 2, v
     from ..report.surface_page import write_page
 
     index = write_page(
-        results, out / "index.html", title="optimlab compare: the classic optimizers, seen moving",
-        intro="Each figure tells one story about the classic optimizer family. Learning rates are tuned by the "
+        results, out / "index.html", title="optimlab compare: the classic optimizers and what came after, seen moving",
+        intro="Each figure tells one story about the classic optimizer family and its descendants. Learning rates are tuned by the "
         "same rule for every optimizer unless the figure says otherwise.", links=links,
     )
     if verbose:

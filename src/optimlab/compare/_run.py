@@ -44,7 +44,7 @@ PALETTE: dict[str, str] = {
     "soap": "#994455",
     "ademamix": "#EE8866",
     "prodigy": "#AAAA00",
-    "adopt": "#BBCC33",
+    "adopt": "#33BBEE",
     "cautious-adamw": "#7766CC",
     "asgd": "#CC6677",
     "rprop": "#DDCC77",
