@@ -32,7 +32,8 @@ from .rules.nadam import scalar_dtype
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
 
-_BETAS = {"beta1": "betas[0]", "beta2": "betas[1]"}
+BETA_NAMES = {"beta1": "betas[0]", "beta2": "betas[1]", "beta3": "betas[2]"}
+"""The rule's name of each ``betas`` entry -> the argument a user typed (for error messages)."""
 
 
 class RuleOptimizer(Optimizer):
@@ -41,6 +42,8 @@ class RuleOptimizer(Optimizer):
     rule: ClassVar[Rule]
     fixed_hypers: ClassVar[Mapping[str, Any]] = {}
     """Rule hyperparameters a class fixes rather than takes as arguments (AdamW: decoupled decay)."""
+    n_betas: ClassVar[int] = 2
+    """How many entries ``betas`` has (AdEMAMix: three)."""
 
     def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
         super().__init__(params, defaults)
@@ -54,21 +57,29 @@ class RuleOptimizer(Optimizer):
                 raise ValueError(f"Invalid {flag}=True for {name}: optimlab does not support {flag} yet.")
         if group.get("fused") and group.get("foreach"):
             raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together.")
-        if "betas" in group and (not isinstance(group["betas"], (tuple, list)) or len(group["betas"]) != 2):
-            raise ValueError(f"Invalid betas={group['betas']!r} for {name}: must be a pair (beta1, beta2).")
-        self.rule.validate(self.hypers(group), name, _BETAS)
+        n = self.n_betas
+        if "betas" in group and (not isinstance(group["betas"], (tuple, list)) or len(group["betas"]) != n):
+            what = "a pair (beta1, beta2)" if n == 2 else "a triple (beta1, beta2, beta3)"
+            raise ValueError(f"Invalid betas={group['betas']!r} for {name}: must be {what}.")
+        self.rule.validate(self.hypers(group), name, BETA_NAMES)
+
+    @classmethod
+    def rule_hypers(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        """The rule's hyperparameters from constructor arguments or a parameter group: ``betas`` split into
+        ``beta1``, ``beta2`` (, ``beta3``). Classes whose arguments take another form (``None`` for "off")
+        translate them here; the registry reads presets through this too."""
+        values = dict(args)
+        if "betas" in values:
+            values.update({f"beta{i + 1}": b for i, b in enumerate(values["betas"])})
+        return {h.name: values[h.name] for h in cls.rule.hypers}
 
     def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
-        """The rule's hyperparameters for one parameter group (``betas`` split into ``beta1``, ``beta2``)."""
-        values = dict(group)
-        if "betas" in values:
-            values["beta1"], values["beta2"] = values["betas"]
-        out: dict[str, Scalar] = {}
-        for h in self.rule.hypers:
-            value = values[h.name]
-            # torch.optim accepts a 1-element tensor lr (and betas) and reads it as a Python number.
-            out[h.name] = value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
-        return out
+        """The rule's hyperparameters for one parameter group (see :meth:`rule_hypers`)."""
+        # torch.optim accepts a 1-element tensor lr (and betas) and reads it as a Python number.
+        return {
+            name: value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
+            for name, value in self.rule_hypers(group).items()
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -452,9 +463,117 @@ class AMSGrad(Adam):
         )
 
 
+class AdEMAMix(RuleOptimizer):
+    """AdEMAMix: Adam with a mixture of a fast and a slow momentum (Pagliardini et al. 2024).
+
+    Arguments, order and defaults of ``pytorch_optimizer.AdEMAMix`` (pytorch_optimizer 4.1.0) except one default:
+    ``weight_decouple=True`` here (the paper's Algorithm 1 decays θ directly, scaled by η), ``False`` there (L2
+    added to the gradient); pass ``weight_decouple=False`` for the reference's behaviour. ``betas`` is
+    (β₁, β₂, β₃); ``t_alpha_beta3=None`` (or 0) turns the α and β₃ warm-ups off, as in the reference.
+    Math and paper: :class:`optimlab.rules.ademamix.AdEMAMixRule`.
+    """
+
+    rule = RULES["ademamix"]
+    n_betas: ClassVar[int] = 3
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float, float, float] = (0.9, 0.999, 0.9999),
+        weight_decay: float = 0.0,
+        weight_decouple: bool = True,
+        fixed_decay: bool = False,
+        alpha: float = 5.0,
+        t_alpha_beta3: float | None = None,
+        eps: float = 1e-8,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        *,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, betas=betas, weight_decay=weight_decay, weight_decouple=weight_decouple,
+                fixed_decay=fixed_decay, alpha=alpha, t_alpha_beta3=t_alpha_beta3, eps=eps, maximize=maximize,
+                foreach=foreach, differentiable=differentiable, fused=fused,
+            ),
+        )
+
+    @classmethod
+    def rule_hypers(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        hp = super().rule_hypers(args)
+        if hp["t_alpha_beta3"] is None:  # no warm-up: the rule's 0
+            hp["t_alpha_beta3"] = 0.0
+        return hp
+
+
+class SOAP(RuleOptimizer):
+    """SOAP: Adam in the eigenbasis of Shampoo's preconditioner (Vyas et al. 2024).
+
+    Arguments, order and defaults of ``pytorch_optimizer.SOAP`` (pytorch_optimizer 4.1.0); ``shampoo_beta=None``
+    means β₂. Not supported yet: ``merge_dims=True`` (raises ``ValueError``), hence ``data_format`` has no
+    effect. One departure, switchable: the QR of the eigenbasis refresh runs in the parameter's precision
+    (float64 for float64 parameters); ``float32_qr=True`` runs it in float32 as the reference does.
+    Math, paper and what the algorithm box leaves open: :class:`optimlab.rules.soap.SOAPRule`.
+    """
+
+    rule = RULES["soap"]
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 3e-3,
+        betas: tuple[float, float] = (0.95, 0.95),
+        shampoo_beta: float | None = None,
+        weight_decay: float = 1e-2,
+        precondition_frequency: int = 10,
+        max_precondition_dim: int = 10000,
+        merge_dims: bool = False,
+        precondition_1d: bool = False,
+        correct_bias: bool = True,
+        normalize_gradient: bool = False,
+        data_format: str = "channels_first",
+        eps: float = 1e-8,
+        maximize: bool = False,
+        *,
+        float32_qr: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        if merge_dims:
+            raise ValueError("Invalid merge_dims=True for SOAP: optimlab does not merge dimensions yet.")
+        if data_format not in ("channels_first", "channels_last"):
+            raise ValueError(
+                f"Invalid data_format={data_format!r} for SOAP: must be 'channels_first' or 'channels_last'."
+            )
+        super().__init__(
+            params,
+            dict(
+                lr=lr, betas=betas, shampoo_beta=shampoo_beta, weight_decay=weight_decay,
+                precondition_frequency=precondition_frequency, max_precondition_dim=max_precondition_dim,
+                merge_dims=merge_dims, precondition_1d=precondition_1d, correct_bias=correct_bias,
+                normalize_gradient=normalize_gradient, data_format=data_format, eps=eps, maximize=maximize,
+                float32_qr=float32_qr, foreach=foreach, differentiable=differentiable, fused=fused,
+            ),
+        )
+
+    @classmethod
+    def rule_hypers(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        values = dict(args)
+        if values.get("shampoo_beta") is None:  # the reference's default: the statistics decay like V (β₂)
+            values["shampoo_beta"] = values["betas"][1]
+        return super().rule_hypers(values)
+
+
 __all__ = [
     "SGD",
+    "SOAP",
     "AMSGrad",
+    "AdEMAMix",
     "Adadelta",
     "Adagrad",
     "Adam",

@@ -99,10 +99,8 @@ class Preset:
                     f"Unknown hyperparameter {key!r} for {self.name}; valid: {', '.join(sorted(args))}."
                 )
         args.update(overrides)
-        if "betas" in args:
-            args["beta1"], args["beta2"] = args.pop("betas")
-        hp = {h.name: args[h.name] for h in self.rule.hypers}
-        self.rule.validate(hp, self.name, {"beta1": "betas[0]", "beta2": "betas[1]"})
+        hp: dict[str, Scalar] = self.optimizer.rule_hypers(args)
+        self.rule.validate(hp, self.name, optim.BETA_NAMES)
         return hp
 
     def make(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], **overrides: Any) -> optim.RuleOptimizer:

@@ -3,12 +3,14 @@
 from ._base import TRIAL_DIMS, Hyper, Rule, Scalar, State
 from .adadelta import AdadeltaRule
 from .adagrad import AdagradRule
+from .ademamix import AdEMAMixRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
 from .nadam import NAdamRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule
 from .sgd import SGDRule
+from .soap import SOAPRule
 
 RULES: dict[str, Rule] = {
     rule.name: rule
@@ -21,6 +23,8 @@ RULES: dict[str, Rule] = {
         AdamaxRule(),
         NAdamRule(),
         RAdamRule(),
+        AdEMAMixRule(),
+        SOAPRule(),
     )
 }
 """Every rule by name."""
@@ -28,6 +32,7 @@ RULES: dict[str, Rule] = {
 __all__ = [
     "RULES",
     "TRIAL_DIMS",
+    "AdEMAMixRule",
     "AdadeltaRule",
     "AdagradRule",
     "AdamRule",
@@ -38,6 +43,7 @@ __all__ = [
     "RMSpropRule",
     "Rule",
     "SGDRule",
+    "SOAPRule",
     "Scalar",
     "State",
 ]
