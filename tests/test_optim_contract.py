@@ -59,7 +59,8 @@ def test_every_class_and_flag_has_cases() -> None:
     flags = {key for c in CASES for key, value in c.kwargs.items() if value not in (False, 0)}
     for flag in ("weight_decay", "amsgrad", "nesterov", "dampening", "centered", "momentum", "maximize",
                  "decoupled_weight_decay", "lr_decay", "initial_accumulator_value", "betas", "eps", "rho",
-                 "alpha", "momentum_decay"):
+                 "alpha", "momentum_decay", "t_alpha_beta3", "fixed_decay", "float32_qr", "precondition_frequency",
+                 "precondition_1d", "normalize_gradient", "shampoo_beta", "max_precondition_dim"):
         assert flag in flags, f"no case sets {flag}"
 
 
@@ -206,7 +207,7 @@ INVALID = [
 @pytest.mark.parametrize(("cls", "arg", "value"), INVALID, ids=[f"{c}-{a}={v}" for c, a, v in INVALID])
 def test_invalid_hyperparameter_raises_naming_it(cls: str, arg: str, value: float) -> None:
     with pytest.raises(ValueError) as info:
-        getattr(optim, cls)(mlp_params(), **constructor_kwargs(arg, value))
+        getattr(optim, cls)(mlp_params(), **constructor_kwargs(arg, value, cls))
     message = str(info.value)
     assert arg in message, message
     assert repr(value) in message or f"={value:g} " in message, message
@@ -221,7 +222,7 @@ def test_invalid_value_in_added_param_group_raises(cls: str, arg: str, value: fl
     params = mlp_params()
     opt = getattr(optim, cls)(params[:2])
     with pytest.raises(ValueError, match=arg.replace("[", r"\[").replace("]", r"\]")):
-        opt.add_param_group({"params": params[2:], **constructor_kwargs(arg, value)})
+        opt.add_param_group({"params": params[2:], **constructor_kwargs(arg, value, cls)})
 
 
 EDGES = [(cls, arg, v) for cls, ranges in VALID_RANGES.items() for arg, r in ranges.items() for v in edge_values(r)]
@@ -229,23 +230,24 @@ EDGES = [(cls, arg, v) for cls, ranges in VALID_RANGES.items() for arg, r in ran
 
 @pytest.mark.parametrize(("cls", "arg", "value"), EDGES, ids=[f"{c}-{a}={v}" for c, a, v in EDGES])
 def test_edge_of_valid_range_is_accepted(cls: str, arg: str, value: float) -> None:
-    getattr(optim, cls)(mlp_params(), **constructor_kwargs(arg, value))
+    getattr(optim, cls)(mlp_params(), **constructor_kwargs(arg, value, cls))
 
 
 @pytest.mark.parametrize("cls", CLASS_NAMES)
 def test_every_numeric_argument_has_a_declared_range(cls: str) -> None:
     """The table of ranges covers every numeric constructor argument, and agrees with the rule's declaration."""
     klass = getattr(optim, cls)
-    numeric = {
+    numeric = {  # numbers, and numbers that may be None ("off": AdEMAMix's t_alpha_beta3, SOAP's shampoo_beta)
         name for name, p in inspect.signature(klass.__init__).parameters.items()
-        if name not in ("self", "params") and not isinstance(p.default, bool) and p.default is not None
+        if name not in ("self", "params") and not isinstance(p.default, (bool, str))
+        and (p.default is not None or "float" in str(p.annotation) or "int" in str(p.annotation))
     }
     expected = {a.split("[")[0] for a in VALID_RANGES[cls]}
     assert numeric == expected
     for arg, (low, high, low_open, high_open) in VALID_RANGES[cls].items():
         if (cls, arg) == ("Nesterov", "momentum"):
             continue  # momentum > 0 comes from nesterov=True, checked by the rule's check_combination
-        hyper = klass.rule.hyper({"betas[0]": "beta1", "betas[1]": "beta2"}.get(arg, arg))
+        hyper = klass.rule.hyper({"betas[0]": "beta1", "betas[1]": "beta2", "betas[2]": "beta3"}.get(arg, arg))
         assert (hyper.low, hyper.high, hyper.low_open, hyper.high_open) == (low, high, low_open, high_open)
 
 

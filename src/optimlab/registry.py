@@ -157,6 +157,8 @@ PRESETS: dict[str, Preset] = {
         Preset("adamax", "Adamax", optim.Adamax),
         Preset("nadam", "NAdam", optim.NAdam),
         Preset("radam", "RAdam", optim.RAdam),
+        Preset("ademamix", "AdEMAMix", optim.AdEMAMix),
+        Preset("soap", "SOAP (Shampoo with Adam in the preconditioner's eigenbasis)", optim.SOAP),
     )
 }
 
