@@ -13,7 +13,7 @@ import torch
 from cases import N_DATA, N_HIDDEN, N_IN, N_OUT, mlp_data, rel_error
 from optimlab.population import Population, Trial
 from optimlab.registry import PRESETS
-from optimlab.rules import RULES, Hyper, Rule
+from optimlab.rules import RULES, TRIAL_DIMS, Hyper, Rule
 
 K = 4
 SHAPE = (3, 2)
@@ -28,6 +28,18 @@ def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, bool]) -> floa
         return rng.uniform(0.005, 0.05)
     if name in ("beta1", "beta2"):
         return 0.0 if (k == 0 and name == "beta1") else rng.uniform(0.5, 0.99)
+    if name in ("beta3", "shampoo_beta"):
+        return rng.uniform(0.9, 0.9999) if name == "beta3" else rng.uniform(0.5, 0.99)
+    if name == "t_alpha_beta3":  # AdEMAMix's warm-ups: off for trial 0 (β₁ = 0 there), else within the run
+        return 0.0 if k == 0 else float(rng.randint(3, 30))
+    if name == "precondition_frequency":  # SOAP: a different refresh period per trial
+        return float(k + 1)
+    if name == "max_precondition_dim":
+        # SOAP: structural (one value per population). Dimension 0 (length 3) of these 3x2 tensors stays unrotated:
+        # its first statistic G·Gᵀ has rank 2, the null direction's second moment is rounding noise (1e-35) and
+        # the update there is noise/ε, so batched and single products that differ in the last bit differ by up to
+        # 1e-10 after 25 steps. tests/test_soap.py rotates both sides of square tensors at this tolerance.
+        return 2.0
     if name in ("alpha", "rho"):
         return rng.uniform(0.8, 0.99)
     if name == "eps":
@@ -64,6 +76,7 @@ def _run_population_and_singles(rule: Rule, hps: list[dict[str, Any]], steps: in
         h.name: hps[0][h.name] if h.structural else torch.tensor([hp[h.name] for hp in hps], dtype=torch.float64)
         for h in rule.hypers
     }
+    tensor_hp[TRIAL_DIMS] = 1  # as the population passes it: matrix rules (SOAP) batch over the trial dimension
     b = Rule.broadcast(tensor_hp, pop)
     state = rule.init_state(pop, b)
     singles = [start[k].clone() for k in range(K)]
@@ -145,6 +158,9 @@ TRIALS = [
     Trial("nadam", {"lr": 0.01, "decoupled_weight_decay": True, "weight_decay": 0.05}),
     Trial("radam", {"lr": 0.01}),
     Trial("minibatch", {"lr": 0.2}),
+    Trial("ademamix", {"lr": 0.01, "t_alpha_beta3": 20, "weight_decay": 0.01}),
+    # Rotated sides only where one gradient's statistic has full rank (see max_precondition_dim in _value).
+    Trial("soap", {"lr": 0.01, "max_precondition_dim": 5, "precondition_frequency": 3}),
 ]
 
 

@@ -24,6 +24,8 @@ ZERO_CASES = [
     Case("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
     Case("RMSprop", {"lr": 1e-3, "centered": True, "momentum": 0.5}),
     Case("NAdam", {"lr": 1e-2}),
+    Case("AdEMAMix", {"lr": 1e-2, "t_alpha_beta3": 20}),
+    Case("SOAP", {"lr": 1e-2, "precondition_frequency": 3}),
 ]
 
 

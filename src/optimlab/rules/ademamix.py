@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor
 
 from . import _common_hypers as common
@@ -91,10 +92,9 @@ class AdEMAMixRule(Rule):
 
     def check_combination(self, hp: Mapping[str, object], owner: str) -> None:
         warmup, beta1 = hp.get("t_alpha_beta3", 0.0), hp.get("beta1", 0.9)
-        on = bool((warmup > 0).any()) if isinstance(warmup, Tensor) else warmup > 0  # type: ignore[operator]
-        zero = bool((beta1 == 0).any()) if isinstance(beta1, Tensor) else beta1 == 0
-        if on and zero:  # β₃'s warm-up starts from β₁ on a log scale
-            raise ValueError(f"Invalid betas[0]=0 for {owner}: the β₃ warm-up (t_alpha_beta3) needs beta1 > 0.")
+        if bool(((torch.as_tensor(warmup) > 0) & (torch.as_tensor(beta1) == 0)).any()):
+            # β₃'s warm-up starts from β₁ on a log scale
+            raise ValueError(f"Invalid betas[0]=0 for {owner}: the β₃ warm-up (t_alpha_beta3 > 0) needs beta1 > 0.")
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
         return {"exp_avg": zeros_state(p), "exp_avg_sq": zeros_state(p), "exp_avg_slow": zeros_state(p)}
