@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import pytorch_optimizer
 import torch
 
 from optimlab.explain import Card, UnknownNameError, available_cards, load_card
@@ -42,9 +43,13 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "adamax": {"lr", "betas", "eps", "weight_decay", "maximize"},
     "nadam": {"lr", "betas", "eps", "weight_decay", "momentum_decay", "decoupled_weight_decay", "maximize"},
     "radam": {"lr", "betas", "eps", "weight_decay", "decoupled_weight_decay", "maximize"},
+    "ademamix": {"lr", "betas", "alpha", "t_alpha_beta3", "eps", "weight_decay", "weight_decouple", "fixed_decay",
+                 "maximize"},
+    "soap": {"lr", "betas", "shampoo_beta", "weight_decay", "precondition_frequency", "max_precondition_dim",
+             "precondition_1d", "correct_bias", "normalize_gradient", "eps", "maximize"},
 }
 
-# The torch.optim class whose keyword arguments each card documents.
+# The reference class whose keyword arguments each card documents (torch.optim's, else the reference library's).
 TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "gd": torch.optim.SGD,
     "sgd": torch.optim.SGD,
@@ -60,6 +65,8 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "adamax": torch.optim.Adamax,
     "nadam": torch.optim.NAdam,
     "radam": torch.optim.RAdam,
+    "ademamix": pytorch_optimizer.AdEMAMix,
+    "soap": pytorch_optimizer.SOAP,
 }
 
 CARD_NAMES = available_cards()
