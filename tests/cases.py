@@ -82,6 +82,10 @@ class Case:
     """The registry preset this row stands for (its class and settings must match)."""
     reference: Reference | None = None
     """The implementation this row is checked against; ``None``: the class's entry in :data:`REFERENCES`."""
+    sensitive: str = ""
+    """Why this row's run amplifies last-bit rounding differences (empty: it does not). Such rows still match a
+    reference that computes bit for bit the same, but comparisons between two computations that round
+    differently (the compiled path against the eager loop) leave them out."""
 
     @property
     def id(self) -> str:
@@ -122,7 +126,7 @@ class Case:
         return "momentum" in defaults or "betas" in defaults
 
     def with_kwargs(self, **extra: Any) -> Case:
-        return Case(self.cls, {**self.kwargs, **extra}, self.preset, self.reference)
+        return Case(self.cls, {**self.kwargs, **extra}, self.preset, self.reference, self.sensitive)
 
 
 def _short(v: Any) -> str:
@@ -130,6 +134,13 @@ def _short(v: Any) -> str:
         return "(" + ",".join(_short(x) for x in v) + ")"
     return f"{v:g}" if isinstance(v, float) else str(v)
 
+
+_SOAP_SENSITIVE = (
+    "SOAP's statistics of W1 (8x5, left) and of the biases are nearly rank-deficient in the first steps (the "
+    "parameters barely move, so the gradients are nearly collinear); the refreshed eigenvectors of their "
+    "near-null subspace turn last-bit differences into 1e-12 changes of Q and, where G' is as small as ε, into "
+    "1e-3 changes of the step (float32_qr turns them into float32 roundings at once)"
+)
 
 CASES: tuple[Case, ...] = (
     # SGD: gd / sgd / minibatch are one rule with three batch policies.
@@ -180,12 +191,16 @@ CASES: tuple[Case, ...] = (
     # float32_qr=True reproduces it (bit for bit here). The default's rows are checked by the paper transcription.
     Case("SOAP", {"lr": 1e-2, "float32_qr": True}, preset="soap"),
     Case("SOAP", {"lr": 1e-2, "float32_qr": True, "precondition_frequency": 3, "precondition_1d": True,
-                  "shampoo_beta": 0.9, "betas": (0.9, 0.99)}),
+                  "shampoo_beta": 0.9, "betas": (0.9, 0.99)}, sensitive=_SOAP_SENSITIVE),
     Case("SOAP", {"lr": 1e-2, "float32_qr": True, "precondition_frequency": 2, "normalize_gradient": True,
-                  "max_precondition_dim": 5, "weight_decay": 0.0, "eps": 1e-6, "maximize": True}),
+                  "max_precondition_dim": 5, "weight_decay": 0.0, "eps": 1e-6, "maximize": True},
+         sensitive=_SOAP_SENSITIVE),
     Case("SOAP", {"lr": 5e-3, "float32_qr": True, "correct_bias": False, "weight_decay": 0.1}),
-    Case("SOAP", {"lr": 1e-2, "precondition_frequency": 2}, reference=NO_REFERENCE),
-    Case("SOAP", {"lr": 1e-2, "precondition_frequency": 3, "precondition_1d": True}, reference=NO_REFERENCE),
+    # Refreshes in float64, rotating only the sides whose statistics have full rank from the first gradient on
+    # (W1 8x5: the right, W2 3x8: the left): the compiled path matches the eager loop to 1e-12 here.
+    Case("SOAP", {"lr": 1e-2, "precondition_frequency": 2, "max_precondition_dim": 5, "normalize_gradient": True},
+         reference=NO_REFERENCE),
+    Case("SOAP", {"lr": 1e-2, "precondition_frequency": 2}, reference=NO_REFERENCE, sensitive=_SOAP_SENSITIVE),
 )
 """Every case; each hyperparameter flag appears in at least one row."""
 

@@ -3,9 +3,9 @@
 from ._base import TRIAL_DIMS, Hyper, Rule, Scalar, State
 from .adadelta import AdadeltaRule
 from .adagrad import AdagradRule
-from .ademamix import AdEMAMixRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
+from .ademamix import AdEMAMixRule
 from .nadam import NAdamRule
 from .radam import RAdamRule
 from .rmsprop import RMSpropRule

@@ -52,8 +52,8 @@ def _exp(x: Scalar) -> Scalar:
 def _at_most(x: Scalar, cap: Scalar, warm: Scalar) -> Scalar:
     """min(x, cap) where the warm-up is on (T > 0), else ``cap``; Python numbers stay Python numbers."""
     if not any(isinstance(v, Tensor) for v in (x, cap, warm)):
-        return min(x, cap)  # type: ignore[call-overload]
-    capped = x.clamp(max=cap) if isinstance(x, Tensor) else min(x, cap)  # type: ignore[call-overload]
+        return min(x, cap)
+    capped = x.clamp(max=cap) if isinstance(x, Tensor) else min(x, cap)
     if isinstance(warm, Tensor):  # per-trial T, some of them 0 (no warm-up): x is inf or nan there
         return capped.where(warm > 0, cap)  # type: ignore[union-attr]
     return capped

@@ -31,10 +31,10 @@ What the box leaves open, done as the authors' code (``nikhilvyas/SOAP``, which 
 Departure from that code: the QR runs in the parameter's precision (float64 for float64 parameters); the
 reference casts to float32 (a bfloat16 workaround), reproduced by ``float32_qr=True``.
 
-The refresh "every f steps" is a data-dependent branch when the step count is a tensor (the compiled path) or f
-differs per trial (the population): it then runs as ``torch.cond`` on "does any trial refresh now", and inside
-the branch each trial keeps its old basis unless its own count is due. With a Python step count (the drop-in
-classes) it is a Python ``if``.
+The refresh "every f steps" (and the first basis) depends on the step count. With Python numbers (the drop-in
+classes) it is a Python ``if``. Where the count is a tensor (the compiled path) or f differs per trial (the
+population) it runs inside one custom operation (``optimlab::soap_update_bases``), opaque to ``torch.compile``,
+whose Python branch asks whether any trial is due; each trial then keeps its old basis unless its own count is.
 """
 
 from __future__ import annotations
@@ -100,24 +100,24 @@ class SOAPRule(Rule):
         dims = [i for i in range(p.dim() - t) if f"Q{i}" in state]
         stats = [state[f"GG{i}"] for i in dims]
         bases = [state[f"Q{i}"] for i in dims]
-        step_t: Scalar = step
-        first: Flag = step_t == 1
+        first: Flag = step == 1  # a 0-d tensor on the compiled path, where the step count is a tensor
         if isinstance(first, Tensor) or not first:
-            _adam_step(p, g, state, hp, step_t - 1, dims, bases, first, t)
+            _adam_step(p, g, state, hp, step - 1, dims, bases, first, t)
+        shampoo_beta = _per_matrix(hp["shampoo_beta"], t)
         for i, stat in zip(dims, stats, strict=True):
-            ema_(stat, _outer(g, i, t).to(stat.dtype), hp["shampoo_beta"])
-        count = step_t - 1
-        due = (count > 0) & (count % hp["precondition_frequency"] == 0)
-        if not isinstance(due, Tensor):
-            due = bool(due)
-        _write(bases, _when(first, _eigenbases, (*bases,), (*stats,)))
-        refresh = _refresher(dims, t, bool(hp["float32_qr"]))
-        targets = (*bases, state["exp_avg_sq"])
-        _write(targets, _when(due, refresh, targets, (*stats, _as_tensor(due))))
-
+            ema_(stat, _outer(g, i, t).to(stat.dtype), shampoo_beta)
+        if not dims:
+            return
+        count = step - 1
+        due: Flag = (count > 0) & (count % hp["precondition_frequency"] == 0)
+        float32_qr = bool(hp["float32_qr"])
+        if isinstance(first, Tensor) or isinstance(due, Tensor):  # the compiled path, or per-trial periods
+            _update_bases_op(_as_tensor(first), _as_tensor(due), stats, bases, state["exp_avg_sq"], dims, t, float32_qr)
+        else:
+            _update_bases(first, due, stats, bases, state["exp_avg_sq"], dims, t, float32_qr)
 
 def _adam_step(
-    p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], n: Scalar, dims: Sequence[int],
+    p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], n: int, dims: Sequence[int],
     bases: Sequence[Tensor], first: Flag, t: int,
 ) -> None:
     """Adam in the eigenbasis (Algorithm 3's first half); ``n`` counts Adam steps. With a tensor ``first``
@@ -137,7 +137,7 @@ def _adam_step(
         direction = direction / (rms + eps)
     step_size = lr
     if hp["correct_bias"]:
-        step_size = lr * (bias_correction(beta2, n) ** 0.5 / bias_correction(beta1, n))  # type: ignore[operator]
+        step_size = lr * (bias_correction(beta2, n) ** 0.5 / bias_correction(beta1, n))
     add_scaled_(p, direction, -step_size)
     decoupled_decay_(p, lr, hp["weight_decay"])  # after the step, as the authors' code
     if isinstance(first, Tensor):
@@ -147,6 +147,13 @@ def _adam_step(
 def _basis_dtype(dtype: torch.dtype) -> torch.dtype:
     """float64 stays float64; half precisions get float32 bases (eigh and QR need at least float32)."""
     return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def _per_matrix(x: Scalar, t: int) -> Scalar:
+    """A per-trial value broadcast over ``p[K, ...]`` ([K, 1, ...]) reshaped to broadcast over ``[K, d, d]``."""
+    if isinstance(x, Tensor) and x.dim() > 0:
+        return x.reshape(*x.shape[:t], 1, 1)
+    return x
 
 
 def _as_tensor(flag: Flag) -> Tensor:
@@ -160,30 +167,54 @@ def _write(targets: Sequence[Tensor], values: Sequence[Tensor]) -> None:
             old.copy_(new)
 
 
-def _when(
-    pred: Flag, fn: Callable[..., tuple[Tensor, ...]], outputs: tuple[Tensor, ...], extras: tuple[Tensor, ...]
-) -> tuple[Tensor, ...]:
-    """``fn(*outputs, *extras)`` where ``pred`` holds, else ``outputs`` unchanged; a tensor ``pred`` (any
-    element true) goes through ``torch.cond`` so that the compiled path keeps one graph."""
-    if not outputs:
-        return outputs
-    if isinstance(pred, Tensor) and not torch.compiler.is_compiling():
-        pred = bool(pred.any())  # eager: a plain branch (torch.cond in eager mode would trace its branches)
-    if not isinstance(pred, Tensor):
-        return fn(*outputs, *extras) if pred else outputs
-    n = len(outputs)
-    result: tuple[Tensor, ...] = torch.cond(
-        pred.any(), fn, lambda *xs: tuple(x.clone() for x in xs[:n]), (*outputs, *extras)
-    )
-    return tuple(result)
+def _update_bases(
+    first: bool, due: Flag, stats: Sequence[Tensor], bases: Sequence[Tensor], second: Tensor, dims: Sequence[int],
+    t: int, float32_qr: bool,
+) -> None:
+    """The first bases (step 1, by eigh), or Algorithm 4's refresh where a trial is due; in place."""
+    if first:
+        _write(bases, _eigenbases(*stats))
+        return
+    if isinstance(due, Tensor):
+        if not bool(due.any()):
+            return
+        mask = due
+    elif not due:
+        return
+    else:
+        mask = torch.tensor(True)
+    _write((*bases, second), _refresher(dims, t, float32_qr)(*bases, second, *stats, mask))
 
 
-def _eigenbases(*args: Tensor) -> tuple[Tensor, ...]:
-    """The first bases: eigenvectors of each statistic, largest eigenvalue first (``args``: bases, statistics)."""
-    stats = args[len(args) // 2 :]
+@torch.library.custom_op("optimlab::soap_update_bases", mutates_args=("bases", "second"))
+def _update_bases_op(
+    first: Tensor, due: Tensor, stats: list[Tensor], bases: list[Tensor], second: Tensor, dims: list[int], t: int,
+    float32_qr: bool,
+) -> None:
+    """:func:`_update_bases` as one opaque operation, for the compiled path: whether to refresh depends on the
+    step count, a tensor there, and a Python branch on it would break the graph (``fullgraph=True`` forbids
+    that). Inside the op the branch is plain Python, and eigh/QR run eagerly on the real tensors. (torch.cond
+    was tried first: on torch 2.13 Inductor mispredicted the layout of its operands, which silently gave wrong
+    steps with fused.py's size asserts off.) Costs one op call per tensor and step."""
+    _update_bases(bool(first.any()), due, stats, bases, second, dims, t, float32_qr)
+
+
+@_update_bases_op.register_fake
+def _(
+    first: Tensor, due: Tensor, stats: list[Tensor], bases: list[Tensor], second: Tensor, dims: list[int], t: int,
+    float32_qr: bool,
+) -> None:
+    return None
+
+
+def _eigenbases(*stats: Tensor) -> tuple[Tensor, ...]:
+    """The first bases: eigenvectors of each statistic, largest eigenvalue first."""
     out = []
     for stat in stats:
         eye = torch.eye(stat.shape[-1], dtype=stat.dtype, device=stat.device)
+        # A diverged trial's non-finite statistic would make eigh raise for the whole batch; its numbers no
+        # longer matter (the population freezes it), the other trials' must not be stopped.
+        stat = torch.where(torch.isfinite(stat), stat, 0.0)
         _, vectors = torch.linalg.eigh(stat + 1e-30 * eye)
         out.append(vectors.flip(-1))
     return tuple(out)
