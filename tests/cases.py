@@ -136,11 +136,12 @@ def _short(v: Any) -> str:
 
 
 _SOAP_SENSITIVE = (
-    "SOAP's statistics of W1 (8x5, left) and of the biases are nearly rank-deficient in the first steps (the "
-    "parameters barely move, so the gradients are nearly collinear); the refreshed eigenvectors of their "
-    "near-null subspace turn last-bit differences into 1e-12 changes of Q and, where G' is as small as ε, into "
-    "1e-3 changes of the step (float32_qr turns them into float32 roundings at once)"
+    "both sides of non-square weights rotate: the larger side's statistic (W1 8x5: left 8x8, W2 3x8: right 8x8) "
+    "has rank <= 5 from few, nearly collinear gradients (the parameters barely move); its refreshed eigenvectors "
+    "in the near-null subspace turn last-bit differences into 1e-12 changes of Q, and where G' is as small as "
+    "eps into 3e-3 changes of the parameters after 6 steps (measured, compiled against eager)"
 )
+
 
 CASES: tuple[Case, ...] = (
     # SGD: gd / sgd / minibatch are one rule with three batch policies.
@@ -191,13 +192,12 @@ CASES: tuple[Case, ...] = (
     # float32_qr=True reproduces it (bit for bit here). The default's rows are checked by the paper transcription.
     Case("SOAP", {"lr": 1e-2, "float32_qr": True}, preset="soap"),
     Case("SOAP", {"lr": 1e-2, "float32_qr": True, "precondition_frequency": 3, "precondition_1d": True,
-                  "shampoo_beta": 0.9, "betas": (0.9, 0.99)}, sensitive=_SOAP_SENSITIVE),
+                  "shampoo_beta": 0.9, "betas": (0.9, 0.99)}),
     Case("SOAP", {"lr": 1e-2, "float32_qr": True, "precondition_frequency": 2, "normalize_gradient": True,
-                  "max_precondition_dim": 5, "weight_decay": 0.0, "eps": 1e-6, "maximize": True},
-         sensitive=_SOAP_SENSITIVE),
+                  "max_precondition_dim": 5, "weight_decay": 0.0, "eps": 1e-6, "maximize": True}),
     Case("SOAP", {"lr": 5e-3, "float32_qr": True, "correct_bias": False, "weight_decay": 0.1}),
     # Refreshes in float64, rotating only the sides whose statistics have full rank from the first gradient on
-    # (W1 8x5: the right, W2 3x8: the left): the compiled path matches the eager loop to 1e-12 here.
+    # (W1 8x5: the right, W2 3x8: the left); the next row rotates both and is sensitive (see _SOAP_SENSITIVE).
     Case("SOAP", {"lr": 1e-2, "precondition_frequency": 2, "max_precondition_dim": 5, "normalize_gradient": True},
          reference=NO_REFERENCE),
     Case("SOAP", {"lr": 1e-2, "precondition_frequency": 2}, reference=NO_REFERENCE, sensitive=_SOAP_SENSITIVE),

@@ -116,6 +116,7 @@ class SOAPRule(Rule):
         else:
             _update_bases(first, due, stats, bases, state["exp_avg_sq"], dims, t, float32_qr)
 
+
 def _adam_step(
     p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], n: int, dims: Sequence[int],
     bases: Sequence[Tensor], first: Flag, t: int,
