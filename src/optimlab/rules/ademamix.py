@@ -16,6 +16,9 @@ class's ``None``) turns both warm-ups off: α(t) = α, β₃(t) = β₃. The slo
 Weight decay: the paper's λ·θₜ₋₁ inside the step is decoupled decay scaled by η, ``weight_decouple=True``
 (the default here). ``weight_decouple=False`` adds λ·θ to the gradient instead (coupled L2, pytorch_optimizer's
 default, see :class:`optimlab.optim.AdEMAMix`); ``fixed_decay=True`` decouples without the factor η.
+
+The step count t is kept per tensor (torch.optim's convention); pytorch_optimizer keeps one per parameter
+group. The two agree whenever every tensor gets a gradient at every step.
 """
 
 from __future__ import annotations

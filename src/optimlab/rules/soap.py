@@ -28,8 +28,11 @@ What the box leaves open, done as the authors' code (``nikhilvyas/SOAP``, which 
 * decoupled weight decay W ← W·(1 − η·λ) after the step (the AdamW form, on the updated W);
 * ``normalize_gradient=True`` divides N by its RMS (+ε) before the step.
 
-Departure from that code: the QR runs in the parameter's precision (float64 for float64 parameters); the
-reference casts to float32 (a bfloat16 workaround), reproduced by ``float32_qr=True``.
+Departures from that code: the QR runs in the parameter's precision (float64 for float64 parameters); the
+reference casts to float32 (a bfloat16 workaround), reproduced by ``float32_qr=True``. Steps are counted per
+tensor (torch.optim's convention) where pytorch_optimizer counts per parameter group: the same whenever every
+tensor gets a gradient at every step; a tensor whose first gradient comes later takes its basis-only first
+step then, where the reference would step it at once with the group's count in the bias corrections.
 
 The refresh "every f steps" (and the first basis) depends on the step count. With Python numbers (the drop-in
 classes) it is a Python ``if``. Where the count is a tensor (the compiled path) or f differs per trial (the
