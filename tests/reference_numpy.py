@@ -615,6 +615,70 @@ def prodigy(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
 
 # --------------------------------------------------------------------------- registry and driver
 
+
+# --------------------------------------------------------------------------- after Adam: AdEMAMix, SOAP
+
+
+def ademamix(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """AdEMAMix (Pagliardini, Ablin & Grangier 2024, Algorithm 1).
+
+    hp: lr (η), beta1, beta2, beta3, alpha, warmup (T_{α,β₃}; 0 = no warm-up), eps, weight_decay (λ).
+
+    α(t)  = min(t α / T, α)
+    β₃(t) = min(exp(ln β₁ ln β₃ / ((1 − t/T) ln β₃ + (t/T) ln β₁)), β₃)
+    m₁ ← β₁ m₁ + (1 − β₁) g ;  m₂ ← β₃(t) m₂ + (1 − β₃(t)) g ;  ν ← β₂ ν + (1 − β₂) g²
+    x ← x − η ((m₁/(1 − β₁ᵗ) + α(t) m₂) / (√(ν/(1 − β₂ᵗ)) + ε) + λ x)
+    """
+    b1, b2, b3, alpha, warmup = hp["beta1"], hp["beta2"], hp["beta3"], hp["alpha"], hp["warmup"]
+    if warmup:
+        alpha = min(t * alpha / warmup, alpha)
+        r = t / warmup
+        b3 = min(math.exp(math.log(b1) * math.log(b3) / ((1 - r) * math.log(b3) + r * math.log(b1))), b3)
+    m1 = s["m1"] = b1 * _buf(s, "m1", x) + (1 - b1) * g
+    m2 = s["m2"] = b3 * _buf(s, "m2", x) + (1 - b3) * g
+    nu = s["nu"] = b2 * _buf(s, "nu", x) + (1 - b2) * g * g
+    m1_hat, nu_hat = m1 / (1 - b1**t), nu / (1 - b2**t)
+    return x - hp["lr"] * ((m1_hat + alpha * m2) / (np.sqrt(nu_hat) + hp["eps"]) + hp["weight_decay"] * x)
+
+
+def soap(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """SOAP (Vyas et al. 2024, Algorithm 3, with Algorithm 4 for the refresh) for one m×n matrix.
+
+    hp: lr (η), beta1, beta2, shampoo_beta (β_s), eps, weight_decay (λ), frequency (f).
+
+    The box, with what it leaves to the authors' code (nikhilvyas/SOAP) written in:
+    step 1: L = (1 − β_s) G Gᵀ, R = (1 − β_s) Gᵀ G, Q_L, Q_R their eigenvectors (largest eigenvalue first); no step.
+    step t ≥ 2 (n = t − 1 Adam steps):
+        G' = Q_Lᵀ G Q_R ;  M ← β₁ M + (1 − β₁) G ;  M' = Q_Lᵀ M Q_R ;  V ← β₂ V + (1 − β₂) G'²
+        N = Q_L (M' / (√V + ε)) Q_Rᵀ ;  x ← x − η √(1 − β₂ⁿ)/(1 − β₁ⁿ) N ;  x ← x (1 − η λ)
+        L ← β_s L + (1 − β_s) G Gᵀ ;  R ← β_s R + (1 − β_s) Gᵀ G
+        if n mod f = 0: for each side, S = P Q, columns ordered by the estimates diag(Qᵀ S) (largest first) and
+        V's rows (left) / columns (right) the same way, Q ← the Q factor of S.
+    """
+    bs = hp["shampoo_beta"]
+    left = s["L"] = bs * _buf(s, "L", np.zeros((g.shape[0],) * 2)) + (1 - bs) * g @ g.T
+    right = s["R"] = bs * _buf(s, "R", np.zeros((g.shape[1],) * 2)) + (1 - bs) * g.T @ g
+    if t == 1:
+        s["QL"], s["QR"] = (np.linalg.eigh(p + 1e-30 * np.eye(len(p)))[1][:, ::-1] for p in (left, right))
+        return x
+    # The statistics above already hold this step's G; the Adam part below uses only the bases, as in the box.
+    n, ql, qr = t - 1, s["QL"], s["QR"]
+    b1, b2 = hp["beta1"], hp["beta2"]
+    m = s["M"] = b1 * _buf(s, "M", x) + (1 - b1) * g
+    rotated = ql.T @ g @ qr
+    v = s["V"] = b2 * _buf(s, "V", x) + (1 - b2) * rotated**2
+    direction = ql @ ((ql.T @ m @ qr) / (np.sqrt(v) + hp["eps"])) @ qr.T
+    x = x - hp["lr"] * math.sqrt(1 - b2**n) / (1 - b1**n) * direction
+    x = x * (1 - hp["lr"] * hp["weight_decay"])
+    if n % hp["frequency"] == 0:
+        for axis, (p, key) in enumerate(((left, "QL"), (right, "QR"))):
+            product = p @ s[key]
+            order = np.argsort(-np.sum(s[key] * product, axis=0), kind="stable")
+            s["V"] = np.take(s["V"], order, axis=axis)
+            s[key] = np.linalg.qr(product[:, order])[0]
+    return x
+
+
 ALGORITHMS: dict[str, Step] = {
     "gd": gd,
     "heavy_ball": heavy_ball,
@@ -650,6 +714,8 @@ ALGORITHMS: dict[str, Step] = {
     "muon": muon,
     "adafactor": adafactor,
     "prodigy": prodigy,
+    "ademamix": ademamix,
+    "soap": soap,
 }
 
 _ADAM = frozenset({"lr", "beta1", "beta2", "eps"})
@@ -689,12 +755,15 @@ HYPERPARAMETERS: dict[str, frozenset[str]] = {
     "muon": frozenset({"lr", "momentum", "nesterov", "ns_coefficients", "ns_steps", "eps", "adjust_lr_fn"}),
     "adafactor": frozenset({"eps1", "eps2", "d", "decay", "rho_max", "eps1_placement"}),
     "prodigy": _ADAM | {"d0", "beta3"},
+    "ademamix": _ADAM | {"beta3", "alpha", "warmup"},
+    "soap": _ADAM | {"shampoo_beta", "frequency"},
 }
 
 #: Algorithms whose ``weight_decay`` is their own (decoupled) decay, not the coupled L2 wrapper.
-DECOUPLED_DECAY = frozenset(
-    {"adamw", "lion", "cautious_adamw", "cautious_lion", "adopt_decoupled", "schedulefree_adamw", "muon", "adafactor"}
-)
+DECOUPLED_DECAY = frozenset({
+    "adamw", "lion", "cautious_adamw", "cautious_lion", "adopt_decoupled", "schedulefree_adamw", "muon", "adafactor",
+    "ademamix", "soap",
+})
 
 
 def run_with_states(

@@ -11,6 +11,7 @@ from pathlib import Path
 import adopt
 import prodigyopt
 import pytest
+import pytorch_optimizer
 import torch
 
 from cases import OPTIMLAB_EXTRAS
@@ -61,9 +62,13 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "adafactor": {"lr", "beta2_decay", "eps", "d", "weight_decay", "maximize"},
     "prodigy": {"lr", "betas", "beta3", "eps", "weight_decay", "decouple", "use_bias_correction",
                 "safeguard_warmup", "d0", "d_coef", "growth_rate"},
+    "ademamix": {"lr", "betas", "alpha", "t_alpha_beta3", "eps", "weight_decay", "weight_decouple", "fixed_decay",
+                 "maximize"},
+    "soap": {"lr", "betas", "shampoo_beta", "weight_decay", "precondition_frequency", "max_precondition_dim",
+             "precondition_1d", "correct_bias", "normalize_gradient", "eps", "maximize"},
 }
 
-# The class whose keyword arguments each card documents (torch.optim's where it has the algorithm).
+# The reference class whose keyword arguments each card documents (torch.optim's, else the reference library's).
 TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "gd": torch.optim.SGD,
     "sgd": torch.optim.SGD,
@@ -91,6 +96,8 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     "muon": torch.optim.Muon,
     "adafactor": torch.optim.Adafactor,
     "prodigy": prodigyopt.Prodigy,  # no torch.optim class: the reference library's
+    "ademamix": pytorch_optimizer.AdEMAMix,
+    "soap": pytorch_optimizer.SOAP,
 }
 
 CARD_NAMES = available_cards()

@@ -61,7 +61,9 @@ def test_every_class_and_flag_has_cases() -> None:
     for flag in ("weight_decay", "amsgrad", "nesterov", "dampening", "centered", "momentum", "maximize",
                  "decoupled_weight_decay", "lr_decay", "initial_accumulator_value", "betas", "eps", "rho",
                  "alpha", "momentum_decay", "cautious", "lambd", "t0", "etas", "step_sizes", "decouple",
-                 "clip_lambda", "adjust_lr_fn", "ns_steps", "ns_coefficients", "beta2_decay", "d"):
+                 "clip_lambda", "adjust_lr_fn", "ns_steps", "ns_coefficients", "beta2_decay", "d",
+                 "t_alpha_beta3", "fixed_decay", "float32_qr", "precondition_frequency",
+                 "precondition_1d", "normalize_gradient", "shampoo_beta", "max_precondition_dim"):
         assert flag in flags, f"no case sets {flag}"
 
 
@@ -245,10 +247,14 @@ def test_edge_of_valid_range_is_accepted(cls: str, arg: str, value: float) -> No
 def test_every_numeric_argument_has_a_declared_range(cls: str) -> None:
     """The table of ranges covers every numeric constructor argument, and agrees with the rule's declaration."""
     klass = getattr(optim, cls)
-    numeric = {  # numbers and tuples of numbers (ADOPT's clip_lambda is a schedule, not a number)
+    numeric = {  # numbers, tuples of numbers, and numbers that may be None ("off" or derived: AdEMAMix's
+        # t_alpha_beta3, SOAP's shampoo_beta, Prodigy's beta3); ADOPT's clip_lambda is a schedule, not a number
         name for name, p in inspect.signature(klass.__init__).parameters.items()
-        if name not in ("self", "params") and isinstance(p.default, (int, float, tuple))
-        and not isinstance(p.default, bool)
+        if name not in ("self", "params") and not isinstance(p.default, bool)
+        and (
+            isinstance(p.default, (int, float, tuple))
+            or (p.default is None and ("float" in str(p.annotation) or "int" in str(p.annotation)))
+        )
     }
     expected = {a.split("[")[0] for a in VALID_RANGES[cls]}
     assert numeric == expected

@@ -35,6 +35,18 @@ def _value(h: Hyper, k: int, rng: random.Random, flags: dict[str, Any], rule: st
         return rng.uniform(0.5, 1.0) if rule == "prodigy" else rng.uniform(0.005, 0.05)
     if name in ("beta1", "beta2"):
         return 0.0 if (k == 0 and name == "beta1") else rng.uniform(0.5, 0.99)
+    if name in ("beta3", "shampoo_beta"):
+        return rng.uniform(0.9, 0.9999) if name == "beta3" else rng.uniform(0.5, 0.99)
+    if name == "t_alpha_beta3":  # AdEMAMix's warm-ups: off for trial 0 (β₁ = 0 there), else within the run
+        return 0.0 if k == 0 else float(rng.randint(3, 30))
+    if name == "precondition_frequency":  # SOAP: a different refresh period per trial
+        return float(k + 1)
+    if name == "max_precondition_dim":
+        # SOAP: structural (one value per population). Dimension 0 (length 3) of these 3x2 tensors stays unrotated:
+        # its first statistic G·Gᵀ has rank 2, the null direction's second moment is rounding noise (1e-35) and
+        # the update there is noise/ε, so batched and single products that differ in the last bit differ by up to
+        # 1e-10 after 25 steps. tests/test_soap.py rotates both sides of square tensors at this tolerance.
+        return 2.0
     if name in ("alpha", "rho"):
         return rng.uniform(0.8, 0.99)
     if name == "eps":
@@ -224,6 +236,9 @@ TRIALS = [
     Trial("adafactor", {"lr": 0.02, "weight_decay": 0.01}),
     Trial("muon", {"lr": 0.01, "adjust_lr_fn": "match_rms_adamw", "nesterov": False, "newton_schulz_dtype": "param"}),
     Trial("prodigy", {}),  # with the row above: one group, not a slice (sums per trial over every tensor)
+    Trial("ademamix", {"lr": 0.01, "t_alpha_beta3": 20, "weight_decay": 0.01}),
+    # Rotated sides only where one gradient's statistic has full rank (see max_precondition_dim in _value).
+    Trial("soap", {"lr": 0.01, "max_precondition_dim": 5, "precondition_frequency": 3}),
 ]
 
 

@@ -552,9 +552,85 @@ def test_torch_matches_reference(
     assert np.max(np.abs(ref[-1] - ref[0])) > 1e-2
 
 
+def _matrix_problem(x: Array) -> Array:
+    """Gradient of a 2×3 anisotropic bowl with ripples (a matrix, so SOAP rotates both sides)."""
+    a = np.array([[1.0, 3.0, 0.5], [2.0, 0.2, 5.0]])
+    c = np.array([[1.0, -2.0, 0.5], [0.3, 3.0, -1.0]])
+    return a * (x - c) + 0.6 * np.cos(2.0 * x)
+
+
+X_MATRIX = np.array([[0.5, 0.1, -1.2], [2.0, -0.7, 0.0]])
+
+# (id, pytorch_optimizer class, its kwargs, reference name, hp, gradient, start)
+OTHER_LIBRARY_MATCHES: list[tuple[str, str, dict[str, Any], str, dict[str, Any], Any, Array]] = [
+    ("ademamix", "AdEMAMix", {"lr": 1e-2, "weight_decouple": True}, "ademamix",
+     {**ADAM_HP, "beta3": 0.9999, "alpha": 5.0, "warmup": 0, "weight_decay": 0.0}, rosenbrock, X0),
+    ("ademamix_warmup_decay", "AdEMAMix",
+     {"lr": 1e-2, "betas": (0.8, 0.99, 0.999), "alpha": 2.0, "t_alpha_beta3": 80, "weight_decay": 0.1,
+      "weight_decouple": True},
+     "ademamix", {"lr": 1e-2, "beta1": 0.8, "beta2": 0.99, "beta3": 0.999, "alpha": 2.0, "warmup": 80, "eps": 1e-8,
+                  "weight_decay": 0.1}, rosenbrock, X0),
+    # No refresh within the run: pytorch_optimizer's refresh QR is float32 (a departure optimlab makes optional).
+    ("soap_eigh_basis", "SOAP", {"lr": 2e-2, "precondition_frequency": 1000, "eps": 1e-4}, "soap",
+     {"lr": 2e-2, "beta1": 0.95, "beta2": 0.95, "shampoo_beta": 0.95, "eps": 1e-4, "weight_decay": 1e-2,
+      "frequency": 1000}, _matrix_problem, X_MATRIX),
+]
+
+
+@pytest.mark.parametrize(("cls", "kwargs", "name", "hp", "grad", "start"), [m[1:] for m in OTHER_LIBRARY_MATCHES],
+                         ids=[m[0] for m in OTHER_LIBRARY_MATCHES])
+def test_pytorch_optimizer_matches_reference(
+    cls: str, kwargs: dict[str, Any], name: str, hp: dict[str, Any], grad: Any, start: Array
+) -> None:
+    import pytorch_optimizer
+
+    ref = run(name, hp, grad, start, STEPS)
+    p = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    opt = getattr(pytorch_optimizer, cls)([p], **kwargs)
+    got = [start.copy()]
+    for _ in range(STEPS):
+        p.grad = torch.from_numpy(grad(p.detach().numpy().copy()))
+        opt.step()
+        got.append(p.detach().numpy().copy())
+    assert rel_err(np.stack(got), ref) <= 1e-10
+    assert np.max(np.abs(ref[-1] - ref[0])) > 1e-2
+
+
+def test_ademamix_with_alpha_zero_is_adamw() -> None:
+    """With α = 0 the slow momentum drops out: AdEMAMix is AdamW (decoupled decay η·λ)."""
+    hp = {**ADAM_HP, "weight_decay": 0.1}
+    ours = run("ademamix", {**hp, "beta3": 0.999, "alpha": 0.0, "warmup": 0}, rosenbrock, X0, STEPS)
+    assert rel_err(ours, run("adamw", hp, rosenbrock, X0, STEPS)) <= 1e-12
+
+
+def test_ademamix_warmups_reach_their_targets_at_t() -> None:
+    """β₃(t) starts at β₁ (t = 0) and reaches β₃ at t = T; α(t) = α from T on: after T the run is the plain one
+    restarted from the same state."""
+    hp = {**ADAM_HP, "beta3": 0.999, "alpha": 4.0, "weight_decay": 0.0}
+    grads = [np.full(3, 1.0)] * 2
+    _, warm = run_with_states("ademamix", {**hp, "warmup": 1}, schedule(grads), np.zeros(3), 2)
+    _, plain = run_with_states("ademamix", {**hp, "warmup": 0}, schedule(grads), np.zeros(3), 2)
+    for key in ("m1", "m2", "nu"):  # at t = 1 = T both schedules are at their targets already
+        np.testing.assert_allclose(warm[-1][key], plain[-1][key], rtol=1e-14)
+
+
+def test_soap_first_step_only_builds_the_bases() -> None:
+    """Step 1 collects L = (1 − β_s) G Gᵀ and R, takes their eigenvectors, and leaves x alone."""
+    hp = {"lr": 0.1, "beta1": 0.9, "beta2": 0.9, "shampoo_beta": 0.9, "eps": 1e-8, "weight_decay": 0.1,
+          "frequency": 2}
+    traj, states = run_with_states("soap", hp, _matrix_problem, X_MATRIX, 2)
+    np.testing.assert_array_equal(traj[1], traj[0])
+    g = _matrix_problem(X_MATRIX)
+    np.testing.assert_allclose(states[0]["L"], 0.1 * g @ g.T, rtol=1e-14)
+    ql = states[0]["QL"]
+    np.testing.assert_allclose(ql.T @ ql, np.eye(2), atol=1e-14)
+    assert not np.allclose(traj[2], traj[1])
+
+
 def test_every_reference_is_compared_with_torch_or_a_paper_form() -> None:
     compared = {m[3] for m in MATCHES} | PAPER_ONLY | {m[3] for m in SCHEDULE_FREE_MATCHES}
     compared |= {"adafactor", "muon"}  # compared with torch in their own tests below
+    compared |= {m[3] for m in OTHER_LIBRARY_MATCHES}
     assert compared == set(ALGORITHMS)
 
 

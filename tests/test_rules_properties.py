@@ -424,3 +424,44 @@ def test_prodigy_d_never_moves_when_d0_exceeds_the_distance_to_the_solution(
         opt.step()
         assert _prodigy_d(opt) == d0
     assert not torch.equal(params[0].detach(), start[0])  # the steps were taken
+@given(seed=seeds, steps=st.integers(1, 12), b3=st.floats(0.5, 0.9999), warmup=st.sampled_from([0.0, 5.0]))
+def test_ademamix_without_its_slow_momentum_is_adamw(seed: int, steps: int, b3: float, warmup: float) -> None:
+    """α = 0 removes the slow momentum: AdEMAMix is AdamW (decoupled decay), whatever β₃ and its warm-up."""
+    rule, adam = RULES["ademamix"], RULES["adam"]
+    hp = {**rule.defaults(), "lr": 0.01, "alpha": 0.0, "beta3": b3, "t_alpha_beta3": warmup, "weight_decay": 0.1}
+    adam_hp = {**adam.defaults(), "lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True}
+    p1, p2 = _tensor(seed), _tensor(seed)
+    s1, s2 = rule.init_state(p1, hp), adam.init_state(p2, adam_hp)
+    for t in range(1, steps + 1):
+        g = torch.sin(3 * p1) + _tensor(seed + t, scale=0.1)
+        rule.update(p1, g, s1, hp, t)
+        adam.update(p2, g.clone(), s2, adam_hp, t)
+    assert torch.allclose(p1, p2, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_soap_is_equivariant_to_rotations_of_the_weight(seed: int) -> None:
+    """Shampoo's bases rotate with the weight: for orthogonal U, V, SOAP on W' = U·W·Vᵀ with gradients U·G·Vᵀ
+    follows U·Wₜ·Vᵀ (eigh and QR are equivariant up to column signs, which cancel). Adam is not equivariant."""
+    gen = torch.Generator().manual_seed(seed)
+    u = torch.linalg.qr(torch.randn(4, 4, generator=gen, dtype=torch.float64)).Q
+    v = torch.linalg.qr(torch.randn(4, 4, generator=gen, dtype=torch.float64)).Q
+    a, b = (torch.randn(4, 4, generator=gen, dtype=torch.float64) for _ in range(2))
+    target = torch.randn(4, 4, generator=gen, dtype=torch.float64)
+
+    def grad(w: torch.Tensor) -> torch.Tensor:  # of ½‖A·W·B − C‖² + ¼‖W‖⁴: not diagonal in any basis
+        return a.T @ (a @ w @ b - target) @ b.T + w * (w * w).sum()
+
+    for name, equivariant in (("soap", True), ("adam", False)):
+        rule = RULES[name]
+        hp = {**rule.defaults(), "lr": 0.01, "eps": 1e-4, "weight_decay": 0.0}
+        if name == "soap":
+            hp["precondition_frequency"] = 2
+        w = torch.randn(4, 4, generator=torch.Generator().manual_seed(seed + 10), dtype=torch.float64)
+        w_rot = u @ w @ v.T
+        s1, s2 = rule.init_state(w, hp), rule.init_state(w_rot, hp)
+        for t in range(1, 16):
+            rule.update(w, grad(w), s1, hp, t)
+            rule.update(w_rot, u @ grad(u.T @ w_rot @ v) @ v.T, s2, hp, t)
+        gap = (u @ w @ v.T - w_rot).abs().max().item()
+        assert (gap < 1e-10) if equivariant else (gap > 1e-4), (name, gap)

@@ -157,6 +157,25 @@ PAPER_CASES = [
     PaperCase(Case("Prodigy", {"lr": 0.5, "betas": (0.8, 0.99), "beta3": 0.95, "eps": 1e-3, "d0": 1e-4,
                                "decouple": False, "weight_decay": 0.05}), "prodigy",
               {"lr": 0.5, "beta1": 0.8, "beta2": 0.99, "beta3": 0.95, "eps": 1e-3, "d0": 1e-4, "weight_decay": 0.05}),
+    PaperCase(Case("AdEMAMix", {"lr": 0.05}), "ademamix",
+              {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "beta3": 0.9999, "alpha": 5.0, "warmup": 0, "eps": 1e-8,
+               "weight_decay": 0.0}),
+    # Warm-ups ending at step 60 of 120, decoupled decay (the paper's λ inside the step, the default).
+    PaperCase(Case("AdEMAMix", {"lr": 0.02, "betas": (0.8, 0.99, 0.999), "alpha": 3.0, "t_alpha_beta3": 60,
+                                "weight_decay": 0.1, "eps": 1e-6}), "ademamix",
+              {"lr": 0.02, "beta1": 0.8, "beta2": 0.99, "beta3": 0.999, "alpha": 3.0, "warmup": 60, "eps": 1e-6,
+               "weight_decay": 0.1}),
+    # SOAP with the default QR precision (float64 here); X0 is a 2x3 matrix: both sides rotate. The right statistic
+    # of one 2x3 gradient has rank 2: at step 2 the second moment of its null direction is rounding noise (~1e-35)
+    # and the step there is noise/ε. ε = 1e-4 keeps that below 1e-13 (with 1e-8 the two float64 computations,
+    # equal up to rounding, drift apart to 1e-9 over 120 steps).
+    PaperCase(Case("SOAP", {"lr": 0.02, "precondition_frequency": 3, "eps": 1e-4}), "soap",
+              {"lr": 0.02, "beta1": 0.95, "beta2": 0.95, "shampoo_beta": 0.95, "eps": 1e-4, "weight_decay": 1e-2,
+               "frequency": 3}),
+    PaperCase(Case("SOAP", {"lr": 0.05, "betas": (0.9, 0.99), "shampoo_beta": 0.8, "weight_decay": 0.0,
+                            "eps": 1e-4}), "soap",
+              {"lr": 0.05, "beta1": 0.9, "beta2": 0.99, "shampoo_beta": 0.8, "eps": 1e-4, "weight_decay": 0.0,
+               "frequency": 10}),
 ]
 
 
@@ -241,6 +260,10 @@ DEPARTURES = [
     # prodigyopt's dₖ₊₁ in the ε term (the option that reproduces it).
     PaperCase(Case("Prodigy", {"lr": 0.5, "eps": 1e-3, "d0": 1e-4, "step_with_new_d": True}), "prodigy",
               {"lr": 0.5, "beta1": 0.9, "beta2": 0.999, "eps": 1e-3, "d0": 1e-4}),
+    # AdEMAMix with pytorch_optimizer's coupled L2 instead of the paper's decoupled decay.
+    PaperCase(Case("AdEMAMix", {"lr": 0.05, "weight_decay": 0.5, "weight_decouple": False}), "ademamix",
+              {"lr": 0.05, "beta1": 0.9, "beta2": 0.999, "beta3": 0.9999, "alpha": 5.0, "warmup": 0, "eps": 1e-8,
+               "weight_decay": 0.5}),
 ]
 
 

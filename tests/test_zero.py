@@ -31,6 +31,8 @@ ZERO_CASES = [
     Case("AdamWScheduleFree", {"lr": 1e-2, "warmup_steps": 5}),  # it starts in train mode: no train() call needed
     Case("Muon", {"lr": 0.02}),  # the MLP's biases run its AdamW part
     Case("Adafactor", {"lr": 1e-2, "weight_decay": 1e-2}),
+    Case("AdEMAMix", {"lr": 1e-2, "t_alpha_beta3": 20}),
+    Case("SOAP", {"lr": 1e-2, "precondition_frequency": 3}),
 ]
 
 

@@ -1001,11 +1001,119 @@ class Prodigy(RuleOptimizer):
         return hp
 
 
+class AdEMAMix(RuleOptimizer):
+    """AdEMAMix: Adam with a mixture of a fast and a slow momentum (Pagliardini et al. 2024).
+
+    Arguments, order and defaults of ``pytorch_optimizer.AdEMAMix`` (pytorch_optimizer 4.1.0) except one default:
+    ``weight_decouple=True`` here (the paper's Algorithm 1 decays θ directly, scaled by η), ``False`` there (L2
+    added to the gradient); pass ``weight_decouple=False`` for the reference's behaviour. ``betas`` is
+    (β₁, β₂, β₃); ``t_alpha_beta3=None`` (or 0) turns the α and β₃ warm-ups off, as in the reference.
+    Math and paper: :class:`optimlab.rules.ademamix.AdEMAMixRule`.
+    """
+
+    rule = RULES["ademamix"]
+    packed: ClassVar[Mapping[str, tuple[str, ...]]] = {"betas": ("beta1", "beta2", "beta3")}
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float, float, float] = (0.9, 0.999, 0.9999),
+        weight_decay: float = 0.0,
+        weight_decouple: bool = True,
+        fixed_decay: bool = False,
+        alpha: float = 5.0,
+        t_alpha_beta3: float | None = None,
+        eps: float = 1e-8,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        *,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        super().__init__(
+            params,
+            dict(
+                lr=lr, betas=betas, weight_decay=weight_decay, weight_decouple=weight_decouple,
+                fixed_decay=fixed_decay, alpha=alpha, t_alpha_beta3=t_alpha_beta3, eps=eps, maximize=maximize,
+                foreach=foreach, differentiable=differentiable, fused=fused,
+            ),
+        )
+
+    @classmethod
+    def rule_hypers(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        hp = super().rule_hypers(args)
+        if hp["t_alpha_beta3"] is None:  # no warm-up: the rule's 0
+            hp["t_alpha_beta3"] = 0.0
+        return hp
+
+
+class SOAP(RuleOptimizer):
+    """SOAP: Adam in the eigenbasis of Shampoo's preconditioner (Vyas et al. 2024).
+
+    Arguments, order and defaults of ``pytorch_optimizer.SOAP`` (pytorch_optimizer 4.1.0); ``shampoo_beta=None``
+    means β₂. Not supported yet: ``merge_dims=True`` (raises ``ValueError``), hence ``data_format`` has no
+    effect. One departure, switchable: the QR of the eigenbasis refresh runs in the parameter's precision
+    (float64 for float64 parameters); ``float32_qr=True`` runs it in float32 as the reference does.
+    Math, paper and what the algorithm box leaves open: :class:`optimlab.rules.soap.SOAPRule`.
+    """
+
+    rule = RULES["soap"]
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 3e-3,
+        betas: tuple[float, float] = (0.95, 0.95),
+        shampoo_beta: float | None = None,
+        weight_decay: float = 1e-2,
+        precondition_frequency: int = 10,
+        max_precondition_dim: int = 10000,
+        merge_dims: bool = False,
+        precondition_1d: bool = False,
+        correct_bias: bool = True,
+        normalize_gradient: bool = False,
+        data_format: str = "channels_first",
+        eps: float = 1e-8,
+        maximize: bool = False,
+        *,
+        float32_qr: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        if merge_dims:
+            raise ValueError("Invalid merge_dims=True for SOAP: optimlab does not merge dimensions yet.")
+        if data_format not in ("channels_first", "channels_last"):
+            raise ValueError(
+                f"Invalid data_format={data_format!r} for SOAP: must be 'channels_first' or 'channels_last'."
+            )
+        super().__init__(
+            params,
+            dict(
+                lr=lr, betas=betas, shampoo_beta=shampoo_beta, weight_decay=weight_decay,
+                precondition_frequency=precondition_frequency, max_precondition_dim=max_precondition_dim,
+                merge_dims=merge_dims, precondition_1d=precondition_1d, correct_bias=correct_bias,
+                normalize_gradient=normalize_gradient, data_format=data_format, eps=eps, maximize=maximize,
+                float32_qr=float32_qr, foreach=foreach, differentiable=differentiable, fused=fused,
+            ),
+        )
+
+    @classmethod
+    def rule_hypers(cls, args: Mapping[str, Any]) -> dict[str, Any]:
+        values = dict(args)
+        if values.get("shampoo_beta") is None:  # the reference's default: the statistics decay like V (β₂)
+            values["shampoo_beta"] = values["betas"][1]
+        return super().rule_hypers(values)
+
+
 __all__ = [
     "ADOPT",
     "ASGD",
     "SGD",
+    "SOAP",
     "AMSGrad",
+    "AdEMAMix",
     "Adadelta",
     "Adafactor",
     "Adagrad",

@@ -178,6 +178,8 @@ PRESETS: dict[str, Preset] = {
         Preset("muon", "Muon", optim.Muon),
         Preset("adafactor", "Adafactor", optim.Adafactor),
         Preset("prodigy", "Prodigy", optim.Prodigy),
+        Preset("ademamix", "AdEMAMix", optim.AdEMAMix),
+        Preset("soap", "SOAP (Shampoo with Adam in the preconditioner's eigenbasis)", optim.SOAP),
     )
 }
 

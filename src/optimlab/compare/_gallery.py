@@ -107,8 +107,8 @@ def gallery(out_dir: str | Path = "optimlab-out/compare", *, workers: int = 2, v
 
     index = write_page(
         results, out / "index.html", title="optimlab compare: the classic optimizers and what came after, seen moving",
-        intro="Each figure tells one story about the classic optimizer family and its descendants. Learning rates are tuned by the "
-        "same rule for every optimizer unless the figure says otherwise.", links=links,
+        intro="Each figure tells one story about the classic optimizer family and its descendants. Learning rates "
+        "are tuned by the same rule for every optimizer unless the figure says otherwise.", links=links,
     )
     if verbose:
         for (name, _, _), (_, sec) in zip(STORIES, done, strict=True):

@@ -6,6 +6,7 @@ from .adafactor import AdafactorRule
 from .adagrad import AdagradRule
 from .adam import AdamRule
 from .adamax import AdamaxRule
+from .ademamix import AdEMAMixRule
 from .adopt import ADOPTRule
 from .asgd import ASGDRule
 from .lion import LionRule, SignumRule
@@ -17,6 +18,7 @@ from .rmsprop import RMSpropRule
 from .rprop import RpropRule
 from .schedulefree import ScheduleFreeAdamWRule, ScheduleFreeRule, ScheduleFreeSGDRule
 from .sgd import SGDRule
+from .soap import SOAPRule
 
 RULES: dict[str, Rule] = {
     rule.name: rule
@@ -39,6 +41,8 @@ RULES: dict[str, Rule] = {
         MuonRule(),
         AdafactorRule(),
         ProdigyRule(),
+        AdEMAMixRule(),
+        SOAPRule(),
     )
 }
 """Every rule by name."""
@@ -48,6 +52,7 @@ __all__ = [
     "TRIAL_DIMS",
     "ADOPTRule",
     "ASGDRule",
+    "AdEMAMixRule",
     "AdadeltaRule",
     "AdafactorRule",
     "AdagradRule",
@@ -63,6 +68,7 @@ __all__ = [
     "RpropRule",
     "Rule",
     "SGDRule",
+    "SOAPRule",
     "Scalar",
     "ScheduleFreeAdamWRule",
     "ScheduleFreeRule",
