@@ -27,7 +27,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 
 
 def test_every_preset_has_a_lineage_and_every_parent_is_known() -> None:
-    assert set(PRESETS) <= set(LINEAGE), f"presets without a lineage entry: {sorted(set(PRESETS) - set(LINEAGE))}"
+    assert set(PRESETS) == set(LINEAGE), f"presets and lineage differ: {sorted(set(PRESETS) ^ set(LINEAGE))}"
     assert set(LINEAGE) == ALL_NAMES
     for name, entry in LINEAGE.items():
         assert set(entry.parents) <= set(LINEAGE), f"{name} names an unknown parent: {entry.parents}"
