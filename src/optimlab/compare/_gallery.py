@@ -46,11 +46,9 @@ STORIES: list[Story] = [
     ),
     (
         "after-adam",
-        "After Adam, in the banana valley, every learning rate tuned by the same rule: Lion steps by exactly its "
-        "learning rate in every coordinate (the sign of its momentum), so its step length stays flat and it stalls "
-        "near the floor; ADOPT divides each gradient by the previous second moment before averaging it; "
-        "Schedule-Free AdamW is drawn at its averaged point x, where it would be evaluated; Prodigy estimates its "
-        "own step size (its lr is a multiplier near 1).",
+        "After Adam: Lion steps by exactly its learning rate in every coordinate (a flat step length; it stalls "
+        "near the floor); Schedule-Free AdamW is drawn at its averaged point x; Prodigy's lr scales its own "
+        "step-size estimate.",
         lambda: compare(["adam", "lion", "adopt", "schedulefree-adamw", "prodigy"], "rosenbrock", steps=300,
                         tune=True),
     ),

@@ -114,8 +114,11 @@ def _gap(result: CompareResult) -> tuple[np.ndarray, str, bool]:
 def figure(result: CompareResult) -> Figure:
     """The static picture: contour map with every path, beside loss curves and step lengths."""
     fig = Figure(figsize=(13.5, 6.6), dpi=100)
+    subtitle = "\n".join(textwrap.wrap(result.story, 170) + textwrap.wrap(result.settings, 170))
+    # The caption's lines (9 pt, about 2.4% of the height each) sit under the axes' tick labels and x labels.
     grid = fig.add_gridspec(
-        2, 2, width_ratios=(1.25, 1.0), left=0.05, right=0.985, top=0.9, bottom=0.17, wspace=0.14, hspace=0.38
+        2, 2, width_ratios=(1.25, 1.0), left=0.05, right=0.985, top=0.9, bottom=0.105 + 0.024 * subtitle.count("\n"),
+        wspace=0.14, hspace=0.38,
     )
     ax = fig.add_subplot(grid[:, 0])
     top, bottom = fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])
@@ -161,7 +164,6 @@ def figure(result: CompareResult) -> Figure:
         bottom.grid(alpha=0.3)
     top.legend(handles=_legend_handles(result), fontsize=8, loc="best", framealpha=0.9)
     fig.suptitle(result.title, fontsize=14, fontweight="bold")
-    subtitle = "\n".join(textwrap.wrap(result.story, 170) + textwrap.wrap(result.settings, 170))
     fig.text(0.5, 0.015, subtitle, ha="center", va="bottom", fontsize=9, color="#333333")
     return fig
 
