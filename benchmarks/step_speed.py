@@ -92,7 +92,7 @@ factors the second moment of a matrix (row and column sums of g², one read of g
 
 REFERENCE_CLASSES: dict[str, str] = {
     "Lion": "lion_pytorch:Lion",
-    "ADOPT": "torch_adopt:ADOPT",
+    "ADOPT": "adopt:ADOPT",  # torch-adopt 0.1.0 imports as ``adopt``
     "AdEMAMix": "pytorch_optimizer:AdEMAMix",
     "SOAP": "pytorch_optimizer:SOAP",
     "Prodigy": "prodigyopt:Prodigy",
