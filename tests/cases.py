@@ -329,6 +329,9 @@ one place that keeps them out of the suites that train the MLP, whose gradients 
 state_dict cross-over and round trip); the rule's dense reading (update where g != 0) is checked by the
 population and paper tests."""
 
+SPARSE_ONLY_CLASSES: frozenset[str] = frozenset(c.cls for c in SPARSE_ONLY_CASES)
+"""The classes that take sparse gradients only (a test that feeds one a gradient gives it ``g.to_sparse()``)."""
+
 ALL_CASES: tuple[Case, ...] = CASES + SPARSE_ONLY_CASES
 """Every row, for the coverage checks (every preset, class, flag and rule has one)."""
 
