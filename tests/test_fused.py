@@ -17,7 +17,18 @@ import pytest
 import torch
 from torch._dynamo.utils import counters
 
-from cases import ALL_CASES, CASES, Case, clone_params, mlp_data, mlp_loss, mlp_params, one_case_per_class, rel_error, train
+from cases import (
+    ALL_CASES,
+    CASES,
+    Case,
+    clone_params,
+    mlp_data,
+    mlp_loss,
+    mlp_params,
+    one_case_per_class,
+    rel_error,
+    train,
+)
 from optimlab import fused, optim
 from optimlab.rules import RULES
 

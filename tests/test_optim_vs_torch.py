@@ -4,8 +4,8 @@ sparse and complex parameters. Everything in float64."""
 from __future__ import annotations
 
 import copy
-import io
 import inspect
+import io
 import warnings
 from collections.abc import Callable
 from typing import Any
