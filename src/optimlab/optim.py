@@ -1112,7 +1112,7 @@ class SparseAdam(RuleOptimizer):
 
     Only parameters whose gradients have a sparse layout (``nn.Embedding(sparse=True)``) can be stepped: a dense
     gradient raises ``RuntimeError`` before any parameter changes (torch raises at that tensor, after updating the
-    ones before it). Dense or complex parameters are refused at construction, as torch does. No ``fused``
+    ones before it). Sparse or complex parameters are refused at construction, as torch does. No ``fused``
     option: the compiled path handles dense gradients only, so sparse ones always take the reference loop.
     Math: :class:`optimlab.rules.sparse_adam.SparseAdamRule`.
     """
