@@ -319,6 +319,22 @@ CASES: tuple[Case, ...] = (
 )
 """Every case; each hyperparameter flag appears in at least one row."""
 
+SPARSE_ONLY_CASES: tuple[Case, ...] = (
+    Case("SparseAdam", {}, preset="sparseadam"),
+    Case("SparseAdam", {"lr": 0.05, "betas": (0.8, 0.99), "eps": 1e-6, "maximize": True}),
+)
+"""The rows of the classes that refuse dense gradients (SparseAdam, as torch.optim.SparseAdam does). This is the
+one place that keeps them out of the suites that train the MLP, whose gradients are dense: they are not in
+:data:`CASES`. tests/test_optim_vs_torch.py runs them against torch on ``nn.Embedding(sparse=True)`` (trajectory,
+state_dict cross-over and round trip); the rule's dense reading (update where g != 0) is checked by the
+population and paper tests."""
+
+SPARSE_ONLY_CLASSES: frozenset[str] = frozenset(c.cls for c in SPARSE_ONLY_CASES)
+"""The classes that take sparse gradients only (a test that feeds one a gradient gives it ``g.to_sparse()``)."""
+
+ALL_CASES: tuple[Case, ...] = CASES + SPARSE_ONLY_CASES
+"""Every row, for the coverage checks (every preset, class, flag and rule has one)."""
+
 TORCH_CASES: tuple[Case, ...] = tuple(c for c in CASES if (ref := c.reference_impl()) is not None and ref.is_torch)
 """The cases whose reference is ``torch.optim`` (state_dicts, defaults and schedulers cross over)."""
 
@@ -399,6 +415,9 @@ VALID_RANGES["SOAP"] = {
     "weight_decay": GE0, "precondition_frequency": (1.0, None, False, False),
     "max_precondition_dim": (1.0, None, False, False), "eps": GE0,
 }
+# torch.optim.SparseAdam: 0 < lr, 0 < eps (both strict), betas in [0, 1).
+GT0: Range = (0.0, None, True, False)
+VALID_RANGES["SparseAdam"] = {"lr": GT0, "betas[0]": UNIT_HALF_OPEN, "betas[1]": UNIT_HALF_OPEN, "eps": GT0}
 VALID_RANGES["AdamW"] = VALID_RANGES["Adam"]
 VALID_RANGES["AMSGrad"] = VALID_RANGES["Adam"]
 VALID_RANGES["Momentum"] = VALID_RANGES["SGD"]

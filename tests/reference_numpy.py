@@ -372,6 +372,23 @@ def _decay_then(base: Step) -> Step:
     return step
 
 
+def sparse_adam(x: Array, g: Array, s: State, t: int, hp: HParams) -> Array:
+    """Lazy Adam (torch.optim.SparseAdam): Adam in the form of Kingma & Ba's §2, on the coordinates present in g
+    only (present: g ≠ 0, the dense reading of a sparse gradient).  hp: lr (α), beta1, beta2, eps (ε̂).
+
+    for i with gᵢ ≠ 0:  mᵢ ← β₁ mᵢ + (1 − β₁) gᵢ ;  vᵢ ← β₂ vᵢ + (1 − β₂) gᵢ²
+                        xᵢ ← xᵢ − α √(1 − β₂ᵗ)/(1 − β₁ᵗ) · mᵢ / (√vᵢ + ε̂)
+    other coordinates: m, v and x unchanged;  t counts every step (the tensor's count, not the coordinate's).
+    """
+    m, v = _buf(s, "m", x), _buf(s, "v", x)
+    present = g != 0
+    m_new = hp["beta1"] * m + (1.0 - hp["beta1"]) * g
+    v_new = hp["beta2"] * v + (1.0 - hp["beta2"]) * g * g
+    s["m"], s["v"] = np.where(present, m_new, m), np.where(present, v_new, v)
+    alpha_t = hp["lr"] * np.sqrt(1.0 - hp["beta2"] ** t) / (1.0 - hp["beta1"] ** t)
+    return np.where(present, x - alpha_t * s["m"] / (np.sqrt(s["v"]) + hp["eps"]), x)
+
+
 cautious_adam = _cautious(adam)
 cautious_amsgrad = _cautious(amsgrad)
 cautious_adamw = _decay_then(cautious_adam)
@@ -716,6 +733,7 @@ ALGORITHMS: dict[str, Step] = {
     "prodigy": prodigy,
     "ademamix": ademamix,
     "soap": soap,
+    "sparse_adam": sparse_adam,
 }
 
 _ADAM = frozenset({"lr", "beta1", "beta2", "eps"})
@@ -757,6 +775,7 @@ HYPERPARAMETERS: dict[str, frozenset[str]] = {
     "prodigy": _ADAM | {"d0", "beta3"},
     "ademamix": _ADAM | {"beta3", "alpha", "warmup"},
     "soap": _ADAM | {"shampoo_beta", "frequency"},
+    "sparse_adam": _ADAM,
 }
 
 #: Algorithms whose ``weight_decay`` is their own (decoupled) decay, not the coupled L2 wrapper.
@@ -764,6 +783,17 @@ DECOUPLED_DECAY = frozenset({
     "adamw", "lion", "cautious_adamw", "cautious_lion", "adopt_decoupled", "schedulefree_adamw", "muon", "adafactor",
     "ademamix", "soap",
 })
+
+
+def masked(grad_fn: Callable[[Array], Array], share: float = 0.4, seed: int = 11) -> Callable[[Array], Array]:
+    """``grad_fn`` with each coordinate kept with probability ``share`` and zeroed otherwise, drawn anew at every
+    call (a sparse gradient's absent rows: some steps keep none, some all); a fresh call restarts the draws."""
+    gen = np.random.default_rng(seed)
+
+    def grad(x: Array) -> Array:
+        return grad_fn(x) * (gen.random(x.shape) < share)
+
+    return grad
 
 
 def run_with_states(

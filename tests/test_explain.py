@@ -55,6 +55,7 @@ ALLOWED_ARGS: dict[str, set[str]] = {
     "asgd": {"lr", "lambd", "alpha", "t0", "weight_decay", "maximize"},
     "rprop": {"lr", "etas", "step_sizes", "maximize"},
     "adopt": {"lr", "betas", "eps", "clip_lambda", "weight_decay", "decouple", "maximize"},
+    "sparseadam": {"lr", "betas", "eps", "maximize"},
     "schedulefree-adamw": {"lr", "betas", "eps", "weight_decay", "warmup_steps", "r", "weight_lr_power",
                            "adam_debias", "maximize"},
     "schedulefree-sgd": {"lr", "momentum", "weight_decay", "warmup_steps", "r", "weight_lr_power", "maximize"},
@@ -88,6 +89,7 @@ TORCH_CLASS: dict[str, type[torch.optim.Optimizer]] = {
     # lion, signum, cautious-lion: no torch namesake; their cards document the optimlab class's arguments.
     "asgd": torch.optim.ASGD,
     "rprop": torch.optim.Rprop,
+    "sparseadam": torch.optim.SparseAdam,
     "adopt": adopt.ADOPT,  # the reference package (torch-adopt), torch.optim has no ADOPT
     # Optimizers torch.optim lacks: optimlab's drop-in class (its signature is the reference library's plus
     # optimlab's options, e.g. maximize).

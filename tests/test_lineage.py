@@ -13,11 +13,11 @@ from optimlab.lineage import LINEAGE, FamilyNode, family_nodes, generations, ren
 from optimlab.registry import PRESETS, SET_DOCS, SETS, family_tree, resolve_set
 from optimlab.report.family_tree import CHANGE_SIZE, GAP, PAD, WIDTH, family_figure, text_width, tree_svg
 
-# The names issue 15 settles on: today's presets and the ones the other branches add.
+# The names issue 15 settles on, plus sparseadam (the last elementwise torch.optim algorithm).
 ALL_NAMES = {
     "gd", "sgd", "minibatch", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam", "amsgrad", "adamw",
     "adamax", "nadam", "radam", "muon", "adafactor", "schedulefree-adamw", "schedulefree-sgd", "lion", "signum",
-    "ademamix", "soap", "prodigy", "adopt", "asgd", "rprop", "cautious-adamw", "cautious-lion",
+    "ademamix", "soap", "prodigy", "adopt", "asgd", "rprop", "cautious-adamw", "cautious-lion", "sparseadam",
 }
 HANGUL = re.compile("[\uac00-\ud7a3]")
 SVG = "{http://www.w3.org/2000/svg}"

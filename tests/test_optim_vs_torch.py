@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import io
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from torch.optim import lr_scheduler as sched
 from cases import (
     CASES,
     OPTIMLAB_EXTRAS,
+    SPARSE_ONLY_CASES,
     TORCH_CASES,
     TORCH_CLASS_NAMES,
     Case,
@@ -265,10 +267,126 @@ def test_sparse_gradients_match_torch(name: str, kwargs: dict[str, Any]) -> None
     assert not torch.equal(ours, start)
 
 
-@pytest.mark.parametrize("name", [n for n in TORCH_CLASS_NAMES if n not in ("SGD", "Adagrad")] + ["AMSGrad"])
+SPARSE_CAPABLE = {name for name, _ in SPARSE_OK} | {case.cls for case in SPARSE_ONLY_CASES}
+
+
+@pytest.mark.parametrize("name", [n for n in TORCH_CLASS_NAMES if n not in SPARSE_CAPABLE] + ["AMSGrad"])
 def test_sparse_gradients_rejected_clearly(name: str) -> None:
     with pytest.raises(RuntimeError, match=f"{name} does not support sparse gradients"):
         _embedding_run(lambda p: getattr(optim, name)(p), steps=1)
+
+
+# SparseAdam (lazy Adam): sparse gradients only. Two embedding tables in two parameter groups (the second at
+# 0.4 times the lr), random look-ups with repeated indices, rows absent from most steps (their moments must not
+# decay), and every fifth step no look-up in the second table (an empty sparse gradient: the step still counts).
+
+
+def _tables() -> list[torch.Tensor]:
+    torch.manual_seed(0)
+    return [nn.Embedding(20, 4, sparse=True).weight, nn.Embedding(7, 3, sparse=True).weight]
+
+
+def _table_groups(case: Case, weights: list[torch.Tensor]) -> list[dict[str, Any]]:
+    lr = case.kwargs.get("lr", 1e-3)
+    return [{"params": [weights[0]]}, {"params": [weights[1]], "lr": 0.4 * lr}]
+
+
+def _table_steps(opt: torch.optim.Optimizer, weights: list[torch.Tensor], steps: int, seed: int = 3) -> None:
+    gen = torch.Generator().manual_seed(seed)
+    w1, w2 = weights
+    for t in range(steps):
+        i1 = torch.randint(0, 20, (6,), generator=gen)
+        i2 = torch.randint(0, 7, (0 if t % 5 == 4 else 3,), generator=gen)
+        opt.zero_grad()
+        e1, e2 = nn.functional.embedding(i1, w1, sparse=True), nn.functional.embedding(i2, w2, sparse=True)
+        loss = ((e1.sum(1) - 1.0) ** 2).sum() + e1[:2].sum() + (torch.sin(e2) ** 2).sum() + e2.sum()
+        loss.backward()
+        assert all(w.grad is not None and w.grad.is_sparse for w in weights)
+        opt.step()
+
+
+@pytest.mark.parametrize("case", SPARSE_ONLY_CASES, ids=lambda c: c.id)
+def test_sparse_only_class_matches_torch_on_embeddings(
+    case: Case, float64_default: None, record_error: Callable[[str, float], None]
+) -> None:
+    """SparseAdam's main equivalence test: 200 float64 steps against torch.optim.SparseAdam to 1e-10."""
+    start = _tables()
+    ours, theirs = clone_params(start), clone_params(start)
+    opt_ours, opt_theirs = case.make(_table_groups(case, ours)), case.make_torch(_table_groups(case, theirs))
+    assert opt_ours.defaults == opt_theirs.defaults
+    assert [{k: v for k, v in g.items() if k != "params"} for g in opt_ours.param_groups] == [
+        {k: v for k, v in g.items() if k != "params"} for g in opt_theirs.param_groups
+    ]
+    _table_steps(opt_ours, ours, STEPS)
+    _table_steps(opt_theirs, theirs, STEPS)
+    err = rel_error(ours, theirs)
+    record_error("optimlab vs torch, embedding tables (relative)", err)
+    assert err <= TOL, f"{case.id}: relative parameter error {err:.3e} after {STEPS} steps"
+    assert rel_error(ours, start) > 1e-3
+
+
+@pytest.mark.parametrize("case", SPARSE_ONLY_CASES, ids=lambda c: c.id)
+@pytest.mark.parametrize("direction", ["torch->optimlab", "optimlab->torch"])
+def test_sparse_only_state_dict_crosses_over(case: Case, direction: str, float64_default: None) -> None:
+    first_is_torch = direction == "torch->optimlab"
+    make_first, make_second = (case.make_torch, case.make) if first_is_torch else (case.make, case.make_torch)
+    weights = _tables()
+    first = make_first(_table_groups(case, weights))
+    _table_steps(first, weights, 20)
+    saved = copy.deepcopy(first.state_dict())
+    moved = clone_params(weights)
+    second = make_second(_table_groups(case, moved))
+    second.load_state_dict(saved)
+    _table_steps(first, weights, 20, seed=4)
+    _table_steps(second, moved, 20, seed=4)
+    assert rel_error(moved, weights) <= TOL
+    assert set(second.state_dict()["state"]) == set(first.state_dict()["state"])
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+@pytest.mark.parametrize("case", SPARSE_ONLY_CASES, ids=lambda c: c.id)
+def test_sparse_only_state_dict_round_trip_resumes_bit_identically(case: Case, dtype: torch.dtype) -> None:
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        straight, resumed = _tables(), _tables()
+        opt = case.make(_table_groups(case, straight))
+        _table_steps(opt, straight, 8)
+        _table_steps(opt, straight, 7, seed=5)
+        opt = case.make(_table_groups(case, resumed))
+        _table_steps(opt, resumed, 8)
+        buffer = io.BytesIO()
+        torch.save(opt.state_dict(), buffer)
+        buffer.seek(0)
+        fresh = clone_params(resumed)
+        opt = case.make(_table_groups(case, fresh))
+        opt.load_state_dict(torch.load(buffer, weights_only=True))
+        _table_steps(opt, fresh, 7, seed=5)
+        assert fresh[0].dtype == dtype
+        for a, b in zip(fresh, straight, strict=True):
+            assert torch.equal(a, b)
+    finally:
+        torch.set_default_dtype(old)
+
+
+def test_sparse_adam_refuses_dense_gradients_before_any_update() -> None:
+    emb, dense = nn.Embedding(5, 2, sparse=True), torch.zeros(3, requires_grad=True)
+    opt = optim.SparseAdam([emb.weight, dense])
+    before = emb.weight.detach().clone()
+    emb(torch.tensor([1, 2])).sum().backward()
+    dense.grad = torch.ones(3)
+    with pytest.raises(RuntimeError, match="SparseAdam does not support dense gradients"):
+        opt.step()
+    assert torch.equal(emb.weight.detach(), before) and not opt.state
+
+
+@pytest.mark.parametrize("bad", ["sparse", "complex"])
+def test_sparse_adam_refuses_sparse_and_complex_parameters(bad: str) -> None:
+    p = torch.zeros(3, 2).to_sparse() if bad == "sparse" else torch.zeros(3, dtype=torch.complex64)
+    with pytest.raises(ValueError, match=f"{bad.capitalize()} params at indices \\[\\[0, 0\\]\\]"):
+        optim.SparseAdam([p])
+    with pytest.raises(ValueError, match=f"{bad.capitalize()} params"):
+        torch.optim.SparseAdam([p])
 
 
 def test_adagrad_sparse_with_weight_decay_raises() -> None:

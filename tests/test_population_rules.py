@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import torch
 
-from cases import N_DATA, N_HIDDEN, N_IN, N_OUT, mlp_data, rel_error
+from cases import N_DATA, N_HIDDEN, N_IN, N_OUT, SPARSE_ONLY_CLASSES, mlp_data, rel_error
 from optimlab.population import Population, Trial
 from optimlab.registry import PRESETS
 from optimlab.rules import RULES, TRIAL_DIMS, Hyper, Rule
@@ -163,6 +163,34 @@ def test_rule_on_population_equals_single_runs(name: str, flags: dict[str, Any],
         assert err <= tol, f"trial {k} ({hps[k]}): relative error {err:.3e}"
 
 
+def test_sparse_adam_population_keeps_absent_coordinates(float64_default: None) -> None:
+    """On dense gradients with zeros (absent coordinates) each trial equals its single run, and a coordinate whose
+    gradient is zero at a step keeps its parameter and both moments."""
+    rule = RULES["sparse_adam"]
+    hps = [{"lr": 0.01 * (k + 1), "beta1": 0.9 - 0.1 * k, "beta2": 0.999 - 0.01 * k, "eps": 1e-8} for k in range(K)]
+    tensor_hp: dict[str, Any] = {n: torch.tensor([hp[n] for hp in hps], dtype=torch.float64) for n in hps[0]}
+    gen = torch.Generator().manual_seed(2)
+    pop = torch.randn(K, *SHAPE, generator=gen, dtype=torch.float64)
+    singles = [pop[k].clone() for k in range(K)]
+    b = Rule.broadcast(tensor_hp, pop)
+    state, single_states = rule.init_state(pop, b), [rule.init_state(s, hps[0]) for s in singles]
+    kept = 0
+    for t in range(1, STEPS + 1):
+        g = _grad(pop) * (torch.rand(pop.shape, generator=gen, dtype=torch.float64) < 0.5)
+        before = (pop.clone(), state["exp_avg"].clone(), state["exp_avg_sq"].clone())
+        rule.update(pop, g, state, b, t)
+        absent = g == 0
+        for old, new in zip(before, (pop, state["exp_avg"], state["exp_avg_sq"]), strict=True):
+            assert torch.equal(new[absent], old[absent])
+        assert not torch.equal(pop[~absent], before[0][~absent])
+        kept += int(absent.sum())
+        for k in range(K):
+            rule.update(singles[k], g[k], single_states[k], hps[k], t)
+    assert kept > 0
+    for k in range(K):
+        assert rel_error([pop[k]], [singles[k]]) <= 1e-12
+
+
 def test_sgd_dampening_without_momentum(float64_default: None) -> None:
     rule = RULES["sgd"]
     hps = [{"lr": 0.05, "momentum": 0.0 if k == 0 else 0.9, "dampening": 0.5, "weight_decay": 0.0,
@@ -228,6 +256,7 @@ TRIALS = [
     Trial("rprop", {"lr": 0.01}),
     Trial("adopt", {"lr": 0.01}),
     Trial("adopt", {"lr": 0.01, "clip_lambda": None, "weight_decay": 0.1, "decouple": True}),
+    Trial("sparseadam", {"lr": 0.01}),  # dense gradients: every nonzero coordinate present (rules/sparse_adam.py)
     # Muon's default Newton–Schulz rounds its input to bfloat16: the last-bit differences between batched and
     # single gradients (einsum over K) flip a rounding now and then (measured 4.7e-6 after 40 steps), so these
     # trials run it in float64. The bfloat16 path is checked against single runs on identical gradients in
@@ -256,6 +285,9 @@ def test_trial_equals_drop_in_class_alone(float64_default: None, record_error: A
         for _ in range(steps):
             opt.zero_grad()
             _stacked_losses([p.unsqueeze(0) for p in alone], x, y).sum().backward()
+            if type(opt).__name__ in SPARSE_ONLY_CLASSES:  # the class takes the same gradient in sparse layout
+                for p in alone:
+                    p.grad = p.grad.to_sparse() if p.grad is not None else None
             opt.step()
         err = rel_error([p[k] for p in stacked], alone)
         record_error("Population trial vs drop-in class alone (relative)", err)

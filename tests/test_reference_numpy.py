@@ -21,7 +21,7 @@ import pytest
 import pytorch_optimizer
 import torch
 
-from reference_numpy import ALGORITHMS, HYPERPARAMETERS, Array, run, run_with_states
+from reference_numpy import ALGORITHMS, HYPERPARAMETERS, Array, masked, run, run_with_states
 
 # ----------------------------------------------------------------------------- test problems
 
@@ -627,8 +627,28 @@ def test_soap_first_step_only_builds_the_bases() -> None:
     assert not np.allclose(traj[2], traj[1])
 
 
+@pytest.mark.parametrize("kwargs", [{"lr": 0.05}, {"lr": 0.02, "betas": (0.8, 0.99), "eps": 1e-4}], ids=str)
+def test_sparse_adam_lazy_rows_match_torch(kwargs: dict[str, Any], float64_default: None) -> None:
+    """torch.optim.SparseAdam, fed the masked gradient in the sparse layout (``to_sparse`` keeps the nonzeros),
+    against the transcription of lazy Adam; and lazy Adam really differs from dense Adam on such gradients."""
+    betas = kwargs.get("betas", (0.9, 0.999))
+    hp = {"lr": kwargs["lr"], "beta1": betas[0], "beta2": betas[1], "eps": kwargs.get("eps", 1e-8)}
+    x0 = np.array([[0.5, 0.1, -1.2], [2.0, -0.7, 0.3]])
+    ref = run("sparse_adam", hp, masked(_matrix_problem), x0, STEPS)
+    p = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SparseAdam([p], **kwargs)
+    grad, out = masked(_matrix_problem), [x0.copy()]
+    for _ in range(STEPS):
+        p.grad = torch.from_numpy(grad(p.detach().numpy().copy())).to_sparse()
+        opt.step()
+        out.append(p.detach().numpy().copy())
+    assert rel_err(np.stack(out), ref) <= 1e-10
+    assert np.max(np.abs(ref[-1] - ref[0])) > 1e-2
+    assert rel_err(run("adam", hp, masked(_matrix_problem), x0, STEPS), ref) > 1e-3
+
+
 def test_every_reference_is_compared_with_torch_or_a_paper_form() -> None:
-    compared = {m[3] for m in MATCHES} | PAPER_ONLY | {m[3] for m in SCHEDULE_FREE_MATCHES}
+    compared = {m[3] for m in MATCHES} | PAPER_ONLY | {m[3] for m in SCHEDULE_FREE_MATCHES} | {"sparse_adam"}
     compared |= {"adafactor", "muon"}  # compared with torch in their own tests below
     compared |= {m[3] for m in OTHER_LIBRARY_MATCHES}
     assert compared == set(ALGORITHMS)

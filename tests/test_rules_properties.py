@@ -465,3 +465,28 @@ def test_soap_is_equivariant_to_rotations_of_the_weight(seed: int) -> None:
             rule.update(w_rot, u @ grad(u.T @ w_rot @ v) @ v.T, s2, hp, t)
         gap = (u @ w @ v.T - w_rot).abs().max().item()
         assert (gap < 1e-10) if equivariant else (gap > 1e-4), (name, gap)
+
+
+# ------------------------------------------------------------------------------------- SparseAdam's two layouts
+
+
+@given(seed=seeds, steps=st.integers(1, 10), share=st.floats(0.0, 1.0))
+def test_sparse_adam_sparse_and_dense_layouts_agree(seed: int, steps: int, share: float) -> None:
+    """The rule's sparse path (stored entries of a COO gradient, as torch.optim.SparseAdam) and its dense path
+    (coordinates with g ≠ 0, for the population) are one algorithm: same parameters and moments, to rounding;
+    a row never present keeps its starting value."""
+    rule = RULES["sparse_adam"]
+    hp = {**rule.defaults(), "lr": 0.05}
+    p_sparse, p_dense = _tensor(seed, (6, 3)), _tensor(seed, (6, 3))
+    s_sparse, s_dense = rule.init_state(p_sparse, hp), rule.init_state(p_dense, hp)
+    gen = torch.Generator().manual_seed(seed)
+    for t in range(1, steps + 1):
+        rows = torch.rand(6, generator=gen) < share
+        rows[0] = False  # row 0 is never looked up
+        g = _tensor(seed + t, (6, 3)) * rows[:, None]
+        rule.update(p_sparse, g.to_sparse(1), s_sparse, hp, t)  # row-sparse, as nn.Embedding(sparse=True)
+        rule.update(p_dense, g, s_dense, hp, t)
+    assert torch.allclose(p_sparse, p_dense, rtol=1e-13, atol=1e-15)
+    for key in ("exp_avg", "exp_avg_sq"):
+        assert torch.allclose(s_sparse[key], s_dense[key], rtol=1e-13, atol=1e-15)
+    assert torch.equal(p_sparse[0], _tensor(seed, (6, 3))[0])

@@ -77,6 +77,8 @@ LINEAGE: dict[str, Lineage] = {
                "반복점들의 평균을 취함(Polyak–Ruppert 평균)", "ASGD"),
     "rprop": _l("gd", "per-weight step sizes grown or shrunk by the gradient's sign (full batch)",
                 "그래디언트 부호 변화에 따라 가중치마다 스텝 크기를 키우거나 줄임(전체 배치)", "Rprop"),
+    "sparseadam": _l("adam", "updates only the rows a sparse gradient touches (lazy Adam)",
+                     "희소 그래디언트가 건드린 행만 업데이트(lazy Adam)", "SparseAdam"),
     # After Adam.
     "signum": _l("momentum", "steps by the sign of the momentum",
                  "모멘텀의 부호만큼 이동", "Signum"),

@@ -1107,6 +1107,58 @@ class SOAP(RuleOptimizer):
         return super().rule_hypers(values)
 
 
+class SparseAdam(RuleOptimizer):
+    """Lazy Adam for sparse gradients (``torch.optim.SparseAdam``, torch 2.13.0: same arguments and defaults).
+
+    Only parameters whose gradients have a sparse layout (``nn.Embedding(sparse=True)``) can be stepped: a dense
+    gradient raises ``RuntimeError`` before any parameter changes (torch raises at that tensor, after updating the
+    ones before it). Sparse or complex parameters are refused at construction, as torch does. No ``fused``
+    option: the compiled path handles dense gradients only, so sparse ones always take the reference loop.
+    Math: :class:`optimlab.rules.sparse_adam.SparseAdamRule`.
+    """
+
+    rule = RULES["sparse_adam"]
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        maximize: bool = False,
+    ) -> None:
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
+        for kind, refused in (("Sparse", lambda p: p.is_sparse), ("Complex", lambda p: p.is_complex())):
+            where = [[i, j] for i, group in enumerate(self.param_groups) for j, p in enumerate(group["params"])
+                     if refused(p)]
+            if where:
+                raise ValueError(
+                    f"{kind} params at indices {where}: SparseAdam takes dense, real parameter tensors "
+                    "(only their gradients are sparse)."
+                )
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+            self._check_sparse()
+            super().step()
+            return loss
+        self._check_sparse()
+        return super().step()
+
+    def _check_sparse(self) -> None:
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None and not p.grad.is_sparse:
+                    raise RuntimeError(
+                        "SparseAdam does not support dense gradients, please consider Adam instead "
+                        "(give the parameters with dense gradients to a separate Adam)."
+                    )
+
+
 __all__ = [
     "ADOPT",
     "ASGD",
@@ -1133,4 +1185,5 @@ __all__ = [
     "RuleOptimizer",
     "SGDScheduleFree",
     "Signum",
+    "SparseAdam",
 ]

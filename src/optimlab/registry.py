@@ -173,6 +173,7 @@ PRESETS: dict[str, Preset] = {
         # Braun designed it for the true (full-batch) gradient, and mini-batch noise flips signs at random.
         Preset("rprop", "Rprop (resilient backpropagation)", optim.Rprop, batch=FULL_BATCH),
         Preset("adopt", "ADOPT", optim.ADOPT),
+        Preset("sparseadam", "SparseAdam (lazy Adam for sparse gradients)", optim.SparseAdam),
         Preset("schedulefree-adamw", "Schedule-Free AdamW", optim.AdamWScheduleFree),
         Preset("schedulefree-sgd", "Schedule-Free SGD", optim.SGDScheduleFree),
         Preset("muon", "Muon", optim.Muon),

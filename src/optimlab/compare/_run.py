@@ -48,6 +48,7 @@ PALETTE: dict[str, str] = {
     "cautious-adamw": "#7766CC",
     "asgd": "#CC6677",
     "rprop": "#DDCC77",
+    "sparseadam": "#8C564B",  # brown (matplotlib tab10): unlike every colour above
 }
 """One fixed colour per preset in every picture (Okabe-Ito, then Paul Tol's muted set: colour-blind safe)."""
 

@@ -19,6 +19,7 @@ from .rprop import RpropRule
 from .schedulefree import ScheduleFreeAdamWRule, ScheduleFreeRule, ScheduleFreeSGDRule
 from .sgd import SGDRule
 from .soap import SOAPRule
+from .sparse_adam import SparseAdamRule
 
 RULES: dict[str, Rule] = {
     rule.name: rule
@@ -43,6 +44,7 @@ RULES: dict[str, Rule] = {
         ProdigyRule(),
         AdEMAMixRule(),
         SOAPRule(),
+        SparseAdamRule(),
     )
 }
 """Every rule by name."""
@@ -74,5 +76,6 @@ __all__ = [
     "ScheduleFreeRule",
     "ScheduleFreeSGDRule",
     "SignumRule",
+    "SparseAdamRule",
     "State",
 ]

@@ -118,6 +118,14 @@ def cautious_(update: Tensor, g: Tensor, trial_dims: int) -> Tensor:
     return update.mul_(mask.mul_(size / (kept + 1)))
 
 
+def sparse_like(g: Tensor, values: Tensor) -> Tensor:
+    """A sparse tensor with the indices of the coalesced sparse gradient ``g`` and the given ``values``."""
+    # The indices come from a coalesced gradient, so they are valid: skip the (costly) invariant checks.
+    return torch.sparse_coo_tensor(
+        g._indices(), values, g.shape, dtype=values.dtype, device=values.device, check_invariants=False
+    )
+
+
 def zeros_state(p: Tensor) -> Tensor:
     return torch.zeros_like(p, memory_format=torch.preserve_format)
 

@@ -20,7 +20,7 @@ from torch import Tensor
 
 from . import _common_hypers as common
 from ._base import Hyper, Rule, Scalar, State
-from ._math import add_ratio_, is_active, l2_gradient
+from ._math import add_ratio_, is_active, l2_gradient, sparse_like
 
 
 class AdagradRule(Rule):
@@ -56,12 +56,7 @@ class AdagradRule(Rule):
 def _sparse_update(p: Tensor, g: Tensor, total: Tensor, lr: Scalar, eps: Scalar) -> None:
     """The same update, restricted to the coordinates a sparse gradient touches."""
     g = g.coalesce()  # the update is non-linear in g, so repeated indices must be summed first
-    indices, values = g._indices(), g._values()
-
-    def sparse_like(v: Tensor) -> Tensor:
-        # The indices come from a coalesced gradient, so they are valid: skip the (costly) invariant checks.
-        return torch.sparse_coo_tensor(indices, v, g.shape, dtype=v.dtype, device=v.device, check_invariants=False)
-
-    total.add_(sparse_like(values.pow(2)))
+    values = g._values()
+    total.add_(sparse_like(g, values.pow(2)))
     std = total.sparse_mask(g)._values().sqrt_().add_(eps)
-    p.add_(sparse_like(values / std), alpha=-float(lr))
+    p.add_(sparse_like(g, values / std), alpha=-float(lr))
