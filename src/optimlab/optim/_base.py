@@ -1,0 +1,190 @@
+"""The machinery every drop-in class shares: :class:`RuleOptimizer` walks parameter groups and calls its rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import torch
+from torch import Tensor
+from torch.optim.optimizer import Optimizer
+
+from .. import fused as _fused
+from ..rules import Rule, Scalar
+from ..rules._math import descent_gradient
+from ..rules.nadam import scalar_dtype
+
+Params = Iterable[Tensor] | Iterable[dict[str, Any]] | Iterable[tuple[str, Tensor]]
+
+
+class RuleOptimizer(Optimizer):
+    """A ``torch.optim.Optimizer`` whose update is one :class:`~optimlab.rules.Rule` applied per tensor."""
+
+    rule: ClassVar[Rule]
+    fixed_hypers: ClassVar[Mapping[str, Any]] = {}
+    """Rule hyperparameters a class fixes rather than takes as arguments (AdamW: decoupled decay)."""
+    optional_hypers: ClassVar[Mapping[str, Any]] = {}
+    """optimlab-only rule hyperparameters a group may lack (its torch namesake has no such key), with the value a
+    missing key means: they join the groups only when switched on (:func:`_switched_on`)."""
+    class_options: ClassVar[frozenset[str]] = frozenset()
+    """Constructor arguments that only the drop-in class understands (the rule, hence the population, does not)."""
+    packed: ClassVar[Mapping[str, tuple[str, ...]]] = {"betas": ("beta1", "beta2")}
+    """Arguments that pack several rule hyperparameters, as torch.optim writes them (``betas`` -> β₁, β₂;
+    Adafactor's ``eps`` -> ε₁, ε₂)."""
+    group_keys: ClassVar[tuple[str, ...]] = ()
+    """Rule hyperparameters the class takes only as parameter-group keys (its torch namesake's signature has no
+    place for them); a group without the key uses the rule's default (Muon: the auxiliary AdamW's betas). Presets
+    put such settings into every group (:meth:`optimlab.registry.Preset.make`)."""
+
+    @classmethod
+    def argument_names(cls) -> dict[str, str]:
+        """The argument a user types for each packed rule hyperparameter (``beta1`` -> ``betas[0]``)."""
+        return {h: f"{arg}[{i}]" for arg, names in cls.packed.items() for i, h in enumerate(names)}
+
+    @classmethod
+    def rule_hypers(cls, values: Mapping[str, Any]) -> dict[str, Scalar]:
+        """The rule's hyperparameters from a parameter group or the constructor's arguments (packed arguments
+        such as ``betas`` unpacked)."""
+        values = dict(values)
+        for arg, names in cls.packed.items():
+            if arg in values:
+                values.update(zip(names, values[arg], strict=True))
+        out: dict[str, Scalar] = {}
+        for h in cls.rule.hypers:
+            if h.name in values:
+                value = values[h.name]
+            elif h.name in cls.optional_hypers:
+                value = cls.optional_hypers[h.name]
+            elif h.name in cls.group_keys:
+                value = h.default
+            else:
+                raise KeyError(f"{cls.__name__}: parameter group lacks {h.name!r}")
+            # torch.optim accepts a 1-element tensor lr (and betas) and reads it as a Python number.
+            out[h.name] = value.item() if isinstance(value, Tensor) and value.numel() == 1 else value
+        return out
+
+    def __init__(self, params: Params, defaults: dict[str, Any]) -> None:
+        super().__init__(params, defaults)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        name = type(self).__name__
+        for flag in ("capturable", "differentiable"):
+            if group.get(flag):
+                raise ValueError(f"Invalid {flag}=True for {name}: optimlab does not support {flag} yet.")
+        if group.get("fused") and group.get("foreach"):
+            raise RuntimeError(f"{name}: `fused` and `foreach` cannot be `True` together.")
+        for arg, names in self.packed.items():
+            value = group.get(arg)
+            if arg in group and (not isinstance(value, (tuple, list)) or len(value) != len(names)):
+                what = "a pair" if len(names) == 2 else f"a tuple of {len(names)}"
+                raise ValueError(f"Invalid {arg}={value!r} for {name}: must be {what} ({', '.join(names)}).")
+        self.rule.validate(self.hypers(group), name, self.argument_names())
+
+    def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
+        """The rule's hyperparameters for one parameter group (see :meth:`rule_hypers`)."""
+        return self.rule_hypers(group)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        for group in self.param_groups:
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
+            for p in group["params"]:
+                p_state = self.state.get(p, {})
+                if "step" in p_state and not torch.is_tensor(p_state["step"]):
+                    p_state["step"] = torch.tensor(float(p_state["step"]), dtype=scalar_dtype())
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        rule = self.rule
+        if rule.shared_state:
+            self._reducing_step()
+            return loss
+        plans: dict[int, _fused.GroupPlan] = self.__dict__.setdefault("_fused_plans", {})
+        for index, group in enumerate(self.param_groups):
+            hp = self.hypers(group)
+            if plans.setdefault(index, _fused.GroupPlan()).step(rule, group, hp, self.state):
+                continue
+            for p in group["params"]:
+                prepared = self._prepare(p, group, hp)
+                if prepared is None:
+                    continue
+                x, g, state, t = prepared
+                rule.update(x, g, state, hp, t)
+                if not state:
+                    del self.state[p]
+        return loss
+
+    def _prepare(self, p: Tensor, group: Mapping[str, Any], hp: Mapping[str, Scalar]) -> Any:
+        """``(x, g, state, step)`` for one tensor of ``group`` as its rule takes them, or ``None`` (no gradient):
+        the descent gradient, complex numbers as pairs of reals, the state created and the step counted."""
+        g = p.grad
+        if g is None:
+            return None
+        rule = self.rule
+        if g.is_sparse and not rule.supports_sparse:
+            raise RuntimeError(f"{type(self).__name__} does not support sparse gradients.")
+        g = descent_gradient(g, group.get("maximize", False))  # Muon has no maximize
+        state = self.state[p]
+        x = p
+        if p.is_complex() and not rule.supports_complex:
+            raise RuntimeError(f"{type(self).__name__} does not support complex parameters.")
+        if p.is_complex():  # complex numbers update as pairs of real coordinates, as in torch.optim
+            x, g = torch.view_as_real(p), torch.view_as_real(g)
+        if not state:
+            if rule.counts_steps:
+                state["step"] = torch.tensor(0.0, dtype=scalar_dtype())
+            state.update(rule.init_state(x, hp))
+        if not rule.counts_steps:
+            return x, g, state, 0
+        state["step"] += 1
+        return x, g, state, int(state["step"].item())
+
+    def shared(self) -> dict[str, Tensor]:
+        """The group-level state of a rule that reduces over its tensors (``Rule.shared_state``), one set for the
+        whole optimizer: the sums run over every parameter group, as the whole model is one point x. Kept as
+        0-d float64 tensors in every parameter group under the rule's names (the same tensors in each), so
+        logging and schedulers read them (``optimizer.param_groups[0]["d"]``) and ``state_dict`` carries them."""
+        keys = self.rule.shared_state
+        first = self.param_groups[0]
+        if not all(isinstance(first.get(k), Tensor) for k in keys):
+            made = self.rule.init_shared(self.hypers(first), torch.zeros((), dtype=torch.float64))
+            first.update(made)
+        values = {k: first[k] for k in keys}
+        for group in self.param_groups[1:]:
+            if any(group.get(k) is not v for k, v in values.items()):
+                group.update(values)
+        return values
+
+    def _reducing_step(self) -> None:
+        """One step of a rule with group-level state (see ``Rule.update_group``) over every parameter group."""
+        rule, groups = self.rule, self.param_groups
+        shared = self.shared()
+        hps = [{**self.hypers(group), **shared} for group in groups]
+        if len(groups) == 1:  # the compiled path covers one group (its reduction is then the whole model)
+            plan = self.__dict__.setdefault("_fused_plans", {}).setdefault(0, _fused.GroupPlan())
+            if plan.step(rule, groups[0], hps[0], self.state):
+                return
+        walk: list[tuple[Tensor, Tensor, Any, Mapping[str, Scalar], int]] = []
+        for group, hp in zip(groups, hps, strict=True):
+            for p in group["params"]:
+                prepared = self._prepare(p, group, hp)
+                if prepared is not None:
+                    walk.append((*prepared, hp))
+        xs, gs, states, steps, tensor_hps = (list(column) for column in zip(*walk, strict=True)) if walk else ([],) * 5
+        rule.update_group(xs, gs, states, tensor_hps, steps, shared, hps[0])
+
+
+def _switched_on(**flags: bool) -> dict[str, bool]:
+    """The optional flags that are true: the group keys an optimlab-only option adds (see ``optional_hypers``)."""
+    return {name: True for name, value in flags.items() if value}
+
+
+_CAUTIOUS_OFF: Mapping[str, Any] = {"cautious": False}
