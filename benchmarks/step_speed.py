@@ -79,16 +79,18 @@ FLOOR_BYTES.update({
     # write p, m, v.
     "ASGD": 20,  # read p, g, ax; write p, ax (eta and mu are one number per tensor).
     "Rprop": 28,  # read p, g, prev, step_size; write p, prev, step_size.
-    "Adafactor": 20,  # on 1-D tensors the second moment is not factored: read p, g, v; write p, v.
+    "Adafactor": 32,  # on 1-D tensors v is not factored, but the step needs RMS(θ) and RMS(update) (update clipping)
+    # before θ moves: read p, g, v, write v (both sums), then read p, g, v, write p.
 })
 OPTIMIZERS: tuple[str, ...] = (*FLOOR_BYTES, "Muon", "SOAP")
 
 MATRIX_ONLY = frozenset({"Muon", "SOAP"})
 """Optimizers whose update is matrix work (compute-bound): timed on the matrix shape sets only, with a FLOP rate."""
 
-MATRIX_FLOOR_BYTES: dict[str, int] = {"Adam": 28, "AdamW": 28, "Lion": 20, "Adafactor": 16}
+MATRIX_FLOOR_BYTES: dict[str, int] = {"Adam": 28, "AdamW": 28, "Lion": 20, "Adafactor": 24}
 """Floor bytes on 2-D tensors where it differs from FLOOR_BYTES or the algorithm is elementwise there: Adafactor
-factors the second moment of a matrix (row and column sums of g², one read of g), then reads p, g and writes p."""
+factors the second moment of a matrix: read g and p (row and column sums of g², RMS(θ)), read g again (RMS of the
+update, which needs the finished factors), then read p, g and write p."""
 
 REFERENCE_CLASSES: dict[str, str] = {
     "Lion": "lion_pytorch:Lion",
@@ -96,6 +98,8 @@ REFERENCE_CLASSES: dict[str, str] = {
     "AdEMAMix": "pytorch_optimizer:AdEMAMix",
     "SOAP": "pytorch_optimizer:SOAP",
     "Prodigy": "prodigyopt:Prodigy",
+    # the package's own default form (Adam-style debiasing): optimlab's default is the paper's, so "same result"
+    # shows their documented difference (adam_debias=True gives the package's numbers)
     "AdamWScheduleFree": "schedulefree:AdamWScheduleFree",
     "SGDScheduleFree": "schedulefree:SGDScheduleFree",
     "Signum": "pytorch_optimizer:SignSGD",
@@ -325,8 +329,8 @@ def make_optimizer(
 
 def accepted(library: str, factory: Callable[..., torch.optim.Optimizer], kwargs: dict[str, bool]) -> str | None:
     """``None`` if the class takes ``kwargs`` and steps a tiny CPU tensor with them, else the reason it refuses."""
-    p = torch.nn.Parameter(torch.zeros(4))
-    p.grad = torch.ones(4)
+    p = torch.nn.Parameter(torch.zeros(2, 2))  # a matrix: torch.optim.Muon takes nothing else
+    p.grad = torch.ones(2, 2)
     try:
         make_optimizer(library, factory, [p], kwargs).step()
     except (TypeError, ValueError, RuntimeError) as error:
