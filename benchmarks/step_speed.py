@@ -526,6 +526,8 @@ def format_table(rows: Sequence[Row]) -> str:
 def summary(rows: Sequence[Row]) -> tuple[float, float]:
     """(worst optimlab-default/torch-default ratio over all rows, worst optimlab-default/floor at the largest size)."""
     candidate = [r for r in rows if (r.library, r.mode) == CANDIDATE and not r.matrix]
+    if not candidate:  # a run of matrix shape sets only: the flat-size bars do not apply
+        return math.nan, math.nan
     largest = max(r.params for r in candidate)
     worst_torch = max(r.vs_torch_default for r in candidate)
     worst_floor = max(r.vs_floor() for r in candidate if r.params == largest)
@@ -552,6 +554,8 @@ def fused_bars(rows: Sequence[Row]) -> tuple[float, float, float, str]:
     flat = [r for r in rows if not r.matrix]
     ours = best_rows(flat, "optimlab", ("default", "fused"))
     theirs = best_rows(flat, "torch", tuple(MODES))
+    if not ours:
+        return math.nan, math.nan, math.nan, "-"
     largest = max(r.params for r in ours.values())
     most_tensors = max(ours.values(), key=lambda r: int(r.size.split("/")[1])).size
     worst_torch = max(r.vs_torch_default for r in ours.values())
