@@ -82,8 +82,9 @@ class AdafactorRule(Rule):
             col_var.lerp_(torch.linalg.vector_norm(g, dim=-2, keepdim=True).square_().div_(g.size(-2)), decay)
             # ε₁ bounds mean(R) (torch); the paper adds ε₁ to G² instead.
             var = (row_var @ col_var).div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+            update = var.clamp_(min=eps1 * eps1).rsqrt_().mul_(g)
         else:
-            var = state["variance"].lerp_(g * g, decay).clone()
-        update = var.clamp_(min=eps1 * eps1).rsqrt_().mul_(g)
+            # The state itself, clamped out of place (no copy of v first: one full pass fewer).
+            update = state["variance"].lerp_(g * g, decay).clamp(min=eps1 * eps1).rsqrt_().mul_(g)
         clip = (trial_norm(update, td) / (n**0.5 * hp["d"])).clamp(min=1.0)  # max(1, RMS(U)/d)
         add_scaled_(p, update, -alpha / clip)
