@@ -107,8 +107,8 @@ def test_evaluation_params_are_the_parameters_themselves_without_schedule_free()
 # -------------------------------------------------------------------------------- the engine's evaluation point
 
 
-def _alone(problem, trial: Trial, steps: int) -> tuple[float, float]:
-    """Validation loss of ``trial`` trained alone with its drop-in class: at y (training) and after ``eval()``."""
+def _train_alone(problem, trial: Trial, steps: int) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    """``trial`` trained alone with its drop-in class on the population's batches (same seed, same order)."""
     module = problem.module_for(trial.seed)
     opt = trial.preset.make(module.parameters(), **trial.hypers)
     stream = BatchStream(len(problem.data.train), batch_size_for(trial, problem), trial.seed)
@@ -118,6 +118,12 @@ def _alone(problem, trial: Trial, steps: int) -> tuple[float, float]:
         opt.zero_grad()
         problem.loss_fn(module(data.inputs[index]), data.targets[index]).backward()
         opt.step()
+    return module, opt
+
+
+def _alone(problem, trial: Trial, steps: int) -> tuple[float, float]:
+    """Validation loss of ``trial`` trained alone with its drop-in class: at y (training) and after ``eval()``."""
+    module, opt = _train_alone(problem, trial, steps)
 
     def valid_loss() -> float:
         params = {name: p.detach().unsqueeze(0) for name, p in module.named_parameters()}
@@ -166,15 +172,7 @@ def test_population_evaluates_asgd_trials_at_the_average() -> None:
     problem = toy_problem(steps)
     trial = Trial("asgd", {"lr": 0.5, "t0": 5}, seed=0)
     reported = train_population(problem, [trial], eval_splits=("valid",)).evals["valid"]["loss"][0, -1].item()
-    module = problem.module_for(trial.seed)
-    opt = trial.preset.make(module.parameters(), **trial.hypers)
-    stream = BatchStream(len(problem.data.train), batch_size_for(trial, problem), trial.seed)
-    data = problem.data.train
-    for _ in range(steps):
-        index = stream.next()
-        opt.zero_grad()
-        problem.loss_fn(module(data.inputs[index]), data.targets[index]).backward()
-        opt.step()
+    module, opt = _train_alone(problem, trial, steps)
     names = [name for name, _ in module.named_parameters()]
     at_theta = problem.evaluate({n: p.detach().unsqueeze(0) for n, p in module.named_parameters()}, "valid")
     at_average = problem.evaluate(
