@@ -261,7 +261,7 @@ def _losses_and_gradients(
     grads: list[Tensor] = []
     for start in range(0, size, micro):
         part = index[..., start : start + micro]
-        inputs, targets = train.inputs[part], train.targets[part]
+        inputs, targets = train.take(part)
         part_losses = problem.shared_losses(stacked, inputs, targets) if shared else problem.losses(
             stacked, inputs, targets
         )
@@ -329,7 +329,8 @@ def train_alone(
     for step in range(steps):
         index = stream.next()
         optimizer.zero_grad()
-        loss = problem.loss_fn(module(train.inputs[index]), train.targets[index])
+        inputs, targets = train.take(index)
+        loss = problem.loss_fn(module(inputs), targets)
         if not torch.isfinite(loss):
             break
         curve[step] = loss.item()
@@ -379,7 +380,7 @@ def _footprint(problem: Problem, trial: Trial, batch_size: int) -> tuple[int, in
     probe = min(batch_size, len(train), _FOOTPRINT_PROBE_EXAMPLES)
     index = torch.arange(probe).unsqueeze(0)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        problem.losses(stacked, train.inputs[index], train.targets[index])
+        problem.losses(stacked, *train.take(index))
     return 6 * param_bytes, saved * batch_size // probe
 
 

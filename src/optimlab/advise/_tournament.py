@@ -200,7 +200,7 @@ def check_problem(problem: Problem) -> None:
     index = torch.arange(min(2, len(train_split))).unsqueeze(0)
     stacked = {k: p.unsqueeze(0) for k, p in params.items()}
     try:
-        losses = problem.losses(stacked, train_split.inputs[index], train_split.targets[index])
+        losses = problem.losses(stacked, *train_split.take(index))
     except Exception as exc:
         raise UserError(f"Problem {name!r}: computing the loss failed with {type(exc).__name__}: {exc}") from exc
     if not isinstance(losses, torch.Tensor) or tuple(losses.shape) != (1,):

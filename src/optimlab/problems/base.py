@@ -57,6 +57,14 @@ class Split:
     def __len__(self) -> int:
         return len(self.inputs)
 
+    def take(self, index: Tensor) -> tuple[Tensor, Tensor]:
+        """The examples at ``index`` (``[B]`` or ``[K, B]``): ``(inputs[index], targets[index])``.
+
+        Every executor reads batches through this method, so a split backed by a dataset that is not held in
+        memory only has to provide it (and ``len``).
+        """
+        return self.inputs[index], self.targets[index]
+
 
 @dataclass(frozen=True)
 class Data:

@@ -298,7 +298,7 @@ def step_trace(problem: Problem, trials: Sequence[Trial], steps: int) -> tuple[n
     for step in range(steps):
         index = torch.stack([s.next() for s in streams])[row]
         leaves = [p.detach().requires_grad_(True) for p in tensors]
-        loss = problem.losses(dict(zip(names, leaves, strict=True)), data.inputs[index], data.targets[index])
+        loss = problem.losses(dict(zip(names, leaves, strict=True)), *data.take(index))
         grads = torch.autograd.grad(loss.sum(), leaves)
         before = [p.clone() for p in tensors]
         population.step(grads, loss.detach())
