@@ -1,0 +1,38 @@
+"""Fonts for figures: Hangul needs a CJK font (``fonts-noto-cjk`` on Debian; `.ci/run` installs it).
+
+Figures call :func:`figure_font_family` for the ``font.family`` of a figure in ``lang``; Korean figures put a CJK
+font first so Hangul renders (no missing-glyph boxes), with Latin text still drawn in the usual sans-serif.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+CJK_FAMILIES = ("Noto Sans CJK KR", "Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Serif CJK KR", "NanumGothic")
+"""Families that carry Hangul, in order of preference."""
+
+
+class MissingFontError(RuntimeError):
+    """No font with Hangul is installed, so a Korean figure would show boxes instead of text."""
+
+
+@cache
+def cjk_family() -> str:
+    """The first installed family of :data:`CJK_FAMILIES`; :class:`MissingFontError` names the package if none."""
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in installed:
+            return family
+    raise MissingFontError(
+        "Korean figures need a font with Hangul: install one (Debian: apt-get install fonts-noto-cjk) and "
+        "delete matplotlib's font cache (~/.cache/matplotlib) so it is found."
+    )
+
+
+def figure_font_family(lang: str) -> list[str]:
+    """``font.family`` for a figure in ``lang``: a CJK family first for Korean, else matplotlib's sans-serif."""
+    if lang == "ko":
+        return [cjk_family(), "DejaVu Sans"]
+    return ["DejaVu Sans"]
