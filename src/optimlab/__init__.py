@@ -20,6 +20,7 @@ from .advise import AdviceResult, advise
 from .compare import CompareResult, compare, lr_sweep
 from .population import Population, Trial
 from .problems.catalog import get_problem
+from .problems.user import make_problem
 from .registry import PRESETS, ExplainedCard, Preset, get_preset
 from .schedules import Schedule
 from .study import StudyResults, bench, load_results
@@ -53,5 +54,6 @@ __all__ = [
     "get_problem",
     "load_results",
     "lr_sweep",
+    "make_problem",
     "train",
 ]

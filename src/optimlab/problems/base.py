@@ -36,6 +36,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
+from ..errors import DataError
+
 Params = dict[str, Tensor]
 MetricFn = Callable[[Tensor, Tensor], Tensor]
 """``metric(outputs, targets) -> scalar`` for one trial's batch (vmapped over trials by the problem)."""
@@ -50,9 +52,9 @@ class Split:
 
     def __post_init__(self) -> None:
         if len(self.inputs) != len(self.targets):
-            raise ValueError(f"A split has {len(self.inputs)} inputs but {len(self.targets)} targets.")
+            raise DataError(f"A split has {len(self.inputs)} inputs but {len(self.targets)} targets.")
         if len(self.inputs) == 0:
-            raise ValueError("A data split is empty.")
+            raise DataError("A data split is empty.")
 
     def __len__(self) -> int:
         return len(self.inputs)
@@ -187,7 +189,7 @@ class ModuleProblem(Problem):
         totals: dict[str, Tensor] = {}
         for start in range(0, n, self.eval_batch_size):
             stop = min(n, start + self.eval_batch_size)
-            values = self._eval(params, data.inputs[start:stop], data.targets[start:stop])
+            values = self._eval(params, *data.take(torch.arange(start, stop)))
             for key, value in values.items():
                 totals[key] = totals.get(key, 0) + value * (stop - start)
         means = {key: value / n for key, value in totals.items()}

@@ -1,7 +1,8 @@
-"""The problem suite: named model problems a population of trials trains on, and user-defined problems.
+"""The problem suite: the built-in model problems by name (:data:`PROBLEMS`, :func:`get_problem`).
 
-Every model here is vmap-friendly (no BatchNorm statistics, no in-place ops on inputs, no data-dependent
-control flow), so :class:`~optimlab.problems.base.ModuleProblem` runs K trials as one computation.
+Their models live in :mod:`optimlab.problems.models`, a user's problem file is loaded by
+:mod:`optimlab.problems.loader`, and :func:`optimlab.problems.user.make_problem` builds a problem from a model
+factory and a dataset.
 
 >>> from optimlab.problems.catalog import get_problem
 >>> problem = get_problem("quadratic", n_train=256)
@@ -11,14 +12,9 @@ control flow), so :class:`~optimlab.problems.base.ModuleProblem` runs K trials a
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import inspect
 import itertools
-import math
-import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -27,128 +23,16 @@ from torch import Tensor, nn
 from ..errors import UserError
 from . import datasets
 from .base import Data, ModuleProblem, Problem, Split, accuracy
-
-# ------------------------------------------------------------------------------------------------ modules
-
-
-class QuadraticModel(nn.Module):
-    """One parameter vector ``theta`` (initialized ``N(0, I)``) on a fixed noisy quadratic.
-
-    ``forward(z)`` gives, per noise vector ``z`` (one row of the batch), three columns: the example's loss
-    ``½ dᵀAd + noise·zᵀd`` with ``d = theta − θ*``, the suboptimality ``½ dᵀAd`` and the distance ``‖d‖``.
-    The mini-batch gradient is therefore the true gradient ``A d`` plus ``noise`` times the batch's mean
-    noise vector.
-    """
-
-    hessian: Tensor
-    optimum: Tensor
-
-    def __init__(self, hessian: Tensor, optimum: Tensor, noise: float) -> None:
-        super().__init__()
-        self.theta = nn.Parameter(torch.randn(len(optimum)))
-        self.register_buffer("hessian", hessian, persistent=False)
-        self.register_buffer("optimum", optimum, persistent=False)
-        self.noise = noise
-
-    def forward(self, z: Tensor) -> Tensor:
-        d = self.theta - self.optimum
-        suboptimality = 0.5 * (d @ (self.hessian @ d))
-        per_example = suboptimality + self.noise * (z @ d)
-        n = z.shape[0]
-        return torch.stack([per_example, suboptimality.expand(n), torch.linalg.vector_norm(d).expand(n)], dim=-1)
-
-
-def _column_mean(column: int) -> Callable[[Tensor, Tensor], Tensor]:
-    def metric(outputs: Tensor, targets: Tensor) -> Tensor:
-        return outputs[:, column].mean()
-
-    return metric
-
-
-class Logistic(nn.Module):
-    """Logistic regression: one logit per example."""
-
-    def __init__(self, n_features: int) -> None:
-        super().__init__()
-        self.linear = nn.Linear(n_features, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.linear(x).squeeze(-1)
-
-
-def binary_accuracy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Fraction of examples whose logit has the sign of the 0/1 target."""
-    return ((logits > 0) == (targets > 0.5)).to(logits.dtype).mean()
-
-
-class AddChannel(nn.Module):
-    """``[B, ...] -> [B, 1, ...]``: a channel dimension for the convolutions."""
-
-    def forward(self, x: Tensor) -> Tensor:
-        return x.unsqueeze(1)
-
-
-class CausalSelfAttention(nn.Module):
-    """Multi-head causal self-attention with plain matmuls and softmax (vmap-friendly)."""
-
-    causal: Tensor
-
-    def __init__(self, d_model: int, n_heads: int, context: int) -> None:
-        super().__init__()
-        if d_model % n_heads:
-            raise UserError(f"d_model={d_model} must be a multiple of n_heads={n_heads}.")
-        self.n_heads = n_heads
-        self.qkv = nn.Linear(d_model, 3 * d_model)
-        self.proj = nn.Linear(d_model, d_model)
-        self.register_buffer("causal", torch.ones(context, context, dtype=torch.bool).tril(), persistent=False)
-
-    def forward(self, x: Tensor) -> Tensor:
-        b, t, c = x.shape
-        h = self.n_heads
-        q, k, v = (part.reshape(b, t, h, c // h).transpose(1, 2) for part in self.qkv(x).split(c, dim=-1))
-        scores = (q @ k.transpose(-2, -1)) / math.sqrt(c // h)
-        scores = scores.masked_fill(~self.causal[:t, :t], float("-inf"))
-        mixed = torch.softmax(scores, dim=-1) @ v  # [b, h, t, c/h]
-        return self.proj(mixed.transpose(1, 2).reshape(b, t, c))
-
-
-class Block(nn.Module):
-    """Pre-norm Transformer block: attention and a 4× GELU MLP, each with a residual connection."""
-
-    def __init__(self, d_model: int, n_heads: int, context: int) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(d_model)
-        self.attn = CausalSelfAttention(d_model, n_heads, context)
-        self.ln2 = nn.LayerNorm(d_model)
-        self.mlp = nn.Sequential(nn.Linear(d_model, 4 * d_model), nn.GELU(), nn.Linear(4 * d_model, d_model))
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
-
-
-class CharTransformer(nn.Module):
-    """A small GPT-style character model: ids ``[B, T]`` -> next-character logits ``[B, T, vocab]``."""
-
-    def __init__(self, vocab_size: int, context: int, d_model: int, n_layers: int, n_heads: int) -> None:
-        super().__init__()
-        self.token = nn.Embedding(vocab_size, d_model)
-        self.position = nn.Embedding(context, d_model)
-        self.blocks = nn.Sequential(*(Block(d_model, n_heads, context) for _ in range(n_layers)))
-        self.ln = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, vocab_size)
-
-    def forward(self, ids: Tensor) -> Tensor:
-        positions = torch.arange(ids.shape[-1], device=ids.device)
-        return self.head(self.ln(self.blocks(self.token(ids) + self.position(positions))))
-
-
-def sequence_cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
-    """Mean cross-entropy over every position of every sequence."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
-
-
-# ------------------------------------------------------------------------------------------------ problems
+from .loader import load_user_problem
+from .models import (
+    AddChannel,
+    CharTransformer,
+    Logistic,
+    QuadraticModel,
+    binary_accuracy,
+    column_mean,
+    sequence_cross_entropy,
+)
 
 
 def _split(inputs: Tensor, targets: Tensor, parts: tuple[Tensor, Tensor, Tensor]) -> Data:
@@ -183,7 +67,7 @@ def quadratic(
         make_module=lambda: QuadraticModel(quad.hessian, quad.optimum, noise),
         data=data,
         loss_fn=lambda outputs, targets: outputs[:, 0].mean(),
-        metrics={"suboptimality": _column_mean(1), "distance": _column_mean(2)},
+        metrics={"suboptimality": column_mean(1), "distance": column_mean(2)},
         goals={"suboptimality": "min", "distance": "min"},
         default_steps=1000,
         default_batch_size=32,
@@ -417,39 +301,3 @@ def get_problem(name: str, **options: object) -> Problem:
             f"Problem {name!r} has no option {unknown[0]!r}; its options are: {', '.join(accepted) or 'none'}."
         )
     return builder(**options)
-
-
-def load_user_problem(spec: str, **options: object) -> Problem:
-    """Import ``path/to/file.py`` and call its ``function(**options)``, given as ``"path/to/file.py:function"``;
-    the result must be a :class:`~optimlab.problems.base.Problem`."""
-    path_text, colon, function_name = spec.rpartition(":")
-    if not colon or not path_text or not function_name.isidentifier():
-        raise UserError(f"A user problem is given as 'path/to/file.py:function', not {spec!r}.")
-    path = Path(path_text).expanduser()
-    if not path.is_file():
-        raise UserError(f"Problem file {str(path)!r} does not exist.")
-    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
-    module_name = f"optimlab_user_problem_{digest}"
-    module_spec = importlib.util.spec_from_file_location(module_name, path)
-    if module_spec is None or module_spec.loader is None:
-        raise UserError(f"Problem file {str(path)!r} cannot be imported as Python (is it a .py file?).")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_name] = module  # dataclasses and pickling look the module up by name
-    try:
-        module_spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(module_name, None)
-        raise UserError(f"Problem file {str(path)!r} failed to import: {type(exc).__name__}: {exc}") from exc
-    function = getattr(module, function_name, None)
-    if not callable(function):
-        raise UserError(f"Problem file {str(path)!r} has no function {function_name!r}.")
-    try:
-        result = function(**options)
-    except Exception as exc:
-        raise UserError(f"{function_name}() in problem file {str(path)!r} raised {type(exc).__name__}: {exc}") from exc
-    if not isinstance(result, Problem):
-        raise UserError(
-            f"{function_name}() in problem file {str(path)!r} returned {type(result).__name__}, "
-            "not an optimlab Problem (build one with optimlab.problems.base.ModuleProblem)."
-        )
-    return result
