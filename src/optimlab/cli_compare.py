@@ -30,7 +30,8 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--optimizers", "-o", help="names or sets, comma-separated (default: gd,momentum,adagrad,"
                    "rmsprop,adadelta,adam); see `optimlab list`")
     p.add_argument("--surface", "-s", help="a built-in surface (rosenbrock, beale, himmelblau, saddle, rastrigin, "
-                   "bowl, ravine, two-basins) or a formula in x and y, e.g. \"x**2 + 3*sin(y)\"")
+                   "bowl, ravine, two-basins), a formula in x and y, e.g. \"x**2 + 3*sin(y)\", or PATH.py:FUNCTION "
+                   "(a function f(x, y) of tensors, or one returning an optimlab Surface)")
     p.add_argument("--domain", help="xmin,xmax,ymin,ymax for a formula surface (default: -3,3,-3,3)")
     p.add_argument("--problem", choices=("surface", "linear-regression"), default=None,
                    help="linear-regression: GD, SGD and mini-batch on a two-parameter least-squares fit")
@@ -111,13 +112,18 @@ def _surface(args: argparse.Namespace) -> Any:
     from .compare import resolve_surface
 
     name = args.surface or ("bowl" if args.lr_sweep is not None else "rosenbrock")
+    surface: Any = name
+    if ".py:" in name:  # a user's file: its function f(x, y), or a Surface
+        from .problems.loader import load_user_surface
+
+        surface = load_user_surface(name)
     domain = None
     if args.domain:
         values = [_float(v, "--domain") for v in args.domain.split(",")]
         if len(values) != 4:
             raise ValueError(f"Invalid --domain {args.domain!r}: give four numbers xmin,xmax,ymin,ymax.")
         domain = ((values[0], values[1]), (values[2], values[3]))
-    return resolve_surface(name, domain)
+    return resolve_surface(surface, domain)
 
 
 def _float(text: str, option: str) -> float:
