@@ -109,7 +109,19 @@ class DatasetSplit(Split):
 
     def read(self, rows: Sequence[int]) -> tuple[Tensor, Tensor]:
         """Examples ``rows`` collated in that order."""
-        return _collated(self.collate_fn([self.dataset[i] for i in rows]), len(rows), self.what)
+        items = []
+        for i in rows:
+            try:
+                items.append(self.dataset[i])
+            except Exception as exc:
+                raise DataError(f"Reading example {i} of the {self.what} dataset raised {type(exc).__name__}: "
+                                f"{exc}") from exc
+        try:
+            batch = self.collate_fn(items)
+        except Exception as exc:
+            raise DataError(f"The {self.what} examples could not be collated into one batch (do they all have "
+                            f"the same shape?): {type(exc).__name__}: {exc}") from exc
+        return _collated(batch, len(rows), self.what)
 
 
 def _length(dataset: object, what: str) -> int:
@@ -161,8 +173,8 @@ def dataset_split(dataset: Dataset[Any], collate_fn: Collate | None, what: str,
     try:
         return Split(torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts]))
     except RuntimeError as exc:
-        raise DataError(f"The {what} examples do not all have the same shape, so they cannot be read into one "
-                        f"tensor ({exc}); pass materialize=False to stream them.") from None
+        raise DataError(f"The {what} examples could not be collated into one batch (do they all have the same "
+                        f"shape?): {type(exc).__name__}: {exc}") from exc
 
 
 def loader_parts(loader: DataLoader[Any]) -> tuple[Dataset[Any], Collate | None, int | None]:

@@ -64,6 +64,9 @@ def make_problem(
     cannot work fails now with one sentence (:class:`~optimlab.errors.ModelError`,
     :class:`~optimlab.errors.DataError`) instead of deep inside training.
     """
+    if isinstance(model, nn.Module):
+        raise ModelError("The model must be a function that builds a fresh nn.Module (lambda: MyNet()), not a "
+                         "module instance: every trial starts from its own.")
     if not callable(model):
         raise ModelError(f"The model must be a function that builds an nn.Module, not a {type(model).__name__}.")
     if not callable(loss):
