@@ -144,6 +144,14 @@ def test_a_dataloader_gives_dataset_collate_and_batch_size_but_not_its_order() -
     assert make_problem(mlp, sampled, (x, y), loss=nn.functional.cross_entropy).default_batch_size == 12
 
 
+def test_the_docstring_example_runs() -> None:
+    import doctest
+
+    import optimlab.problems.user
+
+    assert doctest.testmod(optimlab.problems.user, raise_on_error=True).attempted > 0
+
+
 def test_numbers_and_arrays_as_items() -> None:
     x, y = blobs()
     pairs = [(x[i].numpy(), int(y[i])) for i in range(80)]
@@ -157,6 +165,14 @@ def test_numbers_and_arrays_as_items() -> None:
 class Stream(IterableDataset[tuple[Tensor, Tensor]]):
     def __iter__(self):  # type: ignore[no-untyped-def]
         yield torch.zeros(5), torch.tensor(0)
+
+
+class Broken(Dataset[tuple[Tensor, Tensor]]):
+    def __len__(self) -> int:
+        return 10
+
+    def __getitem__(self, i: int) -> tuple[Tensor, Tensor]:
+        raise OSError("disk gone")
 
 
 def test_model_errors_are_one_sentence() -> None:
@@ -203,6 +219,7 @@ def test_data_errors_are_one_sentence() -> None:
         ([(x[0], y[0], 1)], "is a tuple of 3, not an"),
         ([(x[0], "cat")], "The target of example 0 of the training dataset is a str"),
         (Stream(), "is an IterableDataset"),
+        (Broken(), "Reading example 0 of the training dataset raised OSError: disk gone"),
         (42, "training data is a int"),
         (DataLoader(TensorDataset(x, y), batch_size=4, collate_fn=lambda items: items),
          "collate function of the training data must return"),

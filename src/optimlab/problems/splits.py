@@ -107,15 +107,17 @@ class DatasetSplit(Split):
         inverse = inverse.reshape(index.shape)
         return inputs[inverse], targets[inverse]
 
+    def item(self, i: int) -> Any:
+        """Example ``i`` as the dataset gives it."""
+        try:
+            return self.dataset[i]
+        except Exception as exc:
+            name = type(exc).__name__
+            raise DataError(f"Reading example {i} of the {self.what} dataset raised {name}: {exc}") from exc
+
     def read(self, rows: Sequence[int]) -> tuple[Tensor, Tensor]:
         """Examples ``rows`` collated in that order."""
-        items = []
-        for i in rows:
-            try:
-                items.append(self.dataset[i])
-            except Exception as exc:
-                raise DataError(f"Reading example {i} of the {self.what} dataset raised {type(exc).__name__}: "
-                                f"{exc}") from exc
+        items = [self.item(i) for i in rows]
         try:
             batch = self.collate_fn(items)
         except Exception as exc:
@@ -155,14 +157,14 @@ def dataset_split(dataset: Dataset[Any], collate_fn: Collate | None, what: str,
                   materialize: bool | None = None) -> Split:
     """A split over ``dataset``: read into memory when ``materialize`` is true, or (``None``) when its estimated
     size is below :data:`MATERIALIZE_BELOW_BYTES` and its collate works example by example; else streamed."""
-    if collate_fn is None and isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
+    per_example = collate_fn in (None, torch_default_collate)
+    if per_example and materialize is not False and isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
         return tensor_split(*dataset.tensors, what)  # already in memory
     stream = DatasetSplit(dataset, collate_fn, what)
-    check_item(dataset[0], what)
+    check_item(stream.item(0), what)
     first_inputs, first_targets = stream.read([0])
     # A custom collate may depend on the whole batch (padding to its longest sequence): only a known per-example
     # collate is safe to apply once to the whole dataset.
-    per_example = collate_fn in (None, torch_default_collate)
     estimate = (first_inputs.nbytes + first_targets.nbytes) * len(stream)
     if materialize is None:
         materialize = per_example and estimate < MATERIALIZE_BELOW_BYTES
