@@ -56,9 +56,10 @@ def make_problem(
     From a ``DataLoader`` optimlab takes the dataset, the ``collate_fn`` and the ``batch_size`` (the default
     batch size when ``batch_size`` is not given); its sampler and shuffling are replaced by optimlab's own
     per-seed batch order, so trials with the same seed see the same batches (paired comparisons) whatever else
-    runs beside them (its ``drop_last`` and worker processes are not used either). A dataset is read into tensors once when it fits comfortably in memory (estimated from its
-    first example, see :mod:`optimlab.problems.splits`; random transforms in ``__getitem__`` are then drawn
-    once) and streamed batch by batch otherwise; ``materialize=True``/``False`` decides instead.
+    runs beside them (its ``drop_last`` and worker processes are not used either). A dataset is read into
+    tensors once when it fits comfortably in memory (estimated from its first example, see
+    :mod:`optimlab.problems.splits`; random transforms in ``__getitem__`` are then drawn once) and streamed batch
+    by batch otherwise; ``materialize=True``/``False`` decides instead.
 
     The model, the loss and every metric are tried on a few examples of each split here, so a model or data that
     cannot work fails now with one sentence (:class:`~optimlab.errors.ModelError`,
