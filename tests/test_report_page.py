@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from optimlab import stats
 from optimlab.registry import PRESETS
-from optimlab.report import _study_stats as stats
 from optimlab.report.study_report import write_report
 from optimlab.study.results import StudyResults
 

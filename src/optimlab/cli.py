@@ -75,11 +75,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from .explain.cards import available_languages
+    from .explain.cards import check_language
     from .registry import PRESETS, SET_DOCS, SETS, family_tree
 
-    if args.lang not in available_languages():
-        raise ValueError(f"Unknown language {args.lang!r}. Valid languages: {', '.join(available_languages())}")
+    check_language(args.lang)
     if args.tree:
         from .lineage import render_text
 
@@ -155,7 +154,7 @@ def _short_paper(paper: str) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    from .explain.cards import display_width
+    from .text import display_width
 
     widths = [max(display_width(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 

@@ -1,5 +1,35 @@
-"""The error type for bad user input: the CLI prints its message as one sentence and exits with code 2."""
+"""The errors for bad user input: the CLI prints the message as one sentence and exits with code 2.
+
+Raise the subclass that names the kind of mistake, where the input enters (the CLI's parser, a public function's
+first lines, the loader of a file), with a message that says what is wrong and how to fix it. Every class is a
+:class:`ValueError`, as ``torch.optim`` raises for an invalid argument, so ``except ValueError`` keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BudgetError", "InvalidValueError", "ProblemError", "StoreError", "UnknownNameError", "UserError"]
 
 
 class UserError(ValueError):
     """Input the user can fix (a bad name, value, file or expression); the message says how."""
+
+
+class UnknownNameError(UserError):
+    """A name that is not in its table (optimizer, preset set, surface, problem, language, schedule ...);
+    the message suggests the closest valid names (:func:`optimlab.suggest.unknown_name`)."""
+
+
+class InvalidValueError(UserError):
+    """A value outside what it may be: a hyperparameter, a step count, a seed count, a point, a grid ..."""
+
+
+class BudgetError(InvalidValueError):
+    """A budget that cannot be read or spent (``20000`` trial-steps, ``x40`` runs, ``5min``; a study's size)."""
+
+
+class ProblemError(UserError):
+    """A problem, model, dataset or problem file that cannot be trained: the message names the part at fault."""
+
+
+class StoreError(UserError):
+    """A results store that cannot be used: missing, not SQLite, damaged, from another version, read-only."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ..explain.cards import UnknownNameError, suggest_names
+from ..suggest import unknown_name
 
 SurfaceFn = Callable[[Tensor, Tensor], Tensor]
 Point = tuple[float, float]
@@ -266,6 +266,4 @@ def get_surface(name: str) -> Surface:
     key = name.strip().lower().replace("_", "-")
     if key in SURFACES:
         return SURFACES[key]
-    close = suggest_names(key, SURFACES)
-    hint = f" Did you mean: {', '.join(close)}?" if close else f" Valid names: {', '.join(sorted(SURFACES))}."
-    raise UnknownNameError(f"Unknown surface {name!r}.{hint}")
+    raise unknown_name("surface", name, SURFACES, key=key)
