@@ -29,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("optimlab: interrupted; finished results are kept.", file=sys.stderr)
         return 130
+    # Bad input: a UserError subclass (optimlab.errors), raised where the input entered; or a ValueError from the
+    # drop-in classes and rules, which raise what torch.optim raises for an invalid argument; or a file not there.
     except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         print(f"optimlab: error: {_one_sentence(exc)}", file=sys.stderr)
         return 2
