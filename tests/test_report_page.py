@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from optimlab import stats
 from optimlab.registry import PRESETS
-from optimlab.report import _study_stats as stats
 from optimlab.report.study_report import write_report
 from optimlab.study.results import StudyResults
 
@@ -161,6 +161,21 @@ def test_pairwise_counts_paired_seeds_and_diverged_runs_lose() -> None:
     # momentum beats minibatch on alpha (5 seeds) but diverged on every seed of beta (5 losses)
     mom = pairs[("momentum", "minibatch")]
     assert (mom.wins, mom.losses) == (5, 5) and mom.verdict == "no clear difference"
+
+
+def test_the_study_ranking_is_the_pages_ranking() -> None:
+    """`StudyResults.ranking` (what `optimlab bench` prints) reads the same statistics as the page's table."""
+    results = fake_results()
+    final = results.final()
+    metrics = results.plan["score_metric"]
+    goals = {p: results.plan["goals"][p][m] for p, m in metrics.items()}
+    medians = stats.median_scores(final, list(metrics), OPTIMIZERS, metrics, goals)
+    mean_rank = stats.ranks(medians, goals).mean(axis=0)
+    table = results.ranking().set_index("optimizer")
+    assert table["mean_rank"].to_dict() == mean_rank.to_dict()
+    assert table.index.tolist() == mean_rank.sort_values(kind="stable").index.tolist()
+    assert math.isnan(table.loc["momentum", "beta"])  # diverged on every seed of beta: no median, ranked last
+    assert table.loc["adam", "alpha"] == medians.loc["alpha", "adam"]
 
 
 # ------------------------------------------------------------------------------------------------ the page

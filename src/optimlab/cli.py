@@ -29,6 +29,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("optimlab: interrupted; finished results are kept.", file=sys.stderr)
         return 130
+    # Bad input: a UserError subclass (optimlab.errors), raised where the input entered; or a ValueError from the
+    # drop-in classes and rules, which raise what torch.optim raises for an invalid argument; or a file not there.
     except (ValueError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
         print(f"optimlab: error: {_one_sentence(exc)}", file=sys.stderr)
         return 2
@@ -75,11 +77,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run_list(args: argparse.Namespace) -> int:
-    from .explain.cards import available_languages
+    from .explain.cards import check_language
     from .registry import PRESETS, SET_DOCS, SETS, family_tree
 
-    if args.lang not in available_languages():
-        raise ValueError(f"Unknown language {args.lang!r}. Valid languages: {', '.join(available_languages())}")
+    check_language(args.lang)
     if args.tree:
         from .lineage import render_text
 
@@ -155,7 +156,7 @@ def _short_paper(paper: str) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    from .explain.cards import display_width
+    from .text import display_width
 
     widths = [max(display_width(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
 

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .errors import InvalidValueError
+
 DEFAULT_OUT = "optimlab-out/compare"
 
 _EXAMPLES = """examples:
@@ -55,7 +57,7 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """Run the sub-command; bad input raises ``ValueError`` with one sentence (the CLI exits with code 2)."""
+    """Run the sub-command; bad input raises a ``UserError`` with one sentence (the CLI exits with code 2)."""
     from .compare import compare, lr_sweep
     from .compare._gallery import gallery
     from .compare._linreg import batch_policies
@@ -65,9 +67,9 @@ def run_compare(args: argparse.Namespace) -> int:
     given = [args.optimizers, args.surface, args.domain, args.problem, args.lr, args.lr_sweep, args.steps,
              args.start, args.noise or None, args.tune or None, args.seeds != 1 or None]
     if args.steps is not None and args.steps < 1:
-        raise ValueError(f"Invalid --steps {args.steps}: the number of steps must be a positive integer.")
+        raise InvalidValueError(f"Invalid --steps {args.steps}: the number of steps must be a positive integer.")
     if args.seeds < 1:
-        raise ValueError(f"Invalid --seeds {args.seeds}: give a positive number of seeds.")
+        raise InvalidValueError(f"Invalid --seeds {args.seeds}: give a positive number of seeds.")
     progress = True if args.progress else None
     if all(v is None for v in given):
         gallery(out)
@@ -80,17 +82,17 @@ def run_compare(args: argparse.Namespace) -> int:
     elif args.lr_sweep is not None:
         name = args.optimizers or "gd"
         if "," in name:
-            raise ValueError("--lr-sweep takes one optimizer: give --optimizers with a single name.")
+            raise InvalidValueError("--lr-sweep takes one optimizer: give --optimizers with a single name.")
         lrs = None if args.lr_sweep == "auto" else [_float(v, "--lr-sweep") for v in args.lr_sweep.split(",")]
         starts = _starts(args.start)
         if starts and len(starts) > 1:
-            raise ValueError("--lr-sweep draws one start point: give --start once.")
+            raise InvalidValueError("--lr-sweep draws one start point: give --start once.")
         result = lr_sweep(name, _surface(args), lrs=lrs, steps=args.steps or 60,
                           start=starts[0] if starts else None, progress=progress)
         stem = "lr-sweep"
     else:
         if args.tune and args.lr:
-            raise ValueError("Give either --lr or --tune, not both: --tune chooses the learning rates.")
+            raise InvalidValueError("Give either --lr or --tune, not both: --tune chooses the learning rates.")
         kwargs: dict[str, Any] = {}
         if args.optimizers:
             kwargs["optimizers"] = args.optimizers
@@ -121,7 +123,7 @@ def _surface(args: argparse.Namespace) -> Any:
     if args.domain:
         values = [_float(v, "--domain") for v in args.domain.split(",")]
         if len(values) != 4:
-            raise ValueError(f"Invalid --domain {args.domain!r}: give four numbers xmin,xmax,ymin,ymax.")
+            raise InvalidValueError(f"Invalid --domain {args.domain!r}: give four numbers xmin,xmax,ymin,ymax.")
         domain = ((values[0], values[1]), (values[2], values[3]))
     return resolve_surface(surface, domain)
 
@@ -130,9 +132,9 @@ def _float(text: str, option: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"Invalid {option} value {text.strip()!r}: expected a number.") from None
+        raise InvalidValueError(f"Invalid {option} value {text.strip()!r}: expected a number.") from None
     if not math.isfinite(value):
-        raise ValueError(f"Invalid {option} value {text.strip()!r}: expected a finite number.")
+        raise InvalidValueError(f"Invalid {option} value {text.strip()!r}: expected a finite number.")
     return value
 
 
@@ -144,7 +146,7 @@ def _lrs(text: str | None) -> float | dict[str, float] | None:
     out = {}
     for part in text.split(","):
         if "=" not in part:
-            raise ValueError(f"Invalid --lr part {part.strip()!r}: write name=value, e.g. adam=0.1.")
+            raise InvalidValueError(f"Invalid --lr part {part.strip()!r}: write name=value, e.g. adam=0.1.")
         name, value = part.split("=", 1)
         out[name.strip()] = _float(value, "--lr")
     return out
@@ -157,6 +159,6 @@ def _starts(values: list[str] | None) -> list[tuple[float, float]] | None:
     for text in values:
         parts = text.split(",")
         if len(parts) != 2:
-            raise ValueError(f"Invalid --start {text!r}: give a point as x,y, e.g. --start=-1.2,1.")
+            raise InvalidValueError(f"Invalid --start {text!r}: give a point as x,y, e.g. --start=-1.2,1.")
         points.append((_float(parts[0], "--start"), _float(parts[1], "--start")))
     return points

@@ -15,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .explain.cards import display_width, load_card, wrap_text
+from .explain.cards import load_card
+from .text import display_width, wrap_text
 
 __all__ = ["LINEAGE", "FamilyNode", "Lineage", "family_nodes", "generations", "render_text"]
 

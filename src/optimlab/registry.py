@@ -18,9 +18,10 @@ from typing import Any, Literal
 from torch import Tensor
 
 from . import optim
-from .explain.cards import Card, UnknownNameError, load_card, suggest_names
+from .explain.cards import Card, load_card
 from .lineage import FamilyNode, family_nodes
 from .rules import Rule, Scalar
+from .suggest import unknown_name
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,7 @@ def get_preset(name: str) -> Preset:
     key = name.strip().lower()
     if key in PRESETS:
         return PRESETS[key]
-    raise UnknownNameError(_unknown("optimizer", name, PRESETS))
+    raise unknown_name("optimizer", name, PRESETS, key=key)
 
 
 def resolve_set(spec: str) -> list[str]:
@@ -235,8 +236,3 @@ def resolve_set(spec: str) -> list[str]:
         raise ValueError(f"No optimizer named: give at least one name or set ({', '.join(SET_DOCS)}).")
     return names
 
-
-def _unknown(kind: str, name: str, valid: Iterable[str]) -> str:
-    close = suggest_names(name, valid)
-    hint = f" Did you mean: {', '.join(close)}?" if close else f" Valid names: {', '.join(sorted(valid))}."
-    return f"Unknown {kind} {name!r}.{hint}"

@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from .errors import InvalidValueError, UnknownNameError
+
 Kind = Literal["constant", "cosine", "warmup-cosine", "linear", "step"]
 
 
@@ -27,11 +29,15 @@ class Schedule:
 
     def __post_init__(self) -> None:
         if self.kind not in ("constant", "cosine", "warmup-cosine", "linear", "step"):
-            raise ValueError(f"Unknown schedule {self.kind!r}: use constant, cosine, warmup-cosine, linear or step.")
+            raise UnknownNameError(
+                f"Unknown schedule {self.kind!r}: use constant, cosine, warmup-cosine, linear or step."
+            )
         if self.warmup < 0 or self.every < 0 or not 0 <= self.final <= 1 or self.gamma <= 0:
-            raise ValueError(f"Invalid schedule settings {self}: warmup, every >= 0; 0 <= final <= 1; gamma > 0.")
+            raise InvalidValueError(
+                f"Invalid schedule settings {self}: warmup, every >= 0; 0 <= final <= 1; gamma > 0."
+            )
         if self.kind == "step" and self.every < 1:
-            raise ValueError("A step schedule needs every >= 1.")
+            raise InvalidValueError("A step schedule needs every >= 1.")
 
     def factor(self, step: int, total: int) -> float:
         """Multiplier of the base learning rate at 0-based ``step`` of a run of ``total`` steps."""

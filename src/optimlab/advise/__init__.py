@@ -11,10 +11,10 @@ How it decides: :mod:`optimlab.advise._tournament`; the budget: :mod:`optimlab.a
 
 from __future__ import annotations
 
+from ..stats import PairedTest, paired_test
 from ._plan import Budget, TournamentPlan, parse_budget, plan_tournament
 from ._range import RangeFinding
 from ._result import AdviceResult, Recommendation
-from ._stats import PairedTest, paired_test
 from ._tournament import DEFAULT_CANDIDATES, AdviceError, Candidate, advise, check_problem, resolve_candidates
 
 __all__ = [

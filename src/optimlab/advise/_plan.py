@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from ..errors import UserError
+from ..errors import BudgetError
 
 DEFAULT_BUDGET = "x40"
 RANGE_LR = (1e-6, 10.0)
@@ -61,13 +61,13 @@ def parse_budget(budget: int | float | str | Budget | None) -> Budget:
     if isinstance(budget, Budget):
         parsed = budget
     elif isinstance(budget, bool):
-        raise UserError(f"Invalid budget {budget!r}: give trial-steps (20000), runs (x40) or a time (5min).")
+        raise BudgetError(f"Invalid budget {budget!r}: give trial-steps (20000), runs (x40) or a time (5min).")
     elif isinstance(budget, int | float):
         parsed = Budget("steps", float(budget))
     else:
         parsed = _parse_text(str(budget))
     if not math.isfinite(parsed.value) or parsed.value <= 0:
-        raise UserError(f"Invalid budget {budget!r}: it must be a positive amount.")
+        raise BudgetError(f"Invalid budget {budget!r}: it must be a positive amount.")
     return parsed
 
 
@@ -85,7 +85,7 @@ def _parse_text(text: str) -> Budget:
             return Budget("seconds", float(seconds.group(1)) * _TIME_UNITS[seconds.group(2)])
     except ValueError:
         pass
-    raise UserError(
+    raise BudgetError(
         f"Invalid budget {text!r}: give trial-steps (20000), a multiple of one run (x40) or a time (90s, 5min)."
     )
 
@@ -143,7 +143,7 @@ def plan_tournament(candidates: int, run_steps: int, final_seeds: int, trial_ste
             return plan
     assert smallest is not None
     need = smallest.rest_cost() if range_done else smallest.cost()
-    raise UserError(
+    raise BudgetError(
         f"A budget of {trial_steps} trial-steps is too small to decide anything among {candidates} candidates "
         f"at {run_steps} steps per run: the smallest tournament needs {need} "
         f"(about x{math.ceil(need / run_steps)} runs); raise the budget, or give fewer candidates or steps."

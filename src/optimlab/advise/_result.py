@@ -16,9 +16,9 @@ from ..registry import get_preset
 
 if TYPE_CHECKING:
     from ..optim import RuleOptimizer
+    from ..stats import PairedTest
     from ._plan import Budget, TournamentPlan
     from ._range import RangeFinding
-    from ._stats import PairedTest
     from ._tournament import Candidate
 
 

@@ -33,12 +33,12 @@ from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
 from ..registry import SETS, get_preset, resolve_set
+from ..stats import paired_test, to_error
 from ..training import TrainResult, batch_size_for, train
 from . import _plan
 from ._plan import Budget, TournamentPlan, parse_budget, plan_tournament, range_steps_for
 from ._range import LrRamp, RangeFinding, analyze
 from ._result import AdviceResult, Recommendation
-from ._stats import paired_test, to_error
 
 DEFAULT_CANDIDATES: tuple[str, ...] = (*SETS["seed"], "adamw")
 TUNE_SEEDS = 1000

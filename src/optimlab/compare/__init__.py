@@ -5,8 +5,9 @@ several learning rates; ``batch_policies()`` GD, SGD and mini-batch on a two-par
 ``gallery()`` the default pictures of ``optimlab compare``.
 """
 
+from ..palette import PALETTE
 from ._api import CLASSIC, TUNE_CRITERION, TUNE_GRID, compare, lr_sweep, resolve_surface
-from ._run import PALETTE, CompareResult
+from ._run import CompareResult
 
 __all__ = [
     "CLASSIC",

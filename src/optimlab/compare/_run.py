@@ -14,50 +14,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..palette import color_of
 from ..population import Population, Trial
 from ..problems.surfaces import Point, Surface
 
-PALETTE: dict[str, str] = {
-    "gd": "#D55E00",
-    "sgd": "#E69F00",
-    "minibatch": "#882255",
-    "momentum": "#0072B2",
-    "nesterov": "#56B4E9",
-    "adagrad": "#009E73",
-    "rmsprop": "#CC79A7",
-    "adadelta": "#999933",
-    "adam": "#000000",
-    "amsgrad": "#44AA99",
-    "adamw": "#332288",
-    "adamax": "#AA4499",
-    "nadam": "#117733",
-    "radam": "#997700",
-    # The optimizers after Adam and the rest of torch.optim (Paul Tol's vibrant, high-contrast and light sets);
-    # a cautious variant is a lighter tint of its base.
-    "lion": "#EE3377",
-    "cautious-lion": "#F78CB0",
-    "signum": "#CC3311",
-    "muon": "#BB5566",
-    "adafactor": "#DDAA33",
-    "schedulefree-adamw": "#004488",
-    "schedulefree-sgd": "#6699CC",
-    "soap": "#994455",
-    "ademamix": "#EE8866",
-    "prodigy": "#AAAA00",
-    "adopt": "#33BBEE",
-    "cautious-adamw": "#7766CC",
-    "asgd": "#CC6677",
-    "rprop": "#DDCC77",
-    "sparseadam": "#8C564B",  # brown (matplotlib tab10): unlike every colour above
-}
-"""One fixed colour per preset in every picture (Okabe-Ito, then Paul Tol's muted set: colour-blind safe)."""
-
 ESCAPE_FACTOR = 1000.0
 """A path farther than this many domain widths from the domain's centre counts as diverged."""
-
-
-def color_of(name: str) -> str:
-    return PALETTE.get(name, "#444444")
 
 
 @dataclass

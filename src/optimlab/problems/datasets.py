@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import UserError
+from ..errors import InvalidValueError, ProblemError
 
 # ----------------------------------------------------------------------------------------------- MNIST-1D
 
@@ -36,7 +36,7 @@ def mnist1d_arrays(num_samples: int = 5000) -> tuple[np.ndarray, np.ndarray, np.
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as exc:
-        raise UserError("MNIST-1D problems need the mnist1d package: pip install mnist1d") from exc
+        raise ProblemError("MNIST-1D problems need the mnist1d package: pip install mnist1d") from exc
     args = get_dataset_args()
     args.num_samples = num_samples
     py_state, np_state = random.getstate(), np.random.get_state()
@@ -65,7 +65,7 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError as exc:
-        raise UserError("The digits problems need scikit-learn: pip install scikit-learn") from exc
+        raise ProblemError("The digits problems need scikit-learn: pip install scikit-learn") from exc
     bunch = load_digits()
     images = (np.asarray(bunch.images, dtype=np.float32) / 16.0).astype(np.float32)
     labels = np.asarray(bunch.target, dtype=np.int64)
@@ -77,7 +77,7 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
 def split_indices(n: int, valid: int, test: int, seed: int) -> tuple[Tensor, Tensor, Tensor]:
     """A fixed shuffle of ``range(n)`` cut into train / valid / test index tensors."""
     if valid + test >= n:
-        raise UserError(f"Cannot hold out {valid} + {test} of only {n} examples.")
+        raise InvalidValueError(f"Cannot hold out {valid} + {test} of only {n} examples.")
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
     return order[: n - valid - test], order[n - valid - test : n - test], order[n - test :]
 
@@ -150,16 +150,16 @@ def read_text_file(path: str | Path, max_chars: int | None = None) -> str:
     """The UTF-8 text of a file the user names; a missing, empty or binary file raises a clear error."""
     file = Path(path).expanduser()
     if not file.is_file():
-        raise UserError(f"Text file {str(file)!r} does not exist or is not a file.")
+        raise ProblemError(f"Text file {str(file)!r} does not exist or is not a file.")
     raw = file.read_bytes()
     if b"\x00" in raw[:65536]:
-        raise UserError(f"Text file {str(file)!r} looks binary (it contains NUL bytes); give a UTF-8 text file.")
+        raise ProblemError(f"Text file {str(file)!r} looks binary (it contains NUL bytes); give a UTF-8 text file.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UserError(f"Text file {str(file)!r} is not UTF-8 text (bad byte at offset {exc.start}).") from exc
+        raise ProblemError(f"Text file {str(file)!r} is not UTF-8 text (bad byte at offset {exc.start}).") from exc
     if not text.strip():
-        raise UserError(f"Text file {str(file)!r} is empty.")
+        raise ProblemError(f"Text file {str(file)!r} is empty.")
     return text if max_chars is None else text[:max_chars]
 
 
@@ -186,7 +186,7 @@ def char_corpus(text: str, context: int, max_vocab: int = 256) -> CharCorpus:
     it into non-overlapping windows of ``context + 1`` characters (inputs: the first ``context``; targets:
     the last ``context``)."""
     if context < 1:
-        raise UserError(f"Invalid context length {context}: must be >= 1.")
+        raise InvalidValueError(f"Invalid context length {context}: must be >= 1.")
     counts: dict[str, int] = {}
     for ch in text:
         counts[ch] = counts.get(ch, 0) + 1
@@ -198,7 +198,7 @@ def char_corpus(text: str, context: int, max_vocab: int = 256) -> CharCorpus:
     ids = torch.tensor([lookup.get(ch, unknown) for ch in text], dtype=torch.int64)
     n_windows = (len(ids) - 1) // context
     if n_windows < 3:
-        raise UserError(
+        raise ProblemError(
             f"The text has {len(text)} characters: too short for train/valid/test windows of {context + 1}."
         )
     starts = torch.arange(n_windows) * context
@@ -262,7 +262,7 @@ def ill_conditioned_quadratic(dim: int, condition: float, largest: float = 1.0, 
     """Eigenvalues log-spaced from ``largest / condition`` to ``largest`` in a random rotation; a random
     optimum ``θ* ~ N(0, I)``. Built in float64, returned in float32."""
     if condition < 1:
-        raise UserError(f"Invalid condition number {condition}: must be >= 1.")
+        raise InvalidValueError(f"Invalid condition number {condition}: must be >= 1.")
     generator = torch.Generator().manual_seed(seed)
     eigenvalues = largest * torch.logspace(-math.log10(condition), 0, dim, dtype=torch.float64)
     q, r = torch.linalg.qr(torch.randn(dim, dim, generator=generator, dtype=torch.float64))

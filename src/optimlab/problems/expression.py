@@ -3,7 +3,7 @@
 Nothing is ever passed to ``eval``. The expression is parsed into a syntax tree, every node is checked against
 a short list (numbers, ``x``, ``y``, ``pi``, ``e``, ``+ - * / ** %``, unary minus and a set of named functions),
 and the checked tree is turned into a function of torch tensors. A node outside the list raises
-``ValueError`` naming the offending part and its column.
+a :class:`~optimlab.errors.ProblemError` naming the offending part and its column.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from ..errors import ProblemError
 from .surfaces import Domain, Point, Surface, SurfaceFn, surface_from_callable
 
 FUNCTIONS: dict[str, Callable[..., Tensor]] = {
@@ -55,10 +56,11 @@ Compiled = Callable[[Tensor, Tensor], Tensor]
 def parse_expression(text: str) -> SurfaceFn:
     """Compile ``text`` (a formula in ``x`` and ``y``) into ``f(x, y)`` over torch tensors.
 
-    Raises ``ValueError`` with one sentence pointing at the offending part for anything outside the whitelist.
+    Raises :class:`~optimlab.errors.ProblemError` with one sentence pointing at the offending part for anything
+    outside the whitelist.
     """
     if not isinstance(text, str) or not text.strip():
-        raise ValueError("Empty surface expression: write a formula in x and y, such as 'x**2 + 3*sin(y)'.")
+        raise ProblemError("Empty surface expression: write a formula in x and y, such as 'x**2 + 3*sin(y)'.")
     source = text.strip()
     try:
         tree = ast.parse(source, mode="eval")
@@ -66,7 +68,7 @@ def parse_expression(text: str) -> SurfaceFn:
         col = exc.offset or 0
         where = f"at column {col}" if 1 <= col <= len(source) else "at the end"
         message = f"Malformed surface expression {source!r}: {exc.msg} {where} ({_caret(source, col)})."
-        raise ValueError(message) from None
+        raise ProblemError(message) from None
     compiled = _compile(tree.body, source)
 
     def fn(x: Tensor, y: Tensor) -> Tensor:
@@ -94,7 +96,7 @@ def _caret(source: str, col: int) -> str:
     return f"{source[: col - 1]}>>>{source[col - 1 :]}"
 
 
-def _reject(node: ast.AST, source: str, what: str, hint: str = "") -> ValueError:
+def _reject(node: ast.AST, source: str, what: str, hint: str = "") -> ProblemError:
     part = ast.get_source_segment(source, node) or ""
     col = getattr(node, "col_offset", 0) + 1
     if isinstance(node, ast.BinOp):  # point at the operator itself, between its operands
@@ -103,7 +105,7 @@ def _reject(node: ast.AST, source: str, what: str, hint: str = "") -> ValueError
         part = gap.strip() or part
         col = gap_start + (len(gap) - len(gap.lstrip())) + 1
     tail = f"; {hint}" if hint else ""
-    return ValueError(f"Unsupported {what} {part!r} at column {col} of surface expression {source!r}{tail}.")
+    return ProblemError(f"Unsupported {what} {part!r} at column {col} of surface expression {source!r}{tail}.")
 
 
 def _compile(node: ast.AST, source: str) -> Compiled:

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ..explain.cards import UnknownNameError, suggest_names
+from ..errors import InvalidValueError, ProblemError, UserError
+from ..suggest import unknown_name
 
 SurfaceFn = Callable[[Tensor, Tensor], Tensor]
 Point = tuple[float, float]
@@ -38,7 +39,9 @@ class Surface:
     def __post_init__(self) -> None:
         (x0, x1), (y0, y1) = self.domain
         if not (x0 < x1 and y0 < y1) or not all(map(math.isfinite, (x0, x1, y0, y1))):
-            raise ValueError(f"Invalid domain {self.domain} for surface {self.name!r}: need xmin < xmax, ymin < ymax.")
+            raise InvalidValueError(
+                f"Invalid domain {self.domain} for surface {self.name!r}: need xmin < xmax, ymin < ymax."
+            )
         for start in self.starts:
             self.check_start(start)
 
@@ -49,7 +52,7 @@ class Surface:
             return out
         if out.dim() == 0:  # a constant formula such as "3"
             return out.expand(xy.shape[:-1])
-        raise ValueError(f"Surface {self.name!r} must return one value per point; got shape {tuple(out.shape)}.")
+        raise ProblemError(f"Surface {self.name!r} must return one value per point; got shape {tuple(out.shape)}.")
 
     def loss_and_grad(self, xy: Tensor) -> tuple[Tensor, Tensor]:
         """Loss ``[K]`` and gradient ``[K, 2]`` at points ``xy[K, 2]`` (the points are independent)."""
@@ -72,12 +75,12 @@ class Surface:
         return x0 <= point[0] <= x1 and y0 <= point[1] <= y1
 
     def check_start(self, point: Sequence[float]) -> None:
-        """Raise ``ValueError`` (one sentence) when ``point`` is not a 2-D point inside the domain."""
+        """Raise :class:`InvalidValueError` (one sentence) when ``point`` is not a 2-D point inside the domain."""
         if len(point) != 2 or not all(math.isfinite(float(v)) for v in point):
-            raise ValueError(f"Invalid start point {tuple(point)}: give two finite numbers x,y.")
+            raise InvalidValueError(f"Invalid start point {tuple(point)}: give two finite numbers x,y.")
         if not self.contains(point):
             (x0, x1), (y0, y1) = self.domain
-            raise ValueError(
+            raise InvalidValueError(
                 f"Start point ({point[0]:g}, {point[1]:g}) is outside the domain of {self.name} "
                 f"(x in [{x0:g}, {x1:g}], y in [{y0:g}, {y1:g}])."
             )
@@ -116,18 +119,18 @@ def surface_from_callable(
     ``log_scale=None`` picks log-scaled contours when the values span more than two decades.
     """
     if not callable(fn):
-        raise ValueError(f"A custom surface needs a callable f(x, y); got {type(fn).__name__}.")
+        raise ProblemError(f"A custom surface needs a callable f(x, y); got {type(fn).__name__}.")
     probe = Surface(name, name, formula or name, fn, _domain(domain), log_scale=False)
     try:
         _, _, z = probe.grid(24)
-    except ValueError:
+    except UserError:
         raise
     except Exception as exc:  # the user's function: report what it raised in one sentence
-        raise ValueError(f"Surface {name!r} failed on a grid over its domain: {type(exc).__name__}: {exc}.") from exc
+        raise ProblemError(f"Surface {name!r} failed on a grid over its domain: {type(exc).__name__}: {exc}.") from exc
     if z.shape != (24, 24):
-        raise ValueError(f"Surface {name!r} must return one value per point; got shape {tuple(z.shape)}.")
+        raise ProblemError(f"Surface {name!r} must return one value per point; got shape {tuple(z.shape)}.")
     if not torch.isfinite(z).any():
-        raise ValueError(f"Surface {name!r} has no finite value anywhere on its domain.")
+        raise ProblemError(f"Surface {name!r} has no finite value anywhere on its domain.")
     if log_scale is None:
         finite = z[torch.isfinite(z)]
         span = float(finite.max() - finite.min())
@@ -144,7 +147,7 @@ def _domain(domain: Sequence[Sequence[float]]) -> Domain:
         (x0, x1), (y0, y1) = domain
         return (float(x0), float(x1)), (float(y0), float(y1))
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"Invalid domain {domain!r}: give ((xmin, xmax), (ymin, ymax)).") from exc
+        raise InvalidValueError(f"Invalid domain {domain!r}: give ((xmin, xmax), (ymin, ymax)).") from exc
 
 
 def _point(p: Sequence[float]) -> Point:
@@ -266,6 +269,4 @@ def get_surface(name: str) -> Surface:
     key = name.strip().lower().replace("_", "-")
     if key in SURFACES:
         return SURFACES[key]
-    close = suggest_names(key, SURFACES)
-    hint = f" Did you mean: {', '.join(close)}?" if close else f" Valid names: {', '.join(sorted(SURFACES))}."
-    raise UnknownNameError(f"Unknown surface {name!r}.{hint}")
+    raise unknown_name("surface", name, SURFACES, key=key)

@@ -15,25 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..palette import color_of as _color
 from . import _study_stats as stats
 from ._embed import png_img, pyplot, save_png
+from .style import page_css
 
 _DPI = 100
 
-_CSS = """
-body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.9em;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .5em}
-th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
-img{max-width:100%}pre.summary{background:#f7f7f2;padding:1em;white-space:pre-wrap;font-size:1em}
+_CSS = page_css(1100) + """
+pre.summary{background:#f7f7f2;padding:1em;white-space:pre-wrap;font-size:1em}
 .stopped{background:#fff0f0;border:1px solid #d88;padding:.6em}
 """
-
-
-def _color(name: str, optimizer: str) -> str:
-    from ..compare import PALETTE
-
-    return PALETTE.get(name) or PALETTE.get(optimizer) or "#555555"
 
 
 def _optimizer_of(result: Any, name: str) -> str:

@@ -12,10 +12,11 @@ in an element with that id; following a link to an element inside a closed ``<de
 from __future__ import annotations
 
 import html
-import unicodedata
 from collections.abc import Callable, Collection, Sequence
 
 from ..lineage import FamilyNode, generations
+from ..text import is_wide
+from .style import FONT_STACK
 
 __all__ = ["card_anchor", "card_id", "family_figure", "tree_svg"]
 
@@ -28,8 +29,6 @@ LABEL_SIZE = 12.5
 CHANGE_SIZE = 10.0
 LINE = 12.5  # line height of the change text
 PAD = 6
-
-FONT = "system-ui, 'Noto Sans CJK KR', 'Noto Sans KR', 'Apple SD Gothic Neo', 'Malgun Gothic', sans-serif"
 
 _WORDS = {
     "en": {"generation": "generation {g}", "also": "also from {names}", "caption":
@@ -57,7 +56,7 @@ def text_width(text: str, size: float) -> float:
     """A generous estimate of ``text``'s rendered width at font ``size`` px (wide CJK characters count 1 em)."""
     total = 0.0
     for ch in text:
-        if unicodedata.east_asian_width(ch) in ("W", "F"):
+        if is_wide(ch):
             total += 0.95
         elif ch == " ":
             total += 0.3
@@ -135,7 +134,7 @@ def tree_svg(
     height = max((y + h for _, y, h in boxes.values()), default=HEADER) + MARGIN
     out = [f'<svg class="optimlab-family" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width:.0f} {height:.0f}" '
            f'width="{width:.0f}" role="img" aria-label="family tree" style="max-width:100%;height:auto" '
-           f'font-family="{esc(FONT, quote=True)}">']
+           f'font-family="{esc(FONT_STACK, quote=True)}">']
     for g in range(max(gen.values(), default=-1) + 1):
         years = [n.year for n in nodes if gen[n.name] == g and n.year is not None]
         span = f" · {min(years)}–{max(years)}" if years and min(years) != max(years) else (

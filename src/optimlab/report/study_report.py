@@ -20,8 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..palette import color_of as _color
 from . import _study_stats as stats
 from ._embed import png_img, pyplot, save_png
+from .style import page_css
 
 _DPI = 110
 
@@ -29,12 +31,6 @@ TAUS = np.linspace(1.0, 4.0, 121)
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def _color(name: str) -> str:
-    from ..compare import PALETTE
-
-    return PALETTE.get(name, "#444444")
 
 
 def _slug(text: str) -> str:
@@ -430,21 +426,12 @@ def _cards_html(optimizers: Sequence[str]) -> str:
 
 # ------------------------------------------------------------------------------------------------ page
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0 auto; max-width: 1180px;
-       padding: 12px 20px 40px; color: #222; line-height: 1.4; }
-h1 { font-size: 1.5em; margin-bottom: 0.2em; }
-h2 { border-bottom: 2px solid #ddd; padding-bottom: 3px; margin-top: 1.6em; }
-.meta { color: #555; font-size: 0.9em; }
-table.data { border-collapse: collapse; margin: 8px 0; font-size: 0.86em; }
-table.data th, table.data td { border: 1px solid #d6d6d6; padding: 3px 7px; text-align: left; vertical-align: top; }
-table.data th { background: #f3f3f3; }
+_CSS = page_css(1180) + """
 table.small { font-size: 0.8em; }
 td.best { background: #e6f2ff; font-weight: 600; }
 td.win, span.win { background: #d9f0d3; } td.loss, span.loss { background: #f6d5d0; }
 td.even, span.even { background: #f4f1dc; }
 td.self { background: #eee; text-align: center; }
-.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 5px; }
 .figs { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
 .figs img { box-sizing: border-box; max-width: calc(50% - 6px); border: 1px solid #eee; }
 .claim img { max-width: 100%; border: 1px solid #eee; }
@@ -454,11 +441,9 @@ td.self { background: #eee; text-align: center; }
 .claim-body { display: flex; flex-wrap: wrap; gap: 12px; align-items: flex-start; }
 .verdict { font-size: 0.8em; padding: 2px 8px; border-radius: 10px; margin-left: 6px; }
 .setup { color: #555; font-size: 0.85em; }
-details.card { margin: 4px 0; border: 1px solid #ccc; border-radius: 6px; padding: 4px 10px; }
-details.card summary { cursor: pointer; font-weight: 600; }
 nav a { margin-right: 12px; }
 ul.glance { background: #f7f7f2; border: 1px solid #e2e2d6; border-radius: 6px; padding: 8px 12px 8px 28px; }
-.note { color: #555; font-size: 0.85em; max-width: 900px; }
+.note { max-width: 900px; font-size: 0.85em; }
 """
 
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..explain.cards import load_card
 from .family_tree import card_anchor, family_figure
+from .style import page_css
 from .surface_plots import contour_levels
 
 if TYPE_CHECKING:
@@ -86,16 +87,12 @@ def _zmin(result: CompareResult, grid: int) -> float:
     return float(z[z.isfinite()].min())
 
 
-_CSS = """
-body { font-family: system-ui, sans-serif; margin: 1.2em 2em; color: #222; max-width: 1400px; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; margin-top: 1.8em; border-top: 1px solid #ddd; padding-top: .8em; }
-.settings { color: #444; font-size: .9em; } .story { font-size: 1.02em; }
+_CSS = page_css(1400) + """
+h2 { font-size: 1.25em; } .story { font-size: 1.02em; }
 .row { display: flex; flex-wrap: wrap; gap: 8px; } .plot { flex: 1 1 520px; min-height: 470px; }
 .plot3d { width: 100%; height: 520px; }
 .controls { display: flex; align-items: center; gap: 12px; margin: 6px 0; }
 .controls input[type=range] { flex: 1; } .controls button { font-size: 1em; padding: 3px 14px; }
-details.card { margin: 4px 0; border: 1px solid #ccc; border-radius: 6px; padding: 4px 10px; }
-details.card summary { cursor: pointer; font-weight: 600; }
 .notes { color: #a33; font-size: .9em; } .links a { margin-right: 1em; }
 """
 

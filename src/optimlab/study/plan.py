@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import UserError
+from ..errors import BudgetError, InvalidValueError, UnknownNameError, UserError
 from ..registry import get_preset, resolve_set
 
 TUNE_SEED_BASE = 1000
@@ -144,9 +144,9 @@ class Plan:
 def lr_grid(lr_min: float, lr_max: float, points: int) -> list[float]:
     """``points`` learning rates evenly spaced in log scale from ``lr_min`` to ``lr_max`` (rounded to 4 digits)."""
     if points < 1:
-        raise UserError(f"Invalid learning-rate grid: {points} points; give at least 1.")
+        raise InvalidValueError(f"Invalid learning-rate grid: {points} points; give at least 1.")
     if not (0 < lr_min <= lr_max) or not math.isfinite(lr_max):
-        raise UserError(f"Invalid learning-rate range {lr_min:g}..{lr_max:g}: need 0 < min <= max.")
+        raise InvalidValueError(f"Invalid learning-rate range {lr_min:g}..{lr_max:g}: need 0 < min <= max.")
     if points == 1:
         return [lr_min]
     ratio = math.log(lr_max / lr_min) / (points - 1)
@@ -163,9 +163,9 @@ def parse_lr_grid(text: str) -> list[float]:
     except ValueError as exc:
         if isinstance(exc, UserError):
             raise
-        raise UserError(f"Invalid learning-rate grid {text!r}: use MIN:MAX:POINTS or a comma list.") from exc
+        raise InvalidValueError(f"Invalid learning-rate grid {text!r}: use MIN:MAX:POINTS or a comma list.") from exc
     if not values or any(not (math.isfinite(v) and v > 0) for v in values):
-        raise UserError(f"Invalid learning-rate grid {text!r}: every learning rate must be a positive number.")
+        raise InvalidValueError(f"Invalid learning-rate grid {text!r}: every learning rate must be a positive number.")
     return values
 
 
@@ -186,25 +186,25 @@ def make_plan(
     from ..problems.catalog import get_problem
 
     if budget not in BUDGETS:
-        raise UserError(f"Unknown budget {budget!r}; use one of: {', '.join(BUDGETS)}.")
+        raise UnknownNameError(f"Unknown budget {budget!r}; use one of: {', '.join(BUDGETS)}.")
     b = BUDGETS[budget]
     names = resolve_set(optimizers if isinstance(optimizers, str) else ",".join(optimizers))
     if not problems:
-        raise UserError("No problem named: give at least one (for example --problems mnist1d-mlp).")
+        raise InvalidValueError("No problem named: give at least one (for example --problems mnist1d-mlp).")
     if len(set(problems)) != len(problems):
-        raise UserError(f"A problem is named twice in {', '.join(problems)}.")
+        raise InvalidValueError(f"A problem is named twice in {', '.join(problems)}.")
     if seeds < 1:
-        raise UserError(f"Invalid number of seeds {seeds}: a study needs at least 1.")
+        raise InvalidValueError(f"Invalid number of seeds {seeds}: a study needs at least 1.")
     n_tune = b.tune_seeds if tune_seeds is None else tune_seeds
     if tune and n_tune < 1:
-        raise UserError(f"Invalid number of tuning seeds {n_tune}: tuning needs at least 1.")
+        raise InvalidValueError(f"Invalid number of tuning seeds {n_tune}: tuning needs at least 1.")
     if steps is not None and steps < 1:
-        raise UserError(f"Invalid budget: steps={steps}; every trial needs at least 1 step.")
+        raise BudgetError(f"Invalid budget: steps={steps}; every trial needs at least 1 step.")
     if max_population is not None and max_population < 1:
-        raise UserError(f"Invalid population size {max_population}: must be at least 1.")
+        raise InvalidValueError(f"Invalid population size {max_population}: must be at least 1.")
     grid = list(lr_grid_values) if lr_grid_values is not None else lr_grid(b.lr_min, b.lr_max, b.lr_points)
     if not grid or any(not (math.isfinite(v) and v > 0) for v in grid):
-        raise UserError("Invalid learning-rate grid: every learning rate must be a positive number.")
+        raise InvalidValueError("Invalid learning-rate grid: every learning rate must be a positive number.")
     options: dict[str, dict[str, Any]] = {}
     built: dict[str, Any] = {}
     for name in problems:

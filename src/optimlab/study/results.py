@@ -10,6 +10,7 @@ from typing import Any
 
 import pandas as pd
 
+from .. import stats
 from ..errors import UserError
 from .plan import Plan, choose_lr
 from .store import Store
@@ -67,28 +68,21 @@ class StudyResults:
 
     def ranking(self) -> pd.DataFrame:
         """Per problem, optimizers ranked by their median score over the final seeds (diverged seeds count as
-        worst), then the mean rank across problems."""
+        worst: a median that is a divergence is NaN and ranks last), then the mean rank across problems."""
         final = self.final()
-        tables = []
-        for problem in self.plan.get("problems", []):
-            metric = self.plan.get("score_metric", {}).get(problem, "test_loss")
-            goal = self.plan.get("goals", {}).get(problem, {}).get(metric, "min")
-            mine = final[final["problem"] == problem]
-            if mine.empty or metric not in mine:
-                continue
-            worst = -math.inf if goal == "max" else math.inf
-            scores = mine[metric].astype(float).where(mine["status"] == "done", worst).fillna(worst)
-            med = scores.groupby(mine["optimizer"]).median()
-            rank = med.rank(ascending=goal != "max", method="min")
-            tables.append(pd.DataFrame({"problem": problem, "optimizer": med.index, "metric": metric,
-                                        "median": med.values, "rank": rank.values}))
-        if not tables:
+        metrics = {p: self.plan.get("score_metric", {}).get(p, "test_loss") for p in self.plan.get("problems", [])}
+        problems = [p for p, m in metrics.items() if m in final and (final["problem"] == p).any()]
+        if not problems:
             return pd.DataFrame(columns=["optimizer", "mean_rank"])
-        long = pd.concat(tables, ignore_index=True)
-        wide = long.pivot(index="optimizer", columns="problem", values="median")
-        wide["mean_rank"] = long.groupby("optimizer")["rank"].mean()
-        return wide.sort_values("mean_rank").reset_index()
-
+        goals = {p: self.plan.get("goals", {}).get(p, {}).get(metrics[p], "min") for p in problems}
+        optimizers = list(dict.fromkeys(final.loc[final["problem"].isin(problems), "optimizer"]))
+        medians = stats.median_scores(final, problems, optimizers, metrics, goals)
+        ran = pd.DataFrame({o: [((final["problem"] == p) & (final["optimizer"] == o)).any() for p in problems]
+                            for o in optimizers}, index=problems)
+        rank = stats.ranks(medians, goals).where(ran)  # an optimizer ranks only on the problems it ran
+        wide = medians.T.rename_axis("optimizer").rename_axis("problem", axis=1)
+        wide["mean_rank"] = rank.mean(axis=0)
+        return wide.sort_values("mean_rank", kind="stable").reset_index()
 
 def _nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)

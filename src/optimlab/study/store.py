@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
+from ..errors import StoreError, UnknownNameError
 
 SCHEMA_VERSION = 1
 DEFAULT_STORE = Path("optimlab-runs") / "optimlab.sqlite"
@@ -53,13 +53,13 @@ def check_store(path: Path) -> bool:
         return False
     if path.is_dir():
         suggestion = str(path / "optimlab.sqlite")
-        raise UserError(f"Store {str(path)!r} is a directory; give a file path such as {suggestion!r}.")
+        raise StoreError(f"Store {str(path)!r} is a directory; give a file path such as {suggestion!r}.")
     with path.open("rb") as f:
         head = f.read(len(_HEADER))
     if not head:
         return False
     if head != _HEADER:
-        raise UserError(f"{str(path)!r} is not an optimlab store (not a SQLite file); it was left untouched.")
+        raise StoreError(f"{str(path)!r} is not an optimlab store (not a SQLite file); it was left untouched.")
     try:
         conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
         try:
@@ -71,17 +71,21 @@ def check_store(path: Path) -> bool:
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        raise UserError(f"{str(path)!r} is a damaged or unreadable SQLite file ({exc}); it was left as it is.") from exc
+        raise StoreError(
+            f"{str(path)!r} is a damaged or unreadable SQLite file ({exc}); it was left as it is."
+        ) from exc
     if not names:
         return False  # a fresh SQLite file with nothing in it
     if not set(_TABLES) <= names or version is None:
-        raise UserError(f"{str(path)!r} is a SQLite file without optimlab's tables; it was left untouched.")
+        raise StoreError(f"{str(path)!r} is a SQLite file without optimlab's tables; it was left untouched.")
     try:
         number = int(version)
     except ValueError:
-        raise UserError(f"{str(path)!r} has an unreadable schema version {version!r}; it was left untouched.") from None
+        raise StoreError(
+            f"{str(path)!r} has an unreadable schema version {version!r}; it was left untouched."
+        ) from None
     if number > SCHEMA_VERSION:
-        raise UserError(
+        raise StoreError(
             f"{str(path)!r} was written by a newer optimlab (store schema {number}, this one reads up to "
             f"{SCHEMA_VERSION}); upgrade optimlab to use it."
         )
@@ -97,7 +101,7 @@ class Store:
         self.readonly = readonly
         exists = check_store(self.path)
         if readonly and not exists:
-            raise UserError(f"No optimlab store at {str(self.path)!r}; run `optimlab bench` first or give --store.")
+            raise StoreError(f"No optimlab store at {str(self.path)!r}; run `optimlab bench` first or give --store.")
         if not exists:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -117,7 +121,7 @@ class Store:
 
                         c.execute("INSERT OR IGNORE INTO meta VALUES ('created_by', ?)", (f"optimlab {__version__}",))
         except sqlite3.Error as exc:
-            raise UserError(f"Cannot open the store {str(self.path)!r}: {exc}.") from exc
+            raise StoreError(f"Cannot open the store {str(self.path)!r}: {exc}.") from exc
         self.conn.row_factory = sqlite3.Row
 
     def close(self) -> None:
@@ -175,11 +179,13 @@ class Store:
             matches = matches or [s for s in studies if s["id"].startswith(study_id)]
             if len(matches) != 1:
                 what = "unfinished study" if unfinished else "study"
-                raise UserError(f"No single {what} {study_id!r} in {str(self.path)!r}; `optimlab runs` lists them.")
+                raise UnknownNameError(
+                    f"No single {what} {study_id!r} in {str(self.path)!r}; `optimlab runs` lists them."
+                )
             return matches[0]
         if not studies:
             what = "unfinished study to resume" if unfinished else "study"
-            raise UserError(f"There is no {what} in {str(self.path)!r}.")
+            raise StoreError(f"There is no {what} in {str(self.path)!r}.")
         return studies[-1]
 
     # ------------------------------------------------------------------------------------------ trials
