@@ -38,6 +38,7 @@ TEXT: Table = {
         "plan": "Plan",
         "budget": "Budget: {budget}.",
         "none": "(none)",
+        "evidence": "Evidence: {path}",
         # figures
         "no_range": " (no usable range)",
         "learning_rate": "learning rate",
@@ -110,6 +111,7 @@ TEXT: Table = {
         "plan": "계획",
         "budget": "예산: {budget}.",
         "none": "(없음)",
+        "evidence": "근거 자료: {path}",
         "no_range": " (쓸 수 있는 범위 없음)",
         "learning_rate": "학습률",
         "training_loss": "학습 손실",
