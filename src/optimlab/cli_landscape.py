@@ -8,8 +8,6 @@ from typing import Any
 
 
 def add_landscape_parser(subparsers: Any) -> None:
-    from .landscape import OPTIMIZERS
-
     landscape = subparsers.add_parser(
         "landscape", help="the tuned optimizers' paths on 2-D slices of a small network's loss (offline page)",
         description="Tune each optimizer's learning rate on the MNIST-1D MLP (32 hidden units), train the tuned "
@@ -20,17 +18,18 @@ def add_landscape_parser(subparsers: Any) -> None:
     landscape.add_argument("--out", type=Path, default=Path("optimlab-landscape"),
                            help="output folder (default optimlab-landscape)")
     landscape.add_argument("--lang", default="en", choices=("en", "ko"), help="en (default) or ko (Korean)")
-    landscape.add_argument("--optimizers", default=",".join(OPTIMIZERS),
-                           help=f"comma-separated optimizer names (default {','.join(OPTIMIZERS)})")
+    landscape.add_argument("--optimizers", default=None,
+                           help="comma-separated optimizer names (default: minibatch, momentum, adagrad, rmsprop, "
+                                "adadelta, adam — the classic family at one batch size)")
     landscape.add_argument("--steps", type=int, default=200, help="training steps of every run (default 200)")
     landscape.set_defaults(run=_run_landscape)
 
 
 def _run_landscape(args: argparse.Namespace) -> int:
-    from .landscape import landscape
+    from .landscape import OPTIMIZERS, landscape
     from .registry import get_preset
 
-    names = [n.strip() for n in args.optimizers.split(",") if n.strip()]
+    names = [n.strip() for n in args.optimizers.split(",") if n.strip()] if args.optimizers else list(OPTIMIZERS)
     for name in names:
         get_preset(name)  # an unknown name fails here, in one sentence
     result = landscape(optimizers=names, steps=args.steps)

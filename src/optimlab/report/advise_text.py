@@ -88,7 +88,7 @@ TEXT: Table = {
         "budget_time": "{n} s of wall time",
     },
     "ko": {
-        "title": "optimlab advise: {problem}",
+        "title": "optimlab 옵티마이저 추천: {problem}",
         "heading": "{problem}에는 어떤 옵티마이저가 좋을까?",
         "stopped": "어드바이저가 도중에 멈췄다: {reason} 그때까지 측정한 결과를 아래에 보인다.",
         "summary": "요약",
