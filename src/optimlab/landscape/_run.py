@@ -204,13 +204,15 @@ def _choose(tuning: pd.DataFrame, names: list[str]) -> dict[str, float]:
 def _slice(kind: str, problem: Problem, center: Tensor, directions: Tensor, paths: Mapping[str, Tensor],
            like: Params, batch: tuple[Tensor, Tensor], points: int, shadow_at: np.ndarray | None,
            explained: tuple[float, float] | None) -> Slice:
-    """A PCA slice spans the paths (with a margin); a random one ±1 along each filter-normalized direction."""
+    """A PCA slice spans the paths (with a margin, square); a random one ±1 along each filter-normalized direction."""
     coords = {o: project(p, center, directions) for o, p in paths.items()}
     if kind == "pca":
         every = torch.cat(list(coords.values()))
         low, high = every.min(0).values.clamp(max=0.0), every.max(0).values.clamp(min=0.0)
-        margin = 0.15 * (high - low)
-        lows, highs = (low - margin).tolist(), (high + margin).tolist()
+        # A square window (the longer extent on both axes), so the map keeps the plane's true distances.
+        half = 0.5 * 1.3 * float((high - low).max())
+        mid = 0.5 * (low + high)
+        lows, highs = (mid - half).tolist(), (mid + half).tolist()
     else:
         lows, highs = [-1.0, -1.0], [1.0, 1.0]
     a, b, at = grid(lows, highs, points)
