@@ -135,9 +135,8 @@ def test_korean_advice_report(advice: object, tmp_path: Path) -> None:
 
 
 def test_cli_writes_the_korean_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from test_report_cli import TINY
-
     from optimlab.study import bench
+    from test_report_cli import TINY
 
     store = tmp_path / "runs.sqlite"
     bench(["quadratic"], "minibatch,adam", seeds=2, budget="quick", store=store, lr_grid=[0.01, 0.1], steps=10,

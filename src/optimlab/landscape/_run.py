@@ -8,7 +8,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -158,8 +157,8 @@ def landscape(
     recorder = _Recording(problem, len(final))
     done = run_trials(recorder, final, steps, executor=PopulationExecutor(), eval_splits=("valid",))
     if len(recorder.frames) != steps + 1:
-        raise RuntimeError(f"Recorded {len(recorder.frames)} parameter sets for {steps} steps: the executor did not ask "
-                           "for every step's loss once (is the batch split into micro-batches?).")
+        raise RuntimeError(f"Recorded {len(recorder.frames)} parameter sets for {steps} steps: the executor did not "
+                           "ask for every step's loss once (is the batch split into micro-batches?).")
     trajectory = torch.stack(recorder.frames, 1)  # [K, T + 1, D]
     seconds["recorded run"] = time.perf_counter() - started
 

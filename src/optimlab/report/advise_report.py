@@ -24,7 +24,8 @@ from .advise_text import TEXT, budget_text, column_label, phase_label, summary, 
 _DPI = 100
 
 CSS = """
-body{font-family:system-ui,"Noto Sans CJK KR","Apple SD Gothic Neo","Malgun Gothic",sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+body{font-family:system-ui,"Noto Sans CJK KR","Apple SD Gothic Neo","Malgun Gothic",sans-serif;max-width:1100px;
+margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;font-size:.9em;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .5em}
 th{background:#f4f4f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
