@@ -146,3 +146,24 @@ def test_cli_writes_the_korean_report(tmp_path: Path, capsys: pytest.CaptureFixt
     with pytest.raises(SystemExit) as stopped:  # argparse refuses a language the reports are not written in
         main(["report", "--store", str(store), "--out", str(tmp_path / "r"), "--lang", "fr"])
     assert stopped.value.code == 2 and "invalid choice: 'fr'" in capsys.readouterr().err
+
+
+def test_cli_advise_in_korean_also_when_it_stops(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import textwrap
+
+    from test_advise import PROBLEM_SOURCE
+
+    source = tmp_path / "my_problem.py"
+    source.write_text(textwrap.dedent(PROBLEM_SOURCE))
+    out = tmp_path / "advice"
+    assert main(["advise", f"{source}:blobs", "--candidates", "adam,rmsprop", "--seeds", "3", "--option", "steps=40",
+                 "--out", str(out), "--quiet", "--lang", "ko"]) == 0
+    printed = capsys.readouterr().out
+    assert "blobs 추천: " in printed and f"근거 자료: {out / 'index.html'}" in printed
+    assert "결정 방법" in (out / "index.html").read_text(encoding="utf-8")
+    # the advisor stops on a loss that is NaN: what it measured is still written, in Korean
+    assert main(["advise", f"{source}:blobs", "--option", "nan=True", "--candidates", "adam", "--out", str(out),
+                 "--quiet", "--lang", "ko"]) == 2
+    assert "what was measured is in" in capsys.readouterr().err
+    page = (out / "index.html").read_text(encoding="utf-8")
+    assert "어드바이저가 도중에 멈췄다" in page and "추천 없음" in page

@@ -143,27 +143,25 @@ def landscape(
         raise UserError(f"Invalid steps={steps} or points={points}: need at least 2 steps and 3 grid points.")
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    # One population tunes and records at once: the tuned trial's path is the path of that very run.
     grid_trials = [Trial(o, {"lr": lr}, seed=seed, batch_size=batch_size) for o in names for lr in lr_grid]
-    tuned = run_trials(problem, grid_trials, steps, executor=PopulationExecutor(), eval_splits=("valid",))
+    recorder = _Recording(problem, len(grid_trials))
+    tuned = run_trials(recorder, grid_trials, steps, executor=PopulationExecutor(), eval_splits=("valid",))
+    if len(recorder.frames) != steps + 1:
+        raise RuntimeError(f"Recorded {len(recorder.frames)} parameter sets for {steps} steps: the executor did not "
+                           "ask for every step's loss once (is the batch split into micro-batches?).")
     tuning = pd.DataFrame({"optimizer": [t.optimizer for t in grid_trials], "lr": [t.hypers["lr"] for t in grid_trials],
                            "valid_loss": tuned.final("valid").numpy(),
                            "diverged": [d is not None for d in tuned.diverged_at]})
     tuning.loc[tuning["diverged"], "valid_loss"] = math.nan
     chosen = _choose(tuning, names)
-    seconds["tuning"] = time.perf_counter() - started
+    rows = [int(tuning.index[(tuning["optimizer"] == o) & (tuning["lr"] == chosen[o])][0]) for o in names]
+    trajectory = torch.stack([torch.stack([frame[k] for frame in recorder.frames]) for k in rows])  # [K, T + 1, D]
+    del recorder
+    seconds["tuning and recording"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    final = [Trial(o, {"lr": chosen[o]}, seed=seed, batch_size=batch_size) for o in names]
-    recorder = _Recording(problem, len(final))
-    done = run_trials(recorder, final, steps, executor=PopulationExecutor(), eval_splits=("valid",))
-    if len(recorder.frames) != steps + 1:
-        raise RuntimeError(f"Recorded {len(recorder.frames)} parameter sets for {steps} steps: the executor did not "
-                           "ask for every step's loss once (is the batch split into micro-batches?).")
-    trajectory = torch.stack(recorder.frames, 1)  # [K, T + 1, D]
-    seconds["recorded run"] = time.perf_counter() - started
-
-    started = time.perf_counter()
-    valid = done.final("valid").numpy()
+    valid = tuning["valid_loss"].to_numpy()[rows]
     best = int(np.nanargmin(np.where(np.isfinite(valid), valid, np.inf)))
     like = problem.init_params(seed)
     center = trajectory[best, -1]

@@ -13,8 +13,9 @@ TEXT: Table = {
                  "one by random directions scaled filter by filter (Li et al., 2018).",
         "setup": "Network: {problem} ({description}; {parameters} parameters). Every optimizer starts from the same "
                  "weights (seed {seed}) and trains {steps} steps at batch size {batch}. Its learning rate is the one "
-                 "of {n} log-spaced values ({grid}) with the lowest validation loss after those steps; that run is "
-                 "then repeated, recording the parameters after every step. The centre θ* of both planes is the "
+                 "of {n} log-spaced values ({grid}) with the lowest validation loss after those steps; all those "
+                 "runs train as one population that records every step's parameters, and each optimizer's path is "
+                 "its tuned run's. The centre θ* of both planes is the "
                  "final point of the optimizer with the lowest validation loss ({center}). Losses are the mean "
                  "cross-entropy on the first {examples} training examples, on a {points} × {points} grid.",
         "slices": "Two slices through the solution",
@@ -52,8 +53,7 @@ TEXT: Table = {
         "limit_pca": "A PCA slice is chosen from the paths, so it shows their shapes well, but the plane depends on "
                      "which optimizers were run, and its contours hold for the plane alone.",
         "timing": "Measured on this machine (seconds): {timing}.",
-        "phase_tuning": "tuning",
-        "phase_recorded_run": "recorded run",
+        "phase_tuning_and_recording": "tuning and recording",
         "phase_slices": "slices",
         # figures
         "start": "start (same for all)",
@@ -77,9 +77,10 @@ TEXT: Table = {
                  "al., 2018)으로 만든 평면이다.",
         "setup": "신경망: {problem} ({description}, 파라미터 {parameters}개). 모든 옵티마이저가 같은 가중치(시드 "
                  "{seed})에서 출발해 배치 크기 {batch}로 {steps} 스텝 학습한다. 학습률은 로그 간격 후보 {n}개({grid}) "
-                 "중 그 스텝 뒤의 검증 손실이 가장 낮은 값이고, 이 설정으로 다시 학습하면서 매 스텝의 파라미터를 "
-                 "기록했다. 두 평면의 중심 θ*는 검증 손실이 가장 낮은 옵티마이저({center})의 최종 지점이다. 손실은 "
-                 "학습 데이터 앞쪽 {examples}개 예제의 평균 교차 엔트로피이고, {points} × {points} 격자에서 계산했다.",
+                 "중 그 스텝 뒤의 검증 손실이 가장 낮은 값이다. 후보 전체를 한 population으로 함께 학습하면서 매 "
+                 "스텝의 파라미터를 기록했고, 각 옵티마이저의 경로는 튜닝된 설정의 실행이다. 두 평면의 중심 θ*는 검증 "
+                 "손실이 가장 낮은 옵티마이저({center})의 최종 지점이다. 손실은 학습 데이터 앞쪽 {examples}개 예제의 "
+                 "평균 교차 엔트로피이고, {points} × {points} 격자에서 계산했다.",
         "slices": "해를 지나는 두 단면",
         "alt_slices": "PCA 평면과 필터 정규화된 무작위 평면 위의 손실, 그리고 옵티마이저별 경로",
         "read_slices": "왼쪽: 기록된 모든 지점(θ* 기준)의 두 주성분 방향이 만드는 평면. 두 방향이 θ*로부터 경로까지의 "
@@ -113,8 +114,7 @@ TEXT: Table = {
         "limit_pca": "PCA 단면은 경로로부터 고른 평면이라 경로의 모양은 잘 보여 주지만, 평면 자체가 어떤 옵티마이저를 "
                      "돌렸는지에 따라 달라지고, 등고선은 그 평면 위에서만 성립한다.",
         "timing": "이 머신에서 잰 시간(초): {timing}.",
-        "phase_tuning": "튜닝",
-        "phase_recorded_run": "기록 학습",
+        "phase_tuning_and_recording": "튜닝과 경로 기록",
         "phase_slices": "단면 계산",
         "start": "출발점(모두 같음)",
         "center": "θ* ({name}의 최종 지점)",
