@@ -14,6 +14,7 @@ import pandas as pd
 import torch
 from torch import Tensor
 
+from .._threads import torch_threads
 from ..engine import PopulationExecutor, run_trials
 from ..errors import UserError
 from ..population import Trial
@@ -135,8 +136,16 @@ def landscape(
 
     The learning rate of each optimizer is the one of ``lr_grid`` with the lowest validation loss after ``steps``
     steps; ``points`` × ``points`` grid points per slice; losses on the first ``examples`` training examples."""
-    problem = default_problem() if problem is None else problem
-    names = list(dict.fromkeys(optimizers))
+    # One intra-op thread, as the study and the advisor: on a network this small a second thread costs more in
+    # hand-offs than it computes (`optimlab landscape` here: 303 s wall with torch's two threads, 91 s with one, run
+    # one after the other at a load average of 12-13 on two cores).
+    with torch_threads(1):
+        return _landscape(default_problem() if problem is None else problem, list(dict.fromkeys(optimizers)), steps,
+                          batch_size, seed, lr_grid, points, examples)
+
+
+def _landscape(problem: Problem, names: list[str], steps: int, batch_size: int, seed: int, lr_grid: Sequence[float],
+               points: int, examples: int) -> LandscapeResult:
     if len(names) < 2 or len(lr_grid) < 2:
         raise UserError("A landscape needs at least two optimizers and at least two learning rates to tune on.")
     if steps < 2 or points < 3:
