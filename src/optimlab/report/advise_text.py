@@ -126,7 +126,7 @@ TEXT: Table = {
         "test": "{a} 대 {b}: 짝지은 시드 {n}개(같은 초기 가중치, 같은 배치)에 대한 {test}. {metric} 평균 차이 {diff} "
                 "(표준편차 {sd}), p = {p} → 유의수준 {alpha}에서 {verdict}.",
         "real": "실제 차이가 있다",
-        "noise": "잡음 범위 안에서 구별되지 않는다",
+        "noise": "잡음 수준 이상의 차이는 없다",
         "paired t-test": "짝 t-검정",
         "exact sign test": "정확 부호 검정",
         "a run diverged": "발산한 실행이 있음",
