@@ -95,3 +95,12 @@ def test_a_small_landscape_page_in_english_and_korean(tmp_path: Path) -> None:
         assert bool(hangul) == (lang == "ko")
     assert "2차원 단면" in (tmp_path / "ko" / "landscape.html").read_text(encoding="utf-8")
     assert "minimum in the slice is not a minimum" in (tmp_path / "en" / "landscape.html").read_text(encoding="utf-8")
+
+
+def test_cli_names_an_unknown_optimizer_in_one_sentence(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from optimlab.cli import main
+
+    assert main(["landscape", "--optimizers", "adam,adamm", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown optimizer 'adamm'" in err and "Traceback" not in err
+    assert not (tmp_path / "landscape.html").exists()
