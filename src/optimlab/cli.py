@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
     explain.set_defaults(run=_run_explain)
 
     for module, adder in (("cli_compare", "add_compare_parser"), ("cli_bench", "add_bench_parser"),
-                          ("cli_report", "add_report_parser"), ("cli_advise", "add_advise_parser")):
+                          ("cli_report", "add_report_parser"), ("cli_advise", "add_advise_parser"),
+                          ("cli_landscape", "add_landscape_parser")):
         try:
             add = getattr(importlib.import_module(f".{module}", __package__), adder)
         except ModuleNotFoundError as exc:  # a command not built yet; any other import error is a real bug

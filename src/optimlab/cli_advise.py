@@ -34,6 +34,8 @@ def add_advise_parser(subparsers: Any) -> None:
                         help="an option passed to the problem's function (repeatable), e.g. --option hidden=64")
     advise.add_argument("--out", type=Path, default=Path("optimlab-advice"),
                         help="output folder of the report (default optimlab-advice)")
+    advise.add_argument("--lang", default="en", choices=("en", "ko"),
+                        help="language of the report and the summary: en (default) or ko (Korean)")
     advise.add_argument("--quiet", action="store_true", help="no progress lines")
     advise.set_defaults(run=_run_advise)
 
@@ -57,6 +59,9 @@ def parse_options(pairs: list[str]) -> dict[str, Any]:
 def _run_advise(args: argparse.Namespace) -> int:
     from .advise import AdviceError, advise
     from .errors import UserError
+    from .report._i18n import Messages
+    from .report.advise_report import write_advice_report
+    from .report.advise_text import TEXT, summary
 
     last = [0.0]
 
@@ -71,10 +76,14 @@ def _run_advise(args: argparse.Namespace) -> int:
                         progress=None if args.quiet else progress, steps=args.steps, metric=args.metric,
                         out_dir=args.out, problem_options=parse_options(args.option))
     except AdviceError as exc:
+        if args.lang != "en":  # advise() wrote what it measured in English; say it again in the chosen language
+            write_advice_report(exc.partial, args.out, lang=args.lang)
         if exc.partial.compute:
             reason = str(exc).rstrip(". ")
             raise UserError(f"{reason}; what was measured is in {str(args.out)!r}.") from exc
         raise
-    print(result.summary())
-    print(f"\nEvidence: {args.out / 'index.html'}")
+    if args.lang != "en":
+        write_advice_report(result, args.out, lang=args.lang)
+    print(summary(result, args.lang))
+    print("\n" + Messages(TEXT, args.lang)("evidence", path=args.out / "index.html"))
     return 0

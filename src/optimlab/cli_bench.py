@@ -42,6 +42,8 @@ def add_bench_parser(sub: Any) -> None:
     bench.add_argument("--study", help="with --resume: the study id to continue")
     bench.add_argument("--claims", action="store_true", help="run the classic rules-of-thumb study instead")
     bench.add_argument("--quiet", action="store_true", help="no progress lines")
+    bench.add_argument("--lang", default="en", choices=("en", "ko"),
+                       help="language of the report the closing line tells you to write: en (default) or ko")
     bench.set_defaults(run=_run_bench)
 
     runs = sub.add_parser("runs", help="list the studies in a results store")
@@ -82,7 +84,8 @@ def _run_bench(args: argparse.Namespace) -> int:
         names = ", ".join(f"{r.optimizer} on {r.problem} (lr={r.lr:g})" for r in edge.itertuples())
         print(f"\nNote: the tuned lr sits at an end of the grid for {names}; a wider --lr-grid may do better.")
     print()
-    print(f"Report: optimlab report {results.study_id} --store {args.store} --out optimlab-report")
+    lang = "" if args.lang == "en" else f" --lang {args.lang}"
+    print(f"Report: optimlab report {results.study_id} --store {args.store} --out optimlab-report{lang}")
     return 0
 
 

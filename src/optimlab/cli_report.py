@@ -18,6 +18,8 @@ def add_report_parser(subparsers: Any) -> None:
     report.add_argument("study", nargs="?", default=None, help="study id or unique prefix (default: the latest)")
     report.add_argument("--store", default=None, help="the SQLite store (default: ./optimlab-runs/optimlab.sqlite)")
     report.add_argument("--out", default="optimlab-report", help="output folder (default: optimlab-report)")
+    report.add_argument("--lang", default="en", choices=("en", "ko"),
+                        help="language of the page and its figures: en (default) or ko (Korean)")
     report.add_argument("--no-claims", action="store_true",
                         help="do not attach the latest claims study's verdicts to a benchmark study's report")
     report.set_defaults(run=_run_report)
@@ -37,7 +39,7 @@ def _run_report(args: argparse.Namespace) -> int:
         claims = latest_claims(store)
         if claims is not None:
             results.claims = claims
-    files = write_report(results, args.out)
+    files = write_report(results, args.out, lang=args.lang)
     print(f"Report of study {results.study_id}: {files['html']}", file=sys.stdout)
     print(f"{sum(1 for p in files.values() if p.suffix == '.png')} PNG figures in {Path(args.out)}", file=sys.stdout)
     return 0

@@ -17,20 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-PROFILE_DEFINITION = (
-    "Cost of an optimizer on a problem: its score metric turned into an error e (lower is better: a loss as "
-    "it is, an accuracy as 1 − accuracy), median over seeds. Performance ratio r = 1 + (e − e*) / |e*|, where e* "
-    "is the best optimizer's error on that problem (for positive errors this is e / e*, the Dolan–Moré ratio). "
-    "A run whose seeds all diverged or failed has r = ∞. The profile ρ(τ) is the fraction of problems on which "
-    "an optimizer's ratio is at most τ: ρ(1) counts outright wins, the curve's height at τ = 2 counts problems "
-    "where its error is at most twice the best."
-)
-
-SIGN_TEST = (
-    "Pairs: the same problem and the same seed (same initial weights and batches), scored on the test split. "
-    "A diverged or failed run loses to a finished one; equal scores are ties and are left out of the test. "
-    "p is the two-sided exact sign test on wins against losses; a verdict needs p < {alpha:g}."
-)
+# The words that define the profiles and the sign test, in each language, are the study report's
+# (report/study_text.py).
 
 ALPHA = 0.05
 
@@ -121,7 +109,7 @@ def ranks(medians: pd.DataFrame, goals: Mapping[str, str]) -> pd.DataFrame:
 
 
 def ratios(medians: pd.DataFrame, goals: Mapping[str, str], metrics: Mapping[str, str]) -> pd.DataFrame:
-    """Performance ratios ``r[p, s] >= 1`` as defined in :data:`PROFILE_DEFINITION`."""
+    """Performance ratios ``r[p, s] >= 1`` (Dolan–Moré; defined in words on the study report)."""
     out = pd.DataFrame(np.inf, index=medians.index, columns=medians.columns, dtype=float)
     for p in medians.index:
         e = error_of(medians.loc[p].to_numpy(dtype=float), goals[p], metrics[p])

@@ -15,6 +15,7 @@ FONT_STACK = ("system-ui, -apple-system, 'Segoe UI', 'Noto Sans CJK KR', 'Noto S
 _BASE = """
 body { font-family: %(font)s; margin: 0 auto; max-width: %(width)dpx; padding: 12px 20px 40px; color: #222;
        line-height: 1.4; }
+:lang(ko) { word-break: keep-all; }
 h1 { font-size: 1.5em; margin-bottom: 0.2em; }
 h2 { border-bottom: 2px solid #ddd; padding-bottom: 3px; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 8px 0; font-size: 0.86em; }

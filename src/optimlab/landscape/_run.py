@@ -1,0 +1,230 @@
+"""Tune each optimizer on a small real network, train the tuned settings again recording every step's
+parameters, and cut the loss along two planes through the solution with every path projected on them."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor
+
+from .._threads import torch_threads
+from ..engine import PopulationExecutor, run_trials
+from ..errors import UserError
+from ..population import Trial
+from ..problems.base import Params, Problem
+from ._slice import filter_normalized, grid, in_plane_share, losses_at, pca_directions, plane_points, project, unflatten
+
+OPTIMIZERS = ("minibatch", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
+"""The classic family, one batch size for all (GD and SGD are mini-batch's rule with other batch sizes)."""
+
+LR_GRID = tuple(float(10.0 ** (k / 2 - 3)) for k in range(9))
+"""Every optimizer's learning rates while tuning: 1e-3 … 10 in half-decades (AdaDelta's best sits near 3)."""
+
+LOSS_POINTS = 60
+"""Points of each path at which the true loss and its shadow's loss are computed (evenly spaced steps)."""
+
+
+@dataclass
+class Slice:
+    """The loss on a plane ``θ* + a·d₁ + b·d₂`` and every optimizer's path projected on it."""
+
+    kind: str
+    """``"pca"`` (the paths' principal directions) or ``"random"`` (filter-normalized random directions)."""
+    a: np.ndarray
+    b: np.ndarray
+    losses: np.ndarray
+    """``[len(b), len(a)]``: the loss at each grid point."""
+    paths: dict[str, np.ndarray]
+    """Optimizer -> ``[T + 1, 2]``: its recorded points' plane coordinates."""
+    shadow_losses: dict[str, np.ndarray]
+    """Optimizer -> the loss at its projected points at :attr:`LandscapeResult.loss_steps` (the loss *on the
+    plane* under the path, not where the path was); empty for a random slice, whose shadows all sit near θ*."""
+    in_plane: dict[str, float]
+    """Optimizer -> share of its path's squared distance from ``θ*`` that the plane keeps."""
+    explained: tuple[float, float] | None = None
+    """For a PCA slice: the share of all paths' squared distance from ``θ*`` along d₁ and d₂."""
+
+
+@dataclass
+class LandscapeResult:
+    """What :func:`landscape` measured; ``save(out_dir, lang)`` writes the figure and ``landscape.html``."""
+
+    problem: str
+    description: str
+    steps: int
+    batch_size: int
+    seed: int
+    lr_grid: tuple[float, ...]
+    tuning: pd.DataFrame
+    """One row per optimizer × lr: final validation loss (NaN if the trial diverged)."""
+    chosen: dict[str, float]
+    center: str
+    """The optimizer whose final parameters are the slices' centre θ* (the lowest validation loss)."""
+    loss_steps: np.ndarray
+    """The steps at which :attr:`path_losses` and the shadows' losses are computed."""
+    path_losses: dict[str, np.ndarray]
+    """Optimizer -> the true loss at :attr:`loss_steps` (on the slice's examples)."""
+    slices: list[Slice]
+    examples: int
+    parameters: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def save(self, out_dir: str | Path = "optimlab-landscape", lang: str = "en") -> dict[str, Path]:
+        """Write ``landscape.png`` and the offline page ``landscape.html`` (in ``lang``) into ``out_dir``."""
+        from ..report.landscape import write_landscape
+
+        return write_landscape(self, out_dir, lang)
+
+
+class _Recording(Problem):
+    """``problem`` as the engine sees it, keeping a copy of the K trials' parameters each time it is asked for their
+    loss (once per step, before the update) or for an evaluation (after the last step)."""
+
+    def __init__(self, problem: Problem, k: int) -> None:
+        self.inner, self.k = problem, k
+        self.name, self.data = problem.name, problem.data
+        self.default_steps, self.default_batch_size = problem.default_steps, problem.default_batch_size
+        self.metric_goals = problem.metric_goals
+        self.frames: list[Tensor] = []
+
+    def _record(self, params: Params) -> None:
+        if next(iter(params.values())).shape[0] == self.k:  # calls with another K are the engine's memory probe
+            self.frames.append(torch.cat([p.detach().reshape(self.k, -1) for p in params.values()], 1).clone())
+
+    def init_params(self, seed: int) -> Params:
+        return self.inner.init_params(seed)
+
+    def losses(self, params: Params, inputs: Tensor, targets: Tensor) -> Tensor:
+        self._record(params)
+        return self.inner.losses(params, inputs, targets)
+
+    def shared_losses(self, params: Params, inputs: Tensor, targets: Tensor) -> Tensor:
+        self._record(params)
+        return self.inner.shared_losses(params, inputs, targets)
+
+    def evaluate(self, params: Params, split: str, max_examples: int | None = None) -> dict[str, Tensor]:
+        self._record(params)
+        return self.inner.evaluate(params, split, max_examples)
+
+
+def default_problem() -> Problem:
+    """The MNIST-1D MLP of the catalog, narrowed to 32 hidden units (2,698 parameters) so the page takes seconds."""
+    from ..problems.catalog import get_problem
+
+    return get_problem("mnist1d-mlp", hidden=32)
+
+
+def landscape(
+    problem: Problem | None = None,
+    optimizers: Sequence[str] = OPTIMIZERS,
+    *,
+    steps: int = 200,
+    batch_size: int = 128,
+    seed: int = 0,
+    lr_grid: Sequence[float] = LR_GRID,
+    points: int = 31,
+    examples: int = 512,
+) -> LandscapeResult:
+    """Tune, record and slice (see the module docstring); every optimizer starts from the same weights (``seed``).
+
+    The learning rate of each optimizer is the one of ``lr_grid`` with the lowest validation loss after ``steps``
+    steps; ``points`` × ``points`` grid points per slice; losses on the first ``examples`` training examples."""
+    # One intra-op thread, as the study and the advisor: on a network this small a second thread costs more in
+    # hand-offs than it computes (`optimlab landscape` here: 303 s wall with torch's two threads, 91 s with one, run
+    # one after the other at a load average of 12-13 on two cores).
+    with torch_threads(1):
+        return _landscape(default_problem() if problem is None else problem, list(dict.fromkeys(optimizers)), steps,
+                          batch_size, seed, lr_grid, points, examples)
+
+
+def _landscape(problem: Problem, names: list[str], steps: int, batch_size: int, seed: int, lr_grid: Sequence[float],
+               points: int, examples: int) -> LandscapeResult:
+    if len(names) < 2 or len(lr_grid) < 2:
+        raise UserError("A landscape needs at least two optimizers and at least two learning rates to tune on.")
+    if steps < 2 or points < 3:
+        raise UserError(f"Invalid steps={steps} or points={points}: need at least 2 steps and 3 grid points.")
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    # One population tunes and records at once: the tuned trial's path is the path of that very run.
+    grid_trials = [Trial(o, {"lr": lr}, seed=seed, batch_size=batch_size) for o in names for lr in lr_grid]
+    recorder = _Recording(problem, len(grid_trials))
+    tuned = run_trials(recorder, grid_trials, steps, executor=PopulationExecutor(), eval_splits=("valid",))
+    if len(recorder.frames) != steps + 1:
+        raise RuntimeError(f"Recorded {len(recorder.frames)} parameter sets for {steps} steps: the executor did not "
+                           "ask for every step's loss once (is the batch split into micro-batches?).")
+    tuning = pd.DataFrame({"optimizer": [t.optimizer for t in grid_trials], "lr": [t.hypers["lr"] for t in grid_trials],
+                           "valid_loss": tuned.final("valid").numpy(),
+                           "diverged": [d is not None for d in tuned.diverged_at]})
+    tuning.loc[tuning["diverged"], "valid_loss"] = math.nan
+    chosen = _choose(tuning, names)
+    rows = [int(tuning.index[(tuning["optimizer"] == o) & (tuning["lr"] == chosen[o])][0]) for o in names]
+    trajectory = torch.stack([torch.stack([frame[k] for frame in recorder.frames]) for k in rows])  # [K, T + 1, D]
+    del recorder
+    seconds["tuning and recording"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    valid = tuning["valid_loss"].to_numpy()[rows]
+    best = int(np.nanargmin(np.where(np.isfinite(valid), valid, np.inf)))
+    like = problem.init_params(seed)
+    center = trajectory[best, -1]
+    inputs, targets = problem.data.train.take(torch.arange(min(examples, len(problem.data.train))))
+    paths = {o: trajectory[k] for k, o in enumerate(names)}
+    at = np.unique(np.linspace(0, steps, min(LOSS_POINTS, steps + 1)).round().astype(int))
+    path_losses = {o: losses_at(problem, p[at], like, inputs, targets) for o, p in paths.items()}
+    stacked = trajectory.reshape(-1, trajectory.shape[-1])
+    pca, share = pca_directions(stacked, center)
+    generator = torch.Generator().manual_seed(seed + 1)
+    center_params = {n: v[0] for n, v in unflatten(center.unsqueeze(0), like).items()}
+    random = torch.stack([filter_normalized(center_params, generator) for _ in range(2)])
+    slices = [
+        _slice("pca", problem, center, pca, paths, like, (inputs, targets), points, at,
+               (float(share[0]), float(share[1]))),
+        _slice("random", problem, center, random, paths, like, (inputs, targets), points, None, None),
+    ]
+    seconds["slices"] = time.perf_counter() - started
+    return LandscapeResult(
+        problem=problem.name, description=str(getattr(problem, "description", "")), steps=steps,
+        batch_size=batch_size, seed=seed, lr_grid=tuple(float(x) for x in lr_grid), tuning=tuning, chosen=chosen,
+        center=names[best], loss_steps=at, path_losses=path_losses, slices=slices, examples=len(inputs),
+        parameters=int(center.numel()), seconds=seconds,
+    )
+
+
+def _choose(tuning: pd.DataFrame, names: list[str]) -> dict[str, float]:
+    chosen: dict[str, float] = {}
+    for o in names:
+        rows = tuning[(tuning["optimizer"] == o) & tuning["valid_loss"].notna()]
+        if rows.empty:
+            raise UserError(f"Every learning rate tried for {o} diverged: give it a lower lr_grid.")
+        chosen[o] = float(rows.loc[rows["valid_loss"].idxmin(), "lr"])
+    return chosen
+
+
+def _slice(kind: str, problem: Problem, center: Tensor, directions: Tensor, paths: Mapping[str, Tensor],
+           like: Params, batch: tuple[Tensor, Tensor], points: int, shadow_at: np.ndarray | None,
+           explained: tuple[float, float] | None) -> Slice:
+    """A PCA slice spans the paths (with a margin, square); a random one ±1 along each filter-normalized direction."""
+    coords = {o: project(p, center, directions) for o, p in paths.items()}
+    if kind == "pca":
+        every = torch.cat(list(coords.values()))
+        low, high = every.min(0).values.clamp(max=0.0), every.max(0).values.clamp(min=0.0)
+        # A square window (the longer extent on both axes), so the map keeps the plane's true distances.
+        half = 0.5 * 1.3 * float((high - low).max())
+        mid = 0.5 * (low + high)
+        lows, highs = (mid - half).tolist(), (mid + half).tolist()
+    else:
+        lows, highs = [-1.0, -1.0], [1.0, 1.0]
+    a, b, at = grid(lows, highs, points)
+    values = losses_at(problem, plane_points(center, directions, at), like, *batch)
+    shadows = {} if shadow_at is None else {
+        o: losses_at(problem, plane_points(center, directions, c[shadow_at]), like, *batch) for o, c in coords.items()}
+    return Slice(kind=kind, a=a, b=b, losses=values.reshape(len(b), len(a)),
+                 paths={o: c.numpy() for o, c in coords.items()}, shadow_losses=shadows,
+                 in_plane={o: in_plane_share(p, center, directions) for o, p in paths.items()}, explained=explained)
