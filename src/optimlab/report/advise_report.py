@@ -195,8 +195,6 @@ def write_advice_report(result: Any, out_dir: str | Path, lang: str = "en") -> d
 
 
 def _page(result: Any, said: str, ranking: pd.DataFrame, files: dict[str, Path], words: Messages) -> str:
-    from ..advise._stats import ALPHA
-
     e = html.escape
     lang = words.lang
     parts = [f"<!doctype html><html lang='{lang}'><head><meta charset='utf-8'>"
@@ -208,7 +206,7 @@ def _page(result: Any, said: str, ranking: pd.DataFrame, files: dict[str, Path],
         parts.append(f"<p class='stopped'>{e(words('stopped', reason=result.stopped))}</p>")
     parts.append(f"<h2>{words('summary')}</h2><pre class='summary'>{e(said)}</pre>")
     if result.tests:
-        parts.append("<ul>" + "".join(f"<li>{e(test_text(t, result.metric, ALPHA, words))}</li>"
+        parts.append("<ul>" + "".join(f"<li>{e(test_text(t, result.metric, stats.ALPHA, words))}</li>"
                                       for t in result.tests) + "</ul>")
     parts.append(f"<h2>{words('how')}</h2><p>{words('how_text')}</p>")
     for key, title in (("range_test", "fig_range"), ("bracket", "fig_bracket"), ("final_curves", "fig_final")):
