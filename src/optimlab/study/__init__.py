@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import UserError
-from .plan import BUDGETS, Budget, Plan, TrialSpec, choose_lr, lr_grid, make_plan, parse_lr_grid
+from .plan import BUDGETS, Plan, StudyBudget, TrialSpec, choose_lr, lr_grid, make_plan, parse_lr_grid
 from .results import StudyResults, load_results
 from .run import run_study
 from .store import DEFAULT_STORE, SCHEMA_VERSION, Store
@@ -92,9 +92,9 @@ __all__ = [
     "DEFAULT_PROBLEMS",
     "DEFAULT_STORE",
     "SCHEMA_VERSION",
-    "Budget",
     "Plan",
     "Store",
+    "StudyBudget",
     "StudyResults",
     "TrialSpec",
     "UserError",

@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from .._threads import torch_threads
+from ..engine import Config, PopulationExecutor, TrialRecord, run_sweep
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
-from ..training import TrainResult, batch_size_for, train
+from ..training import batch_size_for
 from .plan import Plan, TrialSpec, choose_lr
 from .store import FINISHED, Store
 
@@ -28,7 +29,7 @@ Reporter = Callable[[str], None]
 
 
 @dataclass
-class Progress:
+class ProgressMeter:
     """Trials done out of the total, the best setting so far and the time left, printed on a stream."""
 
     total: int
@@ -103,7 +104,7 @@ def run_study(
             specs_by_phase[name, "defaults"] = plan.defaults_trials(name)
             total += len(specs_by_phase[name, "defaults"])
     finished = {r["key"] for r in store.trials(study_id) if r["status"] in FINISHED}
-    meter = Progress(total=total, done=len(finished), stream=stream, every=progress_every)
+    meter = ProgressMeter(total=total, done=len(finished), stream=stream, every=progress_every)
     meter.plan_work(_estimate_left(plan, problems, specs_by_phase, finished))
     store.set_status(study_id, "running")
     with torch_threads(plan.threads):
@@ -118,13 +119,7 @@ def run_study(
                         continue
                     batches = [_batch(problem, s) for s in specs]
                     store.add_trials(study_id, specs, batches, [plan.steps[name]] * len(specs))
-                    for population in plan.populations(specs):
-                        status = {r["key"]: r["status"] for r in store.trials(study_id, phase, name)}
-                        if all(status.get(s.key) in FINISHED for s in population):
-                            continue
-                        _run_population(store, study_id, plan, problem, population, meter, status)
-                        meter.best = _best_so_far(store, study_id, plan, name)
-                        meter.advance(0, force=True)
+                    _run_phase(store, study_id, plan, problem, specs, meter)
         except KeyboardInterrupt:
             store.set_status(study_id, "interrupted")
             raise
@@ -185,67 +180,73 @@ def _best_so_far(store: Store, study_id: str, plan: Plan, problem: str) -> str:
     return f"{problem}: {top['optimizer']} lr={top['lr']:g} {metric}={top[metric]:.4g} ({top['phase']})"
 
 
-def _run_population(
-    store: Store,
-    study_id: str,
-    plan: Plan,
-    problem: Problem,
-    population: list[TrialSpec],
-    meter: Progress,
-    status: Mapping[str, str],
+def _run_phase(
+    store: Store, study_id: str, plan: Plan, problem: Problem, specs: list[TrialSpec], meter: ProgressMeter
 ) -> None:
-    keys = [s.key for s in population]
-    steps = plan.steps[population[0].problem]
-    trials = [Trial(s.optimizer, {"lr": s.lr}, seed=s.seed) for s in population]
-    costs = [_cost(steps, batch_size_for(t, problem)) for t in trials]
-    work = sum(costs)
-    reported = 0.0
+    """One problem × phase as one sweep: its populations are the plan's (:meth:`Plan.populations`); a population
+    whose trials are all finished is skipped; each finished population is committed in one transaction."""
+    phase, name, steps = specs[0].phase, specs[0].problem, plan.steps[specs[0].problem]
+    configs = list(dict.fromkeys((s.optimizer, s.lr) for s in specs))
+    seeds = list(dict.fromkeys(s.seed for s in specs))
+    by_cell = {(s.optimizer, s.lr, s.seed): s for s in specs}
+    assert len(configs) * len(seeds) == len(specs), "a phase is every configuration on every seed"
+    status = {r["key"]: r["status"] for r in store.trials(study_id, phase, name)}
+    running: dict[str, Any] = {"keys": [], "work": 0.0, "base": 0, "steps": 0, "reported": 0.0, "seen": 0}
 
-    def on_step(done: int, total: int) -> None:
-        nonlocal reported
-        now = work * done / max(1, total)
-        meter.advance(now - reported)
-        reported = now
+    def keys(trials: list[Trial]) -> list[str]:
+        return [by_cell[t.optimizer, float(t.hypers["lr"]), t.seed].key for t in trials]
 
-    store.mark(study_id, keys, "running")
+    def on_start(trials: list[Trial]) -> None:
+        running.update(keys=keys(trials), work=sum(_cost(steps, batch_size_for(t, problem)) for t in trials),
+                       base=running["seen"], steps=len(trials) * steps, reported=0.0)
+        store.mark(study_id, running["keys"], "running")
+
+    def on_progress(done: int, _total: int) -> None:
+        running["seen"] = done
+        if not running["keys"]:
+            return
+        now = running["work"] * (done - running["base"]) / max(1, running["steps"])
+        meter.advance(now - running["reported"])
+        running["reported"] = now
+
+    def on_done(records: list[TrialRecord]) -> None:
+        rows = [_store_row(rec, key) for rec, key in zip(records, running["keys"], strict=True)]
+        # Only unfinished trials are written: a finished trial is never repeated (and its numbers are the same).
+        store.finish(study_id, [r for r in rows if status.get(r["key"]) not in FINISHED])
+        meter.advance(running["work"] - running["reported"],
+                      trials=sum(status.get(k) not in FINISHED for k in running["keys"]))
+        status.update((r["key"], r["status"]) for r in rows)
+        running["keys"] = []
+        meter.best = _best_so_far(store, study_id, plan, name)
+        meter.advance(0, force=True)
+
     try:
-        result = train(problem, trials, steps, eval_every=plan.eval_every,
-                       eval_splits=plan.eval_splits(population[0].phase), max_eval_examples=plan.max_eval_examples,
-                       memory_budget=plan.memory_budget, progress=on_step)
+        run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in configs], seeds, steps,
+                  executor=PopulationExecutor(memory_budget=plan.memory_budget), eval_every=plan.eval_every,
+                  eval_splits=plan.eval_splits(phase), max_eval_examples=plan.max_eval_examples,
+                  population_size=plan.max_population,
+                  skip=lambda trials: all(status.get(k) in FINISHED for k in keys(trials)),
+                  on_start=on_start, on_done=on_done, progress=on_progress)
     except KeyboardInterrupt:
-        store.mark(study_id, keys, "pending")
+        store.mark(study_id, running["keys"], "pending")
         raise
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        store.mark(study_id, keys, "failed", message)
+        store.mark(study_id, running["keys"], "failed", message)
         raise UserError(
             f"Training on problem {problem.name!r} failed ({' '.join(message.split())}); finished trials are kept "
             "and `optimlab bench --resume` retries the rest."
         ) from exc
-    records = _records(result, population)
-    # Only unfinished trials are written: a finished trial is never repeated (and its numbers are the same).
-    store.finish(study_id, [r for r in records if status.get(r["key"]) not in FINISHED])
-    meter.advance(work - reported, trials=sum(status.get(k) not in FINISHED for k in keys))
 
 
-def _records(result: TrainResult, population: Sequence[TrialSpec]) -> list[dict[str, Any]]:
-    out = []
-    share = result.seconds / len(population)
-    steps = list(range(1, result.steps + 1))
-    for k, spec in enumerate(population):
-        metrics: dict[str, float] = {}
-        for split, values in result.evals.items():
-            for metric, table in values.items():
-                metrics[f"{split}_{metric}"] = table[k, -1].item()
-        curve = result.train_loss[k]
-        finite = curve[curve.isfinite()]
-        metrics["final_train_loss"] = finite[-1].item() if len(finite) else math.nan
-        curves: dict[str, tuple[list[int], list[float]]] = {"train_loss": (steps, curve.tolist())}
-        for metric, table in result.evals.get("valid", {}).items():
-            curves[f"valid_{metric}"] = (list(result.eval_steps), table[k].tolist())
-        diverged = result.diverged_at[k] is not None or not math.isfinite(metrics.get("valid_loss", 0.0))
-        out.append({
-            "key": spec.key, "status": "diverged" if diverged else "done", "diverged_at": result.diverged_at[k],
-            "seconds": share, "metrics": metrics, "curves": curves, "batch_size": result.batch_sizes[k],
-        })
-    return out
+def _store_row(rec: TrialRecord, key: str) -> dict[str, Any]:
+    """A sweep's record as the store keeps it: final metrics, the training curve and the validation curves."""
+    result = rec.result
+    curves: dict[str, tuple[list[int], list[float]]] = {
+        "train_loss": (list(range(1, result.steps + 1)), rec.train_loss.tolist())}
+    for metric in result.evals.get("valid", {}):
+        curves[f"valid_{metric}"] = (list(result.eval_steps), rec.curve("valid", metric).tolist())
+    return {
+        "key": key, "status": "diverged" if rec.diverged else "done", "diverged_at": rec.diverged_at,
+        "seconds": rec.seconds, "metrics": dict(rec.metrics), "curves": curves, "batch_size": rec.batch_size,
+    }
