@@ -167,10 +167,8 @@ def run_sweep(
     for r, n_steps in enumerate(rung_steps):
         out.rungs.append(list(active))
         cells = [(c, s) for c in active for s in seeds]
-        size = population_size or max(1, len(cells))
         total = done_steps + len(cells) * n_steps
-        for start in range(0, len(cells), size):
-            part = cells[start : start + size]
+        for part in populations(cells, population_size):
             trials = [configs[c].trial(s) for c, s in part]
             if skip is not None and skip(trials):
                 population += 1
@@ -216,6 +214,13 @@ def run_sweep(
             if not active:
                 break
     return out
+
+
+def populations(items: Sequence[Any], size: int | None) -> list[list[Any]]:
+    """``items`` cut, in order, into consecutive groups of at most ``size`` (``None``: one group): how a rung's
+    trials become populations, a pure function of the sweep."""
+    step = size or max(1, len(items))
+    return [list(items[i : i + step]) for i in range(0, len(items), step)]
 
 
 def _check(configs: Sequence[Config], seeds: Sequence[int], rung_steps: list[int], promote: RungRule | None,

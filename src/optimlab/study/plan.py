@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ..engine.sweep import populations
 from ..engine.tuning import Selection, check_lrs, lr_grid, outcomes_from_rows, parse_lr_grid, rank  # noqa: F401 (lr_grid, parse_lr_grid: public here too)
 from ..errors import UserError
 from ..registry import get_preset, resolve_set
@@ -135,8 +136,7 @@ class Plan:
 
     def populations(self, trials: Sequence[TrialSpec]) -> list[list[TrialSpec]]:
         """The trials cut, in plan order, into consecutive populations of at most ``max_population``."""
-        size = self.max_population or max(1, len(trials))
-        return [list(trials[i : i + size]) for i in range(0, len(trials), size)]
+        return populations(trials, self.max_population)
 
     def eval_splits(self, phase: str) -> tuple[str, ...]:
         return ("valid",) if phase == "tune" else ("valid", "test")
