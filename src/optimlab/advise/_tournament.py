@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from .._threads import torch_threads
-from ..engine import Config, RungRule, Selection, SweepResult, TrialRecord, rank, run_sweep
+from ..engine import Config, RungRule, SweepResult, TrialRecord, rank, run_sweep
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
@@ -38,8 +38,8 @@ from ..training import batch_size_for
 from . import _plan
 from ._plan import Budget, TournamentPlan, parse_budget, plan_tournament, range_steps_for
 from ._range import LrRamp, RangeFinding, analyze
-from ._result import AdviceResult, Recommendation
-from ._stats import paired_test
+from ._ranking import finalists, record_final, score_rung, selection_rule
+from ._result import AdviceResult
 
 DEFAULT_CANDIDATES: tuple[str, ...] = (*SETS["seed"], "adamw")
 TUNE_SEEDS = 1000
@@ -232,23 +232,23 @@ class _Runner:
         before = self.result.trial_steps()
         first = steps if isinstance(steps, int) else steps[0]
         planned = max(self.planned, before + len(configs) * len(seeds) * first)
-        state = {"phase": phases[0], "rung": -1, "started": 0.0}
+        state: dict[str, Any] = {"phase": phases[0], "rung": -1, "started": 0.0}
 
         def on_start(trials: list[Trial]) -> None:
-            state["rung"] = int(state["rung"]) + 1
-            state["phase"], state["started"] = phases[int(state["rung"])], time.perf_counter()
+            state["rung"] += 1
+            state["phase"], state["started"] = phases[state["rung"]], time.perf_counter()
 
         def on_done(records: list[TrialRecord]) -> None:
             n_steps = records[0].steps
             self.result.compute.append({
                 "phase": state["phase"], "trials": len(records), "steps": n_steps,
                 "trial_steps": len(records) * n_steps, "example_steps": sum(r.batch_size for r in records) * n_steps,
-                "seconds": time.perf_counter() - float(state["started"]),
+                "seconds": time.perf_counter() - state["started"],
             })
 
         def report(done: int, _total: int) -> None:
             if self.progress is not None:
-                self.progress(str(state["phase"]), before + done, max(planned, before + done))
+                self.progress(state["phase"], before + done, max(planned, before + done))
 
         try:
             return run_sweep(self.problem, configs, seeds, steps, promote=promote, eval_every=eval_every,
@@ -289,27 +289,27 @@ def _tournament(problem: Problem, cands: list[Candidate], result: AdviceResult, 
     runner.planned = result.trial_steps() + result.plan.rest_cost()
     plan: TournamentPlan = result.plan
     pairs = [(c, lr) for c in cands for lr in _lrs_for(result.ranges[c.name], c, plan.lrs_per_candidate)]
-    rule = _selection(result.metric, result.goal)
+    rule = selection_rule(result.metric, result.goal)
 
     def promote(_rung: int, records: list[TrialRecord]) -> list[int]:  # successive halving: the best 1/ETA go on
-        order = [int(r.config) for r in rank([rec.outcome() for rec in records], rule)]  # type: ignore[call-overload]
+        order = [int(r.config) for r in rank([rec.outcome() for rec in records], rule)]
         return order[: math.ceil(len(order) / _plan.ETA)]
 
     tune_seeds = [TUNE_SEEDS + s for s in range(plan.tune_seeds)]
     bracket = runner.sweep([f"rung {r}" for r in range(len(plan.rung_steps))], [c.config(lr) for c, lr in pairs],
                            tune_seeds, plan.rung_steps, ("valid",), promote=promote)
     for r, steps in enumerate(plan.rung_steps):
-        table = _score_rung(pairs, bracket.rung(r), rule)
+        table = score_rung(pairs, bracket.rung(r), rule)
         keep = len(bracket.rungs[r + 1]) if r + 1 < len(bracket.rungs) else 0
         table["rung"], table["steps"] = r, steps
         table["promoted"] = table["rank"] <= keep
         result.bracket = pd.concat([result.bracket, table], ignore_index=True) if len(result.bracket) else table
     last = rank(bracket.outcomes(), rule)
-    configs = _finalists([pairs[int(r.config)] for r in last], plan.finalists)  # type: ignore[call-overload]
+    configs = finalists([pairs[int(r.config)] for r in last], plan.finalists)
     final_seeds = list(range(seeds))
     final = runner.sweep(["final"], [c.config(lr) for c, lr in configs], final_seeds, run_steps, ("valid", "test"),
                          eval_every=max(1, run_steps // 20))
-    _record_final(result, configs, final, rule)
+    record_final(result, configs, final, rule)
 
 
 def _longer_range_test(cands: list[Candidate], result: AdviceResult, runner: _Runner, range_steps: int,
@@ -333,87 +333,6 @@ def _longer_range_test(cands: list[Candidate], result: AdviceResult, runner: _Ru
             result.ranges[c.name] = found
 
 
-def by_name(cands: Sequence[Candidate], name: str) -> Candidate:
-    return next(c for c in cands if c.name == name)
-
-
 def _lrs_for(finding: RangeFinding, candidate: Candidate, count: int) -> list[float]:
     fallback = float(get_preset(candidate.optimizer).defaults()["lr"])
     return list(dict.fromkeys(finding.lrs_to_try(count, fallback)))
-
-
-def _selection(metric: str, goal: str) -> Selection:
-    """The advisor's rule: every configuration ranked by its mean validation ``metric`` over the tuning seeds,
-    ties by the mean validation loss, then the order tried; a configuration with a diverged seed ranks after
-    every complete one (it is kept in the ranking: a rung may have fewer complete configurations than places)."""
-    return Selection(f"valid_{metric}", "max" if goal == "max" else "min", tie_break=("valid_loss",))
-
-
-def _score_rung(pairs: list[tuple[Candidate, float]], records: list[TrialRecord], rule: Selection) -> pd.DataFrame:
-    """One row per configuration of a rung, ranked: mean and spread of the validation metric over its seeds."""
-    failed: dict[int, int] = {}
-    for rec in records:
-        failed[rec.config] = failed.get(rec.config, 0) + (not math.isfinite(rec.metrics.get(rule.metric, math.nan)))
-    rows = []
-    for r in rank([rec.outcome() for rec in records], rule):
-        c, lr = pairs[int(r.config)]  # type: ignore[call-overload]
-        rows.append({
-            "candidate": c.name, "optimizer": c.optimizer, "lr": lr, "score": r.score, "score_sd": r.spread,
-            "valid_loss": r.tie_values[0] if r.complete else math.nan, "diverged": failed[int(r.config)],  # type: ignore[call-overload]
-            "rank": r.rank,
-        })
-    return pd.DataFrame(rows)
-
-
-def _finalists(ordered: list[tuple[Candidate, float]], count: int) -> list[tuple[Candidate, float]]:
-    """The ``count`` best configurations of the last rung — two learning rates of one candidate may both go
-    through, which lets the full-length runs correct a short rung's preference for large rates — but at least
-    two distinct candidates, so the verdict compares optimizers."""
-    chosen = ordered[:count]
-    if len({c.name for c, _ in chosen}) < 2:
-        other = next(((c, lr) for c, lr in ordered if c.name != chosen[0][0].name), None)
-        if other is not None:
-            chosen = [*chosen[: count - 1], other]
-    return chosen
-
-
-def _record_final(result: AdviceResult, configs: list[tuple[Candidate, float]], final: SweepResult,
-                  rule: Selection) -> None:
-    out = final.records[0].result  # the finalists ran as one population: its curves, in configuration order
-    n = len(out.trials) // len(configs)
-    rows = []
-    for k, trial in enumerate(out.trials):
-        c, lr = configs[k // n]
-        rows.append({
-            "candidate": c.name, "optimizer": c.optimizer, "lr": lr, "seed": trial.seed,
-            **{f"{split}_{m}": out.evals[split][m][k, -1].item() for split in out.evals for m in out.evals[split]},
-            "diverged_at": out.diverged_at[k],
-        })
-    result.final = pd.DataFrame(rows)
-    result.final_steps = list(out.eval_steps)
-    metric = result.metric
-    for i, (c, _lr) in enumerate(configs):
-        result.final_curves[c.name if _unique(configs, c) else f"{c.name}@{_lr:g}"] = (
-            out.evals["valid"][metric][i * n : (i + 1) * n].numpy()
-        )
-    score = f"valid_{metric}"
-    order = [int(r.config) for r in rank(final.outcomes(), rule)]  # type: ignore[call-overload]
-    result.final_order = [(configs[i][0].name, configs[i][1]) for i in order]
-    best_i = order[0]
-    c, lr = configs[best_i]
-    part = result.final.iloc[best_i * n : (best_i + 1) * n]
-    result.winner = Recommendation(
-        candidate=c, lr=lr, batch_size=result.batch_sizes[c.name], valid_mean=float(part[score].mean()),
-        valid_sd=float(part[score].std(ddof=1)), test_mean=float(part[f"test_{metric}"].mean()),
-        test_sd=float(part[f"test_{metric}"].std(ddof=1)), seeds=n,
-    )
-    best_values = part[score].to_numpy()
-    for i in order[1:]:
-        other = result.final.iloc[i * n : (i + 1) * n]
-        name = configs[i][0].name if _unique(configs, configs[i][0]) else f"{configs[i][0].name}@{configs[i][1]:g}"
-        lead = c.name if _unique(configs, c) else f"{c.name}@{lr:g}"
-        result.tests.append(paired_test(lead, name, best_values, other[score].to_numpy(), result.goal))
-
-
-def _unique(configs: list[tuple[Candidate, float]], c: Candidate) -> bool:
-    return sum(d.name == c.name for d, _ in configs) == 1

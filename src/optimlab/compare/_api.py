@@ -164,7 +164,7 @@ def _tuned(
     )
     score = tuning_scores(surf, losses, diverged)
     outcomes = [Outcome((t.optimizer, lrs[k]), lrs[k], {"tuning_score": float(score[k])}) for k, t in enumerate(trials)]
-    chosen = best_per(outcomes, SELECTION_RULE, group=lambda config: config[0])  # type: ignore[index]
+    chosen = best_per(outcomes, SELECTION_RULE, group=lambda config: config[0])
     best = {n: float(chosen[n].lr or TUNE_GRID[0]) for n in names}
     keep = [k for n in names for k, t in enumerate(trials) if t.optimizer == n and lrs[k] == best[n]]
     settings = (
@@ -253,7 +253,7 @@ def lr_sweep(
 def _pick_sweep(surf: Surface, losses: np.ndarray, diverged: list[int | None]) -> tuple[list[int], list[str]]:
     score = tuning_scores(surf, losses, diverged)
     ranked = rank([Outcome(i, None, {"tuning_score": float(v)}) for i, v in enumerate(score)], SELECTION_RULE)
-    good = int(ranked[0].config)  # type: ignore[call-overload]
+    good = int(ranked[0].config)
     small = max(0, good - 6)  # six grid steps = 10**1.5 ≈ 30x smaller
     stable = [i for i in range(len(diverged)) if diverged[i] is None]
     bad = [i for i in range(good + 1, len(diverged)) if diverged[i] is not None]

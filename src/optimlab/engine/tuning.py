@@ -13,7 +13,7 @@ import re
 import statistics
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import UserError
 
@@ -139,7 +139,7 @@ class Outcome:
     """One finished trial as selection sees it: which configuration, its learning rate, its metrics, and whether
     it finished without diverging."""
 
-    config: Hashable
+    config: Any
     lr: float | None
     metrics: Mapping[str, float]
     finished: bool = True
@@ -170,7 +170,7 @@ class Selection:
 class Ranked:
     """One configuration's standing: ``score`` is its average metric (NaN when incomplete); ``rank`` starts at 1."""
 
-    config: Hashable
+    config: Any
     lr: float | None
     score: float
     spread: float
@@ -209,7 +209,7 @@ def rank(outcomes: Iterable[Outcome], rule: Selection) -> list[Ranked]:
 
 
 def best_per(outcomes: Iterable[Outcome], rule: Selection,
-             group: Callable[[Hashable], Hashable] = lambda config: config) -> dict[Hashable, Ranked]:
+             group: Callable[[Any], Hashable] = lambda config: config) -> dict[Hashable, Ranked]:
     """The best configuration of each group (``group(config)``: e.g. its optimizer), groups in first-seen order.
     A group with no configuration left by the rule (``incomplete="excluded"``) is absent."""
     seen: dict[Hashable, None] = {}

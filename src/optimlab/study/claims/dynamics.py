@@ -129,8 +129,8 @@ def claim_batch_policies(problem: Problem, steps: int, grid: Sequence[float] = (
     eval_every = max(steps // 30, 1)
     configs = [Config(p, {"lr": lr}) for p in policies for lr in grid]
     tuning = run_sweep(problem, configs, [0], steps, eval_splits=("valid",))
-    best = best_per(tuning.outcomes(), Selection("valid_loss"), group=lambda c: configs[int(c)].optimizer)  # type: ignore[call-overload]
-    lrs = {p: float(grid[int(best[p].config) % len(grid)]) for p in policies}  # type: ignore[call-overload]
+    chosen = best_per(tuning.outcomes(), Selection("valid_loss"), group=lambda c: configs[c].optimizer)
+    lrs = {p: float(grid[chosen[p].config % len(grid)]) for p in policies}
     runs = {p: policy_run(problem, p, lrs[p], steps, eval_every) for p in policies}
     per_step = step_seconds(problem, {p: Config(p, {"lr": lrs[p]}).trial(0) for p in policies})
     l0 = init_loss(problem, [0])

@@ -38,7 +38,7 @@ def grid_run(problem: Problem, optimizers: Sequence[str], grid: Sequence[float],
     validation loss over seeds (NaN when a seed diverged), by :data:`SELECTION_RULE`."""
     cells = [(o, lr) for o in optimizers for lr in grid]
     sweep = run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in cells], seeds, steps, eval_splits=("valid",))
-    loss = {cells[int(r.config)]: r.score for r in rank(sweep.outcomes(), SELECTION_RULE)}  # type: ignore[call-overload]
+    loss = {cells[int(r.config)]: r.score for r in rank(sweep.outcomes(), SELECTION_RULE)}
     seconds = sum(rec.seconds for rec in sweep.records)
     return GridRun(problem.name, tuple(optimizers), tuple(grid), loss, init_loss(problem, seeds), seconds, steps)
 
