@@ -216,3 +216,13 @@ def test_the_executor_is_passed_through_and_bad_sweeps_are_one_sentence() -> Non
         run_sweep(PROBLEM, CONFIGS, [0], 0)
     with pytest.raises(ValueError, match="distinct configuration indices"):
         run_sweep(PROBLEM, CONFIGS, [0], (3, 3), promote=lambda r, recs: [0, 0], eval_splits=("valid",))
+
+
+def test_a_record_reads_as_a_shorter_budget_from_its_evaluations() -> None:
+    sweep = run_sweep(PROBLEM, CONFIGS, [0], 20, eval_every=5, eval_splits=("valid",))
+    short = run_sweep(PROBLEM, CONFIGS, [0], 10, eval_splits=("valid",))
+    for long_rec, short_rec in zip(sweep.records, short.records, strict=True):
+        at10 = long_rec.metrics_at(10)["valid_loss"]
+        assert at10 == short_rec.metrics["valid_loss"] or (math.isnan(at10) and short_rec.diverged)
+        assert math.isnan(long_rec.metrics_at(4)["valid_loss"])  # before the first evaluation
+    assert [o.finished for o in sweep.outcomes(at_step=10)] == [not r.diverged for r in short.records]

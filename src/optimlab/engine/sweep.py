@@ -102,10 +102,23 @@ class TrialRecord:
     def curve(self, split: str, metric: str = "loss") -> Tensor:
         return self.result.evals[split][metric][self.row]
 
-    def outcome(self) -> Outcome:
-        """This trial as :func:`optimlab.engine.tuning.rank` reads it (configuration = its index)."""
+    def metrics_at(self, step: int) -> dict[str, float]:
+        """``{split}_{metric}`` at the last evaluation at or before ``step`` (NaN before the first): the same run
+        read at a shorter budget, so one sweep with ``eval_every`` answers for several budgets."""
+        steps = self.result.eval_steps
+        i = max((j for j, s in enumerate(steps) if s <= step), default=None)
+        return {f"{split}_{metric}": (table[self.row, i].item() if i is not None else math.nan)
+                for split, values in self.result.evals.items() for metric, table in values.items()}
+
+    def outcome(self, at_step: int | None = None) -> Outcome:
+        """This trial as :func:`optimlab.engine.tuning.rank` reads it (configuration = its index), at the end or
+        at ``at_step`` (:meth:`metrics_at`; a trial that diverged by then counts as not finished)."""
         lr = self.trial.hypers.get("lr")
-        return Outcome(self.config, float(lr) if lr is not None else None, self.metrics, not self.diverged)
+        lr_value = float(lr) if lr is not None else None
+        if at_step is None:
+            return Outcome(self.config, lr_value, self.metrics, not self.diverged)
+        diverged = self.diverged_at is not None and self.diverged_at <= at_step
+        return Outcome(self.config, lr_value, self.metrics_at(at_step), not diverged)
 
 
 RungRule = Callable[[int, list[TrialRecord]], Sequence[int]]
@@ -125,10 +138,10 @@ class SweepResult:
     def rung(self, r: int) -> list[TrialRecord]:
         return [rec for rec in self.records if rec.rung == r]
 
-    def outcomes(self, rung: int | None = None) -> list[Outcome]:
-        """The records (of one rung, default the last that ran) as selection outcomes."""
+    def outcomes(self, rung: int | None = None, at_step: int | None = None) -> list[Outcome]:
+        """The records (of one rung, default the last that ran) as selection outcomes, optionally at ``at_step``."""
         r = len(self.rungs) - 1 if rung is None else rung
-        return [rec.outcome() for rec in self.rung(r)]
+        return [rec.outcome(at_step) for rec in self.rung(r)]
 
     def trial_steps(self) -> int:
         return sum(rec.steps for rec in self.records)
