@@ -226,3 +226,34 @@ def test_a_record_reads_as_a_shorter_budget_from_its_evaluations() -> None:
         assert at10 == short_rec.metrics["valid_loss"] or (math.isnan(at10) and short_rec.diverged)
         assert math.isnan(long_rec.metrics_at(4)["valid_loss"])  # before the first evaluation
     assert [o.finished for o in sweep.outcomes(at_step=10)] == [not r.diverged for r in short.records]
+
+
+def test_records_from_an_executor_that_finishes_out_of_order() -> None:
+    from optimlab.engine.sweep import _subset
+
+    class Reversed(PopulationExecutor):
+        """Reports every trial on its own, last first (as worker processes might)."""
+
+        def run(self, problem: Any, trials: Any, steps: Any = None, **kwargs: Any) -> Any:
+            on_done = kwargs.pop("on_done")
+            result = super().run(problem, trials, steps, **kwargs)
+            for k in reversed(range(len(trials))):
+                on_done([k], _subset(result, [k]))
+            return result
+
+    streamed: list[tuple[int, int]] = []
+    done: list[list[tuple[int, int]]] = []
+    seen_by_rule: list[list[tuple[int, int]]] = []
+
+    def promote(rung: int, records: list[TrialRecord]) -> list[int]:
+        seen_by_rule.append([(r.config, r.seed) for r in records])
+        return [1]
+
+    sweep = run_sweep(PROBLEM, CONFIGS[:2], [0, 1], (6, 6), promote=promote, executor=Reversed(),
+                      eval_splits=("valid",), on_record=lambda r: streamed.append((r.config, r.seed)),
+                      on_done=lambda recs: done.append([(r.config, r.seed) for r in recs]))
+    assert streamed[:4] == [(1, 1), (1, 0), (0, 1), (0, 0)]
+    assert done[0] == seen_by_rule[0] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    plain = run_sweep(PROBLEM, CONFIGS[:2], [0, 1], 6, eval_splits=("valid",))
+    by_cell = {(r.config, r.seed): r.metrics for r in sweep.rung(0)}
+    assert all(by_cell[r.config, r.seed] == r.metrics for r in plain.records)

@@ -10,8 +10,9 @@ Trials run only through :func:`optimlab.engine.run_trials` (``executor=`` passes
 trials are cut, in order, into populations of at most ``population_size``: the grouping is a pure function of
 the sweep, never of what already ran, so a resumed caller (``skip``) re-runs exactly the populations an
 uninterrupted one would and gets the same numbers. Every finished trial's :class:`TrialRecord` is streamed
-to ``on_record`` in trial order as its population finishes; ``on_done`` then receives the population's
-records together (a store commits them in one transaction).
+to ``on_record`` as the executor reports it finished (for the population executor: in trial order when its
+population finishes); ``on_done`` then receives the population's records together, in trial order (a store
+commits them in one transaction), and a rung rule sees its rung's records in trial order.
 """
 
 from __future__ import annotations
@@ -181,6 +182,7 @@ def run_sweep(
         out.rungs.append(list(active))
         cells = [(c, s) for c in active for s in seeds]
         total = done_steps + len(cells) * n_steps
+        in_order: list[TrialRecord] = []  # this rung's records in trial order, whatever order they finished in
         for part in populations(cells, population_size):
             trials = [configs[c].trial(s) for c, s in part]
             if skip is not None and skip(trials):
@@ -217,13 +219,14 @@ def run_sweep(
             if missing:  # an executor that did not stream (or not every trial): the rest from the whole result
                 finished(missing, _subset(result, missing) if len(missing) < len(part) else result)
             records = [streamed[k] for k in range(len(part))]
+            in_order.extend(records)
             if on_done is not None:
                 on_done(records)
             population += 1
             done_steps += len(part) * n_steps
         if r + 1 < len(rung_steps):
             assert promote is not None
-            active = _promoted(promote(r, out.rung(r)), len(configs))
+            active = _promoted(promote(r, in_order), len(configs))
             if not active:
                 break
     return out
