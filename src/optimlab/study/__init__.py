@@ -106,3 +106,15 @@ __all__ = [
     "parse_lr_grid",
     "resume_study",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``optimlab.study.Budget`` was this package's name for :class:`StudyBudget` (a named study size); it now
+    means the compute a caller allows (:class:`optimlab.engine.Budget`), so the old name warns and still works."""
+    if name == "Budget":
+        import warnings
+
+        warnings.warn("optimlab.study.Budget is now optimlab.study.StudyBudget (optimlab.engine.Budget is the "
+                      "compute a caller allows).", DeprecationWarning, stacklevel=2)
+        return StudyBudget
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
