@@ -9,7 +9,6 @@ either wholly finished or wholly to do.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from .._threads import torch_threads
-from ..engine import Config, PopulationExecutor, TrialRecord, run_sweep
+from ..engine import Config, PopulationExecutor, Selection, TrialRecord, outcomes_from_rows, rank, run_sweep
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
@@ -170,14 +169,60 @@ def chosen_lrs(rows: Sequence[Mapping[str, Any]], plan: Plan, problem: str) -> d
 
 
 def _best_so_far(store: Store, study_id: str, plan: Plan, problem: str) -> str:
+    """The best single finished trial of ``problem`` so far, by its selection metric (for the progress line)."""
     metric = plan.selection_metric[problem]
-    sign = -1.0 if plan.goals[problem].get(metric) == "max" else 1.0
-    rows = [r for r in store.trials(study_id, problem=problem)
-            if r["status"] == "done" and isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]
-    if not rows:
+    rule = Selection(metric, "max" if plan.goals[problem].get(metric) == "max" else "min", incomplete="excluded")
+    rows = {r["key"]: r for r in store.trials(study_id, problem=problem)}
+    ranked = rank(outcomes_from_rows(rows.values(), config=("key",)), rule)
+    if not ranked:
         return ""
-    top = min(rows, key=lambda r: sign * r[metric])
+    top = rows[ranked[0].config[0]]
     return f"{problem}: {top['optimizer']} lr={top['lr']:g} {metric}={top[metric]:.4g} ({top['phase']})"
+
+
+class _PhaseWriter:
+    """The sweep's listener for one problem × phase: marks a population running when it starts, commits its
+    unfinished trials in one transaction when it is done, and moves the progress meter in between."""
+
+    def __init__(self, store: Store, study_id: str, plan: Plan, problem: Problem, specs: list[TrialSpec],
+                 meter: ProgressMeter) -> None:
+        self.store, self.study_id, self.plan, self.problem, self.meter = store, study_id, plan, problem, meter
+        self.name, self.steps = specs[0].problem, plan.steps[specs[0].problem]
+        self.by_cell = {(s.optimizer, s.lr, s.seed): s for s in specs}
+        self.status = {r["key"]: r["status"] for r in store.trials(study_id, specs[0].phase, self.name)}
+        self.keys: list[str] = []  # the population now running
+        self.work = self.reported = 0.0
+        self.base = self.seen = self.trial_steps = 0
+
+    def keys_of(self, trials: list[Trial]) -> list[str]:
+        return [self.by_cell[t.optimizer, float(t.hypers["lr"]), t.seed].key for t in trials]
+
+    def finished(self, trials: list[Trial]) -> bool:
+        return all(self.status.get(k) in FINISHED for k in self.keys_of(trials))
+
+    def start(self, trials: list[Trial]) -> None:
+        self.keys = self.keys_of(trials)
+        self.work = sum(_cost(self.steps, batch_size_for(t, self.problem)) for t in trials)
+        self.base, self.trial_steps, self.reported = self.seen, len(trials) * self.steps, 0.0
+        self.store.mark(self.study_id, self.keys, "running")
+
+    def progress(self, done: int, _total: int) -> None:
+        self.seen = done
+        if self.keys:
+            now = self.work * (done - self.base) / max(1, self.trial_steps)
+            self.meter.advance(now - self.reported)
+            self.reported = now
+
+    def done(self, records: list[TrialRecord]) -> None:
+        rows = [_store_row(rec, key) for rec, key in zip(records, self.keys, strict=True)]
+        # Only unfinished trials are written: a finished trial is never repeated (and its numbers are the same).
+        self.store.finish(self.study_id, [r for r in rows if self.status.get(r["key"]) not in FINISHED])
+        self.meter.advance(self.work - self.reported,
+                           trials=sum(self.status.get(k) not in FINISHED for k in self.keys))
+        self.status.update((r["key"], r["status"]) for r in rows)
+        self.keys = []
+        self.meter.best = _best_so_far(self.store, self.study_id, self.plan, self.name)
+        self.meter.advance(0, force=True)
 
 
 def _run_phase(
@@ -185,54 +230,22 @@ def _run_phase(
 ) -> None:
     """One problem × phase as one sweep: its populations are the plan's (:meth:`Plan.populations`); a population
     whose trials are all finished is skipped; each finished population is committed in one transaction."""
-    phase, name, steps = specs[0].phase, specs[0].problem, plan.steps[specs[0].problem]
     configs = list(dict.fromkeys((s.optimizer, s.lr) for s in specs))
     seeds = list(dict.fromkeys(s.seed for s in specs))
-    by_cell = {(s.optimizer, s.lr, s.seed): s for s in specs}
     assert len(configs) * len(seeds) == len(specs), "a phase is every configuration on every seed"
-    status = {r["key"]: r["status"] for r in store.trials(study_id, phase, name)}
-    running: dict[str, Any] = {"keys": [], "work": 0.0, "base": 0, "steps": 0, "reported": 0.0, "seen": 0}
-
-    def keys(trials: list[Trial]) -> list[str]:
-        return [by_cell[t.optimizer, float(t.hypers["lr"]), t.seed].key for t in trials]
-
-    def on_start(trials: list[Trial]) -> None:
-        running.update(keys=keys(trials), work=sum(_cost(steps, batch_size_for(t, problem)) for t in trials),
-                       base=running["seen"], steps=len(trials) * steps, reported=0.0)
-        store.mark(study_id, running["keys"], "running")
-
-    def on_progress(done: int, _total: int) -> None:
-        running["seen"] = done
-        if not running["keys"]:
-            return
-        now = running["work"] * (done - running["base"]) / max(1, running["steps"])
-        meter.advance(now - running["reported"])
-        running["reported"] = now
-
-    def on_done(records: list[TrialRecord]) -> None:
-        rows = [_store_row(rec, key) for rec, key in zip(records, running["keys"], strict=True)]
-        # Only unfinished trials are written: a finished trial is never repeated (and its numbers are the same).
-        store.finish(study_id, [r for r in rows if status.get(r["key"]) not in FINISHED])
-        meter.advance(running["work"] - running["reported"],
-                      trials=sum(status.get(k) not in FINISHED for k in running["keys"]))
-        status.update((r["key"], r["status"]) for r in rows)
-        running["keys"] = []
-        meter.best = _best_so_far(store, study_id, plan, name)
-        meter.advance(0, force=True)
-
+    writer = _PhaseWriter(store, study_id, plan, problem, specs, meter)
     try:
-        run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in configs], seeds, steps,
+        run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in configs], seeds, writer.steps,
                   executor=PopulationExecutor(memory_budget=plan.memory_budget), eval_every=plan.eval_every,
-                  eval_splits=plan.eval_splits(phase), max_eval_examples=plan.max_eval_examples,
-                  population_size=plan.max_population,
-                  skip=lambda trials: all(status.get(k) in FINISHED for k in keys(trials)),
-                  on_start=on_start, on_done=on_done, progress=on_progress)
+                  eval_splits=plan.eval_splits(specs[0].phase), max_eval_examples=plan.max_eval_examples,
+                  population_size=plan.max_population, skip=writer.finished, on_start=writer.start,
+                  on_done=writer.done, progress=writer.progress)
     except KeyboardInterrupt:
-        store.mark(study_id, running["keys"], "pending")
+        store.mark(study_id, writer.keys, "pending")
         raise
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        store.mark(study_id, running["keys"], "failed", message)
+        store.mark(study_id, writer.keys, "failed", message)
         raise UserError(
             f"Training on problem {problem.name!r} failed ({' '.join(message.split())}); finished trials are kept "
             "and `optimlab bench --resume` retries the rest."
