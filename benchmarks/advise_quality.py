@@ -55,8 +55,9 @@ def run_problem(name: str, options: dict[str, Any], steps: int, cache: str | Non
     import numpy as np
     import torch
 
-    from optimlab import Trial, get_problem, train
+    from optimlab import get_problem
     from optimlab.advise import DEFAULT_CANDIDATES, advise
+    from optimlab.engine import Config, Outcome, Selection, best_per, rank, run_sweep
 
     torch.set_num_threads(1)
     problem = get_problem(name, **options)
@@ -75,18 +76,26 @@ def run_problem(name: str, options: dict[str, Any], steps: int, cache: str | Non
         test, valid, grid_seconds = saved["test"], saved["valid"], float(saved["seconds"])
     else:
         started = time.perf_counter()
-        trials = [Trial(o, {"lr": lr}, seed=s) for o, lr in configs for s in GRID_SEEDS]
-        grid = train(problem, trials, steps, eval_splits=("valid", "test"))
+        grid = run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in configs], GRID_SEEDS, steps,
+                         eval_splits=("valid", "test"))
         grid_seconds = time.perf_counter() - started
-        test = grid.final("test", metric).numpy().reshape(-1, n)
-        valid = grid.final("valid", metric).numpy().reshape(-1, n)
+        test = np.array([rec.metrics[f"test_{metric}"] for rec in grid.records]).reshape(-1, n)
+        valid = np.array([rec.metrics[f"valid_{metric}"] for rec in grid.records]).reshape(-1, n)
         if cached is not None:
             cached.parent.mkdir(parents=True, exist_ok=True)
             np.savez(cached, test=test, valid=valid, seconds=grid_seconds)
-    test_mean = np.where(np.isfinite(test).all(axis=1), test.mean(axis=1), np.nan)
-    valid_mean = np.where(np.isfinite(valid).all(axis=1), valid.mean(axis=1), np.nan)
-    best = int(np.nanargmax(sign * test_mean))
-    honest = int(np.nanargmax(sign * valid_mean))
+    # The grid's best by the engine's one selection rule: mean over the grid seeds, a diverged seed ranks last.
+    rule = Selection("m", "max" if goal == "max" else "min")
+
+    def outcomes(table: Any) -> list[Outcome]:
+        return [Outcome(i, configs[i][1], {"m": float(v)}) for i in range(len(configs)) for v in table[i]]
+
+    test_ranked = rank(outcomes(test), rule)
+    test_mean = np.full(len(configs), np.nan)
+    for r in test_ranked:
+        test_mean[r.config] = r.score
+    best = test_ranked[0].config
+    honest = rank(outcomes(valid), rule)[0].config
 
     started = time.perf_counter()
     result = advise(problem, budget=BUDGET, steps=steps, seeds=FINAL_SEEDS)
@@ -101,11 +110,8 @@ def run_problem(name: str, options: dict[str, Any], steps: int, cache: str | Non
         return 100.0 * sign * (best_value - value) / abs(best_value)
 
     per_optimizer = []
-    for o in DEFAULT_CANDIDATES:
-        rows = [i for i, (oo, _) in enumerate(configs) if oo == o]
-        scores = sign * np.nan_to_num(test_mean[rows], nan=-np.inf)
-        i = rows[int(np.argmax(scores))]
-        per_optimizer.append(f"{o} {configs[i][1]:g}: {test_mean[i]:.4g}")
+    for o, r in best_per(outcomes(test), rule, group=lambda i: configs[i][0]).items():
+        per_optimizer.append(f"{o} {configs[r.config][1]:g}: {test_mean[r.config]:.4g}")
     return {
         "grid_per_optimizer": "; ".join(per_optimizer),
         "cached": cache_hit,

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from optimlab.engine import Config
 from optimlab.errors import UserError
 from optimlab.population import Trial
 from optimlab.problems.catalog import get_problem
@@ -93,10 +94,10 @@ def test_loss_noise_is_zero_for_a_smooth_curve_and_grows_with_noise() -> None:
     assert C._noise(smooth + 0.05 * rng.standard_normal(400)) > 10 * C._noise(smooth + 0.005 * rng.standard_normal(400))
 
 
-def test_step_trace_records_update_sizes_and_freezes_diverged_trials() -> None:
+def test_update_sizes_records_update_sizes_and_freezes_diverged_trials() -> None:
     problem = get_problem("quadratic", dim=5, n_train=64, n_eval=16)
-    trials = [Trial("minibatch", {"lr": 0.1}), Trial("minibatch", {"lr": 1e4})]
-    losses, moves = C.step_trace(problem, trials, 30)
+    configs = [Config("minibatch", {"lr": 0.1}), Config("minibatch", {"lr": 1e4})]
+    losses, moves = C.update_sizes(problem, configs, 0, 30)
     assert np.isfinite(moves[0]).all() and (moves[0] > 0).all()
     assert np.isnan(moves[1, -1]) and np.isnan(losses[1, -1])  # the huge lr diverged and was frozen
     # plain SGD's first update is lr times the first batch's gradient, computed here independently

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import optimlab.study.run as run_module
+import optimlab.engine.executor as engine_module
 from optimlab.errors import UserError
 from optimlab.registry import get_preset
 from optimlab.study import bench, load_results
@@ -78,7 +78,7 @@ def test_defaults_only_study_runs_each_default_lr_on_every_seed(tmp_path: Path) 
     assert "defaults only" in results.name
 
 
-ENGINE = run_module.train
+ENGINE = engine_module.train
 
 
 class _Interrupt:
@@ -102,13 +102,13 @@ def test_interrupted_study_resumes_with_identical_numbers_and_no_repeats(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = _Interrupt(None)
-    monkeypatch.setattr(run_module, "train", whole)
+    monkeypatch.setattr(engine_module, "train", whole)
     bench(store=tmp_path / "whole.sqlite", **ARGS)
     reference = _metrics(tmp_path / "whole.sqlite")
 
     path = tmp_path / "cut.sqlite"
     first = _Interrupt(stop_at=4)
-    monkeypatch.setattr(run_module, "train", first)
+    monkeypatch.setattr(engine_module, "train", first)
     with pytest.raises(KeyboardInterrupt):
         bench(store=path, **ARGS)
     with Store(path, readonly=True) as store:
@@ -120,7 +120,7 @@ def test_interrupted_study_resumes_with_identical_numbers_and_no_repeats(
     assert len(kept) > 0
 
     second = _Interrupt(None)
-    monkeypatch.setattr(run_module, "train", second)
+    monkeypatch.setattr(engine_module, "train", second)
     resumed = bench(store=path, resume=True, stream=None)
     assert resumed.status == "done"
     # Exactly the populations an uninterrupted run trains, each once: the grouping is fixed by the plan.

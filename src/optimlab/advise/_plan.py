@@ -9,10 +9,11 @@ stage — is the richest one whose trial-step cost fits the budget.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import Any
 
+from ..engine.tuning import Budget
+from ..engine.tuning import parse_budget as parse_compute_budget
 from ..errors import BudgetError
 
 DEFAULT_BUDGET = "x40"
@@ -28,66 +29,9 @@ _SHAPES = ((3, 6), (2, 6), (2, 5), (2, 4), (2, 3), (1, 3), (1, 2))
 """(tuning seeds, learning rates per candidate), richest first."""
 
 
-@dataclass(frozen=True)
-class Budget:
-    """What the user allowed: ``kind`` is ``steps`` (trial-steps), ``seconds`` or ``runs`` (multiples of one run)."""
-
-    kind: Literal["steps", "seconds", "runs"]
-    value: float
-
-    def trial_steps(self, run_steps: int) -> int | None:
-        """The budget in trial-steps (``None`` for a wall-time budget: that needs a measured speed)."""
-        if self.kind == "steps":
-            return int(self.value)
-        if self.kind == "runs":
-            return int(self.value * run_steps)
-        return None
-
-    def describe(self) -> str:
-        if self.kind == "steps":
-            return f"{int(self.value)} trial-steps"
-        if self.kind == "runs":
-            return f"{self.value:g}× one training run"
-        return f"{self.value:g} s of wall time"
-
-
-_TIME_UNITS = {"s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-
-
 def parse_budget(budget: int | float | str | Budget | None) -> Budget:
-    """``20000`` or ``"20000 steps"`` (trial-steps), ``"x40"``/``"40x"``/``"40 runs"`` (runs), ``"90s"``/``"5min"``."""
-    if budget is None:
-        budget = DEFAULT_BUDGET
-    if isinstance(budget, Budget):
-        parsed = budget
-    elif isinstance(budget, bool):
-        raise BudgetError(f"Invalid budget {budget!r}: give trial-steps (20000), runs (x40) or a time (5min).")
-    elif isinstance(budget, int | float):
-        parsed = Budget("steps", float(budget))
-    else:
-        parsed = _parse_text(str(budget))
-    if not math.isfinite(parsed.value) or parsed.value <= 0:
-        raise BudgetError(f"Invalid budget {budget!r}: it must be a positive amount.")
-    return parsed
-
-
-def _parse_text(text: str) -> Budget:
-    t = text.strip().lower()
-    runs = re.fullmatch(r"x\s*([0-9.]+)|([0-9.]+)\s*(?:x|runs?)", t)
-    steps = re.fullmatch(r"([0-9.]+(?:e[0-9]+)?)\s*(?:steps?|trial-steps?)?", t)
-    seconds = re.fullmatch(r"([0-9.]+)\s*(s|sec|m|min|h)", t)
-    try:
-        if runs:
-            return Budget("runs", float(runs.group(1) or runs.group(2)))
-        if steps:
-            return Budget("steps", float(steps.group(1)))
-        if seconds:
-            return Budget("seconds", float(seconds.group(1)) * _TIME_UNITS[seconds.group(2)])
-    except ValueError:
-        pass
-    raise BudgetError(
-        f"Invalid budget {text!r}: give trial-steps (20000), a multiple of one run (x40) or a time (90s, 5min)."
-    )
+    """The advisor's budget (:func:`optimlab.engine.parse_budget`, default :data:`DEFAULT_BUDGET`)."""
+    return parse_compute_budget(budget, DEFAULT_BUDGET)
 
 
 @dataclass(frozen=True)

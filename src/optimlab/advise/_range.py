@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..engine.tuning import lrs_around
 from ..schedules import Schedule
 from ._plan import RANGE_LR
 
@@ -63,10 +64,8 @@ class RangeFinding:
         """``count`` learning rates half a decade apart around ``anchor / 10`` (around ``fallback`` — the
         preset's default — when the test found no usable range)."""
         centre = self.anchor / 10.0 if self.usable else fallback
-        offsets = [0.5 * (count - 1) / 2.0 - 0.5 * i for i in range(count)]
-        if count % 2 == 0:  # an even count leans up: the ramp's minimum is the better-measured end
-            offsets = [o + 0.25 for o in offsets]
-        return [float(f"{centre * 10.0 ** o:.3g}") for o in offsets]
+        # an even count leans up: the ramp's minimum is the better-measured end
+        return lrs_around(centre, count, decades_apart=0.5, lean_up=True)
 
 
 def smooth(values: np.ndarray, window: int) -> np.ndarray:

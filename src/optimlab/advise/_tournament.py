@@ -29,21 +29,23 @@ import pandas as pd
 import torch
 
 from .._threads import torch_threads
+from ..engine import Config, RungRule, SweepResult, TrialRecord, rank, run_sweep
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
 from ..registry import SETS, get_preset, resolve_set
-from ..stats import paired_test, to_error
-from ..training import TrainResult, batch_size_for, train
+from ..training import batch_size_for
 from . import _plan
 from ._plan import Budget, TournamentPlan, parse_budget, plan_tournament, range_steps_for
 from ._range import LrRamp, RangeFinding, analyze
-from ._result import AdviceResult, Recommendation
+from ._ranking import finalists, record_final, score_rung, selection_rule
+from ._result import AdviceResult
 
 DEFAULT_CANDIDATES: tuple[str, ...] = (*SETS["seed"], "adamw")
 TUNE_SEEDS = 1000
-Progress = Callable[[str, int, int], None]
-"""``progress(phase, trial_steps_done, trial_steps_planned)``."""
+PhasedProgress = Callable[[str, int, int], None]
+"""``progress(phase, trial_steps_done, trial_steps_planned)``: the engine's :data:`~optimlab.engine.Progress`
+with the tournament's phase ("range test", "rung 0", ..., "final") in front."""
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,11 @@ class Candidate:
     def name(self) -> str:
         return self.label or get_preset(self.optimizer).name
 
+    def config(self, lr: float, schedule: Any = None) -> Config:
+        return Config(self.optimizer, {**self.hypers, "lr": lr}, schedule=schedule, label=self.name)
+
     def trial(self, lr: float, seed: int, schedule: Any = None) -> Trial:
-        return Trial(self.optimizer, {**self.hypers, "lr": lr}, seed=seed, label=self.name, schedule=schedule)
+        return self.config(lr, schedule).trial(seed)
 
 
 class AdviceError(UserError):
@@ -81,7 +86,7 @@ def advise(
     budget: int | float | str | Budget | None = None,
     candidates: Sequence[str | Candidate] | str | None = None,
     seeds: int = 5,
-    progress: Progress | None = None,
+    progress: PhasedProgress | None = None,
     *,
     steps: int | None = None,
     metric: str | None = None,
@@ -216,34 +221,51 @@ def check_problem(problem: Problem) -> None:
 
 
 class _Runner:
-    """Trains populations, counts their trial-steps per phase and turns a failing problem into one sentence."""
+    """Runs the advisor's sweeps, counts their trial-steps per phase and turns a failing problem into one sentence."""
 
-    def __init__(self, problem: Problem, result: AdviceResult, progress: Progress | None, planned: int) -> None:
+    def __init__(self, problem: Problem, result: AdviceResult, progress: PhasedProgress | None, planned: int) -> None:
         self.problem, self.result, self.progress, self.planned = problem, result, progress, planned
 
-    def run(self, phase: str, trials: list[Trial], steps: int, splits: tuple[str, ...],
-            eval_every: int | None = None) -> TrainResult:
-        done = self.result.trial_steps()
-        planned = max(self.planned, done + len(trials) * steps)
+    def sweep(self, phases: Sequence[str], configs: Sequence[Config], seeds: Sequence[int], steps: int | Sequence[int],
+              splits: tuple[str, ...], eval_every: int | None = None, promote: RungRule | None = None) -> SweepResult:
+        """One sweep; ``phases[r]`` names rung ``r`` (one population per rung) in the compute log and progress."""
+        before = self.result.trial_steps()
+        first = steps if isinstance(steps, int) else steps[0]
+        planned = max(self.planned, before + len(configs) * len(seeds) * first)
+        state: dict[str, Any] = {"phase": phases[0], "rung": -1, "started": 0.0}
 
-        def report(step_done: int, _total: int) -> None:
+        def on_start(trials: list[Trial]) -> None:
+            state["rung"] += 1
+            state["phase"], state["started"] = phases[state["rung"]], time.perf_counter()
+
+        def on_done(records: list[TrialRecord]) -> None:
+            n_steps = records[0].steps
+            self.result.compute.append({
+                "phase": state["phase"], "trials": len(records), "steps": n_steps,
+                "trial_steps": len(records) * n_steps, "example_steps": sum(r.batch_size for r in records) * n_steps,
+                "seconds": time.perf_counter() - state["started"],
+            })
+
+        def report(done: int, _total: int) -> None:
             if self.progress is not None:
-                self.progress(phase, done + step_done, planned)
+                self.progress(state["phase"], before + done, max(planned, before + done))
 
-        started = time.perf_counter()
         try:
-            out = train(self.problem, trials, steps, eval_every=eval_every, eval_splits=splits, progress=report)
+            return run_sweep(self.problem, configs, seeds, steps, promote=promote, eval_every=eval_every,
+                             eval_splits=splits, on_start=on_start, on_done=on_done, progress=report)
         except UserError:
             raise
         except Exception as exc:
             raise UserError(
-                f"Problem {self.problem.name!r} failed during the {phase}: {type(exc).__name__}: {exc}"
+                f"Problem {self.problem.name!r} failed during the {state['phase']}: {type(exc).__name__}: {exc}"
             ) from exc
-        self.result.compute.append({
-            "phase": phase, "trials": len(trials), "steps": steps, "trial_steps": len(trials) * steps,
-            "example_steps": int(sum(out.batch_sizes)) * steps, "seconds": time.perf_counter() - started,
-        })
-        return out
+
+
+def _range_losses(runner: _Runner, phase: str, cands: Sequence[Candidate], steps: int) -> np.ndarray:
+    """Every candidate's learning-rate ramp on two tuning seeds as one sweep: ``losses[2·i + seed, step]``."""
+    configs = [c.config(_plan.RANGE_LR[0], LrRamp()) for c in cands]
+    sweep = runner.sweep([phase], configs, [TUNE_SEEDS + s for s in range(2)], steps, ("valid",))
+    return np.stack([rec.train_loss.numpy() for rec in sweep.records])
 
 
 def _tournament(problem: Problem, cands: list[Candidate], result: AdviceResult, runner: _Runner, budget: Budget,
@@ -251,10 +273,7 @@ def _tournament(problem: Problem, cands: list[Candidate], result: AdviceResult, 
     started = time.perf_counter()
     run_steps = result.run_steps
     range_steps = range_steps_for(run_steps)
-    ramp = LrRamp()
-    trials = [c.trial(_plan.RANGE_LR[0], TUNE_SEEDS + s, ramp) for c in cands for s in range(2)]
-    out = runner.run("range test", trials, range_steps, ("valid",))
-    losses = out.train_loss.numpy()
+    losses = _range_losses(runner, "range test", cands, range_steps)
     if not np.isfinite(losses[:, 0]).any():
         raise UserError(
             f"The loss of problem {problem.name!r} is not finite (NaN or inf) at the very first step for every "
@@ -269,25 +288,28 @@ def _tournament(problem: Problem, cands: list[Candidate], result: AdviceResult, 
     result.plan = plan_tournament(len(cands), run_steps, seeds, allowed - result.trial_steps(), range_done=True)
     runner.planned = result.trial_steps() + result.plan.rest_cost()
     plan: TournamentPlan = result.plan
-    configs = [(c, lr) for c in cands for lr in _lrs_for(result.ranges[c.name], c, plan.lrs_per_candidate)]
+    pairs = [(c, lr) for c in cands for lr in _lrs_for(result.ranges[c.name], c, plan.lrs_per_candidate)]
+    rule = selection_rule(result.metric, result.goal)
+
+    def promote(_rung: int, records: list[TrialRecord]) -> list[int]:  # successive halving: the best 1/ETA go on
+        order = [int(r.config) for r in rank([rec.outcome() for rec in records], rule)]
+        return order[: math.ceil(len(order) / _plan.ETA)]
+
     tune_seeds = [TUNE_SEEDS + s for s in range(plan.tune_seeds)]
-    for rung, steps in enumerate(plan.rung_steps):
-        trials = [c.trial(lr, s) for c, lr in configs for s in tune_seeds]
-        out = runner.run(f"rung {rung}", trials, steps, ("valid",))
-        table = _score_configs(configs, out, len(tune_seeds), result.metric, result.goal)
-        keep = math.ceil(len(configs) / _plan.ETA) if rung + 1 < len(plan.rung_steps) else 0
-        table["rung"], table["steps"] = rung, steps
+    bracket = runner.sweep([f"rung {r}" for r in range(len(plan.rung_steps))], [c.config(lr) for c, lr in pairs],
+                           tune_seeds, plan.rung_steps, ("valid",), promote=promote)
+    for r, steps in enumerate(plan.rung_steps):
+        table = score_rung(pairs, bracket.rung(r), rule)
+        keep = len(bracket.rungs[r + 1]) if r + 1 < len(bracket.rungs) else 0
+        table["rung"], table["steps"] = r, steps
         table["promoted"] = table["rank"] <= keep
         result.bracket = pd.concat([result.bracket, table], ignore_index=True) if len(result.bracket) else table
-        ordered = [(by_name(cands, row.candidate), float(row.lr)) for row in table.itertuples()]
-        if keep:
-            configs = ordered[:keep]
-        else:
-            configs = _finalists(ordered, plan.finalists)
+    last = rank(bracket.outcomes(), rule)
+    configs = finalists([pairs[int(r.config)] for r in last], plan.finalists)
     final_seeds = list(range(seeds))
-    trials = [c.trial(lr, s) for c, lr in configs for s in final_seeds]
-    out = runner.run("final", trials, run_steps, ("valid", "test"), eval_every=max(1, run_steps // 20))
-    _record_final(result, configs, out, final_seeds)
+    final = runner.sweep(["final"], [c.config(lr) for c, lr in configs], final_seeds, run_steps, ("valid", "test"),
+                         eval_every=max(1, run_steps // 20))
+    record_final(result, configs, final, rule)
 
 
 def _longer_range_test(cands: list[Candidate], result: AdviceResult, runner: _Runner, range_steps: int,
@@ -304,97 +326,13 @@ def _longer_range_test(cands: list[Candidate], result: AdviceResult, runner: _Ru
         plan_tournament(len(cands), result.run_steps, seeds, allowed - result.trial_steps() - extra, range_done=True)
     except UserError:
         return  # not affordable: keep the flat readings (those candidates are tried around their default lr)
-    trials = [c.trial(_plan.RANGE_LR[0], TUNE_SEEDS + s, LrRamp()) for c in flat for s in range(2)]
-    losses = runner.run("longer range test", trials, longer, ("valid",)).train_loss.numpy()
+    losses = _range_losses(runner, "longer range test", flat, longer)
     for i, c in enumerate(flat):
         found = analyze(losses[2 * i : 2 * i + 2])
         if found.usable:
             result.ranges[c.name] = found
 
 
-def by_name(cands: Sequence[Candidate], name: str) -> Candidate:
-    return next(c for c in cands if c.name == name)
-
-
 def _lrs_for(finding: RangeFinding, candidate: Candidate, count: int) -> list[float]:
     fallback = float(get_preset(candidate.optimizer).defaults()["lr"])
     return list(dict.fromkeys(finding.lrs_to_try(count, fallback)))
-
-
-def _score_configs(configs: list[tuple[Candidate, float]], out: TrainResult, n_seeds: int, metric: str,
-                   goal: str) -> pd.DataFrame:
-    """One row per configuration: mean and spread of the validation metric over its seeds, ranked."""
-    values = out.final("valid", metric).numpy().reshape(len(configs), n_seeds)
-    loss = out.final("valid", "loss").numpy().reshape(len(configs), n_seeds)
-    errors = to_error(values, goal)
-    rows = []
-    for i, (c, lr) in enumerate(configs):
-        ok = np.isfinite(values[i])
-        rows.append({
-            "candidate": c.name, "optimizer": c.optimizer, "lr": lr,
-            "score": float(values[i].mean()) if ok.all() else math.nan,
-            "score_sd": float(values[i].std(ddof=1)) if ok.all() and n_seeds > 1 else math.nan,
-            "valid_loss": float(loss[i].mean()) if ok.all() else math.nan,
-            "diverged": int((~ok).sum()),
-            "_error": float(errors[i].mean()), "_loss": float(np.nan_to_num(loss[i], nan=np.inf).mean()),
-        })
-    table = pd.DataFrame(rows).sort_values(["_error", "_loss"], kind="stable").reset_index(drop=True)
-    table["rank"] = np.arange(1, len(table) + 1)
-    return table.drop(columns=["_error", "_loss"])
-
-
-def _finalists(ordered: list[tuple[Candidate, float]], count: int) -> list[tuple[Candidate, float]]:
-    """The ``count`` best configurations of the last rung — two learning rates of one candidate may both go
-    through, which lets the full-length runs correct a short rung's preference for large rates — but at least
-    two distinct candidates, so the verdict compares optimizers."""
-    chosen = ordered[:count]
-    if len({c.name for c, _ in chosen}) < 2:
-        other = next(((c, lr) for c, lr in ordered if c.name != chosen[0][0].name), None)
-        if other is not None:
-            chosen = [*chosen[: count - 1], other]
-    return chosen
-
-
-def _record_final(result: AdviceResult, configs: list[tuple[Candidate, float]], out: TrainResult,
-                  seeds: list[int]) -> None:
-    n = len(seeds)
-    rows = []
-    for k, trial in enumerate(out.trials):
-        c, lr = configs[k // n]
-        rows.append({
-            "candidate": c.name, "optimizer": c.optimizer, "lr": lr, "seed": trial.seed,
-            **{f"{split}_{m}": out.evals[split][m][k, -1].item() for split in out.evals for m in out.evals[split]},
-            "diverged_at": out.diverged_at[k],
-        })
-    result.final = pd.DataFrame(rows)
-    result.final_steps = list(out.eval_steps)
-    metric = result.metric
-    for i, (c, _lr) in enumerate(configs):
-        result.final_curves[c.name if _unique(configs, c) else f"{c.name}@{_lr:g}"] = (
-            out.evals["valid"][metric][i * n : (i + 1) * n].numpy()
-        )
-    score = f"valid_{metric}"
-    errors = {i: to_error(result.final[score].to_numpy()[i * n : (i + 1) * n], result.goal) for i in
-              range(len(configs))}
-    order = sorted(range(len(configs)), key=lambda i: (float(errors[i].mean()),
-                                                        float(result.final["valid_loss"].iloc[i * n:(i + 1) * n]
-                                                              .fillna(np.inf).mean())))
-    result.final_order = [(configs[i][0].name, configs[i][1]) for i in order]
-    best_i = order[0]
-    c, lr = configs[best_i]
-    part = result.final.iloc[best_i * n : (best_i + 1) * n]
-    result.winner = Recommendation(
-        candidate=c, lr=lr, batch_size=result.batch_sizes[c.name], valid_mean=float(part[score].mean()),
-        valid_sd=float(part[score].std(ddof=1)), test_mean=float(part[f"test_{metric}"].mean()),
-        test_sd=float(part[f"test_{metric}"].std(ddof=1)), seeds=n,
-    )
-    best_values = part[score].to_numpy()
-    for i in order[1:]:
-        other = result.final.iloc[i * n : (i + 1) * n]
-        name = configs[i][0].name if _unique(configs, configs[i][0]) else f"{configs[i][0].name}@{configs[i][1]:g}"
-        lead = c.name if _unique(configs, c) else f"{c.name}@{lr:g}"
-        result.tests.append(paired_test(lead, name, best_values, other[score].to_numpy(), result.goal))
-
-
-def _unique(configs: list[tuple[Candidate, float]], c: Candidate) -> bool:
-    return sum(d.name == c.name for d, _ in configs) == 1

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.tuning import Outcome, Selection, best_per, lr_grid, rank
 from ..population import Trial
 from ..problems.expression import parse_surface
 from ..problems.surfaces import SURFACES, Point, Surface, get_surface, surface_from_callable
@@ -17,8 +18,12 @@ from ._run import CompareResult, lr_text, run_surface, timed
 CLASSIC = ("gd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 """The default optimizers on a surface (sgd and minibatch equal gd there: a surface has no data)."""
 
-TUNE_GRID: tuple[float, ...] = tuple(float(f"{v:.3g}") for v in np.logspace(-4, 1, 21))
+TUNE_GRID: tuple[float, ...] = tuple(lr_grid(1e-4, 10.0, 21, digits=3))
 """The learning-rate grid ``--tune`` searches for every optimizer: 1e-4 ... 10, four values per decade."""
+
+SELECTION_RULE = Selection("tuning_score", smaller_lr_wins_ties=True)
+"""compare's "best": the lowest mean tuning score (:func:`tuning_scores`) over starts and seeds; a learning
+rate with a diverged run ranks last; ties, and an optimizer that diverged everywhere, go to the smaller lr."""
 
 TUNE_CRITERION = (
     "lowest mean log10(loss - f*) over the second half of the steps, averaged over starts; diverged runs excluded"
@@ -158,15 +163,10 @@ def _tuned(
         run_surface, surf, trials, points, start_index, steps, noise=noise, progress=progress
     )
     score = tuning_scores(surf, losses, diverged)
-    keep: list[int] = []
-    best: dict[str, float] = {}
-    per = len(points) * len(seeds)
-    for j, n in enumerate(names):
-        block = np.arange(j * len(TUNE_GRID) * per, (j + 1) * len(TUNE_GRID) * per).reshape(len(TUNE_GRID), per)
-        mean = np.array([score[rows].mean() for rows in block])
-        g = int(np.argmin(mean)) if np.isfinite(mean).any() else 0
-        best[n] = TUNE_GRID[g]
-        keep.extend(block[g].tolist())
+    outcomes = [Outcome((t.optimizer, lrs[k]), lrs[k], {"tuning_score": float(score[k])}) for k, t in enumerate(trials)]
+    chosen = best_per(outcomes, SELECTION_RULE, group=lambda config: config[0])
+    best = {n: float(chosen[n].lr or TUNE_GRID[0]) for n in names}
+    keep = [k for n in names for k, t in enumerate(trials) if t.optimizer == n and lrs[k] == best[n]]
     settings = (
         f"learning rates tuned, same rule for all: {lr_text(best)}; grid {TUNE_GRID[0]:g}…{TUNE_GRID[-1]:g} "
         f"({len(TUNE_GRID)} log-spaced), {steps} steps, criterion: {TUNE_CRITERION}"
@@ -252,7 +252,8 @@ def lr_sweep(
 
 def _pick_sweep(surf: Surface, losses: np.ndarray, diverged: list[int | None]) -> tuple[list[int], list[str]]:
     score = tuning_scores(surf, losses, diverged)
-    good = int(np.argmin(score))
+    ranked = rank([Outcome(i, None, {"tuning_score": float(v)}) for i, v in enumerate(score)], SELECTION_RULE)
+    good = int(ranked[0].config)
     small = max(0, good - 6)  # six grid steps = 10**1.5 ≈ 30x smaller
     stable = [i for i in range(len(diverged)) if diverged[i] is None]
     bad = [i for i in range(good + 1, len(diverged)) if diverged[i] is not None]

@@ -126,7 +126,7 @@ def _last_finite(row: np.ndarray) -> int:
     return int(finite[-1]) if finite.size else 0
 
 
-class Progress:
+class ProgressBar:
     """A one-line text progress bar on stderr; silent when disabled."""
 
     def __init__(self, total: int, label: str, enabled: bool) -> None:
@@ -176,7 +176,7 @@ def run_surface(
     seeds = sorted({t.seed for t in trials})
     seed_row = torch.tensor([seeds.index(t.seed) for t in trials])
     gens = [torch.Generator().manual_seed(s) for s in seeds]
-    bar = Progress(steps, f"{surface.name}: {k} paths", progress if progress is not None else steps * k >= 2_000_000)
+    bar = ProgressBar(steps, f"{surface.name}: {k} paths", progress if progress is not None else steps * k >= 2_000_000)
     for t in range(steps + 1):
         loss, grad = surface.loss_and_grad(theta)
         (point,) = pop.evaluation_params()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ..errors import UserError
-from .plan import BUDGETS, Budget, Plan, TrialSpec, choose_lr, lr_grid, make_plan, parse_lr_grid
+from .plan import BUDGETS, Plan, StudyBudget, TrialSpec, choose_lr, lr_grid, make_plan, parse_lr_grid
 from .results import StudyResults, load_results
 from .run import run_study
 from .store import DEFAULT_STORE, SCHEMA_VERSION, Store
@@ -92,9 +92,9 @@ __all__ = [
     "DEFAULT_PROBLEMS",
     "DEFAULT_STORE",
     "SCHEMA_VERSION",
-    "Budget",
     "Plan",
     "Store",
+    "StudyBudget",
     "StudyResults",
     "TrialSpec",
     "UserError",
@@ -106,3 +106,15 @@ __all__ = [
     "parse_lr_grid",
     "resume_study",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``optimlab.study.Budget`` was this package's name for :class:`StudyBudget` (a named study size); it now
+    means the compute a caller allows (:class:`optimlab.engine.Budget`), so the old name warns and still works."""
+    if name == "Budget":
+        import warnings
+
+        warnings.warn("optimlab.study.Budget is now optimlab.study.StudyBudget (optimlab.engine.Budget is the "
+                      "compute a caller allows).", DeprecationWarning, stacklevel=2)
+        return StudyBudget
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

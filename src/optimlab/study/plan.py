@@ -17,21 +17,23 @@ uninterrupted one.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from ..errors import BudgetError, InvalidValueError, UnknownNameError, UserError
+from ..engine.sweep import populations
+from ..engine.tuning import Selection, check_lrs, lr_grid, outcomes_from_rows, parse_lr_grid, rank  # noqa: F401 (lr_grid, parse_lr_grid: public here too)
+from ..errors import BudgetError, InvalidValueError, UnknownNameError
 from ..registry import get_preset, resolve_set
 
 TUNE_SEED_BASE = 1000
 
 
 @dataclass(frozen=True)
-class Budget:
-    """How much work one trial gets and how finely learning rates are searched."""
+class StudyBudget:
+    """A named study size (``--budget quick``): how much work one trial gets and how finely learning rates are
+    searched. (The compute a caller allows in trial-steps is :class:`optimlab.engine.Budget`.)"""
 
     name: str
     steps: int | None
@@ -48,15 +50,15 @@ class Budget:
     """Smaller variants of problems, so the budget fits its time (recorded in the plan)."""
 
 
-BUDGETS: dict[str, Budget] = {
+BUDGETS: dict[str, StudyBudget] = {
     # Measured on the 2-core machine: the default study (2 problems x 8 optimizers x 5 seeds) in a few minutes.
-    "quick": Budget(
+    "quick": StudyBudget(
         "quick", steps=200, lr_min=1e-4, lr_max=10.0, lr_points=6, tune_seeds=1, eval_every=25,
         max_eval_examples=500, max_population=24,
         problem_options={"mnist1d-mlp": {"hidden": 64, "n_train": 1500}, "sparse-logreg": {"n_train": 2000}},
     ),
     # The problems as defined, their own step budgets, half-decade grid, two tuning seeds.
-    "standard": Budget(
+    "standard": StudyBudget(
         "standard", steps=None, lr_min=1e-5, lr_max=10.0, lr_points=13, tune_seeds=2, eval_every=50,
         max_eval_examples=None, max_population=None,
     ),
@@ -134,39 +136,10 @@ class Plan:
 
     def populations(self, trials: Sequence[TrialSpec]) -> list[list[TrialSpec]]:
         """The trials cut, in plan order, into consecutive populations of at most ``max_population``."""
-        size = self.max_population or max(1, len(trials))
-        return [list(trials[i : i + size]) for i in range(0, len(trials), size)]
+        return populations(trials, self.max_population)
 
     def eval_splits(self, phase: str) -> tuple[str, ...]:
         return ("valid",) if phase == "tune" else ("valid", "test")
-
-
-def lr_grid(lr_min: float, lr_max: float, points: int) -> list[float]:
-    """``points`` learning rates evenly spaced in log scale from ``lr_min`` to ``lr_max`` (rounded to 4 digits)."""
-    if points < 1:
-        raise InvalidValueError(f"Invalid learning-rate grid: {points} points; give at least 1.")
-    if not (0 < lr_min <= lr_max) or not math.isfinite(lr_max):
-        raise InvalidValueError(f"Invalid learning-rate range {lr_min:g}..{lr_max:g}: need 0 < min <= max.")
-    if points == 1:
-        return [lr_min]
-    ratio = math.log(lr_max / lr_min) / (points - 1)
-    return [float(f"{lr_min * math.exp(i * ratio):.4g}") for i in range(points)]
-
-
-def parse_lr_grid(text: str) -> list[float]:
-    """``"1e-4:1:5"`` (min:max:points, log spaced) or ``"0.001,0.01,0.1"`` (explicit list)."""
-    try:
-        if ":" in text:
-            lo, hi, n = text.split(":")
-            return lr_grid(float(lo), float(hi), int(n))
-        values = sorted({float(v) for v in text.split(",") if v.strip()})
-    except ValueError as exc:
-        if isinstance(exc, UserError):
-            raise
-        raise InvalidValueError(f"Invalid learning-rate grid {text!r}: use MIN:MAX:POINTS or a comma list.") from exc
-    if not values or any(not (math.isfinite(v) and v > 0) for v in values):
-        raise InvalidValueError(f"Invalid learning-rate grid {text!r}: every learning rate must be a positive number.")
-    return values
 
 
 def make_plan(
@@ -202,9 +175,7 @@ def make_plan(
         raise BudgetError(f"Invalid budget: steps={steps}; every trial needs at least 1 step.")
     if max_population is not None and max_population < 1:
         raise InvalidValueError(f"Invalid population size {max_population}: must be at least 1.")
-    grid = list(lr_grid_values) if lr_grid_values is not None else lr_grid(b.lr_min, b.lr_max, b.lr_points)
-    if not grid or any(not (math.isfinite(v) and v > 0) for v in grid):
-        raise InvalidValueError("Invalid learning-rate grid: every learning rate must be a positive number.")
+    grid = check_lrs(lr_grid_values) if lr_grid_values is not None else lr_grid(b.lr_min, b.lr_max, b.lr_points)
     options: dict[str, dict[str, Any]] = {}
     built: dict[str, Any] = {}
     for name in problems:
@@ -238,33 +209,18 @@ def _memory_budget() -> int:
     return max(2**28, total // 4)
 
 
+SELECTION_RULE = Selection("", tie_break=("valid_loss",), tie_break_must_be_finite=True, smaller_lr_wins_ties=True,
+                           incomplete="excluded")
+"""The study's rule (the metric and goal are each problem's): a learning rate counts only when every one of its
+runs finished without diverging with a finite metric and validation loss; ties go to the lower validation
+loss, then the smaller learning rate."""
+
+
 def choose_lr(rows: Iterable[Mapping[str, Any]], metric: str, goal: str) -> tuple[float, float] | None:
-    """The best learning rate among one optimizer's tuning runs and its mean ``metric``.
-
-    ``rows`` have ``lr``, ``status`` and the metrics. A learning rate counts only when every one of its runs
-    finished without diverging and with a finite metric; ties go to the lower ``valid_loss``, then the
-    smaller learning rate. ``None`` when no learning rate qualifies.
-    """
-    by_lr: dict[float, list[Mapping[str, Any]]] = {}
-    for row in rows:
-        by_lr.setdefault(float(row["lr"]), []).append(row)
-    candidates = []
-    for lr, runs in by_lr.items():
-        values = [_number(r.get(metric)) for r in runs]
-        losses = [_number(r.get("valid_loss")) for r in runs]
-        if any(r["status"] != "done" for r in runs) or not all(map(math.isfinite, values + losses)):
-            continue
-        mean = sum(values) / len(values)
-        sign = -1.0 if goal == "max" else 1.0
-        candidates.append((sign * mean, sum(losses) / len(losses), lr, mean))
-    if not candidates:
+    """The best learning rate among one optimizer's tuning runs and its mean ``metric`` (``None`` when no
+    learning rate qualifies); ``rows`` have ``lr``, ``status`` and the metrics. The rule: :data:`SELECTION_RULE`."""
+    rule = replace(SELECTION_RULE, metric=metric, goal="max" if goal == "max" else "min")
+    ranked = rank(outcomes_from_rows(rows, config=("lr",)), rule)
+    if not ranked or ranked[0].lr is None:
         return None
-    best = min(candidates)
-    return best[2], best[3]
-
-
-def _number(value: Any) -> float:
-    try:
-        return float(value) if value is not None else math.nan
-    except (TypeError, ValueError):
-        return math.nan
+    return ranked[0].lr, ranked[0].score

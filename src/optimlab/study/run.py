@@ -9,7 +9,6 @@ either wholly finished or wholly to do.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -17,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from .._threads import torch_threads
+from ..engine import Config, PopulationExecutor, Selection, TrialRecord, outcomes_from_rows, rank, run_sweep
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
-from ..training import TrainResult, batch_size_for, train
+from ..training import batch_size_for
 from .plan import Plan, TrialSpec, choose_lr
 from .store import FINISHED, Store
 
@@ -28,7 +28,7 @@ Reporter = Callable[[str], None]
 
 
 @dataclass
-class Progress:
+class ProgressMeter:
     """Trials done out of the total, the best setting so far and the time left, printed on a stream."""
 
     total: int
@@ -103,7 +103,7 @@ def run_study(
             specs_by_phase[name, "defaults"] = plan.defaults_trials(name)
             total += len(specs_by_phase[name, "defaults"])
     finished = {r["key"] for r in store.trials(study_id) if r["status"] in FINISHED}
-    meter = Progress(total=total, done=len(finished), stream=stream, every=progress_every)
+    meter = ProgressMeter(total=total, done=len(finished), stream=stream, every=progress_every)
     meter.plan_work(_estimate_left(plan, problems, specs_by_phase, finished))
     store.set_status(study_id, "running")
     with torch_threads(plan.threads):
@@ -118,13 +118,7 @@ def run_study(
                         continue
                     batches = [_batch(problem, s) for s in specs]
                     store.add_trials(study_id, specs, batches, [plan.steps[name]] * len(specs))
-                    for population in plan.populations(specs):
-                        status = {r["key"]: r["status"] for r in store.trials(study_id, phase, name)}
-                        if all(status.get(s.key) in FINISHED for s in population):
-                            continue
-                        _run_population(store, study_id, plan, problem, population, meter, status)
-                        meter.best = _best_so_far(store, study_id, plan, name)
-                        meter.advance(0, force=True)
+                    _run_phase(store, study_id, plan, problem, specs, meter)
         except KeyboardInterrupt:
             store.set_status(study_id, "interrupted")
             raise
@@ -175,77 +169,97 @@ def chosen_lrs(rows: Sequence[Mapping[str, Any]], plan: Plan, problem: str) -> d
 
 
 def _best_so_far(store: Store, study_id: str, plan: Plan, problem: str) -> str:
+    """The best single finished trial of ``problem`` so far, by its selection metric (for the progress line)."""
     metric = plan.selection_metric[problem]
-    sign = -1.0 if plan.goals[problem].get(metric) == "max" else 1.0
-    rows = [r for r in store.trials(study_id, problem=problem)
-            if r["status"] == "done" and isinstance(r.get(metric), (int, float)) and math.isfinite(r[metric])]
-    if not rows:
+    rule = Selection(metric, "max" if plan.goals[problem].get(metric) == "max" else "min", incomplete="excluded")
+    rows = {r["key"]: r for r in store.trials(study_id, problem=problem)}
+    ranked = rank(outcomes_from_rows(rows.values(), config=("key",)), rule)
+    if not ranked:
         return ""
-    top = min(rows, key=lambda r: sign * r[metric])
+    top = rows[ranked[0].config[0]]
     return f"{problem}: {top['optimizer']} lr={top['lr']:g} {metric}={top[metric]:.4g} ({top['phase']})"
 
 
-def _run_population(
-    store: Store,
-    study_id: str,
-    plan: Plan,
-    problem: Problem,
-    population: list[TrialSpec],
-    meter: Progress,
-    status: Mapping[str, str],
+class _PhaseWriter:
+    """The sweep's listener for one problem × phase: marks a population running when it starts, commits its
+    unfinished trials in one transaction when it is done, and moves the progress meter in between."""
+
+    def __init__(self, store: Store, study_id: str, plan: Plan, problem: Problem, specs: list[TrialSpec],
+                 meter: ProgressMeter) -> None:
+        self.store, self.study_id, self.plan, self.problem, self.meter = store, study_id, plan, problem, meter
+        self.name, self.steps = specs[0].problem, plan.steps[specs[0].problem]
+        self.by_cell = {(s.optimizer, s.lr, s.seed): s for s in specs}
+        self.status = {r["key"]: r["status"] for r in store.trials(study_id, specs[0].phase, self.name)}
+        self.keys: list[str] = []  # the population now running
+        self.work = self.reported = 0.0
+        self.base = self.seen = self.trial_steps = 0
+
+    def keys_of(self, trials: list[Trial]) -> list[str]:
+        return [self.by_cell[t.optimizer, float(t.hypers["lr"]), t.seed].key for t in trials]
+
+    def finished(self, trials: list[Trial]) -> bool:
+        return all(self.status.get(k) in FINISHED for k in self.keys_of(trials))
+
+    def start(self, trials: list[Trial]) -> None:
+        self.keys = self.keys_of(trials)
+        self.work = sum(_cost(self.steps, batch_size_for(t, self.problem)) for t in trials)
+        self.base, self.trial_steps, self.reported = self.seen, len(trials) * self.steps, 0.0
+        self.store.mark(self.study_id, self.keys, "running")
+
+    def progress(self, done: int, _total: int) -> None:
+        self.seen = done
+        if self.keys:
+            now = self.work * (done - self.base) / max(1, self.trial_steps)
+            self.meter.advance(now - self.reported)
+            self.reported = now
+
+    def done(self, records: list[TrialRecord]) -> None:
+        rows = [_store_row(rec, key) for rec, key in zip(records, self.keys, strict=True)]
+        # Only unfinished trials are written: a finished trial is never repeated (and its numbers are the same).
+        self.store.finish(self.study_id, [r for r in rows if self.status.get(r["key"]) not in FINISHED])
+        self.meter.advance(self.work - self.reported,
+                           trials=sum(self.status.get(k) not in FINISHED for k in self.keys))
+        self.status.update((r["key"], r["status"]) for r in rows)
+        self.keys = []
+        self.meter.best = _best_so_far(self.store, self.study_id, self.plan, self.name)
+        self.meter.advance(0, force=True)
+
+
+def _run_phase(
+    store: Store, study_id: str, plan: Plan, problem: Problem, specs: list[TrialSpec], meter: ProgressMeter
 ) -> None:
-    keys = [s.key for s in population]
-    steps = plan.steps[population[0].problem]
-    trials = [Trial(s.optimizer, {"lr": s.lr}, seed=s.seed) for s in population]
-    costs = [_cost(steps, batch_size_for(t, problem)) for t in trials]
-    work = sum(costs)
-    reported = 0.0
-
-    def on_step(done: int, total: int) -> None:
-        nonlocal reported
-        now = work * done / max(1, total)
-        meter.advance(now - reported)
-        reported = now
-
-    store.mark(study_id, keys, "running")
+    """One problem × phase as one sweep: its populations are the plan's (:meth:`Plan.populations`); a population
+    whose trials are all finished is skipped; each finished population is committed in one transaction."""
+    configs = list(dict.fromkeys((s.optimizer, s.lr) for s in specs))
+    seeds = list(dict.fromkeys(s.seed for s in specs))
+    assert len(configs) * len(seeds) == len(specs), "a phase is every configuration on every seed"
+    writer = _PhaseWriter(store, study_id, plan, problem, specs, meter)
     try:
-        result = train(problem, trials, steps, eval_every=plan.eval_every,
-                       eval_splits=plan.eval_splits(population[0].phase), max_eval_examples=plan.max_eval_examples,
-                       memory_budget=plan.memory_budget, progress=on_step)
+        run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in configs], seeds, writer.steps,
+                  executor=PopulationExecutor(memory_budget=plan.memory_budget), eval_every=plan.eval_every,
+                  eval_splits=plan.eval_splits(specs[0].phase), max_eval_examples=plan.max_eval_examples,
+                  population_size=plan.max_population, skip=writer.finished, on_start=writer.start,
+                  on_done=writer.done, progress=writer.progress)
     except KeyboardInterrupt:
-        store.mark(study_id, keys, "pending")
+        store.mark(study_id, writer.keys, "pending")
         raise
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        store.mark(study_id, keys, "failed", message)
+        store.mark(study_id, writer.keys, "failed", message)
         raise UserError(
             f"Training on problem {problem.name!r} failed ({' '.join(message.split())}); finished trials are kept "
             "and `optimlab bench --resume` retries the rest."
         ) from exc
-    records = _records(result, population)
-    # Only unfinished trials are written: a finished trial is never repeated (and its numbers are the same).
-    store.finish(study_id, [r for r in records if status.get(r["key"]) not in FINISHED])
-    meter.advance(work - reported, trials=sum(status.get(k) not in FINISHED for k in keys))
 
 
-def _records(result: TrainResult, population: Sequence[TrialSpec]) -> list[dict[str, Any]]:
-    out = []
-    share = result.seconds / len(population)
-    steps = list(range(1, result.steps + 1))
-    for k, spec in enumerate(population):
-        metrics: dict[str, float] = {}
-        for split, values in result.evals.items():
-            for metric, table in values.items():
-                metrics[f"{split}_{metric}"] = table[k, -1].item()
-        curve = result.train_loss[k]
-        finite = curve[curve.isfinite()]
-        metrics["final_train_loss"] = finite[-1].item() if len(finite) else math.nan
-        curves: dict[str, tuple[list[int], list[float]]] = {"train_loss": (steps, curve.tolist())}
-        for metric, table in result.evals.get("valid", {}).items():
-            curves[f"valid_{metric}"] = (list(result.eval_steps), table[k].tolist())
-        diverged = result.diverged_at[k] is not None or not math.isfinite(metrics.get("valid_loss", 0.0))
-        out.append({
-            "key": spec.key, "status": "diverged" if diverged else "done", "diverged_at": result.diverged_at[k],
-            "seconds": share, "metrics": metrics, "curves": curves, "batch_size": result.batch_sizes[k],
-        })
-    return out
+def _store_row(rec: TrialRecord, key: str) -> dict[str, Any]:
+    """A sweep's record as the store keeps it: final metrics, the training curve and the validation curves."""
+    result = rec.result
+    curves: dict[str, tuple[list[int], list[float]]] = {
+        "train_loss": (list(range(1, result.steps + 1)), rec.train_loss.tolist())}
+    for metric in result.evals.get("valid", {}):
+        curves[f"valid_{metric}"] = (list(result.eval_steps), rec.curve("valid", metric).tolist())
+    return {
+        "key": key, "status": "diverged" if rec.diverged else "done", "diverged_at": rec.diverged_at,
+        "seconds": rec.seconds, "metrics": dict(rec.metrics), "curves": curves, "batch_size": rec.batch_size,
+    }

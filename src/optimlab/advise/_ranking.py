@@ -1,0 +1,92 @@
+"""How the advisor ranks: its selection rule, a rung's table, the finalists and the final verdict."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from ..engine import Selection, SweepResult, TrialRecord, rank
+from ..stats import paired_test
+from ._result import AdviceResult, Recommendation
+
+if TYPE_CHECKING:
+    from ._tournament import Candidate
+
+
+def selection_rule(metric: str, goal: str) -> Selection:
+    """The advisor's rule: every configuration ranked by its mean validation ``metric`` over the tuning seeds,
+    ties by the mean validation loss, then the order tried; a configuration with a diverged seed ranks after
+    every complete one (it is kept in the ranking: a rung may have fewer complete configurations than places)."""
+    return Selection(f"valid_{metric}", "max" if goal == "max" else "min", tie_break=("valid_loss",))
+
+
+def score_rung(pairs: list[tuple[Candidate, float]], records: list[TrialRecord], rule: Selection) -> pd.DataFrame:
+    """One row per configuration of a rung, ranked: mean and spread of the validation metric over its seeds."""
+    failed: dict[int, int] = {}
+    for rec in records:
+        failed[rec.config] = failed.get(rec.config, 0) + (not math.isfinite(rec.metrics.get(rule.metric, math.nan)))
+    rows = []
+    for r in rank([rec.outcome() for rec in records], rule):
+        c, lr = pairs[int(r.config)]
+        rows.append({
+            "candidate": c.name, "optimizer": c.optimizer, "lr": lr, "score": r.score, "score_sd": r.spread,
+            "valid_loss": r.tie_values[0] if r.complete else math.nan, "diverged": failed[int(r.config)],
+            "rank": r.rank,
+        })
+    return pd.DataFrame(rows)
+
+
+def finalists(ordered: list[tuple[Candidate, float]], count: int) -> list[tuple[Candidate, float]]:
+    """The ``count`` best configurations of the last rung — two learning rates of one candidate may both go
+    through, which lets the full-length runs correct a short rung's preference for large rates — but at least
+    two distinct candidates, so the verdict compares optimizers."""
+    chosen = ordered[:count]
+    if len({c.name for c, _ in chosen}) < 2:
+        other = next(((c, lr) for c, lr in ordered if c.name != chosen[0][0].name), None)
+        if other is not None:
+            chosen = [*chosen[: count - 1], other]
+    return chosen
+
+
+def record_final(result: AdviceResult, configs: list[tuple[Candidate, float]], final: SweepResult,
+                  rule: Selection) -> None:
+    out = final.records[0].result  # the finalists ran as one population: its curves, in configuration order
+    n = len(out.trials) // len(configs)
+    rows = []
+    for k, trial in enumerate(out.trials):
+        c, lr = configs[k // n]
+        rows.append({
+            "candidate": c.name, "optimizer": c.optimizer, "lr": lr, "seed": trial.seed,
+            **{f"{split}_{m}": out.evals[split][m][k, -1].item() for split in out.evals for m in out.evals[split]},
+            "diverged_at": out.diverged_at[k],
+        })
+    result.final = pd.DataFrame(rows)
+    result.final_steps = list(out.eval_steps)
+    metric = result.metric
+    for i, (c, _lr) in enumerate(configs):
+        result.final_curves[c.name if _unique(configs, c) else f"{c.name}@{_lr:g}"] = (
+            out.evals["valid"][metric][i * n : (i + 1) * n].numpy()
+        )
+    score = f"valid_{metric}"
+    order = [int(r.config) for r in rank(final.outcomes(), rule)]
+    result.final_order = [(configs[i][0].name, configs[i][1]) for i in order]
+    best_i = order[0]
+    c, lr = configs[best_i]
+    part = result.final.iloc[best_i * n : (best_i + 1) * n]
+    result.winner = Recommendation(
+        candidate=c, lr=lr, batch_size=result.batch_sizes[c.name], valid_mean=float(part[score].mean()),
+        valid_sd=float(part[score].std(ddof=1)), test_mean=float(part[f"test_{metric}"].mean()),
+        test_sd=float(part[f"test_{metric}"].std(ddof=1)), seeds=n,
+    )
+    best_values = part[score].to_numpy()
+    for i in order[1:]:
+        other = result.final.iloc[i * n : (i + 1) * n]
+        name = configs[i][0].name if _unique(configs, configs[i][0]) else f"{configs[i][0].name}@{configs[i][1]:g}"
+        lead = c.name if _unique(configs, c) else f"{c.name}@{lr:g}"
+        result.tests.append(paired_test(lead, name, best_values, other[score].to_numpy(), result.goal))
+
+
+def _unique(configs: list[tuple[Candidate, float]], c: Candidate) -> bool:
+    return sum(d.name == c.name for d, _ in configs) == 1

@@ -1,0 +1,107 @@
+"""What every claim shares: the quality measure q, the optimizer groups, the claim record and small helpers."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...engine.tuning import Outcome, Selection, rank
+
+GOOD_Q = 0.9
+"""A run is "as good as the best" when it reaches this fraction of the best improvement (q >= 0.9)."""
+
+CLASSIC = ("minibatch", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
+SGD_FAMILY = ("minibatch", "momentum")
+ADAPTIVE = ("adagrad", "rmsprop", "adam")
+
+SELECTION_RULE = Selection("valid_loss", average="median", smaller_lr_wins_ties=True)
+"""The claims' "tuned": the lowest median validation loss over seeds; a learning rate with a diverged seed has
+no loss (ranked last); ties go to the smaller learning rate."""
+
+
+@dataclass
+class Claim:
+    """One rule of thumb with its verdict, a one-paragraph summary and the evidence (numbers, thresholds, figure)."""
+
+    name: str
+    verdict: str
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class GridRun:
+    """Final validation loss of every (optimizer, lr) on one problem, median over seeds, and the loss at init."""
+
+    problem: str
+    optimizers: tuple[str, ...]
+    grid: tuple[float, ...]
+    loss: dict[tuple[str, float], float]
+    init_loss: float
+    seconds: float
+    steps: int = 0
+
+    @property
+    def best_loss(self) -> float:
+        finite = [v for v in self.loss.values() if math.isfinite(v)]
+        return min(finite) if finite else math.nan
+
+    def q(self, optimizer: str, lr: float) -> float:
+        """Fraction of the best improvement reached (NaN: every seed diverged)."""
+        value = self.loss.get((optimizer, lr), math.nan)
+        span = self.init_loss - self.best_loss
+        if not math.isfinite(value) or not span > 0:
+            return math.nan
+        return (self.init_loss - value) / span
+
+    def tuned(self, optimizer: str) -> tuple[float, float]:
+        """The grid's best lr for ``optimizer`` and its loss (the first grid lr and NaN if all diverged), by
+        :data:`SELECTION_RULE`."""
+        outcomes = [Outcome(lr, lr, {"valid_loss": self.loss[(optimizer, lr)]}) for lr in self.grid]
+        best = rank(outcomes, SELECTION_RULE)[0]
+        return float(best.config), best.score
+
+
+def _default_lr(name: str) -> float:
+    from ...registry import get_preset
+
+    return float(get_preset(name).defaults()["lr"])
+
+
+def _num(value: float, digits: int = 3) -> float | None:
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else None
+
+
+def _steps_text(runs: Mapping[Any, GridRun]) -> str:
+    return "/".join(str(s) for s in sorted({r.steps for r in runs.values()}))
+
+
+def _defaults_q(run: GridRun) -> dict[str, float]:
+    return {o: run.q(o, _default_lr(o)) for o in CLASSIC}
+
+
+def _gt(a: float, b: float) -> bool:
+    return math.isfinite(a) and (not math.isfinite(b) or a > b)
+
+
+def _best_name(qs: Mapping[str, float], exclude: str | None = None) -> str:
+    cands = {o: q for o, q in qs.items() if o != exclude and math.isfinite(q)}
+    if not cands:
+        return "none finished"
+    o = max(cands, key=lambda k: cands[k])
+    return f"{o} (q={cands[o]:.3f})"
+
+
+def _clip_q(q: float) -> float:
+    return max(q, -0.5) if math.isfinite(q) else -0.5
+
+
+def _smooth(values: np.ndarray, window: int = 9) -> np.ndarray:
+    kernel = np.ones(window) / window
+    padded = np.pad(values, window // 2, mode="edge")
+    return np.convolve(padded, kernel, mode="valid")[: len(values)]
