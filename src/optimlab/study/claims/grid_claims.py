@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from ...palette import color_of
 from ._common import (
     ADAPTIVE,
     CLASSIC,
@@ -46,9 +47,7 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
         for o in CLASSIC:
             series[f"{o} (default lr)"]["y"].append(_clip_q(qs[o]))
     for o in CLASSIC:
-        from ...compare import PALETTE
-
-        series[f"{o} (default lr)"]["color"] = PALETTE.get(o)
+        series[f"{o} (default lr)"]["color"] = color_of(o)
     n, k = len(runs), len(safe)
     failed = [p for p in runs if p not in safe]
     per_problem = "; ".join(
