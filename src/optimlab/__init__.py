@@ -16,16 +16,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._lazy import lazy_exports
-
 # The subpackages named like the verbs below are imported first (their own names load lazily, so this is cheap)
 # and their module bindings removed: Python binds a subpackage to its parent only on its first import, so from
 # here on `optimlab.compare`, `optimlab.explain` and `optimlab.advise` are the functions, served by __getattr__.
 from . import advise as _advise_package  # noqa: F401
 from . import compare as _compare_package  # noqa: F401
 from . import explain as _explain_package  # noqa: F401
+from ._lazy import lazy_exports
 
-del advise, compare, explain  # type: ignore[name-defined]  # noqa: F821
+for _bound in ("advise", "compare", "explain"):
+    del globals()[_bound]
 
 __version__ = "0.1.0"
 
