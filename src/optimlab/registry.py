@@ -72,23 +72,16 @@ class Preset:
         return self.optimizer.rule
 
     def defaults(self) -> dict[str, Any]:
-        """The preset's hyperparameters as ``torch.optim`` arguments (``lr``, ``betas`` ...), with defaults."""
-        signature = inspect.signature(self.optimizer.__init__)
-        out = {
-            name: param.default
-            for name, param in signature.parameters.items()
-            if name not in _NOT_HYPERPARAMETERS | self.optimizer.class_options
-            and param.default is not inspect.Parameter.empty
-        }
-        out.update({key: self.rule.hyper(key).default for key in self.optimizer.group_keys})
-        out.update(self.optimizer.fixed_hypers)
-        out.update(self.settings)
-        return out
+        """The preset's hyperparameters as ``torch.optim`` arguments (``lr``, ``betas`` ...), with defaults: the
+        rule's schema as the class takes it (:meth:`optim.RuleOptimizer.hyper_arguments`), then the preset's
+        settings."""
+        return {**self.optimizer.hyper_arguments(), **self.optimizer.fixed_values, **self.settings}
 
-    def hypers(self, **overrides: Any) -> dict[str, Scalar]:
-        """The rule's hyperparameters after ``overrides`` (packed arguments unpacked: ``betas`` -> β₁, β₂).
+    def rule_values(self, **overrides: Any) -> dict[str, Scalar]:
+        """The rule's hyperparameter values after ``overrides`` (``torch.optim`` arguments; packed ones unpacked:
+        ``betas`` -> β₁, β₂), validated against the rule's schema.
 
-        Raises ``ValueError`` naming the argument for an unknown name or an invalid value.
+        Raises ``ValueError`` naming the argument, its value and the valid range (or the valid names).
         """
         args = self.defaults()
         for key in overrides:
@@ -97,17 +90,21 @@ class Preset:
                     f"Unknown hyperparameter {key!r} for {self.name}; valid: {', '.join(sorted(args))}."
                 )
         args.update(overrides)
-        hp = self.optimizer.rule_hypers(args)
-        self.rule.validate(hp, self.name, self.optimizer.argument_names())
-        return hp
+        values = self.optimizer.rule_values(args)
+        self.rule.validate(values, self.name, self.optimizer.argument_names())
+        return values
+
+    hypers = rule_values
+    """The former name of :meth:`rule_values` (kept for callers written against it)."""
 
     def make(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], **overrides: Any) -> optim.RuleOptimizer:
         """The drop-in optimizer for ``params`` with this preset's settings and ``overrides``.
 
-        Settings that are parameter-group keys only (:attr:`optim.RuleOptimizer.group_keys`) go into every group
-        that does not set them itself."""
+        Settings the constructor does not take (parameter-group keys only, among
+        :attr:`optim.RuleOptimizer.optional_keys`) go into every group that does not set them itself."""
         kwargs = {**self.settings, **overrides}
-        keys = {k: kwargs.pop(k) for k in list(kwargs) if k in self.optimizer.group_keys}
+        arguments = inspect.signature(self.optimizer).parameters
+        keys = {k: kwargs.pop(k) for k in list(kwargs) if k in self.optimizer.optional_keys and k not in arguments}
         if keys:
             items = list(params)
             groups = items if items and isinstance(items[0], dict) else [{"params": items}]
@@ -144,8 +141,6 @@ class ExplainedCard:
     def __str__(self) -> str:
         return self.to_terminal()
 
-
-_NOT_HYPERPARAMETERS = {"self", "params", "foreach", "capturable", "differentiable", "fused", "maximize"}
 
 PRESETS: dict[str, Preset] = {
     p.name: p
