@@ -18,6 +18,7 @@ from typing import Any, Literal
 from torch import Tensor
 
 from . import optim
+from .errors import HyperparameterError
 from .explain.cards import Card, UnknownNameError, load_card, suggest_names
 from .lineage import FamilyNode, family_nodes
 from .rules import Rule, Scalar
@@ -77,16 +78,29 @@ class Preset:
         settings."""
         return {**self.optimizer.hyper_arguments(), **self.optimizer.fixed_values, **self.settings}
 
+    def ranges(self) -> dict[str, str]:
+        """The valid range of each numeric argument of :meth:`defaults`, from the rule's schema (``betas``: one
+        interval per element)."""
+        shown = self.optimizer.argument_names()  # beta1 -> betas[0]
+        out: dict[str, str] = {}
+        for arg in self.defaults():
+            members = [h for h in self.rule.hypers if shown.get(h.name, h.name).split("[")[0] == arg]
+            intervals = [i for i in (h.interval() for h in members) if i is not None]
+            if intervals and len(intervals) == len(members):
+                out[arg] = intervals[0] if len(intervals) == 1 else f"({', '.join(intervals)})"
+        return out
+
     def rule_values(self, **overrides: Any) -> dict[str, Scalar]:
         """The rule's hyperparameter values after ``overrides`` (``torch.optim`` arguments; packed ones unpacked:
         ``betas`` -> β₁, β₂), validated against the rule's schema.
 
-        Raises ``ValueError`` naming the argument, its value and the valid range (or the valid names).
+        Raises :class:`~optimlab.errors.HyperparameterError` naming the argument, its value and the valid range (or
+        the valid names).
         """
         args = self.defaults()
         for key in overrides:
             if key not in args:
-                raise ValueError(
+                raise HyperparameterError(
                     f"Unknown hyperparameter {key!r} for {self.name}; valid: {', '.join(sorted(args))}."
                 )
         args.update(overrides)
@@ -116,24 +130,26 @@ class Preset:
 
     def explain(self, lang: str = "en") -> ExplainedCard:
         """The explain card with this preset's defaults filled in (renders as Markdown in a notebook)."""
-        return ExplainedCard(self.card(lang), self.defaults())
+        return ExplainedCard(self.card(lang), self.defaults(), self.ranges())
 
 
 @dataclass(frozen=True)
 class ExplainedCard:
-    """A card together with the defaults the code really uses (the card text never repeats them)."""
+    """A card together with the defaults and valid ranges the code really uses, read from the rule's schema (the
+    card text never repeats them)."""
 
     card: Card
     defaults: Mapping[str, Any]
+    ranges: Mapping[str, str] = field(default_factory=dict)
 
     def to_markdown(self) -> str:
-        return self.card.to_markdown(self.defaults)
+        return self.card.to_markdown(self.defaults, self.ranges)
 
     def to_html(self) -> str:
-        return self.card.to_html(self.defaults)
+        return self.card.to_html(self.defaults, self.ranges)
 
     def to_terminal(self, width: int = 88) -> str:
-        return self.card.to_terminal(self.defaults, width=width)
+        return self.card.to_terminal(self.defaults, width=width, ranges=self.ranges)
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()

@@ -53,6 +53,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "When to use": "When to use",
         "Notes": "Notes",
         "default": "default",
+        "range": "range",
         "paper": "Paper",
         "gradient-descent": "gradient descent",
         "momentum": "momentum",
@@ -67,6 +68,7 @@ _LABELS: dict[str, dict[str, str]] = {
         "When to use": "언제 쓰는가",
         "Notes": "참고",
         "default": "기본값",
+        "range": "범위",
         "paper": "논문",
         "gradient-descent": "경사 하강법",
         "momentum": "모멘텀",
@@ -111,22 +113,28 @@ class Card:
     def _label(self, key: str) -> str:
         return _LABELS.get(self.lang, _LABELS["en"]).get(key, key)
 
-    def _default_suffix(self, key: str, defaults: Mapping[str, object] | None) -> str:
-        if defaults is None or key not in defaults:
-            return ""
-        return f" ({self._label('default')}: {format_value(defaults[key])})"
+    def _default_suffix(
+        self, key: str, defaults: Mapping[str, object] | None, ranges: Mapping[str, str] | None = None
+    ) -> str:
+        """`` (default: 0.9; range [0, 1))``: the code's default and valid range of one argument, where known."""
+        parts = [f"{self._label('default')}: {format_value(defaults[key])}"] if defaults and key in defaults else []
+        if ranges and key in ranges:
+            parts.append(f"{self._label('range')} {ranges[key]}")
+        return f" ({'; '.join(parts)})" if parts else ""
 
     def _subtitle(self) -> str:
         return f"{self._label(self.family)} · {self.year}"
 
-    def to_markdown(self, defaults: Mapping[str, object] | None = None) -> str:
+    def to_markdown(
+        self, defaults: Mapping[str, object] | None = None, ranges: Mapping[str, str] | None = None
+    ) -> str:
         """Markdown with the equations in ``$$...$$`` blocks (renders in Jupyter and GitHub)."""
         out = [f"# {self.title}", "", f"*{self._subtitle()}* — {self.paper} <{self.url}>", ""]
         out += [f"## {self._label('Idea')}", "", self.idea, ""]
         out += [f"## {self._label('Update')}", "", latex_display(self.update_latex), ""]
         out += [f"## {self._label('Hyperparameters')}", ""]
         for key, text in self.hyperparameters.items():
-            out.append(f"- `{key}`: {text}{self._default_suffix(key, defaults)}")
+            out.append(f"- `{key}`: {text}{self._default_suffix(key, defaults, ranges)}")
         out.append("")
         for section, items in (("Strengths", self.strengths), ("Weaknesses", self.weaknesses)):
             out += [f"## {self._label(section)}", "", *(f"- {item}" for item in items), ""]
@@ -137,7 +145,7 @@ class Card:
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
-    def to_html(self, defaults: Mapping[str, object] | None = None) -> str:
+    def to_html(self, defaults: Mapping[str, object] | None = None, ranges: Mapping[str, str] | None = None) -> str:
         """A self-contained HTML fragment; equations as text in ``<pre>``, LaTeX in ``data-latex``."""
 
         def esc(text: str) -> str:
@@ -153,7 +161,8 @@ class Card:
             return f"<h3>{html.escape(self._label(key))}</h3>"
 
         hyper = "".join(
-            f"<li><code>{html.escape(key)}</code>: {esc(text)}{html.escape(self._default_suffix(key, defaults))}</li>"
+            f"<li><code>{html.escape(key)}</code>: {esc(text)}"
+            f"{html.escape(self._default_suffix(key, defaults, ranges))}</li>"
             for key, text in self.hyperparameters.items()
         )
         parts = [
@@ -183,7 +192,9 @@ class Card:
         ]
         return "\n".join(parts)
 
-    def to_terminal(self, defaults: Mapping[str, object] | None = None, width: int = 88) -> str:
+    def to_terminal(
+        self, defaults: Mapping[str, object] | None = None, width: int = 88, ranges: Mapping[str, str] | None = None
+    ) -> str:
         """Plain text for a terminal, wrapped at `width` display columns (wide chars count 2)."""
         out: list[str] = []
 
@@ -210,7 +221,9 @@ class Card:
         for line in self.update_text.splitlines():
             out.extend(wrap_text(line, width, initial="  ", subsequent="      ", keep_spaces=True))
         heading(self._label("Hyperparameters"))
-        bullets(f"{key}: {text}{self._default_suffix(key, defaults)}" for key, text in self.hyperparameters.items())
+        bullets(
+            f"{key}: {text}{self._default_suffix(key, defaults, ranges)}" for key, text in self.hyperparameters.items()
+        )
         heading(self._label("Strengths"))
         bullets(self.strengths)
         heading(self._label("Weaknesses"))
