@@ -102,7 +102,7 @@ def time_surface_sequential(trials: list[Trial], start: torch.Tensor, steps: int
     begin = time.perf_counter()
     for k, trial in enumerate(trials):
         x = start[k].clone().requires_grad_(True)
-        opt = TORCH_CLASSES[trial.optimizer]([x], **{**trial.preset.settings, **trial.hypers})
+        opt = TORCH_CLASSES[trial.optimizer]([x], **{**trial.preset.settings, **trial.overrides})
         for _ in range(steps):
             opt.zero_grad()
             loss = rosenbrock(x)

@@ -16,6 +16,7 @@ from cases import (
     ALL_CASES,
     CASES,
     CLASS_NAMES,
+    OPTIMLAB_EXTRAS,
     TORCH_CLASS_NAMES,
     VALID_RANGES,
     Case,
@@ -239,6 +240,37 @@ def test_invalid_value_in_added_param_group_raises(cls: str, arg: str, value: fl
 EDGES = [(cls, arg, v) for cls, ranges in VALID_RANGES.items() for arg, r in ranges.items() for v in edge_values(r)]
 
 
+NOT_HYPERPARAMETERS = frozenset({"self", "params", "foreach", "capturable", "differentiable", "fused", "maximize"})
+
+
+@pytest.mark.parametrize("name", CLASS_NAMES)
+def test_signature_agrees_with_the_rule_schema_and_with_torch(name: str) -> None:
+    """The constructor's hyperparameter arguments are its rule's schema (``RuleOptimizer.hyper_arguments``: the
+    rule's names, order and defaults, packed as torch packs them; only ``optional_keys`` may be missing, and fixed
+    values are no arguments). Where torch.optim has the class: torch's arguments in torch's order, kinds and
+    defaults, then only the extras ``cases.OPTIMLAB_EXTRAS`` lists, keyword-only and off by default."""
+    klass: type[optim.RuleOptimizer] = getattr(optim, name)
+    ours = inspect.signature(klass.__init__).parameters
+    taken = {a: p.default for a, p in ours.items() if a not in NOT_HYPERPARAMETERS | klass.class_options}
+    schema = {a: d for a, d in klass.hyper_arguments().items() if a in taken or a not in klass.optional_keys}
+    assert list(taken) == list(schema), "the signature's hyperparameters differ from the rule's schema"
+    for arg, default in schema.items():
+        assert taken[arg] == default and isinstance(taken[arg], bool) == isinstance(default, bool), arg
+    assert not set(klass.fixed_values) & set(ours), "a fixed value must not be an argument"
+    assert all(h.doc for h in klass.rule.hypers), "every hyperparameter of the rule has a doc"
+    if name not in TORCH_CLASS_NAMES:
+        return
+    theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
+    extras = list(OPTIMLAB_EXTRAS.get(name, ()))
+    assert list(ours) == list(theirs) + extras, "parameter names or order differ from torch's"
+    for arg in theirs:
+        assert ours[arg].kind == theirs[arg].kind, f"{arg}: kind differs from torch's"
+        assert ours[arg].default == theirs[arg].default, f"{arg}: default differs from torch's"
+    for arg in extras:
+        assert ours[arg].kind is inspect.Parameter.KEYWORD_ONLY, f"{arg}: an optimlab extra must be keyword-only"
+        assert ours[arg].default is False, f"{arg}: an optimlab extra must be off by default"
+
+
 @pytest.mark.parametrize(("cls", "arg", "value"), EDGES, ids=[f"{c}-{a}={v}" for c, a, v in EDGES])
 def test_edge_of_valid_range_is_accepted(cls: str, arg: str, value: float) -> None:
     getattr(optim, cls)(mlp_params(), **constructor_kwargs(cls, arg, value))
@@ -335,7 +367,7 @@ def test_cautious_joins_the_groups_only_when_on(cls: str) -> None:
     on.add_param_group({"params": params[2:], "cautious": False})
     assert [g["cautious"] for g in on.param_groups] == [True, False]
     assert on.state_dict()["param_groups"][0]["cautious"] is True
-    assert on.hypers(on.param_groups[0])["cautious"] is True
+    assert on.group_values(on.param_groups[0])["cautious"] is True
 
 
 def test_lion_refuses_triton_and_needs_lr_for_decoupled_decay() -> None:
@@ -350,4 +382,4 @@ def test_lion_class_options_are_not_preset_hyperparameters() -> None:
     them is refused instead of silently ignored."""
     assert "decoupled_weight_decay" not in PRESETS["lion"].defaults()
     with pytest.raises(ValueError, match="Unknown hyperparameter 'decoupled_weight_decay'"):
-        PRESETS["lion"].hypers(decoupled_weight_decay=True)
+        PRESETS["lion"].rule_values(decoupled_weight_decay=True)

@@ -4,7 +4,6 @@ sparse and complex parameters. Everything in float64."""
 from __future__ import annotations
 
 import copy
-import inspect
 import io
 import warnings
 from collections.abc import Callable
@@ -17,7 +16,6 @@ from torch.optim import lr_scheduler as sched
 
 from cases import (
     CASES,
-    OPTIMLAB_EXTRAS,
     SPARSE_ONLY_CASES,
     TORCH_CASES,
     TORCH_CLASS_NAMES,
@@ -65,22 +63,6 @@ def test_matches_reference_on_mlp(
 
 
 # ----------------------------------------------------------------------------------------- constructor contract
-
-
-@pytest.mark.parametrize("name", TORCH_CLASS_NAMES)
-def test_constructor_signature_equals_torch(name: str) -> None:
-    """torch's arguments, in torch's order, kinds and defaults; then only the extras ``cases.OPTIMLAB_EXTRAS``
-    lists, keyword-only and off by default."""
-    ours = inspect.signature(getattr(optim, name).__init__).parameters
-    theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
-    extras = list(OPTIMLAB_EXTRAS.get(name, ()))
-    assert list(ours) == list(theirs) + extras, "parameter names or order differ"
-    for arg in theirs:
-        assert ours[arg].kind == theirs[arg].kind, f"{arg}: kind differs"
-        assert ours[arg].default == theirs[arg].default, f"{arg}: default differs"
-    for arg in extras:
-        assert ours[arg].kind is inspect.Parameter.KEYWORD_ONLY, f"{arg}: an optimlab extra must be keyword-only"
-        assert ours[arg].default is False, f"{arg}: an optimlab extra must be off by default"
 
 
 @pytest.mark.parametrize("case", TORCH_CASES, ids=lambda c: c.id)

@@ -281,7 +281,7 @@ def test_trial_equals_drop_in_class_alone(float64_default: None, record_error: A
     x, y = mlp_data()
     for k, trial in enumerate(TRIALS):
         alone = [p[k].detach().clone().requires_grad_() for p in _stacked_mlp(len(TRIALS))]
-        opt = trial.preset.make(alone, **trial.hypers)
+        opt = trial.preset.make(alone, **trial.overrides)
         for _ in range(steps):
             opt.zero_grad()
             _stacked_losses([p.unsqueeze(0) for p in alone], x, y).sum().backward()

@@ -23,7 +23,7 @@ def _tensor(seed: int, shape: tuple[int, ...] = (3, 4), scale: float = 1.0) -> t
 def _float_hp(case: Case) -> dict[str, float | bool]:
     """The rule hyperparameters a case's optimizer would use (defaults + the case's arguments)."""
     opt = case.make([torch.zeros(1, requires_grad=True)])
-    return opt.hypers(opt.param_groups[0])
+    return opt.group_values(opt.param_groups[0])
 
 
 # Hyperparameters other than weight_decay that shrink the weights without any gradient: ASGD's λ is the L2 term

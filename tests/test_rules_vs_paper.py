@@ -199,7 +199,7 @@ def _via_class(case: Case, steps: int, group: dict[str, Any], grad: Any = grad_f
 
 def _via_rule(case: Case, steps: int, group: dict[str, Any] | None = None, grad: Any = grad_fn) -> np.ndarray:
     probe = case.make([{"params": [torch.zeros(1, requires_grad=True)], **(group or {})}])
-    hp = probe.hypers(probe.param_groups[0])
+    hp = probe.group_values(probe.param_groups[0])
     rule = case.optimlab_class().rule
     p = torch.tensor(X0, dtype=torch.float64)
     state = rule.init_state(p, hp)

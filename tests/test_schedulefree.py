@@ -110,7 +110,7 @@ def test_evaluation_params_are_the_parameters_themselves_without_schedule_free()
 def _train_alone(problem, trial: Trial, steps: int) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
     """``trial`` trained alone with its drop-in class on the population's batches (same seed, same order)."""
     module = problem.module_for(trial.seed)
-    opt = trial.preset.make(module.parameters(), **trial.hypers)
+    opt = trial.preset.make(module.parameters(), **trial.overrides)
     stream = BatchStream(len(problem.data.train), batch_size_for(trial, problem), trial.seed)
     data = problem.data.train
     for _ in range(steps):

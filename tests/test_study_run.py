@@ -93,7 +93,7 @@ class _Interrupt:
         self.calls += 1
         if self.calls == self.stop_at:
             raise KeyboardInterrupt
-        self.populations.append((problem.name, [(t.optimizer, t.hypers["lr"], t.seed) for t in trials]))
+        self.populations.append((problem.name, [(t.optimizer, t.overrides["lr"], t.seed) for t in trials]))
         self.memory_budgets.add(kwargs["memory_budget"])
         return self.train(problem, trials, *args, **kwargs)
 

@@ -91,7 +91,7 @@ def _run_list(args: argparse.Namespace) -> int:
     rows = []
     for preset in PRESETS.values():
         card = preset.card(args.lang)
-        key = ", ".join(f"{k}={_short(v)}" for k, v in _key_hypers(preset).items())
+        key = ", ".join(f"{k}={_short(v)}" for k, v in _key_defaults(preset).items())
         rows.append((preset.name, card.family, key, preset.batch.describe(), str(card.year), _short_paper(card.paper)))
     header = ("name", "family", "key hyperparameters (defaults)", "batch", "year", "paper")
     print(_table(header, rows))
@@ -117,15 +117,15 @@ def _run_explain(args: argparse.Namespace) -> int:
     return 0
 
 
-_KEY_HYPERS = ("lr", "momentum", "nesterov", "alpha", "rho", "betas", "centered", "amsgrad", "weight_decay")
+_KEY_ARGUMENTS = ("lr", "momentum", "nesterov", "alpha", "rho", "betas", "centered", "amsgrad", "weight_decay")
 
 
-def _key_hypers(preset: object) -> dict[str, object]:
+def _key_defaults(preset: object) -> dict[str, object]:
     from .registry import Preset
 
     assert isinstance(preset, Preset)
     defaults = preset.defaults()
-    shown = {k: defaults[k] for k in _KEY_HYPERS if k in defaults}
+    shown = {k: defaults[k] for k in _KEY_ARGUMENTS if k in defaults}
     # Booleans and zero-valued options are noise in a one-line summary unless the preset sets them.
     return {k: v for k, v in shown.items() if k in preset.settings or not (v is False or v == 0)}
 

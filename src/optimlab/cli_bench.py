@@ -11,8 +11,14 @@ from .errors import UserError
 
 
 def add_bench_parser(sub: Any) -> None:
-    from .study.plan import BUDGETS
+    from ._lazy import LazyChoices
     from .study.store import DEFAULT_STORE
+
+    def budget_names() -> list[str]:
+        from .study.plan import BUDGETS  # the planner reads the registry (torch): only when --budget is read
+
+        return list(BUDGETS)
+
 
     store_help = f"results store, a SQLite file (default: {DEFAULT_STORE})"
     bench = sub.add_parser(
@@ -30,7 +36,8 @@ def add_bench_parser(sub: Any) -> None:
     bench.add_argument(
         "--seeds", type=int, help="final seeds per optimizer (default 5); with --claims, seeds per claim setting"
     )
-    bench.add_argument("--budget", default="quick", choices=sorted(BUDGETS), help="named budget (default quick)")
+    bench.add_argument("--budget", default="quick", choices=LazyChoices(budget_names), metavar="NAME",
+                       help="named budget: %(choices)s (default quick)")
     bench.add_argument("--steps", type=int, help="training steps per trial (overrides the budget)")
     bench.add_argument("--lr-grid", help="MIN:MAX:POINTS (log spaced) or a comma list (overrides the budget)")
     bench.add_argument("--tune-seeds", type=int, help="seeds per grid point while tuning (overrides the budget)")

@@ -8,8 +8,8 @@ first lines, the loader of a file), with a message that says what is wrong and h
 from __future__ import annotations
 
 __all__ = [
-    "BudgetError", "DataError", "InvalidValueError", "ModelError", "ProblemError", "ProblemFileError", "StoreError",
-    "UnknownNameError", "UserError",
+    "BudgetError", "DataError", "HyperparameterError", "InvalidValueError", "ModelError", "ProblemError",
+    "ProblemFileError", "StoreError", "UnknownNameError", "UserError",
 ]
 
 
@@ -48,3 +48,8 @@ class ModelError(ProblemError):
 
 class DataError(ProblemError):
     """A dataset, DataLoader or tensors that cannot make a data split (empty, wrong items, mismatched lengths)."""
+
+
+class HyperparameterError(InvalidValueError):
+    """An unknown hyperparameter name or a value outside its valid range; the message names the argument, the
+    value and the range (or the valid names). A ``ValueError``, as torch.optim raises for invalid arguments."""

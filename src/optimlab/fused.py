@@ -44,7 +44,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from .hoist import HoistScalars
 from .rules import TRIAL_DIMS, Rule, Scalar, State
 from .rules._math import descent_gradient
 from .rules.nadam import scalar_dtype
@@ -52,9 +51,15 @@ from .rules.nadam import scalar_dtype
 # The limit on compiled variants is raised because one rule serves many groups, shapes and flag combinations.
 _DYNAMO_SETTINGS: dict[str, Any] = {"recompile_limit": 64}
 
+
 # Inductor: the scalar-hoisting pass (see optimlab.hoist); no per-call size asserts on the inputs (Dynamo's guards
 # already check every tensor's shape and strides, and with hundreds of tensors the asserts cost more than the math).
-_INDUCTOR_SETTINGS: dict[str, Any] = {"post_grad_custom_post_pass": HoistScalars(), "size_asserts": False}
+@functools.cache
+def _inductor_settings() -> dict[str, Any]:
+    from .hoist import HoistScalars  # an Inductor pass: imported where something compiles, not at import
+
+    return {"post_grad_custom_post_pass": HoistScalars(), "size_asserts": False}
+
 
 _warned_no_compiler = False
 
@@ -200,10 +205,10 @@ class CompiledUpdate:
         self._new: tuple[list[Any], Callable[..., Any]] | None = None
 
     def _inductor(self, graph: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
-        """The Dynamo backend: Inductor with :data:`_INDUCTOR_SETTINGS`, noting what it compiled."""
+        """The Dynamo backend: Inductor with :func:`_inductor_settings`, noting what it compiled."""
         from torch._inductor.compile_fx import compile_fx
 
-        run: Callable[..., Any] = compile_fx(graph, example_inputs, config_patches=_INDUCTOR_SETTINGS)  # type: ignore[assignment]
+        run: Callable[..., Any] = compile_fx(graph, example_inputs, config_patches=_inductor_settings())  # type: ignore[assignment]
         output = next(node for node in graph.graph.nodes if node.op == "output")
         self._new = (list(example_inputs), run) if not output.args[0] else None
         return run

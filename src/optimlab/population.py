@@ -30,23 +30,54 @@ from .rules import TRIAL_DIMS, Rule, Scalar
 from .schedules import Schedule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Trial:
-    """One optimizer run: a preset name, hyperparameter overrides (``torch.optim`` names), a seed (initial
-    parameters and batch order), and optionally a batch size (else the preset's batch policy decides) and a
-    learning-rate schedule."""
+    """One optimizer run: a preset name, hyperparameter overrides (``torch.optim`` argument names, e.g.
+    ``{"lr": 0.01, "betas": (0.9, 0.99)}``), a seed (initial parameters and batch order), and optionally a batch
+    size (else the preset's batch policy decides) and a learning-rate schedule.
+
+    The overrides are validated here, once, against the rule's schema (an unknown name or an invalid value raises
+    ``ValueError`` naming the argument, its value and the valid range); :attr:`rule_values` keeps the result,
+    which the population reads without checking again.
+    """
 
     optimizer: str
-    hypers: Mapping[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    label: str = ""
-    batch_size: int | None = None
-    schedule: Schedule | None = None
+    overrides: Mapping[str, Any]
+    seed: int
+    label: str
+    batch_size: int | None
+    schedule: Schedule | None
+    rule_values: Mapping[str, Scalar] = field(init=False, compare=False, repr=False)
+    """The rule's hyperparameter values for this trial (preset defaults, settings and overrides, resolved)."""
 
-    def __post_init__(self) -> None:
-        self.preset.hypers(**self.hypers)  # unknown names and invalid values fail here, with a clear message
-        if self.batch_size is not None and self.batch_size < 1:
-            raise ValueError(f"Invalid batch_size={self.batch_size} for trial {self.name}: must be >= 1.")
+    def __init__(
+        self,
+        optimizer: str,
+        overrides: Mapping[str, Any] | None = None,
+        seed: int = 0,
+        label: str = "",
+        batch_size: int | None = None,
+        schedule: Schedule | None = None,
+        *,
+        hypers: Mapping[str, Any] | None = None,
+    ) -> None:
+        if hypers is not None:  # the keyword's former name
+            if overrides is not None:
+                raise ValueError("Give a trial's overrides once (overrides= or its former name hypers=).")
+            overrides = hypers
+        given = dict(overrides or {})
+        preset = get_preset(optimizer)
+        values = preset.rule.resolve(preset.rule_values(**given))  # a None hyperparameter: the value it derives
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"Invalid batch_size={batch_size} for trial {label or optimizer}: must be >= 1.")
+        for name, value in (("optimizer", optimizer), ("overrides", given), ("seed", seed), ("label", label),
+                            ("batch_size", batch_size), ("schedule", schedule), ("rule_values", values)):
+            object.__setattr__(self, name, value)
+
+    @property
+    def hypers(self) -> Mapping[str, Any]:
+        """The former name of :attr:`overrides`."""
+        return self.overrides
 
     @property
     def preset(self) -> Preset:
@@ -62,7 +93,7 @@ class _Group:
     rule: Rule
     rows: Tensor  # trial indices, ascending
     span: slice | None  # the same rows as a slice when they are contiguous (views, no copies)
-    hypers: dict[str, Scalar]
+    values: dict[str, Scalar]  # each hyperparameter: one tensor [k] (a value per trial), a shared 0 or a flag
     base_lr: Tensor
     states: list[dict[str, Tensor]]
     shaped: list[dict[str, Scalar] | None] = field(default_factory=list)
@@ -114,7 +145,7 @@ class Population:
         self.step_count += 1
         if lr_factor is not None:
             for group in self._groups:
-                group.hypers["lr"] = group.base_lr * lr_factor.index_select(0, group.rows).to(group.base_lr.dtype)
+                group.values["lr"] = group.base_lr * lr_factor.index_select(0, group.rows).to(group.base_lr.dtype)
                 group.shaped = [None] * len(self.params)
         bad = torch.zeros_like(self._frozen)
         if losses is not None:
@@ -147,12 +178,12 @@ class Population:
                     pv, gv = p[group.span], g[group.span]
                 else:
                     pv, gv = p.index_select(0, group.rows), g.index_select(0, group.rows)
-                hypers = group.shaped[j]
-                if hypers is None:  # per-trial values shaped [k, 1, ...] for this tensor, reused every step
-                    hypers = group.shaped[j] = Rule.broadcast(group.hypers, pv)
+                shaped = group.shaped[j]
+                if shaped is None:  # per-trial values shaped [k, 1, ...] for this tensor, reused every step
+                    shaped = group.shaped[j] = Rule.broadcast(group.values, pv)
                 if not state:
-                    state.update(group.rule.init_state(pv, hypers))
-                group.rule.update(pv, gv, state, hypers, self.step_count)
+                    state.update(group.rule.init_state(pv, shaped))
+                group.rule.update(pv, gv, state, shaped, self.step_count)
                 if group.span is None:
                     p.index_copy_(0, group.rows, pv)
         if self._frozen.any():
@@ -170,37 +201,38 @@ class Population:
                 if not state:
                     continue
                 pv = p[group.span] if group.span is not None else p.index_select(0, group.rows)
-                point = group.rule.evaluation_point(pv, state, group.shaped[j] or Rule.broadcast(group.hypers, pv))
+                point = group.rule.evaluation_point(pv, state, group.shaped[j] or Rule.broadcast(group.values, pv))
                 if point is pv:
                     continue
                 if out[j] is p:
                     out[j] = p.clone()
                 out[j].index_copy_(0, group.rows, point)
         return out
-    def _hypers(self, group: _Group) -> dict[str, Scalar]:
-        """The group's hyperparameters, with its group-level state (``Rule.shared_state``, ``[k]`` tensors: one
+
+    def _values(self, group: _Group) -> dict[str, Scalar]:
+        """The group's hyperparameter values, with its group-level state (``Rule.shared_state``, ``[k]`` tensors: one
         value per trial) merged in; the state is created on the first call."""
         if not group.rule.shared_state:
-            return group.hypers
+            return group.values
         if not group.shared:
             like = torch.zeros(len(group.rows), dtype=group.base_lr.dtype)
-            group.shared = group.rule.init_shared(group.hypers, like)
-        return {**group.hypers, **group.shared}
+            group.shared = group.rule.init_shared(group.values, like)
+        return {**group.values, **group.shared}
 
     def _reducing_update(self, group: _Group, grads: Sequence[Tensor]) -> None:
         """The loop of :meth:`step` for a rule whose update needs sums over all the group's tensors: every
         tensor's views first, then one ``Rule.update_group`` (its sums are per trial, see rules._base)."""
-        hp = self._hypers(group)
+        hp = self._values(group)
         views = [self._views(group, p, g) for p, g in zip(self.params, grads, strict=True)]
         hps = []
         for j, (pv, _) in enumerate(views):
             if group.shaped[j] is None:  # reused every step; the shared tensors change in place
                 group.shaped[j] = Rule.broadcast(hp, pv)
-            hypers = group.shaped[j]
-            assert hypers is not None
-            hps.append(hypers)
+            shaped = group.shaped[j]
+            assert shaped is not None
+            hps.append(shaped)
             if not group.states[j]:
-                group.states[j].update(group.rule.init_state(pv, hypers))
+                group.states[j].update(group.rule.init_state(pv, shaped))
         params, grad_views = [pv for pv, _ in views], [gv for _, gv in views]
         steps = [self.step_count] * len(views)
         group.rule.update_group(params, grad_views, group.states, hps, steps, group.shared, hp)
@@ -217,7 +249,7 @@ class Population:
 
     def _fused_update(self, group: _Group, grads: Sequence[Tensor]) -> None:
         """The same update as the loop in :meth:`step`, compiled over all of the group's tensors at once."""
-        hp = self._hypers(group)
+        hp = self._values(group)
         pairs = [self._views(group, p, g) for p, g in zip(self.params, grads, strict=True)]
         views, grad_views = [pv for pv, _ in pairs], [gv for _, gv in pairs]
         for pv, state in zip(views, group.states, strict=True):
@@ -250,30 +282,30 @@ def _make_groups(trials: Sequence[Trial], dtype: torch.dtype) -> list[_Group]:
     keyed: dict[tuple[Any, ...], list[tuple[int, dict[str, Scalar]]]] = {}
     for i, trial in enumerate(trials):
         rule = trial.preset.rule
-        hp = rule.resolve(trial.preset.hypers(**trial.hypers))  # a None hyperparameter: the value the rule derives
+        hp = dict(trial.rule_values)  # validated and resolved once, by the trial
         key = (rule.name, *((h.name, hp[h.name]) for h in rule.hypers if h.structural))
         keyed.setdefault(key, []).append((i, hp))
     groups = []
     for members in keyed.values():
         rows = [i for i, _ in members]
         rule = trials[rows[0]].preset.rule
-        hypers: dict[str, Scalar] = {}
+        stacked: dict[str, Scalar] = {}
         for h in rule.hypers:
             values = [hp[h.name] for _, hp in members]
             if h.structural:
-                hypers[h.name] = values[0]
+                stacked[h.name] = values[0]
             elif h.name != "lr" and all(v == 0 for v in values):
                 # An optional term that no trial uses (weight decay, momentum ...) is skipped, as the drop-in
                 # optimizer skips it; a per-trial zero would compute the same numbers with an extra pass.
-                hypers[h.name] = 0.0
+                stacked[h.name] = 0.0
             else:
                 # Other numeric hyperparameters are tensors even when equal: a trial's arithmetic must not
                 # depend on which other trials share its group.
-                hypers[h.name] = torch.tensor(values, dtype=dtype)
-        hypers[TRIAL_DIMS] = 1  # non-elementwise rules (matrix rules, per-tensor norms) read it; see rules._base
+                stacked[h.name] = torch.tensor(values, dtype=dtype)
+        stacked[TRIAL_DIMS] = 1  # non-elementwise rules (matrix rules, per-tensor norms) read it; see rules._base
         contiguous = rows == list(range(rows[0], rows[0] + len(rows)))
         span = slice(rows[0], rows[0] + len(rows)) if contiguous else None
-        base_lr = hypers["lr"]
+        base_lr = stacked["lr"]
         assert isinstance(base_lr, Tensor)
-        groups.append(_Group(rule, torch.tensor(rows), span, hypers, base_lr, []))
+        groups.append(_Group(rule, torch.tensor(rows), span, stacked, base_lr, []))
     return groups

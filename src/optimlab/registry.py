@@ -18,6 +18,7 @@ from typing import Any, Literal
 from torch import Tensor
 
 from . import optim
+from .errors import HyperparameterError
 from .explain.cards import Card, load_card
 from .lineage import FamilyNode, family_nodes
 from .rules import Rule, Scalar
@@ -73,42 +74,52 @@ class Preset:
         return self.optimizer.rule
 
     def defaults(self) -> dict[str, Any]:
-        """The preset's hyperparameters as ``torch.optim`` arguments (``lr``, ``betas`` ...), with defaults."""
-        signature = inspect.signature(self.optimizer.__init__)
-        out = {
-            name: param.default
-            for name, param in signature.parameters.items()
-            if name not in _NOT_HYPERPARAMETERS | self.optimizer.class_options
-            and param.default is not inspect.Parameter.empty
-        }
-        out.update({key: self.rule.hyper(key).default for key in self.optimizer.group_keys})
-        out.update(self.optimizer.fixed_hypers)
-        out.update(self.settings)
+        """The preset's hyperparameters as ``torch.optim`` arguments (``lr``, ``betas`` ...), with defaults: the
+        rule's schema as the class takes it (:meth:`optim.RuleOptimizer.hyper_arguments`), then the preset's
+        settings."""
+        return {**self.optimizer.hyper_arguments(), **self.optimizer.fixed_values, **self.settings}
+
+    def ranges(self) -> dict[str, str]:
+        """The valid range of each numeric argument of :meth:`defaults`, from the rule's schema (``betas``: one
+        interval per element)."""
+        shown = self.optimizer.argument_names()  # beta1 -> betas[0]
+        out: dict[str, str] = {}
+        for arg in self.defaults():
+            members = [h for h in self.rule.hypers if shown.get(h.name, h.name).split("[")[0] == arg]
+            intervals = [i for i in (h.interval() for h in members) if i is not None]
+            if intervals and len(intervals) == len(members):
+                out[arg] = intervals[0] if len(intervals) == 1 else f"({', '.join(intervals)})"
         return out
 
-    def hypers(self, **overrides: Any) -> dict[str, Scalar]:
-        """The rule's hyperparameters after ``overrides`` (packed arguments unpacked: ``betas`` -> β₁, β₂).
+    def rule_values(self, **overrides: Any) -> dict[str, Scalar]:
+        """The rule's hyperparameter values after ``overrides`` (``torch.optim`` arguments; packed ones unpacked:
+        ``betas`` -> β₁, β₂), validated against the rule's schema.
 
-        Raises ``ValueError`` naming the argument for an unknown name or an invalid value.
+        Raises :class:`~optimlab.errors.HyperparameterError` naming the argument, its value and the valid range (or
+        the valid names).
         """
         args = self.defaults()
         for key in overrides:
             if key not in args:
-                raise ValueError(
+                raise HyperparameterError(
                     f"Unknown hyperparameter {key!r} for {self.name}; valid: {', '.join(sorted(args))}."
                 )
         args.update(overrides)
-        hp = self.optimizer.rule_hypers(args)
-        self.rule.validate(hp, self.name, self.optimizer.argument_names())
-        return hp
+        values = self.optimizer.rule_values(args)
+        self.rule.validate(values, self.name, self.optimizer.argument_names())
+        return values
+
+    hypers = rule_values
+    """The former name of :meth:`rule_values` (kept for callers written against it)."""
 
     def make(self, params: Iterable[Tensor] | Iterable[dict[str, Any]], **overrides: Any) -> optim.RuleOptimizer:
         """The drop-in optimizer for ``params`` with this preset's settings and ``overrides``.
 
-        Settings that are parameter-group keys only (:attr:`optim.RuleOptimizer.group_keys`) go into every group
-        that does not set them itself."""
+        Settings the constructor does not take (parameter-group keys only, among
+        :attr:`optim.RuleOptimizer.optional_keys`) go into every group that does not set them itself."""
         kwargs = {**self.settings, **overrides}
-        keys = {k: kwargs.pop(k) for k in list(kwargs) if k in self.optimizer.group_keys}
+        arguments = inspect.signature(self.optimizer).parameters
+        keys = {k: kwargs.pop(k) for k in list(kwargs) if k in self.optimizer.optional_keys and k not in arguments}
         if keys:
             items = list(params)
             groups = items if items and isinstance(items[0], dict) else [{"params": items}]
@@ -120,24 +131,26 @@ class Preset:
 
     def explain(self, lang: str = "en") -> ExplainedCard:
         """The explain card with this preset's defaults filled in (renders as Markdown in a notebook)."""
-        return ExplainedCard(self.card(lang), self.defaults())
+        return ExplainedCard(self.card(lang), self.defaults(), self.ranges())
 
 
 @dataclass(frozen=True)
 class ExplainedCard:
-    """A card together with the defaults the code really uses (the card text never repeats them)."""
+    """A card together with the defaults and valid ranges the code really uses, read from the rule's schema (the
+    card text never repeats them)."""
 
     card: Card
     defaults: Mapping[str, Any]
+    ranges: Mapping[str, str] = field(default_factory=dict)
 
     def to_markdown(self) -> str:
-        return self.card.to_markdown(self.defaults)
+        return self.card.to_markdown(self.defaults, self.ranges)
 
     def to_html(self) -> str:
-        return self.card.to_html(self.defaults)
+        return self.card.to_html(self.defaults, self.ranges)
 
     def to_terminal(self, width: int = 88) -> str:
-        return self.card.to_terminal(self.defaults, width=width)
+        return self.card.to_terminal(self.defaults, width=width, ranges=self.ranges)
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
@@ -145,8 +158,6 @@ class ExplainedCard:
     def __str__(self) -> str:
         return self.to_terminal()
 
-
-_NOT_HYPERPARAMETERS = {"self", "params", "foreach", "capturable", "differentiable", "fused", "maximize"}
 
 PRESETS: dict[str, Preset] = {
     p.name: p

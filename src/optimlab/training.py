@@ -99,7 +99,7 @@ class TrainResult:
                 "seed": trial.seed,
                 "batch_size": self.batch_sizes[k],
                 "schedule": trial.schedule.kind if trial.schedule else "constant",
-                **{f"hp_{key}": _plain(value) for key, value in trial.hypers.items()},
+                **{f"hp_{key}": _plain(value) for key, value in trial.overrides.items()},
                 "final_train_loss": _last_finite(self.train_loss[k]),
             }
             for split, metrics in self.evals.items():
@@ -311,12 +311,13 @@ def train_alone(
 ) -> Tensor:
     """Train one trial with an ordinary loop (module, optimizer, scheduler); returns its loss per step.
 
-    ``optimizer_factory(params, **hypers)`` defaults to the trial's drop-in optimizer; pass a ``torch.optim``
-    class to train with PyTorch's own. Stops early, leaving NaN, when the loss stops being finite.
+    ``optimizer_factory(params, **settings)`` (the preset's settings, then the trial's overrides) defaults to the
+    trial's drop-in optimizer; pass a ``torch.optim`` class to train with PyTorch's own. Stops early, leaving NaN,
+    when the loss stops being finite.
     """
     steps = problem.default_steps if steps is None else steps
     module = problem.module_for(trial.seed)
-    settings = {**trial.preset.settings, **trial.hypers}
+    settings = {**trial.preset.settings, **trial.overrides}
     factory = optimizer_factory or trial.preset.optimizer
     optimizer = factory(module.parameters(), **settings)
     schedule = trial.schedule

@@ -11,11 +11,28 @@ How it decides: :mod:`optimlab.advise._tournament`; the budget: :mod:`optimlab.a
 
 from __future__ import annotations
 
-from ..stats import PairedTest, paired_test
-from ._plan import Budget, TournamentPlan, parse_budget, plan_tournament
-from ._range import RangeFinding
-from ._result import AdviceResult, Recommendation
-from ._tournament import DEFAULT_CANDIDATES, AdviceError, Candidate, advise, check_problem, resolve_candidates
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+_WHERE = {
+    **dict.fromkeys(("Budget", "TournamentPlan", "parse_budget", "plan_tournament"), "._plan"),
+    "RangeFinding": "._range",
+    **dict.fromkeys(("AdviceResult", "Recommendation"), "._result"),
+    **dict.fromkeys(("PairedTest", "paired_test"), "..stats"),
+    **dict.fromkeys(
+        ("DEFAULT_CANDIDATES", "AdviceError", "Candidate", "advise", "check_problem", "resolve_candidates"),
+        "._tournament",
+    ),
+}
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
+
+if TYPE_CHECKING:
+    from ..stats import PairedTest, paired_test
+    from ._plan import Budget, TournamentPlan, parse_budget, plan_tournament
+    from ._range import RangeFinding
+    from ._result import AdviceResult, Recommendation
+    from ._tournament import DEFAULT_CANDIDATES, AdviceError, Candidate, advise, check_problem, resolve_candidates
 
 __all__ = [
     "DEFAULT_CANDIDATES",

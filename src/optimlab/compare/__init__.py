@@ -5,9 +5,21 @@ several learning rates; ``batch_policies()`` GD, SGD and mini-batch on a two-par
 ``gallery()`` the default pictures of ``optimlab compare``.
 """
 
-from ..palette import PALETTE
-from ._api import CLASSIC, TUNE_CRITERION, TUNE_GRID, compare, lr_sweep, resolve_surface
-from ._run import CompareResult
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
+
+_WHERE = {
+    **dict.fromkeys(("CLASSIC", "TUNE_CRITERION", "TUNE_GRID", "compare", "lr_sweep", "resolve_surface"), "._api"),
+    "PALETTE": "..palette",
+    "CompareResult": "._run",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
+
+if TYPE_CHECKING:
+    from ..palette import PALETTE
+    from ._api import CLASSIC, TUNE_CRITERION, TUNE_GRID, compare, lr_sweep, resolve_surface
+    from ._run import CompareResult
 
 __all__ = [
     "CLASSIC",

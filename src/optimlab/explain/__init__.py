@@ -4,6 +4,12 @@
 `Card` record and :mod:`.render` draws it as Markdown, HTML or terminal text.
 """
 
-from optimlab.explain.cards import Card, UnknownNameError, available_cards, load_card
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_exports
 
 __all__ = ["Card", "UnknownNameError", "available_cards", "load_card"]
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(__all__, ".cards"))
+
+if TYPE_CHECKING:
+    from .cards import Card, UnknownNameError, available_cards, load_card

@@ -24,6 +24,7 @@ LABELS: dict[str, dict[str, str]] = {
         "When to use": "When to use",
         "Notes": "Notes",
         "default": "default",
+        "range": "range",
         "paper": "Paper",
         "gradient-descent": "gradient descent",
         "momentum": "momentum",
@@ -38,6 +39,7 @@ LABELS: dict[str, dict[str, str]] = {
         "When to use": "언제 쓰는가",
         "Notes": "참고",
         "default": "기본값",
+        "range": "범위",
         "paper": "논문",
         "gradient-descent": "경사 하강법",
         "momentum": "모멘텀",
@@ -70,35 +72,43 @@ class Card:
         """A heading or word (``"Idea"``, ``"default"``, a family name) in the card's language."""
         return LABELS.get(self.lang, LABELS["en"]).get(key, key)
 
-    def default_suffix(self, key: str, defaults: Mapping[str, object] | None) -> str:
-        """`` (default: 0.001)`` for hyperparameter ``key`` when ``defaults`` has it, else ``""``."""
-        if defaults is None or key not in defaults:
-            return ""
-        return f" ({self.label('default')}: {format_value(defaults[key])})"
+    def default_suffix(
+        self, key: str, defaults: Mapping[str, object] | None, ranges: Mapping[str, str] | None = None
+    ) -> str:
+        """`` (default: 0.9; range [0, 1))``: the code's default and valid range of hyperparameter ``key``, where
+        known, else ``""``."""
+        parts = [f"{self.label('default')}: {format_value(defaults[key])}"] if defaults and key in defaults else []
+        if ranges and key in ranges:
+            parts.append(f"{self.label('range')} {ranges[key]}")
+        return f" ({'; '.join(parts)})" if parts else ""
 
     def subtitle(self) -> str:
         return f"{self.label(self.family)} · {self.year}"
 
-    def to_markdown(self, defaults: Mapping[str, object] | None = None) -> str:
+    def to_markdown(
+        self, defaults: Mapping[str, object] | None = None, ranges: Mapping[str, str] | None = None
+    ) -> str:
         """Markdown with the equations in ``$$...$$`` blocks (renders in Jupyter and GitHub)."""
         from .render import card_markdown
 
-        return card_markdown(self, defaults)
+        return card_markdown(self, defaults, ranges)
 
     def _repr_markdown_(self) -> str:
         return self.to_markdown()
 
-    def to_html(self, defaults: Mapping[str, object] | None = None) -> str:
+    def to_html(self, defaults: Mapping[str, object] | None = None, ranges: Mapping[str, str] | None = None) -> str:
         """A self-contained HTML fragment; equations as text in ``<pre>``, LaTeX in ``data-latex``."""
         from .render import card_html
 
-        return card_html(self, defaults)
+        return card_html(self, defaults, ranges)
 
-    def to_terminal(self, defaults: Mapping[str, object] | None = None, width: int = 88) -> str:
+    def to_terminal(
+        self, defaults: Mapping[str, object] | None = None, width: int = 88, ranges: Mapping[str, str] | None = None
+    ) -> str:
         """Plain text for a terminal, wrapped at `width` display columns (wide chars count 2)."""
         from .render import card_terminal
 
-        return card_terminal(self, defaults, width)
+        return card_terminal(self, defaults, width, ranges)
 
 
 def format_value(value: object) -> str:

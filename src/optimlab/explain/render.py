@@ -14,14 +14,15 @@ __all__ = ["card_html", "card_markdown", "card_terminal", "latex_display"]
 _ENV_RE = re.compile(r"\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.DOTALL)
 
 
-def card_markdown(card: Card, defaults: Mapping[str, object] | None = None) -> str:
+def card_markdown(card: Card, defaults: Mapping[str, object] | None = None,
+                  ranges: Mapping[str, str] | None = None) -> str:
     """Markdown with the equations in ``$$...$$`` blocks (renders in Jupyter and GitHub)."""
     out = [f"# {card.title}", "", f"*{card.subtitle()}* — {card.paper} <{card.url}>", ""]
     out += [f"## {card.label('Idea')}", "", card.idea, ""]
     out += [f"## {card.label('Update')}", "", latex_display(card.update_latex), ""]
     out += [f"## {card.label('Hyperparameters')}", ""]
     for key, text in card.hyperparameters.items():
-        out.append(f"- `{key}`: {text}{card.default_suffix(key, defaults)}")
+        out.append(f"- `{key}`: {text}{card.default_suffix(key, defaults, ranges)}")
     out.append("")
     for section, items in (("Strengths", card.strengths), ("Weaknesses", card.weaknesses)):
         out += [f"## {card.label(section)}", "", *(f"- {item}" for item in items), ""]
@@ -30,7 +31,8 @@ def card_markdown(card: Card, defaults: Mapping[str, object] | None = None) -> s
     return "\n".join(out)
 
 
-def card_html(card: Card, defaults: Mapping[str, object] | None = None) -> str:
+def card_html(card: Card, defaults: Mapping[str, object] | None = None,
+              ranges: Mapping[str, str] | None = None) -> str:
     """A self-contained HTML fragment; equations as text in ``<pre>``, LaTeX in ``data-latex``."""
 
     def esc(text: str) -> str:
@@ -46,7 +48,8 @@ def card_html(card: Card, defaults: Mapping[str, object] | None = None) -> str:
         return f"<h3>{html.escape(card.label(key))}</h3>"
 
     hyper = "".join(
-        f"<li><code>{html.escape(key)}</code>: {esc(text)}{html.escape(card.default_suffix(key, defaults))}</li>"
+        f"<li><code>{html.escape(key)}</code>: {esc(text)}"
+        f"{html.escape(card.default_suffix(key, defaults, ranges))}</li>"
         for key, text in card.hyperparameters.items()
     )
     parts = [
@@ -77,7 +80,8 @@ def card_html(card: Card, defaults: Mapping[str, object] | None = None) -> str:
     return "\n".join(parts)
 
 
-def card_terminal(card: Card, defaults: Mapping[str, object] | None = None, width: int = 88) -> str:
+def card_terminal(card: Card, defaults: Mapping[str, object] | None = None, width: int = 88,
+                  ranges: Mapping[str, str] | None = None) -> str:
     """Plain text for a terminal, wrapped at `width` display columns (wide chars count 2)."""
     out: list[str] = []
 
@@ -104,7 +108,7 @@ def card_terminal(card: Card, defaults: Mapping[str, object] | None = None, widt
     for line in card.update_text.splitlines():
         out.extend(wrap_text(line, width, initial="  ", subsequent="      ", keep_spaces=True))
     heading(card.label("Hyperparameters"))
-    bullets(f"{key}: {text}{card.default_suffix(key, defaults)}" for key, text in card.hyperparameters.items())
+    bullets(f"{key}: {text}{card.default_suffix(key, defaults, ranges)}" for key, text in card.hyperparameters.items())
     heading(card.label("Strengths"))
     bullets(card.strengths)
     heading(card.label("Weaknesses"))

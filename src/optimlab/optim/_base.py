@@ -21,31 +21,60 @@ class RuleOptimizer(Optimizer):
     """A ``torch.optim.Optimizer`` whose update is one :class:`~optimlab.rules.Rule` applied per tensor."""
 
     rule: ClassVar[Rule]
-    fixed_hypers: ClassVar[Mapping[str, Any]] = {}
+    """The update rule, whose :class:`~optimlab.rules.Hyper` declarations are the one schema of the class's
+    hyperparameters: names, defaults, valid ranges and docs (:meth:`hyper_arguments` reads them)."""
+    fixed_values: ClassVar[Mapping[str, Any]] = {}
     """Rule hyperparameters a class fixes rather than takes as arguments (AdamW: decoupled decay)."""
-    optional_hypers: ClassVar[Mapping[str, Any]] = {}
-    """optimlab-only rule hyperparameters a group may lack (its torch namesake has no such key), with the value a
-    missing key means: they join the groups only when switched on (:func:`_switched_on`)."""
+    argument_defaults: ClassVar[Mapping[str, Any]] = {}
+    """Constructor arguments whose default is the class's own, not its rule's: torch's or the classic texts'
+    (AdamW's ``weight_decay=1e-2``, Momentum's ``momentum=0.9``), or a reference library's ``None`` for a value it
+    derives (SOAP's ``shampoo_beta``)."""
+    optional_keys: ClassVar[frozenset[str]] = frozenset()
+    """Rule hyperparameters a parameter group may lack (its torch namesake has no such key); a missing key means
+    the rule's default. Either keyword-only constructor arguments that join the groups only when switched on
+    (:func:`_switched_on`: Adam's ``cautious``, so a default optimizer's groups are torch's exactly), or keys taken
+    only in parameter groups (Muon's auxiliary AdamW ``adam_beta1`` ...), which presets put into every group
+    (:meth:`optimlab.registry.Preset.make`)."""
     class_options: ClassVar[frozenset[str]] = frozenset()
     """Constructor arguments that only the drop-in class understands (the rule, hence the population, does not)."""
     packed: ClassVar[Mapping[str, tuple[str, ...]]] = {"betas": ("beta1", "beta2")}
     """Arguments that pack several rule hyperparameters, as torch.optim writes them (``betas`` -> β₁, β₂;
     Adafactor's ``eps`` -> ε₁, ε₂)."""
-    group_keys: ClassVar[tuple[str, ...]] = ()
-    """Rule hyperparameters the class takes only as parameter-group keys (its torch namesake's signature has no
-    place for them); a group without the key uses the rule's default (Muon: the auxiliary AdamW's betas). Presets
-    put such settings into every group (:meth:`optimlab.registry.Preset.make`)."""
+    renamed: ClassVar[Mapping[str, str]] = {}
+    """Rule hyperparameters the constructor takes under another name and form, converted by :meth:`rule_values`
+    (ADOPT: the schedule ``clip_lambda`` for the flag ``clip``)."""
 
     @classmethod
     def argument_names(cls) -> dict[str, str]:
-        """The argument a user types for each packed rule hyperparameter (``beta1`` -> ``betas[0]``)."""
-        return {h: f"{arg}[{i}]" for arg, names in cls.packed.items() for i, h in enumerate(names)}
+        """The argument a user types for each rule hyperparameter named otherwise (``beta1`` -> ``betas[0]``)."""
+        return {
+            **{h: f"{arg}[{i}]" for arg, names in cls.packed.items() for i, h in enumerate(names)},
+            **cls.renamed,
+        }
 
     @classmethod
-    def rule_hypers(cls, values: Mapping[str, Any]) -> dict[str, Scalar]:
-        """The rule's hyperparameters from a parameter group or the constructor's arguments (packed arguments
-        such as ``betas`` unpacked)."""
-        values = dict(values)
+    def hyper_arguments(cls) -> dict[str, Any]:
+        """Every rule hyperparameter the class takes, as its argument (``betas``, not β₁ and β₂) with its default,
+        in the rule's order: read from the rule's schema, with :attr:`argument_defaults` where the class's own
+        default differs. Fixed values are left out; :attr:`optional_keys` are in (the signature may lack them)."""
+        out: dict[str, Any] = {}
+        for h in cls.rule.hypers:
+            if h.name in cls.fixed_values:
+                continue
+            arg = next((a for a, names in cls.packed.items() if h.name in names), cls.renamed.get(h.name, h.name))
+            if arg in cls.packed:
+                members = cls.packed[arg]
+                value: Any = tuple(cls.rule.hyper(n).default for n in members)
+            else:
+                value = h.default
+            out.setdefault(arg, cls.argument_defaults.get(arg, value))
+        return out
+
+    @classmethod
+    def rule_values(cls, arguments: Mapping[str, Any]) -> dict[str, Scalar]:
+        """The rule's hyperparameter values from a parameter group or the constructor's arguments (packed
+        arguments such as ``betas`` unpacked)."""
+        values = dict(arguments)
         for arg, names in cls.packed.items():
             if arg in values:
                 values.update(zip(names, values[arg], strict=True))
@@ -53,9 +82,7 @@ class RuleOptimizer(Optimizer):
         for h in cls.rule.hypers:
             if h.name in values:
                 value = values[h.name]
-            elif h.name in cls.optional_hypers:
-                value = cls.optional_hypers[h.name]
-            elif h.name in cls.group_keys:
+            elif h.name in cls.optional_keys:
                 value = h.default
             else:
                 raise KeyError(f"{cls.__name__}: parameter group lacks {h.name!r}")
@@ -80,11 +107,11 @@ class RuleOptimizer(Optimizer):
             if arg in group and (not isinstance(value, (tuple, list)) or len(value) != len(names)):
                 what = "a pair" if len(names) == 2 else f"a tuple of {len(names)}"
                 raise ValueError(f"Invalid {arg}={value!r} for {name}: must be {what} ({', '.join(names)}).")
-        self.rule.validate(self.hypers(group), name, self.argument_names())
+        self.rule.validate(self.group_values(group), name, self.argument_names())
 
-    def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
-        """The rule's hyperparameters for one parameter group (see :meth:`rule_hypers`)."""
-        return self.rule_hypers(group)
+    def group_values(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
+        """The rule's hyperparameter values for one parameter group (see :meth:`rule_values`)."""
+        return self.rule_values(group)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
@@ -109,7 +136,7 @@ class RuleOptimizer(Optimizer):
             return loss
         plans: dict[int, _fused.GroupPlan] = self.__dict__.setdefault("_fused_plans", {})
         for index, group in enumerate(self.param_groups):
-            hp = self.hypers(group)
+            hp = self.group_values(group)
             if plans.setdefault(index, _fused.GroupPlan()).step(rule, group, hp, self.state):
                 continue
             for p in group["params"]:
@@ -155,7 +182,7 @@ class RuleOptimizer(Optimizer):
         keys = self.rule.shared_state
         first = self.param_groups[0]
         if not all(isinstance(first.get(k), Tensor) for k in keys):
-            made = self.rule.init_shared(self.hypers(first), torch.zeros((), dtype=torch.float64))
+            made = self.rule.init_shared(self.group_values(first), torch.zeros((), dtype=torch.float64))
             first.update(made)
         values = {k: first[k] for k in keys}
         for group in self.param_groups[1:]:
@@ -167,7 +194,7 @@ class RuleOptimizer(Optimizer):
         """One step of a rule with group-level state (see ``Rule.update_group``) over every parameter group."""
         rule, groups = self.rule, self.param_groups
         shared = self.shared()
-        hps = [{**self.hypers(group), **shared} for group in groups]
+        hps = [{**self.group_values(group), **shared} for group in groups]
         if len(groups) == 1:  # the compiled path covers one group (its reduction is then the whole model)
             plan = self.__dict__.setdefault("_fused_plans", {}).setdefault(0, _fused.GroupPlan())
             if plan.step(rule, groups[0], hps[0], self.state):
@@ -183,8 +210,5 @@ class RuleOptimizer(Optimizer):
 
 
 def _switched_on(**flags: bool) -> dict[str, bool]:
-    """The optional flags that are true: the group keys an optimlab-only option adds (see ``optional_hypers``)."""
+    """The optional flags that are true: the group keys an optimlab-only option adds (see ``optional_keys``)."""
     return {name: True for name, value in flags.items() if value}
-
-
-_CAUTIOUS_OFF: Mapping[str, Any] = {"cautious": False}

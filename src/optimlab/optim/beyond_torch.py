@@ -56,8 +56,8 @@ class Lion(RuleOptimizer):
             ),
         )
 
-    def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
-        hp = super().hypers(group)
+    def group_values(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
+        hp = super().group_values(group)
         if group["decoupled_weight_decay"]:  # lion-pytorch: wd / init_lr, then multiplied by the current lr
             hp["weight_decay"] = hp["weight_decay"] / self._init_lr
         return hp
@@ -109,6 +109,8 @@ class ADOPT(RuleOptimizer):
     """
 
     rule = RULES["adopt"]
+    renamed: ClassVar[Mapping[str, str]] = {"clip": "clip_lambda"}
+    argument_defaults: ClassVar[Mapping[str, Any]] = {"clip_lambda": adopt_clip}
 
     def __init__(
         self,
@@ -136,10 +138,10 @@ class ADOPT(RuleOptimizer):
         )
 
     @classmethod
-    def rule_hypers(cls, values: Mapping[str, Any]) -> dict[str, Scalar]:
-        if "clip_lambda" in values:  # the constructor's arguments (registry presets) rather than a group
-            values = {**values, "clip": clip_flag(values["clip_lambda"])}
-        return super().rule_hypers(values)
+    def rule_values(cls, arguments: Mapping[str, Any]) -> dict[str, Scalar]:
+        if "clip_lambda" in arguments:  # the constructor's arguments (registry presets) rather than a group
+            arguments = {**arguments, "clip": clip_flag(arguments["clip_lambda"])}
+        return super().rule_values(arguments)
 
 
 class _ScheduleFree(RuleOptimizer):
@@ -170,7 +172,7 @@ class _ScheduleFree(RuleOptimizer):
         for group in self.param_groups:
             if group["train_mode"] == to_train:
                 continue
-            hp = self.hypers(group)
+            hp = self.group_values(group)
             for p in group["params"]:
                 state = self.state.get(p)
                 if state:
@@ -321,8 +323,8 @@ class Prodigy(RuleOptimizer):
         if len(self.param_groups) > 1:
             self.shared()  # a group added later shares the estimate
 
-    def hypers(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
-        hp: dict[str, Any] = self.rule.resolve(super().hypers(group))
+    def group_values(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
+        hp: dict[str, Any] = self.rule.resolve(super().group_values(group))
         return hp
 
 
@@ -338,6 +340,7 @@ class AdEMAMix(RuleOptimizer):
 
     rule = RULES["ademamix"]
     packed: ClassVar[Mapping[str, tuple[str, ...]]] = {"betas": ("beta1", "beta2", "beta3")}
+    argument_defaults: ClassVar[Mapping[str, Any]] = {"t_alpha_beta3": None}  # the reference's "no warm-up"
 
     def __init__(
         self,
@@ -366,8 +369,8 @@ class AdEMAMix(RuleOptimizer):
         )
 
     @classmethod
-    def rule_hypers(cls, args: Mapping[str, Any]) -> dict[str, Any]:
-        hp = super().rule_hypers(args)
+    def rule_values(cls, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        hp = super().rule_values(arguments)
         if hp["t_alpha_beta3"] is None:  # no warm-up: the rule's 0
             hp["t_alpha_beta3"] = 0.0
         return hp
@@ -384,6 +387,8 @@ class SOAP(RuleOptimizer):
     """
 
     rule = RULES["soap"]
+    class_options = frozenset({"merge_dims", "data_format"})  # checked here; the rule has neither
+    argument_defaults: ClassVar[Mapping[str, Any]] = {"shampoo_beta": None}  # the reference's "same as β₂"
 
     def __init__(
         self,
@@ -425,8 +430,8 @@ class SOAP(RuleOptimizer):
         )
 
     @classmethod
-    def rule_hypers(cls, args: Mapping[str, Any]) -> dict[str, Any]:
-        values = dict(args)
+    def rule_values(cls, arguments: Mapping[str, Any]) -> dict[str, Any]:
+        values = dict(arguments)
         if values.get("shampoo_beta") is None:  # the reference's default: the statistics decay like V (β₂)
             values["shampoo_beta"] = values["betas"][1]
-        return super().rule_hypers(values)
+        return super().rule_values(values)

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ..rules import RULES
 from ..rules.muon import NS_COEFFICIENTS
-from ._base import _CAUTIOUS_OFF, Params, RuleOptimizer, _switched_on
+from ._base import Params, RuleOptimizer, _switched_on
 
 
 class SGD(RuleOptimizer):
@@ -141,7 +141,7 @@ class Adam(RuleOptimizer):
     """
 
     rule = RULES["adam"]
-    optional_hypers = _CAUTIOUS_OFF
+    optional_keys = frozenset({"cautious"})
 
     def __init__(
         self,
@@ -173,7 +173,8 @@ class Adam(RuleOptimizer):
 class AdamW(Adam):
     """AdamW: Adam with decoupled weight decay, default 0.01 (``torch.optim.AdamW``)."""
 
-    fixed_hypers: ClassVar[Mapping[str, Any]] = {"decoupled_weight_decay": True}
+    fixed_values: ClassVar[Mapping[str, Any]] = {"decoupled_weight_decay": True}
+    argument_defaults: ClassVar[Mapping[str, Any]] = {"weight_decay": 1e-2}
 
     def __init__(
         self,
@@ -210,7 +211,7 @@ class Adamax(RuleOptimizer):
     """
 
     rule = RULES["adamax"]
-    optional_hypers = _CAUTIOUS_OFF
+    optional_keys = frozenset({"cautious"})
 
     def __init__(
         self,
@@ -242,7 +243,7 @@ class NAdam(RuleOptimizer):
     """
 
     rule = RULES["nadam"]
-    optional_hypers = _CAUTIOUS_OFF
+    optional_keys = frozenset({"cautious"})
 
     def __init__(
         self,
@@ -277,7 +278,7 @@ class RAdam(RuleOptimizer):
     """
 
     rule = RULES["radam"]
-    optional_hypers = _CAUTIOUS_OFF
+    optional_keys = frozenset({"cautious"})
 
     def __init__(
         self,
@@ -307,6 +308,9 @@ class RAdam(RuleOptimizer):
 class Momentum(SGD):
     """SGD with heavy-ball momentum 0.9: the classic texts' "Momentum" (Polyak 1964)."""
 
+    fixed_values: ClassVar[Mapping[str, Any]] = {"nesterov": False}
+    argument_defaults: ClassVar[Mapping[str, Any]] = {"momentum": 0.9}
+
     def __init__(
         self,
         params: Params,
@@ -323,6 +327,9 @@ class Momentum(SGD):
 class Nesterov(SGD):
     """SGD with Nesterov momentum 0.9: the classic texts' "Nesterov accelerated gradient" (Nesterov 1983)."""
 
+    fixed_values: ClassVar[Mapping[str, Any]] = {"dampening": 0.0, "nesterov": True}
+    argument_defaults: ClassVar[Mapping[str, Any]] = {"momentum": 0.9}
+
     def __init__(
         self,
         params: Params,
@@ -337,6 +344,8 @@ class Nesterov(SGD):
 
 class AMSGrad(Adam):
     """Adam with ``amsgrad=True`` (Reddi, Kale & Kumar 2018)."""
+
+    fixed_values: ClassVar[Mapping[str, Any]] = {"amsgrad": True}
 
     def __init__(
         self,
@@ -436,7 +445,7 @@ class Muon(RuleOptimizer):
     """
 
     rule = RULES["muon"]
-    group_keys = ("newton_schulz_dtype", "use_muon", "adam_beta1", "adam_beta2", "adam_eps")
+    optional_keys = frozenset({"newton_schulz_dtype", "use_muon", "adam_beta1", "adam_beta2", "adam_eps"})
 
     def __init__(
         self,

@@ -46,6 +46,8 @@ from typing import Any, ClassVar
 import torch
 from torch import Tensor
 
+from ..errors import HyperparameterError
+
 Scalar = float | Tensor
 """A hyperparameter value: a Python number, or a tensor with one value per trial."""
 
@@ -107,6 +109,17 @@ class Hyper:
         if self.high is not None:
             return f"{'<' if self.high_open else '<='} {_fmt(self.high)}"
         return "any finite number"
+
+    def interval(self) -> str | None:
+        """The valid range of a numeric hyperparameter as an interval (``[0, 1)``, ``(0, ∞)``); ``None`` for a
+        structural one (see :meth:`range_text`)."""
+        if self.structural:
+            return None
+        left = "(" if self.low is None or self.low_open else "["
+        right = "]" if self.high is None and self.allows_inf else (")" if self.high is None or self.high_open else "]")
+        low = "−∞" if self.low is None else _fmt(self.low)
+        high = "∞" if self.high is None else _fmt(self.high)
+        return f"{left}{low}, {high}{right}"
 
     def is_valid(self, value: object) -> bool:
         if self.structural:
@@ -171,6 +184,9 @@ class Rule:
 
     name: ClassVar[str]
     hypers: ClassVar[tuple[Hyper, ...]]
+    """The rule's hyperparameters, declared once: the schema (names, order, defaults, ranges, docs) that the drop-in
+    classes' signatures follow and the presets, the population and the cards read. Their values, wherever they
+    travel (``hp`` in every method), are a mapping from these names."""
     supports_sparse: ClassVar[bool] = False
     supports_complex: ClassVar[bool] = True
     """Whether complex parameters update as pairs of real coordinates (False: refused, as torch's Muon does)."""
@@ -200,14 +216,17 @@ class Rule:
         raise KeyError(f"{self.name} has no hyperparameter {name!r}")
 
     def validate(self, hp: Mapping[str, object], owner: str, names: Mapping[str, str] | None = None) -> None:
-        """Raise ``ValueError`` naming the argument, its value and the valid range.
+        """Raise :class:`~optimlab.errors.HyperparameterError` (a ``ValueError``) naming the argument, its value and
+        the valid range.
 
         ``names`` maps a hyperparameter to the argument the user typed (``beta1`` -> ``betas[0]``).
         """
         for h in self.hypers:
             if h.name in hp and not h.is_valid(hp[h.name]):
                 shown = (names or {}).get(h.name, h.name)
-                raise ValueError(f"Invalid {shown}={_show(hp[h.name])} for {owner}: must be {h.range_text()}.")
+                raise HyperparameterError(
+                    f"Invalid {shown}={_show(hp[h.name])} for {owner}: must be {h.range_text()}."
+                )
         self.check_combination(hp, owner)
 
     def check_combination(self, hp: Mapping[str, object], owner: str) -> None:

@@ -85,12 +85,12 @@ class AdEMAMixRule(Rule):
         common.beta("beta1", 0.9),
         common.beta("beta2", 0.999),
         Hyper("beta3", 0.9999, low=0.0, high=1.0, doc="decay rate of the slow momentum"),
-        Hyper("alpha", 5.0, low=0.0, doc="weight of the slow momentum in the numerator"),
-        Hyper("t_alpha_beta3", 0.0, low=0.0, doc="warm-up steps of α and β₃ (0: no warm-up)"),
-        common.eps(1e-8),
         common.WEIGHT_DECAY,
         Hyper("weight_decouple", True, structural=True, doc="decoupled weight decay (the paper) instead of L2"),
         Hyper("fixed_decay", False, structural=True, doc="decoupled decay not scaled by the learning rate"),
+        Hyper("alpha", 5.0, low=0.0, doc="weight of the slow momentum in the numerator"),
+        Hyper("t_alpha_beta3", 0.0, low=0.0, doc="warm-up steps of α and β₃ (0: no warm-up)"),
+        common.eps(1e-8),
     )
 
     def check_combination(self, hp: Mapping[str, object], owner: str) -> None:

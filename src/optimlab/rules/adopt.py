@@ -73,9 +73,9 @@ class ADOPTRule(Rule):
         common.beta("beta1", 0.9),
         common.beta("beta2", 0.9999),
         common.eps(1e-6),
+        Hyper("clip", True, structural=True, doc="clip the normalised gradient to ±t^¼ (the revised Algorithm 2)"),
         common.WEIGHT_DECAY,
         Hyper("decouple", False, structural=True, doc="decay the weights directly (AdamW-style) instead of via L2"),
-        Hyper("clip", True, structural=True, doc="clip the normalised gradient to ±t^¼ (the revised Algorithm 2)"),
     )
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:

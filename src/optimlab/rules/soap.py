@@ -42,6 +42,7 @@ whose Python branch asks whether any trial is due; each trial then keeps its old
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 import torch
@@ -61,7 +62,7 @@ class SOAPRule(Rule):
         common.beta("beta1", 0.95),
         common.beta("beta2", 0.95),
         common.beta("shampoo_beta", 0.95),
-        common.WEIGHT_DECAY,
+        dataclasses.replace(common.WEIGHT_DECAY, default=1e-2),  # pytorch_optimizer's default, as the class's
         Hyper("precondition_frequency", 10, low=1.0, doc="steps between eigenbasis refreshes (an integer)"),
         Hyper("max_precondition_dim", 10000, low=1.0, doc="longest dimension that gets a rotation (an integer)"),
         Hyper("precondition_1d", False, structural=True, doc="rotate 1-D tensors too"),

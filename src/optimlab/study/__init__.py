@@ -11,13 +11,23 @@ import json
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+from .._lazy import lazy_exports
 from ..errors import UserError
-from .plan import BUDGETS, Plan, StudyBudget, TrialSpec, choose_lr, lr_grid, make_plan, parse_lr_grid
-from .results import StudyResults, load_results
-from .run import run_study
 from .store import DEFAULT_STORE, SCHEMA_VERSION, Store
+
+# The planner reads the registry (torch) and the results read pandas: they load when first used.
+_WHERE = {
+    **dict.fromkeys(("BUDGETS", "StudyBudget", "Plan", "TrialSpec", "choose_lr", "lr_grid", "make_plan",
+                     "parse_lr_grid"), ".plan"),
+    **dict.fromkeys(("StudyResults", "load_results"), ".results"),
+}
+_lazy_getattr, __dir__ = lazy_exports(__name__, _WHERE)
+
+if TYPE_CHECKING:
+    from .plan import BUDGETS, Plan, StudyBudget, TrialSpec, choose_lr, lr_grid, make_plan, parse_lr_grid
+    from .results import StudyResults, load_results
 
 DEFAULT_PROBLEMS = ("mnist1d-mlp", "sparse-logreg")
 
@@ -48,6 +58,10 @@ def bench(
     """
     if resume:
         return resume_study(store, study, stream=stream, progress_every=progress_every)
+    from .plan import make_plan
+    from .results import load_results
+    from .run import run_study
+
     plan, built = make_plan(
         list(problems), optimizers, seeds, budget, tune=tune, lr_grid_values=lr_grid, steps=steps,
         tune_seeds=tune_seeds, problem_options=problem_options, max_population=max_population,
@@ -66,6 +80,9 @@ def resume_study(
 ) -> StudyResults:
     """Continue the latest unfinished study (or ``study``): finished trials are kept, the rest run."""
     from ..problems.catalog import get_problem
+    from .plan import Plan
+    from .results import load_results
+    from .run import run_study
 
     with Store(store, readonly=True) as db:  # read first: a problem that fails to build must not touch the file
         if study is not None:
@@ -109,12 +126,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    """``optimlab.study.Budget`` was this package's name for :class:`StudyBudget` (a named study size); it now
-    means the compute a caller allows (:class:`optimlab.engine.Budget`), so the old name warns and still works."""
+    """Public names load on first use; ``optimlab.study.Budget`` was this package's name for :class:`StudyBudget`
+    (a named study size) and now means the compute a caller allows (:class:`optimlab.engine.Budget`), so the old
+    name warns and still works."""
     if name == "Budget":
         import warnings
 
         warnings.warn("optimlab.study.Budget is now optimlab.study.StudyBudget (optimlab.engine.Budget is the "
                       "compute a caller allows).", DeprecationWarning, stacklevel=2)
-        return StudyBudget
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        name = "StudyBudget"
+    return _lazy_getattr(name)
