@@ -2,8 +2,8 @@
 
 Formats (what was traded for size): a point is two uint16 over the domain widened by one width on each side
 (resolution 1/21845 of the domain's width; a point farther out is drawn at the edge, 65535 = no point, the path
-ended); the loss curve and the step length are uint8 over each surface's range of log10 values (about a tenth of
-a decade per level; 255 = none); the contour background is a uint8 grid of 120 × 120. Learning rates kept: half
+ended); the loss curve and the step length are uint16 over each surface's range of log10 values (65535 = none; uint8
+drew visible stairs); the contour background is a uint8 grid of 120 × 120. Learning rates kept: half
 decades (1e-4 … 10) plus the marked one and the lesson's named ones; every step is kept (zig-zags are the story).
 numpy only: no matplotlib, so the page costs no plotting library's import.
 """
@@ -44,6 +44,11 @@ def _b64(array: np.ndarray) -> str:
 def _u8(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     scaled = np.round((values - lo) / max(hi - lo, 1e-12) * 254)
     return np.where(np.isfinite(values), np.clip(scaled, 0, 254), 255).astype(np.uint8)
+
+
+def _u16(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    scaled = np.round((values - lo) / max(hi - lo, 1e-12) * 65534)
+    return np.where(np.isfinite(values), np.clip(scaled, 0, 65534), 65535).astype("<u2")
 
 
 def curve_values(surface: Surface, losses: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -99,11 +104,8 @@ def encode_playground(pg: Playground, lrs: Iterable[float], names: dict[str, str
     series = {}
     for n, g in pg.series.items():
         p = g.paths[rows[n]]
-        qx = np.round((p[..., 0] - (x0 - width)) / (3 * width) * 65534)
-        qy = np.round((p[..., 1] - (y0 - height)) / (3 * height) * 65534)
-        q = np.stack([qx, qy], axis=-1)
-        q = np.where(np.isfinite(q), np.clip(q, 0, 65534), 65535).astype("<u2")
-        cv = np.stack([_u8(curves[n], c_lo, c_hi), _u8(lengths[n], s_lo, s_hi)], axis=-1)
+        q = np.stack([_u16(p[..., 0], x0 - width, x1 + width), _u16(p[..., 1], y0 - height, y1 + height)], axis=-1)
+        cv = np.stack([_u16(curves[n], c_lo, c_hi), _u16(lengths[n], s_lo, s_hi)], axis=-1)
         kept = [g.settings[c] for c in rows[n]]
         series[n] = {
             "label": names.get(n, n), "color": colors.get(n, "#444444"),

@@ -8,7 +8,7 @@ function bytes(s) { const b = atob(s), a = new Uint8Array(b.length); for (let i 
 for (const sd of Object.values(L.surfaces)) {
   sd.gridBytes = bytes(sd.grid);
   for (const se of Object.values(sd.series)) {
-    se.q = new Uint16Array(bytes(se.xy).buffer); se.c = bytes(se.cv);
+    se.q = new Uint16Array(bytes(se.xy).buffer); se.c = new Uint16Array(bytes(se.cv).buffer);
     se.index = new Map(se.settings.map((st, i) => [st.join('|'), i]));
     se.lrs = Array.from(new Set(se.settings.map(st => st[0]))).sort((a, b) => a - b);
   }
@@ -31,25 +31,29 @@ function path(sd, se, c, s) {
     if (qx === 65535) break;
     xs.push(x0 - w + qx / 65534 * 3 * w); ys.push(y0 - h + qy / 65534 * 3 * h);
     const a = se.c[2 * (base + t)], b = se.c[2 * (base + t) + 1];
-    cv.push(a === 255 ? null : sd.curve.lo + a / 254 * (sd.curve.hi - sd.curve.lo));
-    sl.push(b === 255 ? null : sd.steplen.lo + b / 254 * (sd.steplen.hi - sd.steplen.lo));
+    cv.push(a === 65535 ? null : sd.curve.lo + a / 65534 * (sd.curve.hi - sd.curve.lo));
+    sl.push(b === 65535 ? null : sd.steplen.lo + b / 65534 * (sd.steplen.hi - sd.steplen.lo));
   }
   return {xs, ys, cv, sl, div: se.div[c * sd.starts.length + s]};
 }
-function background(sd) {
-  if (sd.bg) return sd.bg;
-  const n = sd.n, img = new ImageData(n, n), bands = 22;
-  const band = v => Math.min(bands - 1, Math.floor(v / 255 * bands));
-  for (let r = 0; r < n; r++) for (let col = 0; col < n; col++) {
-    const v = sd.gridBytes[r * n + col], k = band(v), o = 4 * ((n - 1 - r) * n + col);
-    const right = col + 1 < n ? band(sd.gridBytes[r * n + col + 1]) : k, up = r + 1 < n ? band(sd.gridBytes[(r + 1) * n + col]) : k;
-    const g = v === 255 ? 255 : 250 - Math.round(k * 3.6) - (right !== k || up !== k ? 45 : 0);
-    img.data[o] = g; img.data[o + 1] = g; img.data[o + 2] = g + 4; img.data[o + 3] = 255;
+function background(sd, w, h) {
+  if (sd.bg && sd.bg.width === w) return sd.bg;
+  const n = sd.n, g = sd.gridBytes, img = new ImageData(w, h), bands = 22, lv = new Float32Array(w * h);
+  for (let py = 0; py < h; py++) for (let px = 0; px < w; px++) {
+    const fx = px / (w - 1) * (n - 1), fy = (1 - py / (h - 1)) * (n - 1), i0 = Math.floor(fx), j0 = Math.floor(fy);
+    const i1 = Math.min(i0 + 1, n - 1), j1 = Math.min(j0 + 1, n - 1), ax = fx - i0, ay = fy - j0;
+    const v = (1 - ay) * ((1 - ax) * g[j0 * n + i0] + ax * g[j0 * n + i1]) + ay * ((1 - ax) * g[j1 * n + i0] + ax * g[j1 * n + i1]);
+    lv[py * w + px] = Math.min(bands - 1, Math.floor(v / 255 * bands));
   }
-  const c = document.createElement('canvas'); c.width = n; c.height = n; c.getContext('2d').putImageData(img, 0, 0);
+  for (let p = 0; p < w * h; p++) {
+    const k = lv[p], edge = (p % w + 1 < w && lv[p + 1] !== k) || (p + w < w * h && lv[p + w] !== k);
+    const c = 250 - Math.round(k * 3.4) - (edge ? 70 : 0);
+    img.data[4 * p] = c; img.data[4 * p + 1] = c; img.data[4 * p + 2] = c + 3; img.data[4 * p + 3] = 255;
+  }
+  const c = document.createElement('canvas'); c.width = w; c.height = h; c.getContext('2d').putImageData(img, 0, 0);
   return (sd.bg = c);
 }
-const PAD = {l: 52, r: 12, t: 26, b: 40};
+const PAD = {l: 62, r: 12, t: 26, b: 40};
 function frame(cv) { return {x: PAD.l, y: PAD.t, w: cv.width - PAD.l - PAD.r, h: cv.height - PAD.t - PAD.b}; }
 function mapXY(sd, f, x, y) { const [x0, x1, y0, y1] = sd.domain; return [f.x + (x - x0) / (x1 - x0) * f.w, f.y + f.h - (y - y0) / (y1 - y0) * f.h]; }
 function ticks(lo, hi, n) { const step = Math.pow(10, Math.floor(Math.log10((hi - lo) / n))), m = [1, 2, 5, 10].find(k => (hi - lo) / (k * step) <= n) * step, out = [];
@@ -65,7 +69,7 @@ function axes(ctx, f, xr, yr, xlabel, ylabel, title, xlog, ylog) {
     ctx.strokeStyle = '#e4e4e4'; ctx.beginPath(); ctx.moveTo(f.x, py); ctx.lineTo(f.x + f.w, py); ctx.stroke(); }
   ctx.textAlign = 'center'; ctx.textBaseline = 'bottom'; ctx.fillText(xlabel, f.x + f.w / 2, f.y + f.h + 36);
   ctx.font = 'bold ' + FONT; ctx.fillText(title, f.x + f.w / 2, f.y - 6); ctx.font = FONT;
-  ctx.save(); ctx.translate(12, f.y + f.h / 2); ctx.rotate(-Math.PI / 2); ctx.textBaseline = 'top'; ctx.fillText(ylabel, 0, 0); ctx.restore();
+  ctx.save(); ctx.translate(4, f.y + f.h / 2); ctx.rotate(-Math.PI / 2); ctx.textBaseline = 'top'; ctx.fillText(ylabel, 0, 0); ctx.restore();
 }
 function chart(cv, lines, opts) {
   const ctx = cv.getContext('2d'), f = frame(cv);
@@ -99,7 +103,7 @@ function draw(i) {
   const sec = L.sections[i], sd = L.surfaces[sec.surface], st = state[i], root = document.getElementById('play-' + i);
   const cv = root.querySelector('canvas.map'), ctx = cv.getContext('2d'), f = frame(cv);
   ctx.clearRect(0, 0, cv.width, cv.height); ctx.imageSmoothingEnabled = true;
-  ctx.drawImage(background(sd), f.x, f.y, f.w, f.h);
+  ctx.drawImage(background(sd, f.w, f.h), f.x, f.y);
   const [x0, x1, y0, y1] = sd.domain;
   axes(ctx, f, [x0, x1], [y0, y1], sd.xlabel, sd.ylabel, 'f = ' + sd.formula, false, false);
   ctx.save(); ctx.beginPath(); ctx.rect(f.x, f.y, f.w, f.h); ctx.clip();

@@ -232,3 +232,82 @@ def check_lang(lang: str) -> str:
     if lang not in LANGS:
         raise ValueError(f"Invalid language {lang!r}: choose one of {', '.join(LANGS)}.")
     return lang
+
+
+STORIES: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {
+    "ravine": (
+        ("Momentum in a ravine", "Gradient descent zig-zags across a ravine and crawls along it; momentum builds "
+         "speed along it."),
+        ("좁은 골짜기의 모멘텀", "경사 하강법은 골짜기를 가로질러 지그재그로 움직이며 바닥을 따라 느리게 기어가고, 모멘텀은 "
+         "골짜기를 따라 속도를 붙입니다."),
+    ),
+    "scaling": (
+        ("Per-coordinate scaling", "AdaGrad, RMSProp and Adam divide each coordinate's step by its own gradient "
+         "scale, so they head straight down the bowl instead of first falling down the steep y wall like GD; "
+         "AdaGrad's steps shrink as its squared-gradient sum grows."),
+        ("좌표별 스케일 조정", "AdaGrad, RMSProp, Adam은 좌표마다 그 좌표의 그래디언트 크기로 스텝을 나누므로, GD처럼 먼저 "
+         "가파른 y 방향 벽을 따라 떨어지지 않고 그릇 바닥을 향해 곧게 내려갑니다. AdaGrad의 스텝은 제곱 그래디언트 누적합이 "
+         "커지면서 줄어듭니다."),
+    ),
+    "saddle": (
+        ("Leaving a saddle", "Starting almost on the ridge line y = 0, adaptive methods blow the tiny y-gradient up "
+         "to a full-size step and leave quickly; plain gradient descent needs many steps to leave."),
+        ("안장점 벗어나기", "능선 y = 0 바로 옆에서 출발하면 적응형 방법은 아주 작은 y 방향 그래디언트를 제 크기의 스텝으로 "
+         "키워 금방 벗어나고, 순수한 경사 하강법은 벗어나는 데 여러 스텝이 걸립니다."),
+    ),
+    "two-basins": (
+        ("Two basins", "From the same start, gradient descent settles in the shallow well; momentum carries the "
+         "path over the ridge into the deep one."),
+        ("두 개의 우물", "같은 시작점에서 경사 하강법은 얕은 우물에 머물고, 모멘텀은 관성으로 능선을 넘어 깊은 우물로 "
+         "들어갑니다."),
+    ),
+    "rosenbrock": (
+        ("Rosenbrock's banana valley", "From two classic starts: reaching the valley is fast, following it to "
+         "(1, 1) is slow."),
+        ("로젠브록의 바나나 골짜기", "고전적인 두 시작점에서 출발합니다. 골짜기에 닿기는 쉽지만, 골짜기를 따라 (1, 1)까지 "
+         "가는 길은 느립니다."),
+    ),
+    "after-adam": (
+        ("After Adam", "Lion steps by exactly its learning rate in every coordinate (a flat step length; it stalls "
+         "near the floor); Schedule-Free AdamW is drawn at its averaged point x; Prodigy's lr scales its own "
+         "step-size estimate."),
+        ("Adam 이후", "Lion은 모든 좌표에서 정확히 학습률만큼 움직이므로 스텝 길이가 일정하고 바닥 근처에서 멈칫거립니다. "
+         "Schedule-Free AdamW는 평균점 x에서 그렸습니다. Prodigy의 lr은 스스로 추정한 스텝 크기에 곱하는 배율입니다."),
+    ),
+    "lr-sweep": (
+        ("The learning rate, visible", "Too small crawls, too large oscillates across the ravine and then "
+         "diverges."),
+        ("눈으로 보는 학습률", "너무 작으면 기어가고, 너무 크면 골짜기를 가로질러 진동하다가 발산합니다."),
+    ),
+    "batch-policies": (
+        ("The three batch policies", "GD, SGD and mini-batch are one rule on different batches: smooth and "
+         "costly, noisy and cheap, or in between."),
+        ("세 가지 배치 정책", "GD, SGD, 미니배치는 배치만 다른 같은 규칙입니다. 매끄럽지만 비싸거나, 잡음이 많지만 싸거나, "
+         "그 중간입니다."),
+    ),
+}
+"""The gallery's pictures (``optimlab compare --figures``): (title, story) in English, then in Korean."""
+
+FIGURE_WORDS: dict[str, tuple[str, str]] = {
+    "loss_title": WORDS["loss_title"],
+    "steps_title": WORDS["steps_title"],
+    "step": WORDS["step"],
+    "start": WORDS["start"],
+    "minimum": WORDS["minimum"],
+    "diverged": WORDS["diverged"],
+    "gap_axis": ("loss − f*  (log scale)", "손실 − f*  (로그 스케일)"),
+    "loss_axis": ("loss  (symmetric log scale)", "손실  (대칭 로그 스케일)"),
+    "steplen_axis": ("step length ‖θₜ − θₜ₋₁‖  (log)", "스텝 길이 ‖θₜ − θₜ₋₁‖  (로그)"),
+    "examples_axis": ("examples seen (log)", "처리한 예제 수 (로그)"),
+    "time_axis": ("wall time, s (log)", "실행 시간, 초 (로그)"),
+    "settings": ("learning rates: {lrs}; {steps} steps", "학습률: {lrs}; {steps} 스텝"),
+    "tuned_settings": ("learning rates tuned by one rule for all (log grid 1e-4…10): {lrs}; {steps} steps",
+                       "모든 옵티마이저에 같은 규칙으로 튜닝한 학습률(로그 격자 1e-4…10): {lrs}; {steps} 스텝"),
+}
+"""The fixed words of a static figure (PNG and GIF)."""
+
+
+def figure_word(key: str, lang: str, **values: object) -> str:
+    """A fixed word of a static figure in ``lang``."""
+    text = FIGURE_WORDS[key][1 if lang == "ko" else 0]
+    return text.format(**values) if values else text
