@@ -8,7 +8,6 @@ minimum, where the rate diverges) is computed here from the same grids; the page
 
 from __future__ import annotations
 
-import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -48,10 +47,12 @@ class Section:
     arrows: int = 0
     roles: bool = False
     curve_x: str = "step"
+    lr: float | None = None
+    """The learning rate the section opens at (default: each optimizer's marked one)."""
 
 
 SECTIONS: tuple[Section, ...] = (
-    Section("optimizer", "bowl", ("gd",), arrows=12),
+    Section("optimizer", "bowl", ("gd",), arrows=12, lr=0.1),
     Section("learning-rate", "bowl", ("gd",), roles=True),
     Section("batch", "least-squares", ("gd", "sgd", "minibatch"), curve_x="examples"),
     Section("momentum", "ravine", ("gd", "momentum", "nesterov")),
@@ -95,7 +96,7 @@ def lr_roles(pg: Playground, name: str = "gd") -> dict[str, float]:
     """The lesson's four named rates from the grid at the first start: a rate about 30× below the tuned one
     (too small), the tuned one (good), the largest stable one above it (too large), the smallest that diverges."""
     g = pg.series[name]
-    rows = [c for c, st in enumerate(g.settings) if len(st) == 1 + len(g.knobs)][: len(TUNE_GRID)]
+    rows = list(range(len(TUNE_GRID)))  # the settings at the default knobs come first (settings_for)
     good = rows.index(g.tuned)
     diverges = [i for i in range(good + 1, len(rows)) if g.diverged[rows[i], 0] >= 0]
     out = {"too-small": g.settings[rows[max(0, good - 6)]]["lr"], "good": g.settings[g.tuned]["lr"]}
@@ -183,8 +184,3 @@ def lesson(
         print(f"wrote {index} ({size:.1f} MB): {len(SECTIONS)} sections, {computed} settings × starts, "
               f"in {time.perf_counter() - began:.1f} s")
     return index
-
-
-def nearest_grid_lr(lr: float) -> float:
-    """The value of the tuning grid nearest to ``lr`` (on a log scale)."""
-    return min(TUNE_GRID, key=lambda v: abs(math.log(v / lr)))

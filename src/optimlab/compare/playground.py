@@ -6,8 +6,8 @@ the values of its other knobs (momentum, β₁, β₂), each from every start of
 
 One population runs it all. A trial is one setting; its parameter is not one point but the whole stack of
 starts, ``theta[K, S, 2]``. The classic rules are elementwise, so the S points of a trial are S independent runs
-with exactly the arithmetic of a trial started at each point alone (``tests/test_compare_playground.py`` checks
-this bit for bit against :func:`~optimlab.compare.compare`). Building a trial costs about a millisecond here
+with the arithmetic of a trial started at each point alone (``tests/test_compare_playground.py`` checks it against
+:func:`~optimlab.compare.compare` to float64 rounding: vectorized kernels may round a last bit differently). Building a trial costs about a millisecond here
 (validation against the preset's signature), a population step about the same, while a step over S points
 costs what a step over one point does: settings × starts trials one by one would cost S times more.
 

@@ -15,7 +15,7 @@ for (const sd of Object.values(L.surfaces)) {
 }
 const state = L.sections.map(sec => ({start: 0, set: Object.fromEntries(sec.series.map(n => {
   const se = L.surfaces[sec.surface].series[n], st = se.settings[se.tuned];
-  return [n, {lr: st[0], knobs: st.slice(1)}];
+  return [n, {lr: sec.lr ? nearest(se.lrs, sec.lr) : st[0], knobs: st.slice(1)}];
 }))}));
 const drawn = L.sections.map(() => ({}));
 window.lesson = {state, drawn, redraw: i => draw(i)};
@@ -58,7 +58,7 @@ function frame(cv) { return {x: PAD.l, y: PAD.t, w: cv.width - PAD.l - PAD.r, h:
 function mapXY(sd, f, x, y) { const [x0, x1, y0, y1] = sd.domain; return [f.x + (x - x0) / (x1 - x0) * f.w, f.y + f.h - (y - y0) / (y1 - y0) * f.h]; }
 function ticks(lo, hi, n) { const step = Math.pow(10, Math.floor(Math.log10((hi - lo) / n))), m = [1, 2, 5, 10].find(k => (hi - lo) / (k * step) <= n) * step, out = [];
   for (let v = Math.ceil(lo / m) * m; v <= hi + 1e-12; v += m) out.push(+v.toPrecision(6)); return out; }
-function axes(ctx, f, xr, yr, xlabel, ylabel, title, xlog, ylog) {
+function axes(ctx, f, xr, yr, xlabel, ylabel, title, xlog, ylog, grid = true) {
   ctx.strokeStyle = '#555'; ctx.fillStyle = '#222'; ctx.font = FONT; ctx.lineWidth = 1;
   ctx.strokeRect(f.x, f.y, f.w, f.h); ctx.textAlign = 'center'; ctx.textBaseline = 'top';
   const xt = xlog ? ticks(xr[0], xr[1], 6).filter(Number.isInteger) : ticks(xr[0], xr[1], 6);
@@ -66,7 +66,7 @@ function axes(ctx, f, xr, yr, xlabel, ylabel, title, xlog, ylog) {
   ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
   const yt = ylog ? ticks(yr[0], yr[1], 5).filter(Number.isInteger) : ticks(yr[0], yr[1], 5);
   for (const v of yt) { const py = f.y + f.h - (v - yr[0]) / (yr[1] - yr[0]) * f.h; ctx.fillText(ylog ? '1e' + v : fmt(v), f.x - 4, py);
-    ctx.strokeStyle = '#e4e4e4'; ctx.beginPath(); ctx.moveTo(f.x, py); ctx.lineTo(f.x + f.w, py); ctx.stroke(); }
+    if (grid) { ctx.strokeStyle = '#e4e4e4'; ctx.beginPath(); ctx.moveTo(f.x, py); ctx.lineTo(f.x + f.w, py); ctx.stroke(); } }
   ctx.textAlign = 'center'; ctx.textBaseline = 'bottom'; ctx.fillText(xlabel, f.x + f.w / 2, f.y + f.h + 36);
   ctx.font = 'bold ' + FONT; ctx.fillText(title, f.x + f.w / 2, f.y - 6); ctx.font = FONT;
   ctx.save(); ctx.translate(4, f.y + f.h / 2); ctx.rotate(-Math.PI / 2); ctx.textBaseline = 'top'; ctx.fillText(ylabel, 0, 0); ctx.restore();
@@ -94,7 +94,7 @@ function chart(cv, lines, opts) {
   ctx.restore();
 }
 function arrow(ctx, a, b, color) {
-  const dx = b[0] - a[0], dy = b[1] - a[1], len = Math.hypot(dx, dy); if (len < 3) return;
+  const dx = b[0] - a[0], dy = b[1] - a[1], len = Math.hypot(dx, dy); if (len < 14) return;
   const ux = dx / len, uy = dy / len, hx = b[0] - 8 * ux, hy = b[1] - 8 * uy;
   ctx.strokeStyle = color; ctx.fillStyle = color; ctx.lineWidth = 2; ctx.beginPath(); ctx.moveTo(a[0], a[1]); ctx.lineTo(hx, hy); ctx.stroke();
   ctx.beginPath(); ctx.moveTo(b[0], b[1]); ctx.lineTo(hx - 4 * uy, hy + 4 * ux); ctx.lineTo(hx + 4 * uy, hy - 4 * ux); ctx.closePath(); ctx.fill();
@@ -105,7 +105,7 @@ function draw(i) {
   ctx.clearRect(0, 0, cv.width, cv.height); ctx.imageSmoothingEnabled = true;
   ctx.drawImage(background(sd, f.w, f.h), f.x, f.y);
   const [x0, x1, y0, y1] = sd.domain;
-  axes(ctx, f, [x0, x1], [y0, y1], sd.xlabel, sd.ylabel, 'f = ' + sd.formula, false, false);
+  axes(ctx, f, [x0, x1], [y0, y1], sd.xlabel, sd.ylabel, 'f = ' + sd.formula, false, false, false);
   ctx.save(); ctx.beginPath(); ctx.rect(f.x, f.y, f.w, f.h); ctx.clip();
   for (const [k, s] of sd.starts.entries()) { const [px, py] = mapXY(sd, f, s[0], s[1]);
     ctx.beginPath(); ctx.arc(px, py, k === st.start ? 6 : 3.5, 0, 2 * Math.PI); ctx.fillStyle = 'white'; ctx.fill();

@@ -36,7 +36,7 @@ nav ol { columns: 2; font-size: .95em; } .what { font-size: 1.03em; max-width: 6
 .ctls { grid-column: 1 / span 2; display: flex; flex-direction: column; gap: 4px; }
 .ctl { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; font-size: .92em; }
 .ctl .name { min-width: 7em; font-weight: 600; } .ctl .swatch { display: inline-block; width: 14px; height: 4px; }
-.ctl input[type=range] { width: 220px; } .ctl .knobs { display: flex; gap: 10px; align-items: center; }
+.ctl input[type=range] { width: 220px; } .ctl input.knob { width: 130px; } .ctl .knobs { display: flex; gap: 10px; align-items: center; }
 .lrbox { display: inline-flex; flex-direction: column; } .strip { display: flex; width: 220px; height: 6px; }
 .strip span { flex: 1; margin-right: 1px; background: #9c9; } .strip span.bad { background: #d33; }
 .strip span.na { background: #ddd; } .strip span.tuned { box-shadow: 0 -4px 0 #E6B800; }
@@ -191,7 +191,7 @@ def lesson_html(
                                           "steps_title", "unavailable")}
     data = {"surfaces": surfaces, "words": words,
             "sections": [{"key": s.key, "surface": s.surface, "series": list(s.optimizers), "arrows": s.arrows,
-                          "curveX": s.curve_x} for s in playable]}
+                          "curveX": s.curve_x, "lr": s.lr} for s in playable]}
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
     parts, toc = [], []
     for number, sec in enumerate(sections, start=1):
