@@ -1,9 +1,18 @@
-"""Time `optimlab compare` with no arguments (the gallery) and append the result to benchmarks/RESULTS.md."""
+"""Time `optimlab compare` with no arguments (the lesson page) beside `import torch`, and append to RESULTS.md.
+
+Each round runs, one after the other in fresh processes: `python -c "import torch"` (the floor any torch program
+pays), `python -c "import optimlab"` (start-up), and `python -m optimlab.cli compare` in a fresh directory. The
+command's own seconds (what it prints as "done in": grids, page; start-up excluded) are read from its output.
+The machine is shared and noisy: compare the columns of one round, not numbers from different days.
+
+    PYTHONPATH=src python benchmarks/compare_speed.py [rounds] [--lang ko]
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -23,31 +32,46 @@ def machine_check() -> float:
     return time.perf_counter() - began
 
 
-def main(repeats: int = 3) -> None:
+def _wall(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
+    began = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    return time.perf_counter() - began, done.stdout
+
+
+def main(rounds: int = 3, lang: str = "en") -> None:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root / "src")}
-    command = [sys.executable, "-m", "optimlab.cli", "compare"]
+    py = sys.executable
     before = machine_check()
-    times = []
-    for _ in range(repeats):
+    rows: dict[str, list[float]] = {"import torch": [], "import optimlab": [], "optimlab compare": [], "own": []}
+    size = 0.0
+    for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
-            began = time.perf_counter()
-            subprocess.run(command, cwd=tmp, env=env, check=True, capture_output=True)
-            times.append(time.perf_counter() - began)
+            rows["import torch"].append(_wall([py, "-c", "import torch"], env, tmp)[0])
+            rows["import optimlab"].append(_wall([py, "-c", "import optimlab"], env, tmp)[0])
+            wall, out = _wall([py, "-m", "optimlab.cli", "compare", "--lang", lang], env, tmp)
+            rows["optimlab compare"].append(wall)
+            own = re.search(r"done in ([0-9.]+) s", out)
+            rows["own"].append(float(own.group(1)) if own else float("nan"))
+            size = (Path(tmp) / "optimlab-out" / "compare" / "index.html").stat().st_size / 1e6
     after = machine_check()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cmd = f"PYTHONPATH=src {Path(py).name} benchmarks/compare_speed.py {rounds}"
+    cmd += " --lang ko" if lang != "en" else ""
     lines = [
         "",
         "## compare_speed",
         "",
-        f"`optimlab compare` (no arguments: the gallery of {7} pictures, GIFs, CSVs and index.html), run as "
-        f"`python -m optimlab.cli compare` in a fresh directory, {repeats} runs, wall time including "
-        "interpreter start and imports.",
+        f"`optimlab compare --lang {lang}` (no other arguments: the lesson page, index.html {size:.1f} MB) beside "
+        f"`import torch` and `import optimlab`, {rounds} rounds, each a fresh process in a fresh directory; wall "
+        "time includes interpreter start. \"own\" is what the command prints as its own time (grids and page, "
+        f"start-up excluded). Command: `{cmd}`.",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
-        f"machine check (50 matmuls 512²) {before:.2f} s before, {after:.2f} s after.",
+        f"machine check (50 matmuls 512²) {before:.2f} s before, {after:.2f} s after; load average {load:.1f}.",
         "",
-        "| runs | median s | min s | max s |",
+        "| what | median s | min s | max s |",
         "|---|---|---|---|",
-        f"| {repeats} | {statistics.median(times):.1f} | {min(times):.1f} | {max(times):.1f} |",
+        *(f"| {name} | {statistics.median(v):.1f} | {min(v):.1f} | {max(v):.1f} |" for name, v in rows.items()),
         "",
     ]
     text = "\n".join(lines)
@@ -57,4 +81,9 @@ def main(repeats: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    args = sys.argv[1:]
+    language = "en"
+    if "--lang" in args:
+        language = args[args.index("--lang") + 1]
+        del args[args.index("--lang") : args.index("--lang") + 2]
+    main(int(args[0]) if args else 3, language)

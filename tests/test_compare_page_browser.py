@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from browser import needs_chromium, offline_page
 from optimlab.compare import compare
 from optimlab.registry import PRESETS
@@ -90,9 +91,10 @@ def test_lesson_sliders_and_a_click_redraw_the_paths(tmp_path: Path, lang: str) 
         assert page.evaluate(drawn.replace("[0]", "[1]"), "momentum") != m_before
         assert page.evaluate(loss) != l_before
         # a click on the map starts every path of that picture from the nearest grid point
-        k, start = page.evaluate("() => { const s = L.surfaces['ravine'].starts; return [s.length - 1, s[s.length - 1]]; }")
+        k, start = page.evaluate("() => { const s = L.surfaces['ravine'].starts; return [s.length - 1, s.at(-1)]; }")
         page.locator("#play-1 canvas.map").scroll_into_view_if_needed()
-        target = page.evaluate("""() => { const sd = L.surfaces['ravine'], cv = document.querySelector('#play-1 canvas.map');
+        target = page.evaluate("""() => {
+            const sd = L.surfaces['ravine'], cv = document.querySelector('#play-1 canvas.map');
             const k = sd.starts.length - 1, q = mapXY(sd, frame(cv), sd.starts[k][0], sd.starts[k][1]);
             const r = cv.getBoundingClientRect();
             return [r.left + q[0] * r.width / cv.width, r.top + q[1] * r.height / cv.height]; }""")

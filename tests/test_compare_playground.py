@@ -90,7 +90,7 @@ def test_encoding_round_trips_within_its_resolution() -> None:
     data = encode_playground(pg, PAGE_LRS, LABELS, {"momentum": "#0072B2"})
     se = data["series"]["momentum"]
     q = np.frombuffer(base64.b64decode(se["xy"]), dtype="<u2").reshape(len(se["settings"]), len(pg.starts), 31, 2)
-    (x0, x1), (y0, y1) = pg.surface.domain
+    (x0, x1), _ = pg.surface.domain
     grid = pg.series["momentum"]
     c = next(i for i, st in enumerate(grid.settings) if st["lr"] == se["settings"][0][0]
              and st["momentum"] == se["settings"][0][1])
@@ -104,8 +104,8 @@ def test_encoding_round_trips_within_its_resolution() -> None:
 def _small_page(lang: str) -> str:
     grids = {"bowl": playground(SURFACES["bowl"], ["gd", "adagrad"], 40),
              "ravine": playground(SURFACES["ravine"], ["gd", "momentum"], 40)}
-    sections = (Section("learning-rate", "bowl", ("gd",), roles=True), Section("momentum", "ravine", ("gd", "momentum")),
-                Section("choose"))
+    sections = (Section("learning-rate", "bowl", ("gd",), roles=True),
+                Section("momentum", "ravine", ("gd", "momentum")), Section("choose"))
     facts = {(s.key, n): measured(grids[s.surface], n) for s in sections for n in s.optimizers}
     return lesson_html(grids, sections, lang=lang, roles=lr_roles(grids["bowl"]), facts=facts,
                        store="nowhere.sqlite", landscape="landscape.html")
@@ -123,7 +123,8 @@ def test_page_in_korean_has_hangul_in_every_title_and_links_the_landscape() -> N
 
 def test_no_landscape_no_section() -> None:
     grids = {"bowl": playground(SURFACES["bowl"], ["gd"], 10)}
-    page = lesson_html(grids, (Section("adagrad", "bowl", ("gd",)),), facts={("adagrad", "gd"): measured(grids["bowl"], "gd")})
+    facts = {("adagrad", "gd"): measured(grids["bowl"], "gd")}
+    page = lesson_html(grids, (Section("adagrad", "bowl", ("gd",)),), facts=facts)
     assert "sec-network" not in page
 
 

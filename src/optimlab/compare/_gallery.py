@@ -85,7 +85,9 @@ def localize(result: CompareResult, name: str, lang: str) -> CompareResult:
     return result
 
 
-def _render(name: str, story: str, make: Callable[[], CompareResult], out: Path, lang: str) -> tuple[CompareResult, float]:
+def _render(
+    name: str, story: str, make: Callable[[], CompareResult], out: Path, lang: str
+) -> tuple[CompareResult, float]:
     began = time.perf_counter()
     result = make()
     result.story = story

@@ -6,10 +6,11 @@ the values of its other knobs (momentum, β₁, β₂), each from every start of
 
 One population runs it all. A trial is one setting; its parameter is not one point but the whole stack of
 starts, ``theta[K, S, 2]``. The classic rules are elementwise, so the S points of a trial are S independent runs
-with the arithmetic of a trial started at each point alone (``tests/test_compare_playground.py`` checks it against
-:func:`~optimlab.compare.compare` to float64 rounding: vectorized kernels may round a last bit differently). Building a trial costs about a millisecond here
-(validation against the preset's signature), a population step about the same, while a step over S points
-costs what a step over one point does: settings × starts trials one by one would cost S times more.
+with the arithmetic of a trial started at each point alone (``tests/test_compare_playground.py`` checks it
+against :func:`~optimlab.compare.compare` to float64 rounding: vectorized kernels may round a last bit
+differently). Building a trial costs about a millisecond here (validation against the preset's signature), a
+population step about the same, while a step over S points costs what a step over one point does: settings ×
+starts trials one by one would cost S times more.
 
 Divergence is tracked per start, with the rule :func:`~optimlab.compare._run.run_surface` applies per trial (loss
 not finite, or the point escaped beyond :data:`~optimlab.compare._run.ESCAPE_FACTOR` domain widths): the path
@@ -110,9 +111,9 @@ def run_grid(
     surface: Surface, trials: Sequence[Trial], starts: Sequence[Point], steps: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``trials`` × ``starts`` as one population of ``len(trials)`` trials over ``theta[K, S, 2]``."""
-    for t in trials:
-        if t.preset.rule.shared_state:  # a reducing rule would couple the starts inside one trial
-            raise ValueError(f"{t.optimizer} sums over its parameters, so its starts cannot share a trial.")
+    for trial in trials:
+        if trial.preset.rule.shared_state:  # a reducing rule would couple the starts inside one trial
+            raise ValueError(f"{trial.optimizer} sums over its parameters, so its starts cannot share a trial.")
     k, s = len(trials), len(starts)
     theta = torch.tensor(starts, dtype=torch.float64).expand(k, s, 2).clone()
     pop = Population(list(trials), [theta])

@@ -24,7 +24,9 @@ if TYPE_CHECKING:
 GRID = 120
 
 
-def grid_levels(surface: Surface, n: int = GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float] | None]:
+def grid_levels(
+    surface: Surface, n: int = GRID
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[float, float] | None]:
     """Grid ``X, Y``, the values to colour (``f - min``, clipped at a floor, when log-scaled) and ``(floor, top)``."""
     gx, gy, z = surface.grid(n)
     zz = z.numpy()
@@ -65,7 +67,7 @@ def step_lengths(paths: np.ndarray) -> np.ndarray:
     moves = np.linalg.norm(np.diff(paths, axis=-2), axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         logs = np.log10(np.maximum(moves, 1e-16))
-    return np.concatenate([np.full(logs.shape[:-1] + (1,), np.nan), logs], axis=-1)
+    return np.concatenate([np.full((*logs.shape[:-1], 1), np.nan), logs], axis=-1)
 
 
 def kept_rows(series: SeriesGrid, lrs: Iterable[float]) -> list[int]:

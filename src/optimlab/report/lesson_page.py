@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,8 @@ nav ol { columns: 2; font-size: .95em; } .what { font-size: 1.03em; max-width: 6
 .ctls { grid-column: 1 / span 2; display: flex; flex-direction: column; gap: 4px; }
 .ctl { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; font-size: .92em; }
 .ctl .name { min-width: 7em; font-weight: 600; } .ctl .swatch { display: inline-block; width: 14px; height: 4px; }
-.ctl input[type=range] { width: 220px; } .ctl input.knob { width: 130px; } .ctl .knobs { display: flex; gap: 10px; align-items: center; }
+.ctl input[type=range] { width: 220px; } .ctl input.knob { width: 130px; }
+.ctl .knobs { display: flex; gap: 10px; align-items: center; }
 .lrbox { display: inline-flex; flex-direction: column; } .strip { display: flex; width: 220px; height: 6px; }
 .strip span { flex: 1; margin-right: 1px; background: #9c9; } .strip span.bad { background: #d33; }
 .strip span.na { background: #ddd; } .strip span.tuned { box-shadow: 0 -4px 0 #E6B800; }
@@ -183,7 +184,7 @@ def lesson_html(
     roles = dict(roles or {})
     used = sorted({s.surface for s in sections if s.surface})
     colors = {n: _color(n) for g in grids.values() for n in g.series}
-    extra = {"gd": list(roles.values())}
+    extra: dict[str, Iterable[float]] = {"gd": list(roles.values())}
     surfaces = {k: encode_playground(grids[k], PAGE_LRS, LABELS, colors, extra if k == "bowl" else None)
                 for k in used}
     playable = [s for s in sections if s.surface]

@@ -79,7 +79,8 @@ def draw_paths(ax: Any, result: CompareResult, upto: int | None = None) -> None:
         if result.diverged_at[k] is not None and upto is None:
             ax.scatter(*last, marker="X", s=110, color=result.colors[k], edgecolors="white", zorder=7)
             ax.annotate(
-                figure_word("diverged", result.lang, n=result.diverged_at[k]), last, xytext=(6, -12), textcoords="offset points",
+                figure_word("diverged", result.lang, n=result.diverged_at[k]), last, xytext=(6, -12),
+                textcoords="offset points",
                 fontsize=8, color=result.colors[k], zorder=8,
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
             )
