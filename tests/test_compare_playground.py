@@ -169,3 +169,13 @@ def test_korean_figures_render_every_glyph(tmp_path: Path) -> None:
     assert missing == []
     assert HANGUL.search(result.title) and HANGUL.search(result.story) and HANGUL.search(result.settings)
     assert files["png"].stat().st_size > 10_000 and files["gif"].stat().st_size > 10_000
+
+
+def test_cli_single_picture_in_korean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["compare", "--lang", "ko", "--surface", "bowl", "--optimizers", "gd,adam", "--lr", "0.1", "--steps", "20",
+            "--out", str(tmp_path), "--no-gif"]
+    assert main(argv) == 0
+    page = (tmp_path / "compare.html").read_text(encoding="utf-8")
+    assert '<html lang="ko">' in page and "이 페이지의 옵티마이저" in page and "계보도" in page
+    assert HANGUL.search(page.split('id="optimlab-data">')[1].split("</script>")[0])  # the plots' words
+    assert "학습률" in capsys.readouterr().out

@@ -107,7 +107,10 @@ def run_compare(args: argparse.Namespace) -> int:
             seeds=list(range(args.seeds)), noise=args.noise, progress=progress, **kwargs,
         )
         stem = "compare"
-    result.lang = args.lang
+    if args.lang != "en":
+        from .compare._gallery import localize
+
+        localize(result, None, args.lang)
     files = result.save(out, stem=stem, gif=not args.no_gif, html=not args.no_html)
     print(result.summary.drop(columns=["label"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\n{result.settings}")

@@ -67,15 +67,22 @@ STORIES: list[Story] = [
 ]
 
 
-def localize(result: CompareResult, name: str, lang: str) -> CompareResult:
-    """Set the words of a gallery picture in ``lang``: its title, story, settings line, labels and notes."""
+def localize(result: CompareResult, name: str | None, lang: str) -> CompareResult:
+    """Set the words of a picture in ``lang``: its title, story, settings line, labels and notes.
+
+    ``name`` is the gallery story's (its title and story come from the text table); for any other picture
+    (``name=None``) the title names the surface and the optimizers and the story is left out."""
     from ..report.lesson_text import STORIES as WORDS
     from ..report.lesson_text import figure_word
 
     result.lang = lang
     if lang == "en":
         return result
-    result.title, result.story = WORDS[name][1]
+    if name is not None:
+        result.title, result.story = WORDS[name][1]
+    else:
+        names = ", ".join(dict.fromkeys(t.optimizer for t in result.trials))
+        result.title, result.story = f"{result.surface.name}: {names}", ""
     lrs = ", ".join(f"{t.optimizer} {lr:.3g}" for t, lr in zip(result.trials, result.lrs, strict=True))
     key = "tuned_settings" if "tuned" in result.settings else "settings"
     result.settings = figure_word(key, lang, lrs=lrs, steps=result.steps)
@@ -101,7 +108,8 @@ def _render_index(i: int, out: str, lang: str) -> tuple[CompareResult, float]:
     return _render(name, story, make, Path(out), lang)
 
 
-def _one_thread() -> None:
+def one_torch_thread() -> None:
+    """A worker process's initializer: one torch thread each."""
     import torch
 
     torch.set_num_threads(1)  # two worker processes on two cores: no oversubscription
@@ -116,7 +124,7 @@ def gallery(
     began = time.perf_counter()
     n = len(STORIES)
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
+        with ProcessPoolExecutor(workers, initializer=one_torch_thread) as pool:
             done = list(pool.map(_render_index, range(n), [str(out)] * n, [lang] * n))
     else:
         done = [_render(name, story, make, out, lang) for name, story, make in STORIES]

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..problems.surfaces import SURFACES
 from ._api import TUNE_GRID
+from ._gallery import one_torch_thread
 from ._linreg import batch_playground
 from .playground import Playground, playground
 
@@ -77,18 +78,12 @@ def run_one(surface: str) -> Playground:
                       knobs=spec.get("knobs", True), marked_lr=spec.get("marked_lr"))
 
 
-def _one_thread() -> None:
-    import torch
-
-    torch.set_num_threads(1)  # two worker processes on two cores: no oversubscription
-
-
 def run_all(workers: int = 2) -> dict[str, Playground]:
     """Every grid of :data:`RUNS`, in ``workers`` processes (1: in this one)."""
     names = list(RUNS)
     if workers <= 1:
         return {n: run_one(n) for n in names}
-    with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
+    with ProcessPoolExecutor(workers, initializer=one_torch_thread) as pool:
         return dict(zip(names, pool.map(run_one, names), strict=True))
 
 

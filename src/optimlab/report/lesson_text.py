@@ -211,6 +211,17 @@ WORDS: dict[str, tuple[str, str]] = {
                "내장 문제)를 실행하면 내 문제에 맞는 옵티마이저와 학습률을 추천받을 수 있습니다."),
     "landscape": ("Open the real network's loss landscape", "실제 신경망의 손실 지형 열기"),
     "family": ("The family tree", "계보도"),
+    "on_page": ("The optimizers on this page", "이 페이지의 옵티마이저"),
+    "rest": ("The rest of the family", "나머지 옵티마이저"),
+    "card_short": ("{name}: how it works (explain card)", "{name}: 작동 원리 (설명 카드)"),
+    "page_help": ("Drag the slider or press Play to move along the paths; click a legend entry to hide or show an "
+                  "optimizer; hover a path for its values. Start points are white circles, known minima gold stars.",
+                  "슬라이더를 끌거나 재생을 누르면 경로를 따라 움직입니다. 범례 항목을 클릭하면 옵티마이저를 숨기거나 "
+                  "보여 주고, 경로 위에 마우스를 올리면 값이 나옵니다. 시작점은 흰 원, 알려진 최솟값은 금색 별입니다."),
+    "play": ("Play", "재생"),
+    "pause": ("Pause", "일시 정지"),
+    "view3d": ("3-D view (drag to turn)", "3차원 보기 (끌어서 회전)"),
+    "gap_short": ("loss − f*", "손실 − f*"),
     "footer": ("Built by `optimlab compare` in {seconds:.1f} s; {trials} settings × starts computed by the population "
                "engine.", "`optimlab compare`가 {seconds:.1f}초 만에 만들었습니다. population 엔진이 설정 × 시작점 "
                "{trials}개를 계산했습니다."),
