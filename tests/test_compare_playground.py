@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 import warnings
 from pathlib import Path
@@ -177,5 +178,7 @@ def test_cli_single_picture_in_korean(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(argv) == 0
     page = (tmp_path / "compare.html").read_text(encoding="utf-8")
     assert '<html lang="ko">' in page and "이 페이지의 옵티마이저" in page and "계보도" in page
-    assert HANGUL.search(page.split('id="optimlab-data">')[1].split("</script>")[0])  # the plots' words
+    (figure,) = json.loads(page.split('id="optimlab-data">')[1].split("</script>")[0])
+    assert all(HANGUL.search(w) for k, w in figure["words"].items() if k != "gap_short")  # the plots' words
+    assert HANGUL.search(figure["settings"])
     assert "학습률" in capsys.readouterr().out
