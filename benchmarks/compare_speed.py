@@ -5,7 +5,10 @@ pays), `python -c "import optimlab"` (start-up), and `python -m optimlab.cli com
 command's own seconds (what it prints as "done in": grids, page; start-up excluded) are read from its output.
 The machine is shared and noisy: compare the columns of one round, not numbers from different days.
 
-    PYTHONPATH=src python benchmarks/compare_speed.py [rounds] [--lang ko]
+    PYTHONPATH=src python benchmarks/compare_speed.py [rounds] [--lang ko] [--baseline OTHER/src]
+
+``--baseline`` also runs `optimlab compare` from another source tree (e.g. main's) in every round, so the two
+versions are compared side by side on the same machine state.
 """
 
 from __future__ import annotations
@@ -38,12 +41,20 @@ def _wall(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, str
     return time.perf_counter() - began, done.stdout
 
 
-def main(rounds: int = 3, lang: str = "en") -> None:
+def _own(out: str) -> float:
+    """The command's own seconds: the last "… in X s" it printed (start-up excluded)."""
+    found = re.findall(r" in ([0-9.]+) s\s*$", out, flags=re.MULTILINE)
+    return float(found[-1]) if found else float("nan")
+
+
+def main(rounds: int = 3, lang: str = "en", baseline: str | None = None) -> None:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root / "src")}
     py = sys.executable
     before = machine_check()
     rows: dict[str, list[float]] = {"import torch": [], "import optimlab": [], "optimlab compare": [], "own": []}
+    if baseline:
+        rows |= {"baseline: optimlab compare": [], "baseline: own": []}
     size = 0.0
     for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
@@ -51,13 +62,18 @@ def main(rounds: int = 3, lang: str = "en") -> None:
             rows["import optimlab"].append(_wall([py, "-c", "import optimlab"], env, tmp)[0])
             wall, out = _wall([py, "-m", "optimlab.cli", "compare", "--lang", lang], env, tmp)
             rows["optimlab compare"].append(wall)
-            own = re.search(r"done in ([0-9.]+) s", out)
-            rows["own"].append(float(own.group(1)) if own else float("nan"))
+            rows["own"].append(_own(out))
             size = (Path(tmp) / "optimlab-out" / "compare" / "index.html").stat().st_size / 1e6
+        if baseline:
+            with tempfile.TemporaryDirectory() as tmp:
+                wall, out = _wall([py, "-m", "optimlab.cli", "compare"], {**env, "PYTHONPATH": baseline}, tmp)
+                rows["baseline: optimlab compare"].append(wall)
+                rows["baseline: own"].append(_own(out))
     after = machine_check()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cmd = f"PYTHONPATH=src {Path(py).name} benchmarks/compare_speed.py {rounds}"
     cmd += " --lang ko" if lang != "en" else ""
+    cmd += f" --baseline {baseline}" if baseline else ""
     lines = [
         "",
         "## compare_speed",
@@ -82,8 +98,9 @@ def main(rounds: int = 3, lang: str = "en") -> None:
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    language = "en"
-    if "--lang" in args:
-        language = args[args.index("--lang") + 1]
-        del args[args.index("--lang") : args.index("--lang") + 2]
-    main(int(args[0]) if args else 3, language)
+    options = {"--lang": "en", "--baseline": None}
+    for flag in options:
+        if flag in args:
+            options[flag] = args[args.index(flag) + 1]
+            del args[args.index(flag) : args.index(flag) + 2]
+    main(int(args[0]) if args else 3, options["--lang"] or "en", options["--baseline"])
