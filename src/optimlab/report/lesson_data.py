@@ -54,10 +54,11 @@ def _u16(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def curve_values(surface: Surface, losses: np.ndarray) -> tuple[np.ndarray, bool]:
-    """What the loss chart draws: log10(loss − f*) when the minimum is known, else the loss itself."""
+    """What the loss chart draws: log10(loss − f*) when the minimum is known, else the loss on a symmetric log
+    scale, sign(f)·log10(1 + |f|) (a surface without a minimum, the saddle, sends paths to -1e6 and beyond)."""
     f_star = surface.min_value
     if f_star is None:
-        return losses, False
+        return np.sign(losses) * np.log10(1 + np.abs(losses)), False
     with np.errstate(invalid="ignore"):
         return np.log10(np.maximum(losses - f_star, 1e-16)), True
 

@@ -65,16 +65,17 @@ function ticks(lo, hi, n) {
   const step = Math.pow(10, Math.floor(Math.log10((hi - lo) / n)));
   const m = [1, 2, 5, 10].find(k => (hi - lo) / (k * step) <= n) * step, out = [];
   for (let v = Math.ceil(lo / m) * m; v <= hi + 1e-12; v += m) out.push(+v.toPrecision(6)); return out; }
-function axes(ctx, f, xr, yr, xlabel, ylabel, title, xlog, ylog, grid = true) {
+function axes(ctx, f, xr, yr, xlabel, ylabel, title, xlog, ylog, grid = true, symlog = false) {
   ctx.strokeStyle = '#555'; ctx.fillStyle = '#222'; ctx.font = FONT; ctx.lineWidth = 1;
   ctx.strokeRect(f.x, f.y, f.w, f.h); ctx.textAlign = 'center'; ctx.textBaseline = 'top';
   const xt = xlog ? ticks(xr[0], xr[1], 6).filter(Number.isInteger) : ticks(xr[0], xr[1], 6);
   for (const v of xt) { const px = f.x + (v - xr[0]) / (xr[1] - xr[0]) * f.w;
     ctx.fillText(xlog ? '1e' + v : fmt(v), px, f.y + f.h + 4); }
   ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
-  const yt = ylog ? ticks(yr[0], yr[1], 5).filter(Number.isInteger) : ticks(yr[0], yr[1], 5);
+  const yt = ylog || symlog ? ticks(yr[0], yr[1], 5).filter(Number.isInteger) : ticks(yr[0], yr[1], 5);
+  const ytext = v => ylog ? '1e' + v : (symlog ? fmt(Math.sign(v) * (Math.pow(10, Math.abs(v)) - 1)) : fmt(v));
   for (const v of yt) { const py = f.y + f.h - (v - yr[0]) / (yr[1] - yr[0]) * f.h;
-    ctx.fillText(ylog ? '1e' + v : fmt(v), f.x - 4, py);
+    ctx.fillText(ytext(v), f.x - 4, py);
     if (grid) { ctx.strokeStyle = '#e4e4e4'; ctx.beginPath(); ctx.moveTo(f.x, py); ctx.lineTo(f.x + f.w, py);
       ctx.stroke(); } }
   ctx.textAlign = 'center'; ctx.textBaseline = 'bottom'; ctx.fillText(xlabel, f.x + f.w / 2, f.y + f.h + 36);
@@ -92,7 +93,7 @@ function chart(cv, lines, opts) {
   let xr = [Math.min(...xs), Math.max(...xs)], yr = [Math.min(...ys), Math.max(...ys)];
   if (xr[1] - xr[0] < 1e-9) xr[1] = xr[0] + 1; if (yr[1] - yr[0] < 1e-9) { yr[0] -= 0.5; yr[1] += 0.5; }
   const padY = 0.04 * (yr[1] - yr[0]); yr = [yr[0] - padY, yr[1] + padY];
-  axes(ctx, f, xr, yr, opts.xlabel, opts.ylabel, opts.title, opts.xlog, opts.ylog);
+  axes(ctx, f, xr, yr, opts.xlabel, opts.ylabel, opts.title, opts.xlog, opts.ylog, true, !!opts.symlog);
   ctx.save(); ctx.beginPath(); ctx.rect(f.x, f.y, f.w, f.h); ctx.clip();
   for (const ln of lines) {
     ctx.strokeStyle = ln.color; ctx.lineWidth = 2; ctx.beginPath(); let on = false;
@@ -155,7 +156,8 @@ function draw(i) {
   const xl = sec.curveX === 'examples' ? T.examples + ' (log)' : T.step;
   const xlog = sec.curveX === 'examples';
   chart(root.querySelector('canvas.loss'), losses,
-        {xlabel: xl, ylabel: sd.curve.log ? T.gap : T.loss, title: T.loss_title, xlog, ylog: sd.curve.log});
+        {xlabel: xl, ylabel: sd.curve.log ? T.gap : T.symloss, title: T.loss_title, xlog, ylog: sd.curve.log,
+         symlog: !sd.curve.log});
   chart(root.querySelector('canvas.steps'), steps,
         {xlabel: xl, ylabel: T.steplen, title: T.steps_title, xlog, ylog: true});
   for (const n of sec.series) controls(i, n);

@@ -188,7 +188,7 @@ def lesson_html(
     surfaces = {k: encode_playground(grids[k], PAGE_LRS, LABELS, colors, extra if k == "bowl" else None)
                 for k in used}
     playable = [s for s in sections if s.surface]
-    words = {k: word(k, lang) for k in ("diverged", "examples", "step", "gap", "loss", "steplen", "loss_title",
+    words = {k: word(k, lang) for k in ("diverged", "examples", "step", "gap", "symloss", "steplen", "loss_title",
                                           "steps_title", "unavailable")}
     data = {"surfaces": surfaces, "words": words,
             "sections": [{"key": s.key, "surface": s.surface, "series": list(s.optimizers), "arrows": s.arrows,

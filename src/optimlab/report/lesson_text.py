@@ -171,6 +171,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "examples": ("examples seen", "처리한 예제 수"),
     "gap": ("loss − f* (log)", "손실 − f* (로그)"),
     "loss": ("loss", "손실"),
+    "symloss": ("loss (symmetric log)", "손실 (대칭 로그)"),
     "steplen": ("step length (log)", "스텝 길이 (로그)"),
     "start": ("start", "시작점"),
     "minimum": ("known minimum", "알려진 최솟값"),
