@@ -212,7 +212,10 @@ def lesson_html(
         toc.append(f'<li><a href="#sec-network">{html.escape(section_text("network", lang)[0])}</a></li>')
     title = word("page_title", lang)
     trials = sum(g.paths.shape[0] * g.paths.shape[1] for k in used for g in grids[k].series.values())
-    seconds = time.perf_counter() - began if began is not None else 0.0
+    footer = ""
+    if began is not None:
+        built = word("footer", lang, seconds=time.perf_counter() - began, trials=trials)
+        footer = f'<p class="hint">{_code(built)}</p>'
     return f"""<!DOCTYPE html>
 <html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{LESSON_CSS}</style></head>
@@ -220,7 +223,7 @@ def lesson_html(
 <p>{html.escape(word("intro", lang) + word("criterion", lang))}</p>
 <nav><b>{html.escape(word("contents", lang))}</b><ol>{"".join(toc)}</ol></nav>
 {"".join(parts)}{network}
-<p class="hint">{_code(word("footer", lang, seconds=seconds, trials=trials))}</p>
+{footer}
 <script type="application/json" id="lesson-data">{payload}</script>
 <script>{LESSON_JS}</script>
 </body></html>
