@@ -129,6 +129,9 @@ def measured(pg: Playground, name: str) -> dict[str, Any]:
 
 def stored_claims(store: Path) -> tuple[str, list[dict[str, Any]]] | None:
     """The latest claims study's verdicts in ``store`` (read-only), or ``None`` when there is none."""
+    import sqlite3
+
+    from ..errors import UserError
     from ..study.store import Store, check_store
 
     try:
@@ -139,7 +142,7 @@ def stored_claims(store: Path) -> tuple[str, list[dict[str, Any]]] | None:
                 claims = db.claims(study["id"])
                 if claims:
                     return str(study["id"]), claims
-    except Exception:  # a store we cannot read is no reason to fail the lesson: the page says none was found
+    except (UserError, OSError, sqlite3.Error):  # a store we cannot read does not stop the lesson: "none found"
         return None
     return None
 
