@@ -1,9 +1,21 @@
-"""Time `optimlab compare` with no arguments (the gallery) and append the result to benchmarks/RESULTS.md."""
+"""Time `optimlab compare` with no arguments (the lesson page) beside `import torch`, and append to RESULTS.md.
+
+Each round runs, one after the other in fresh processes: `python -c "import torch"` (the floor any torch program
+pays), `python -c "import optimlab"` (start-up), and `python -m optimlab.cli compare` in a fresh directory. The
+command's own seconds (what it prints as "done in": grids, page; start-up excluded) are read from its output.
+The machine is shared and noisy: compare the columns of one round, not numbers from different days.
+
+    PYTHONPATH=src python benchmarks/compare_speed.py [rounds] [--lang ko] [--baseline OTHER/src]
+
+``--baseline`` also runs `optimlab compare` from another source tree (e.g. main's) in every round, so the two
+versions are compared side by side on the same machine state.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -23,31 +35,59 @@ def machine_check() -> float:
     return time.perf_counter() - began
 
 
-def main(repeats: int = 3) -> None:
+def _wall(command: list[str], env: dict[str, str], cwd: str) -> tuple[float, str]:
+    began = time.perf_counter()
+    done = subprocess.run(command, cwd=cwd, env=env, check=True, capture_output=True, text=True)
+    return time.perf_counter() - began, done.stdout
+
+
+def _own(out: str) -> float:
+    """The command's own seconds: the last "… in X s" it printed (start-up excluded)."""
+    found = re.findall(r" in ([0-9.]+) s\s*$", out, flags=re.MULTILINE)
+    return float(found[-1]) if found else float("nan")
+
+
+def main(rounds: int = 3, lang: str = "en", baseline: str | None = None) -> None:
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PYTHONPATH": str(root / "src")}
-    command = [sys.executable, "-m", "optimlab.cli", "compare"]
+    py = sys.executable
     before = machine_check()
-    times = []
-    for _ in range(repeats):
+    rows: dict[str, list[float]] = {"import torch": [], "import optimlab": [], "optimlab compare": [], "own": []}
+    if baseline:
+        rows |= {"baseline: optimlab compare": [], "baseline: own": []}
+    size = 0.0
+    for _ in range(rounds):
         with tempfile.TemporaryDirectory() as tmp:
-            began = time.perf_counter()
-            subprocess.run(command, cwd=tmp, env=env, check=True, capture_output=True)
-            times.append(time.perf_counter() - began)
+            rows["import torch"].append(_wall([py, "-c", "import torch"], env, tmp)[0])
+            rows["import optimlab"].append(_wall([py, "-c", "import optimlab"], env, tmp)[0])
+            wall, out = _wall([py, "-m", "optimlab.cli", "compare", "--lang", lang], env, tmp)
+            rows["optimlab compare"].append(wall)
+            rows["own"].append(_own(out))
+            size = (Path(tmp) / "optimlab-out" / "compare" / "index.html").stat().st_size / 1e6
+        if baseline:
+            with tempfile.TemporaryDirectory() as tmp:
+                wall, out = _wall([py, "-m", "optimlab.cli", "compare"], {**env, "PYTHONPATH": baseline}, tmp)
+                rows["baseline: optimlab compare"].append(wall)
+                rows["baseline: own"].append(_own(out))
     after = machine_check()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    cmd = f"PYTHONPATH=src {Path(py).name} benchmarks/compare_speed.py {rounds}"
+    cmd += " --lang ko" if lang != "en" else ""
+    cmd += f" --baseline {baseline}" if baseline else ""
     lines = [
         "",
         "## compare_speed",
         "",
-        f"`optimlab compare` (no arguments: the gallery of {7} pictures, GIFs, CSVs and index.html), run as "
-        f"`python -m optimlab.cli compare` in a fresh directory, {repeats} runs, wall time including "
-        "interpreter start and imports.",
+        f"`optimlab compare --lang {lang}` (no other arguments: the lesson page, index.html {size:.1f} MB) beside "
+        f"`import torch` and `import optimlab`, {rounds} rounds, each a fresh process in a fresh directory; wall "
+        "time includes interpreter start. \"own\" is what the command prints as its own time (grids and page, "
+        f"start-up excluded). Command: `{cmd}`.",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
-        f"machine check (50 matmuls 512²) {before:.2f} s before, {after:.2f} s after.",
+        f"machine check (50 matmuls 512²) {before:.2f} s before, {after:.2f} s after; load average {load:.1f}.",
         "",
-        "| runs | median s | min s | max s |",
+        "| what | median s | min s | max s |",
         "|---|---|---|---|",
-        f"| {repeats} | {statistics.median(times):.1f} | {min(times):.1f} | {max(times):.1f} |",
+        *(f"| {name} | {statistics.median(v):.1f} | {min(v):.1f} | {max(v):.1f} |" for name, v in rows.items()),
         "",
     ]
     text = "\n".join(lines)
@@ -57,4 +97,10 @@ def main(repeats: int = 3) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    args = sys.argv[1:]
+    options = {"--lang": "en", "--baseline": None}
+    for flag in options:
+        if flag in args:
+            options[flag] = args[args.index(flag) + 1]
+            del args[args.index(flag) : args.index(flag) + 2]
+    main(int(args[0]) if args else 3, options["--lang"] or "en", options["--baseline"])

@@ -13,7 +13,8 @@ from .errors import InvalidValueError
 DEFAULT_OUT = "optimlab-out/compare"
 
 _EXAMPLES = """examples:
-  optimlab compare                                   the gallery: one picture per character of the classic family
+  optimlab compare                                   the lesson: one page, each picture a playground (index.html)
+  optimlab compare --lang ko --figures               the lesson in Korean, plus every picture as PNG, GIF and CSV
   optimlab compare --surface beale --optimizers gd,momentum,adam --tune --start 1,1.5 --start 3,4
   optimlab compare --surface "x**2 + 3*sin(y)" --lr 0.05 --steps 100
   optimlab compare --problem linear-regression       GD vs SGD vs mini-batch in parameter space
@@ -26,7 +27,7 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "compare", help="optimizer paths on classic loss surfaces: PNG, GIF, interactive HTML, table",
         description="Run optimizers on a 2-D loss surface as one population and draw their paths. With no "
-        "arguments, writes the gallery of the classic optimizer family.",
+        "arguments, writes the lesson: one offline page walking the classic family, each picture a playground.",
         epilog=_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--optimizers", "-o", help="names or sets, comma-separated (default: gd,momentum,adagrad,"
@@ -52,6 +53,9 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--no-gif", action="store_true", help="skip the animated GIF")
     p.add_argument("--no-html", action="store_true", help="skip the interactive HTML page")
     p.add_argument("--progress", action="store_true", help="always show a progress bar")
+    p.add_argument("--lang", choices=("en", "ko"), default="en", help="language of the pages and figures")
+    p.add_argument("--figures", action="store_true", help="with no other arguments: also write each lesson "
+                   "picture as PNG, GIF and CSV (slower: matplotlib)")
     p.set_defaults(run=run_compare)
     return p
 
@@ -59,7 +63,6 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_compare(args: argparse.Namespace) -> int:
     """Run the sub-command; bad input raises a ``UserError`` with one sentence (the CLI exits with code 2)."""
     from .compare import compare, lr_sweep
-    from .compare._gallery import gallery
     from .compare._linreg import batch_policies
 
     began = time.perf_counter()
@@ -72,7 +75,13 @@ def run_compare(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"Invalid --seeds {args.seeds}: give a positive number of seeds.")
     progress = True if args.progress else None
     if all(v is None for v in given):
-        gallery(out)
+        from .compare._gallery import gallery
+        from .compare.lesson import lesson
+
+        lesson(out, lang=args.lang)
+        if args.figures:
+            gallery(out, lang=args.lang)
+        print(f"done in {time.perf_counter() - began:.1f} s")
         return 0
     if args.problem == "linear-regression":
         names = args.optimizers.split(",") if args.optimizers else ["gd", "sgd", "minibatch"]
@@ -101,6 +110,10 @@ def run_compare(args: argparse.Namespace) -> int:
             seeds=list(range(args.seeds)), noise=args.noise, progress=progress, **kwargs,
         )
         stem = "compare"
+    if args.lang != "en":
+        from .compare._gallery import localize
+
+        localize(result, None, args.lang)
     files = result.save(out, stem=stem, gif=not args.no_gif, html=not args.no_html)
     print(result.summary.drop(columns=["label"]).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print(f"\n{result.settings}")

@@ -67,53 +67,72 @@ STORIES: list[Story] = [
 ]
 
 
-def _render(name: str, story: str, make: Callable[[], CompareResult], out: Path) -> tuple[CompareResult, float]:
+def localize(result: CompareResult, name: str | None, lang: str) -> CompareResult:
+    """Set the words of a picture in ``lang``: its title, story, settings line, labels and notes.
+
+    ``name`` is the gallery story's (its title and story come from the text table); for any other picture
+    (``name=None``) the title names the surface and the optimizers and the story is left out."""
+    from ..report.lesson_text import STORIES as WORDS
+    from ..report.lesson_text import figure_word
+
+    result.lang = lang
+    if lang == "en":
+        return result
+    if name is not None:
+        result.title, result.story = WORDS[name][1]
+    else:
+        names = ", ".join(dict.fromkeys(t.optimizer for t in result.trials))
+        result.title, result.story = f"{result.surface.name}: {names}", ""
+    lrs = ", ".join(f"{t.optimizer} {lr:.3g}" for t, lr in zip(result.trials, result.lrs, strict=True))
+    key = "tuned_settings" if "tuned" in result.settings else "settings"
+    result.settings = figure_word(key, lang, lrs=lrs, steps=result.steps)
+    result.labels = [f"{t.optimizer}  lr={lr:.3g}" for t, lr in zip(result.trials, result.lrs, strict=True)]
+    result.notes = [f"lr={lr:.3g}: " + figure_word("diverged", lang, n=d)
+                    for lr, d in zip(result.lrs, result.diverged_at, strict=True) if d is not None]
+    return result
+
+
+def _render(
+    name: str, story: str, make: Callable[[], CompareResult], out: Path, lang: str
+) -> tuple[CompareResult, float]:
     began = time.perf_counter()
     result = make()
     result.story = story
+    localize(result, name, lang)
     result.save(out, stem=name, html=False)
     return result, time.perf_counter() - began
 
 
-def _render_index(i: int, out: str) -> tuple[CompareResult, float]:
+def _render_index(i: int, out: str, lang: str) -> tuple[CompareResult, float]:
     name, story, make = STORIES[i]
-    return _render(name, story, make, Path(out))
+    return _render(name, story, make, Path(out), lang)
 
 
-def _one_thread() -> None:
+def one_torch_thread() -> None:
+    """A worker process's initializer: one torch thread each."""
     import torch
 
     torch.set_num_threads(1)  # two worker processes on two cores: no oversubscription
 
 
-def gallery(out_dir: str | Path = "optimlab-out/compare", *, workers: int = 2, verbose: bool = True) -> list[Path]:
-    """Run every story, write its PNG, GIF and CSV, and one ``index.html`` with all figures interactive."""
+def gallery(
+    out_dir: str | Path = "optimlab-out/compare", *, workers: int = 2, verbose: bool = True, lang: str = "en"
+) -> list[Path]:
+    """Run every story and write its PNG, GIF and CSV (``optimlab compare --figures``), words in ``lang``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
+    n = len(STORIES)
     if workers > 1:
-        with ProcessPoolExecutor(workers, initializer=_one_thread) as pool:
-            done = list(pool.map(_render_index, range(len(STORIES)), [str(out)] * len(STORIES)))
+        with ProcessPoolExecutor(workers, initializer=one_torch_thread) as pool:
+            done = list(pool.map(_render_index, range(n), [str(out)] * n, [lang] * n))
     else:
-        done = [_render(name, story, make, out) for name, story, make in STORIES]
-    results = [r for r, _ in done]
-    links = [
-        {"picture (PNG)": f"{name}.png", "animation (GIF)": f"{name}.gif", "table (CSV)": f"{name}.csv"}
-        for name, _, _ in STORIES
-    ]
-    from ..report.surface_page import write_page
-
-    index = write_page(
-        results, out / "index.html", title="optimlab compare: the classic optimizers and what came after, seen moving",
-        intro="Each figure tells one story about the classic optimizer family and its descendants. Learning rates "
-        "are tuned by the same rule for every optimizer unless the figure says otherwise.", links=links,
-    )
+        done = [_render(name, story, make, out, lang) for name, story, make in STORIES]
     if verbose:
         for (name, _, _), (_, sec) in zip(STORIES, done, strict=True):
             print(f"  {name:<15} {sec:5.2f} s   {out / (name + '.png')}")
-        print(f"wrote {len(STORIES)} pictures, animations and tables and {index} in "
-              f"{time.perf_counter() - began:.1f} s")
-    paths = [index]
+        print(f"wrote {n} pictures, animations and tables in {time.perf_counter() - began:.1f} s")
+    paths = []
     for name, _, _ in STORIES:
         paths += [out / f"{name}.{ext}" for ext in ("png", "gif", "csv")]
     return paths

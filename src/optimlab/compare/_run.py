@@ -49,6 +49,8 @@ class CompareResult:
     curves_x: dict[str, np.ndarray] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    lang: str = "en"
+    """Language of the figures' fixed words ("en" or "ko"); the title, story and settings are set by the caller."""
 
     def __post_init__(self) -> None:
         if not self.colors:

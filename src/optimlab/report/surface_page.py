@@ -20,6 +20,7 @@ import numpy as np
 
 from ..explain.cards import load_card
 from .family_tree import card_anchor, family_figure
+from .lesson_text import word
 from .style import page_css
 from .surface_plots import contour_levels
 
@@ -79,6 +80,8 @@ def figure_data(result: CompareResult, grid: int = 90) -> dict[str, Any]:
         "logy": f_star is not None,
         "trials": trials,
         "notes": result.notes,
+        "words": {k: word(k, result.lang) for k in ("start", "minimum", "loss_title", "step", "loss", "gap_short",
+                                                     "view3d", "play", "pause")},
     }
 
 
@@ -114,9 +117,9 @@ function drawFigure(i) {
     legendgroup: tr.label, showlegend: false, hoverinfo: 'skip',
     marker: {color: tr.color, size: tr.diverged ? 14 : 9, symbol: tr.diverged ? 'x' : 'circle',
              line: {color: 'white', width: 1}}}));
-  const marks = [{type: 'scatter', mode: 'markers', name: 'start', x: f.starts.map(p => p[0]),
+  const marks = [{type: 'scatter', mode: 'markers', name: f.words.start, x: f.starts.map(p => p[0]),
     y: f.starts.map(p => p[1]), marker: {color: 'white', size: 10, line: {color: 'black', width: 2}}}];
-  if (f.minima.length) marks.push({type: 'scatter', mode: 'markers', name: 'known minimum',
+  if (f.minima.length) marks.push({type: 'scatter', mode: 'markers', name: f.words.minimum,
     x: f.minima.map(p => p[0]), y: f.minima.map(p => p[1]),
     marker: {symbol: 'star', size: 16, color: '#FFD700', line: {color: 'black', width: 1}}});
   Plotly.newPlot('map-' + i, base.concat(paths, ends, marks), {
@@ -125,8 +128,8 @@ function drawFigure(i) {
     margin: {t: 40, r: 10}, legend: {orientation: 'h', y: -0.18}}, {displaylogo: false, responsive: true});
   const curves = f.trials.map(tr => ({type: 'scatter', mode: 'lines', name: tr.label, legendgroup: tr.label,
     y: f.logy ? tr.gap : tr.loss, line: {color: tr.color, width: 2}}));
-  Plotly.newPlot('loss-' + i, curves, {title: {text: 'loss along each path'},
-    xaxis: {title: {text: 'step'}}, yaxis: {title: {text: f.logy ? 'loss − f*' : 'loss'},
+  Plotly.newPlot('loss-' + i, curves, {title: {text: f.words.loss_title},
+    xaxis: {title: {text: f.words.step}}, yaxis: {title: {text: f.logy ? f.words.gap_short : f.words.loss},
     type: f.logy ? 'log' : 'linear'}, showlegend: false, margin: {t: 40, r: 10},
     shapes: [{type: 'line', xref: 'x', yref: 'paper', x0: f.steps, x1: f.steps, y0: 0, y1: 1,
               line: {color: '#888', dash: 'dot'}}]}, {displaylogo: false, responsive: true});
@@ -134,7 +137,7 @@ function drawFigure(i) {
     opacity: 0.8, showscale: false, hoverinfo: 'skip'}];
   const lines3 = f.trials.map(tr => ({type: 'scatter3d', mode: 'lines', name: tr.label, legendgroup: tr.label,
     x: tr.x, y: tr.y, z: tr.z, line: {color: tr.color, width: 6}}));
-  Plotly.newPlot('3d-' + i, surf.concat(lines3), {title: {text: '3-D view (drag to turn)'},
+  Plotly.newPlot('3d-' + i, surf.concat(lines3), {title: {text: f.words.view3d},
     scene: {xaxis: {title: {text: f.xlabel}}, yaxis: {title: {text: f.ylabel}}, zaxis: {title: {text: f.zlabel}}},
     margin: {t: 40, l: 0, r: 0, b: 0}}, {displaylogo: false, responsive: true});
   setStep(i, f.steps);
@@ -152,17 +155,17 @@ function setStep(i, t) {
   Plotly.restyle('map-' + i, {x: ex, y: ey}, ends);
   Plotly.restyle('3d-' + i, {x: xs, y: ys, z: zs}, idx3);
   Plotly.relayout('loss-' + i, {'shapes[0].x0': t, 'shapes[0].x1': t});
-  document.getElementById('label-' + i).textContent = 'step ' + t + ' / ' + f.steps;
+  document.getElementById('label-' + i).textContent = f.words.step + ' ' + t + ' / ' + f.steps;
   document.getElementById('slider-' + i).value = t;
 }
 const timers = {};
 function togglePlay(i) {
   const f = FIGS[i], button = document.getElementById('play-' + i);
-  if (timers[i]) { clearInterval(timers[i]); delete timers[i]; button.textContent = 'Play'; return; }
+  if (timers[i]) { clearInterval(timers[i]); delete timers[i]; button.textContent = f.words.play; return; }
   let t = Number(document.getElementById('slider-' + i).value);
   if (t >= f.steps) t = 0;
   const stride = Math.max(1, Math.round(f.steps / 120));
-  button.textContent = 'Pause';
+  button.textContent = f.words.pause;
   timers[i] = setInterval(() => {
     t = Math.min(f.steps, t + stride); setStep(i, t);
     if (t >= f.steps) togglePlay(i);
@@ -185,29 +188,31 @@ def _section(i: int, result: CompareResult, links: dict[str, str] | None) -> str
         ) + "</p>"
     story = f'<p class="story">{esc(result.story)}</p>' if result.story else ""
     notes = "".join(f'<p class="notes">{esc(n)}</p>' for n in result.notes)
+    lang = result.lang
+    step = word("step", lang)
     return f"""
 <section class="figure" id="figure-{i}">
 <h2>{esc(result.title)}</h2>
 {story}
 <p class="settings">{esc(result.settings)}</p>{notes}{link_html}
-<div class="controls"><button id="play-{i}">Play</button>
+<div class="controls"><button id="play-{i}">{esc(word("play", lang))}</button>
 <input type="range" id="slider-{i}" min="0" max="{result.steps}" value="{result.steps}" step="1"
- aria-label="step">
-<span id="label-{i}">step {result.steps} / {result.steps}</span></div>
+ aria-label="{esc(step)}">
+<span id="label-{i}">{esc(step)} {result.steps} / {result.steps}</span></div>
 <div class="row"><div class="plot" id="map-{i}"></div><div class="plot" id="loss-{i}"></div></div>
-<details><summary>3-D view</summary><div class="plot3d" id="3d-{i}"></div></details>
+<details><summary>{esc(word("view3d", lang))}</summary><div class="plot3d" id="3d-{i}"></div></details>
 </section>"""
 
 
-def _cards(names: Sequence[str]) -> str:
+def _cards(names: Sequence[str], lang: str = "en") -> str:
     out = []
     for name in dict.fromkeys(names):
         try:
-            body = load_card(name).to_html()
+            body = load_card(name, lang).to_html()
         except ValueError:
-            body = f"<p>No explain card for {html.escape(name)} yet.</p>"
+            body = f"<p>{html.escape(word('no_card', lang, name=name))}</p>"
         out.append(f'<details class="card" data-optimizer="{html.escape(name, quote=True)}">'
-                   f"<summary>{html.escape(name)}: how it works (explain card)</summary>"
+                   f"<summary>{html.escape(word('card_short', lang, name=name))}</summary>"
                    f"{card_anchor(name, body)}</details>")
     return "\n".join(out)
 
@@ -226,23 +231,23 @@ def page_html(
     data = json.dumps([figure_data(r) for r in results], separators=(",", ":")).replace("</", "<\\/")
     sections = "".join(_section(i, r, (links or [None] * len(results))[i]) for i, r in enumerate(results))
     names = [t.optimizer for r in results for t in r.trials]
-    tree = family_tree("en")
+    lang = results[0].lang if results else "en"
+    tree = family_tree(lang)
     rest = [n.name for n in tree if n.name not in names]
     intro_html = f"<p>{html.escape(intro)}</p>" if intro else ""
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{_CSS}</style>
 <script>{get_plotlyjs()}</script></head>
 <body><h1>{html.escape(title)}</h1>{intro_html}
-<p class="settings">Drag the slider or press Play to move along the paths; click a legend entry to hide or show an
-optimizer; hover a path for its values. Start points are white circles, known minima gold stars.</p>
+<p class="settings">{html.escape(word("page_help", lang))}</p>
 {sections}
-<h2 id="family">The family tree</h2>
-{family_figure(tree, "en", set(names))}
-<h2>The optimizers on this page</h2>
-{_cards(names)}
-<h2>The rest of the family</h2>
-{_cards(rest)}
+<h2 id="family">{html.escape(word("family", lang))}</h2>
+{family_figure(tree, lang, set(names))}
+<h2>{html.escape(word("on_page", lang))}</h2>
+{_cards(names, lang)}
+<h2>{html.escape(word("rest", lang))}</h2>
+{_cards(rest, lang)}
 <script type="application/json" id="optimlab-data">{data}</script>
 <script>{_JS}</script>
 </body></html>

@@ -23,6 +23,10 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, NullFormatter, NullLocator
 from PIL import Image, ImageDraw, ImageFont
 
+from .fonts import cjk_family, figure_font_family
+from .lesson_data import grid_levels
+from .lesson_text import figure_word
+
 if TYPE_CHECKING:
     from ..compare._run import CompareResult
     from ..problems.surfaces import Surface
@@ -33,16 +37,8 @@ STAR = {"marker": "*", "s": 260, "color": "#FFD700", "edgecolors": "black", "lin
 
 def contour_levels(surface: Surface, n: int = 120) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
     """Grid ``X, Y``, the values to colour (``f - min`` when log-scaled) and the matching norm (or None)."""
-    gx, gy, z = surface.grid(n)
-    zz = z.numpy()
-    finite = np.isfinite(zz)
-    zmin = float(zz[finite].min())
-    if not surface.log_scale:
-        return gx.numpy(), gy.numpy(), np.where(finite, zz, np.nan), None
-    shifted = np.where(finite, zz - zmin, np.nan)
-    top = float(np.nanmax(shifted))
-    floor = max(float(np.nanquantile(shifted, 0.002)), top * 1e-7, 1e-12)
-    return gx.numpy(), gy.numpy(), np.clip(shifted, floor, None), LogNorm(floor, top)
+    gx, gy, zz, scale = grid_levels(surface, n)
+    return gx, gy, zz, (LogNorm(*scale) if scale is not None else None)
 
 
 def draw_contour(ax: Any, surface: Surface) -> None:
@@ -83,7 +79,8 @@ def draw_paths(ax: Any, result: CompareResult, upto: int | None = None) -> None:
         if result.diverged_at[k] is not None and upto is None:
             ax.scatter(*last, marker="X", s=110, color=result.colors[k], edgecolors="white", zorder=7)
             ax.annotate(
-                f"diverged at step {result.diverged_at[k]}", last, xytext=(6, -12), textcoords="offset points",
+                figure_word("diverged", result.lang, n=result.diverged_at[k]), last, xytext=(6, -12),
+                textcoords="offset points",
                 fontsize=8, color=result.colors[k], zorder=8,
                 bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.8},
             )
@@ -97,9 +94,10 @@ def _legend_handles(result: CompareResult) -> list[Line2D]:
     seen: dict[str, Line2D] = {}
     for label, color in zip(result.labels, result.colors, strict=True):
         seen.setdefault(label, Line2D([], [], color=color, lw=2.2, label=label))
-    extra = [Line2D([], [], ls="", marker="o", mfc="white", mec="black", label="start")]
+    words = {k: figure_word(k, result.lang) for k in ("start", "minimum")}
+    extra = [Line2D([], [], ls="", marker="o", mfc="white", mec="black", label=words["start"])]
     if result.surface.minima:
-        extra.append(Line2D([], [], ls="", marker="*", ms=13, mfc="#FFD700", mec="black", label="known minimum"))
+        extra.append(Line2D([], [], ls="", marker="*", ms=13, mfc="#FFD700", mec="black", label=words["minimum"]))
     return [*seen.values(), *extra]
 
 
@@ -107,12 +105,17 @@ def _gap(result: CompareResult) -> tuple[np.ndarray, str, bool]:
     """Loss curves to draw, their axis label and whether a log axis suits them."""
     f_star = result.surface.min_value
     if f_star is not None:
-        return np.maximum(result.losses - f_star, 1e-16), "loss − f*  (log scale)", True
-    return result.losses, "loss  (symmetric log scale)", False
+        return np.maximum(result.losses - f_star, 1e-16), figure_word("gap_axis", result.lang), True
+    return result.losses, figure_word("loss_axis", result.lang), False
 
 
 def figure(result: CompareResult) -> Figure:
     """The static picture: contour map with every path, beside loss curves and step lengths."""
+    with matplotlib.rc_context({"font.family": figure_font_family(result.lang)}):
+        return _figure(result)
+
+
+def _figure(result: CompareResult) -> Figure:
     fig = Figure(figsize=(13.5, 6.6), dpi=100)
     subtitle = "\n".join(textwrap.wrap(result.story, 170) + textwrap.wrap(result.settings, 170))
     # The caption's lines (9 pt, about 2.4% of the height each) sit under the axes' tick labels and x labels.
@@ -143,7 +146,7 @@ def figure(result: CompareResult) -> Figure:
             if result.diverged_at[k] is not None:
                 end = _finite_end(result.paths[k])
                 cax.scatter(xs[k][end], gap[k][end], marker="X", s=60, color=result.colors[k], zorder=5)
-        cax.set_xlabel(xlabel)
+        cax.set_xlabel(_axis_word(xlabel, result.lang))
         cax.set_ylabel(ylabel)
         if logy:
             _log_axis(cax.yaxis)
@@ -152,15 +155,15 @@ def figure(result: CompareResult) -> Figure:
         if xlabel != "step":
             _log_axis(cax.xaxis)
         cax.grid(alpha=0.3)
-    top.set_title("loss along each path", fontsize=10)
+    top.set_title(figure_word("loss_title", result.lang), fontsize=10)
     if len(curves) < 2:
         moves = np.linalg.norm(np.diff(result.paths, axis=1), axis=2)
         for k in range(len(result.trials)):
             bottom.plot(steps[1:], np.maximum(moves[k], 1e-16), color=result.colors[k], lw=1.3)
         _log_axis(bottom.yaxis)
-        bottom.set_xlabel("step")
-        bottom.set_ylabel("step length ‖θₜ − θₜ₋₁‖  (log)")
-        bottom.set_title("how far each step moves", fontsize=10)
+        bottom.set_xlabel(figure_word("step", result.lang))
+        bottom.set_ylabel(figure_word("steplen_axis", result.lang))
+        bottom.set_title(figure_word("steps_title", result.lang), fontsize=10)
         bottom.grid(alpha=0.3)
     top.legend(handles=_legend_handles(result), fontsize=8, loc="best", framealpha=0.9)
     fig.suptitle(result.title, fontsize=14, fontweight="bold")
@@ -176,9 +179,14 @@ def _log_axis(axis: Any) -> None:
     axis.set_minor_locator(NullLocator())
 
 
+def _axis_word(key: str, lang: str) -> str:
+    """A curve's x-axis label in ``lang`` (the keys of ``CompareResult.curves_x`` are the English labels)."""
+    known = {"step": "step", "examples seen (log)": "examples_axis", "wall time, s (log)": "time_axis"}
+    return figure_word(known[key], lang) if key in known else key
+
+
 def save_png(result: CompareResult, path: str | Path) -> Path:
-    fig = figure(result)
-    fig.savefig(path, dpi=100)
+    figure(result).savefig(path, dpi=100)
     return Path(path)
 
 
@@ -189,6 +197,20 @@ def gif_frames(steps: int, n: int = 40) -> list[int]:
 
 def save_gif(result: CompareResult, path: str | Path, frames: int = 40) -> Path:
     """The paths growing step by step (log-spaced frames), last frame held."""
+    with matplotlib.rc_context({"font.family": figure_font_family(result.lang)}):
+        return _save_gif(result, path, frames)
+
+
+def _step_font(lang: str) -> Any:
+    """Pillow's font for the frame counter: a CJK font file for Korean (Pillow's default has no Hangul)."""
+    if lang != "ko":
+        return ImageFont.load_default(size=13)
+    from matplotlib import font_manager
+
+    return ImageFont.truetype(font_manager.findfont(font_manager.FontProperties(family=cjk_family())), 13)
+
+
+def _save_gif(result: CompareResult, path: str | Path, frames: int) -> Path:
     fig = Figure(figsize=(6.4, 5.4), dpi=80)
     ax = fig.add_subplot()
     fig.subplots_adjust(left=0.11, right=0.97, top=0.93, bottom=0.1)
@@ -210,7 +232,8 @@ def save_gif(result: CompareResult, path: str | Path, frames: int = 40) -> Path:
         xy = ax.transData.transform(np.nan_to_num(result.paths[k], nan=np.inf))
         pixels.append(np.column_stack([xy[:, 0], height - xy[:, 1]]))
     ends = [_finite_end(result.paths[k]) for k in range(len(result.trials))]
-    font = ImageFont.load_default(size=13)
+    font = _step_font(result.lang)
+    step_word = figure_word("step", result.lang)
     palette = _palette(base, result.colors)
     images = []
     for t in gif_frames(result.steps, frames):
@@ -232,7 +255,7 @@ def save_gif(result: CompareResult, path: str | Path, frames: int = 40) -> Path:
                     draw.line((a - 5, b + 5, a + 5, b - 5), fill=result.colors[k], width=3)
         frame = base.copy()
         frame.paste(layer.crop(clip), clip[:2])
-        ImageDraw.Draw(frame).text((clip[2] - 110, clip[3] - 22), f"step {t:>4d}", fill="black", font=font)
+        ImageDraw.Draw(frame).text((clip[2] - 110, clip[3] - 22), f"{step_word} {t:>4d}", fill="black", font=font)
         images.append(frame.quantize(palette=palette, dither=Image.Dither.NONE))
     durations = [90] * (len(images) - 1) + [1800]
     images[0].save(path, save_all=True, append_images=images[1:], duration=durations, loop=0, optimize=False)

@@ -1,0 +1,237 @@
+"""The lesson page: one offline HTML file that walks the seed's lesson in its order, each picture a playground.
+
+Every section has its picture (a map with the paths, the loss curve and the step-length curve, drawn by the
+page's own canvas code in :mod:`.lesson_js`), two or three sentences of what to see (:mod:`.lesson_text`),
+sliders for the learning rate and the optimizer's other knobs, a click on the map to pick the start, what was
+measured, and each optimizer's explain card a click away. No plotting library is embedded: the page is the data
+(:mod:`.lesson_data`) plus a few hundred lines of script, and it needs no network.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..compare.playground import PAGE_LRS
+from ..explain.cards import load_card
+from .lesson_data import encode_playground
+from .lesson_js import LESSON_JS
+from .lesson_text import WORDS, section_text, word
+from .style import page_css
+
+if TYPE_CHECKING:
+    from ..compare.lesson import Section
+    from ..compare.playground import Playground
+
+LESSON_CSS = page_css(1180) + """
+body { line-height: 1.5; }
+h1 { font-size: 1.6em; }
+h2 { font-size: 1.3em; margin-top: 1.6em; border-bottom: none; border-top: 1px solid #ddd; padding-top: .7em; }
+nav ol { columns: 2; font-size: .95em; } .what { font-size: 1.03em; max-width: 60em; }
+.play { display: grid; grid-template-columns: 560px 1fr; gap: 6px 14px; align-items: start; }
+.play canvas { display: block; } canvas.map { cursor: crosshair; }
+.ctls { grid-column: 1 / span 2; display: flex; flex-direction: column; gap: 4px; }
+.ctl { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; font-size: .92em; }
+.ctl .name { min-width: 7em; font-weight: 600; } .ctl .swatch { display: inline-block; width: 14px; height: 4px; }
+.ctl input[type=range] { width: 220px; } .ctl input.knob { width: 130px; }
+.ctl .knobs { display: flex; gap: 10px; align-items: center; }
+.lrbox { display: inline-flex; flex-direction: column; } .strip { display: flex; width: 220px; height: 6px; }
+.strip span { flex: 1; margin-right: 1px; background: #9c9; } .strip span.bad { background: #d33; }
+.strip span.na { background: #ddd; } .strip span.tuned { box-shadow: 0 -4px 0 #E6B800; }
+.val { font-variant-numeric: tabular-nums; min-width: 3.5em; display: inline-block; }
+.note { color: #a33; } .hint { color: #555; font-size: .88em; margin: 2px 0; }
+button { font-size: .9em; padding: 2px 10px; }
+table.facts { border-collapse: collapse; font-size: .88em; margin: 8px 0; }
+table.facts td, table.facts th { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
+table.facts td:first-child, table.facts th:first-child { text-align: left; }
+code { background: #f3f3f3; padding: 0 3px; }
+.verdict { font-weight: 600; } .landscape-link { font-size: 1.05em; }
+"""
+"""All of the lesson page's style, in one constant (the style module may take it over)."""
+
+LABELS = {"gd": "GD", "sgd": "SGD", "minibatch": "mini-batch", "momentum": "Momentum", "nesterov": "Nesterov",
+          "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adadelta": "AdaDelta", "adam": "Adam"}
+
+
+def _code(text: str) -> str:
+    """Escape ``text``; `backticked` spans become ``<code>``."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.3g}" if 1e-3 <= abs(v) < 1e4 or v == 0 else f"{v:.1e}"
+
+
+def _controls(i: int, sec: Section, grid: Playground, lang: str, roles: Mapping[str, float]) -> str:
+    rows = []
+    for n in sec.optimizers:
+        se = grid.series[n]
+        knobs = "".join(
+            f'<label class="knobs">{html.escape(word(k, lang))} <input type="range" class="knob" data-k="{j}" '
+            f'min="0" max="{len(values) - 1}" step="1" aria-label="{html.escape(word(k, lang))}">'
+            f'<span class="val kval" data-k="{j}"></span></label>'
+            for j, (k, values, _) in enumerate(se.knobs)
+        )
+        rows.append(
+            f'<div class="ctl" data-series="{n}"><span class="name"><span class="swatch" style="background:'
+            f'{_color(n)}"></span> {html.escape(LABELS.get(n, n))}</span>'
+            f'<label>{html.escape(word("lr", lang))} <span class="lrbox"><input type="range" class="lr" min="0" '
+            f'max="0" step="1" aria-label="{html.escape(word("lr", lang))} {n}">'
+            f'<span class="strip"></span></span></label><span class="val lrval"></span>{knobs}'
+            f'<button class="reset">{html.escape(word("reset", lang))}</button>'
+            f'<span class="note" data-note="{n}"></span></div>'
+        )
+    buttons = ""
+    if sec.roles:
+        buttons = '<div class="ctl">' + "".join(
+            f'<button class="role" data-lr="{lr}">{html.escape(word(role, lang))} (lr {lr:g})</button>'
+            for role, lr in roles.items()) + "</div>"
+    return (f'<div class="play" id="play-{i}"><canvas class="map" width="560" height="430"></canvas>'
+            f'<div><canvas class="loss" width="520" height="215"></canvas>'
+            f'<canvas class="steps" width="520" height="215"></canvas></div>'
+            f'<div class="ctls">{buttons}{"".join(rows)}<p class="hint">{html.escape(word("click", lang))}</p>'
+            f"</div></div>")
+
+
+def _color(name: str) -> str:
+    from ..compare._run import color_of
+
+    return color_of(name)
+
+
+def _facts(sec: Section, facts: Mapping[tuple[str, str], Mapping[str, Any]], lang: str) -> str:
+    rows = [facts[(sec.key, n)] for n in sec.optimizers]
+    steps = rows[0]["steps"]
+    has_gap = rows[0]["gap"] is not None
+    head = [word("col_opt", lang), word("col_lr", lang),
+            word("col_gap" if has_gap else "col_final", lang, n=steps)]
+    if has_gap:
+        head.append(word("col_reach", lang))
+    head += [word("col_stable", lang), word("col_diverge", lang)]
+    body = []
+    for r in rows:
+        setting = r["setting"]
+        lr = _fmt(setting["lr"]) + "".join(f", {word(k, lang)} {v:g}" for k, v in setting.items() if k != "lr")
+        cells = [LABELS.get(r["optimizer"], r["optimizer"]), lr, _fmt(r["gap"] if has_gap else r["final"])]
+        if has_gap:
+            cells.append(str(r["reach"]) if r["reach"] is not None else word("never", lang, n=steps))
+        cells += [_fmt(r["stable"]), _fmt(r["diverges"]) if r["diverges"] is not None else word("none", lang)]
+        body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    return (f'<p class="hint">{html.escape(word("measured", lang))}</p><table class="facts"><tr>'
+            + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
+
+
+def _cards(names: Sequence[str], lang: str) -> str:
+    out = []
+    for name in names:
+        try:
+            body = load_card(name, lang).to_html()
+        except ValueError:
+            body = f"<p>{html.escape(word('no_card', lang, name=name))}</p>"
+        summary = word("card", lang, name=LABELS.get(name, name))
+        out.append(f'<details class="card" data-optimizer="{name}"><summary>{html.escape(summary)}</summary>'
+                   f"{body}</details>")
+    return "".join(out)
+
+
+def _choose(claims: tuple[str, list[dict[str, Any]]] | None, store: str, lang: str) -> str:
+    if not claims:
+        return f"<p>{_code(word('claims_none', lang, store=store))}</p><p>{_code(word('advise', lang))}</p>"
+    study, rows = claims
+    body = "".join(
+        f"<tr><td>{html.escape(c['name'])}</td><td class=\"verdict\">"
+        f"{html.escape(word(c['verdict'], lang) if c['verdict'] in WORDS else c['verdict'])}</td>"
+        f"<td style=\"text-align:left\">{html.escape(str(c.get('summary', '')))}</td></tr>"
+        for c in rows
+    )
+    return (f"<p>{html.escape(word('claims_head', lang, study=study))}</p><table class=\"facts\"><tr>"
+            f"<th>{html.escape(word('claim', lang))}</th><th>{html.escape(word('verdict', lang))}</th><th></th></tr>"
+            f"{body}</table><p>{_code(word('advise', lang))}</p>")
+
+
+def network_section(landscape: str | None, lang: str, number: int) -> str:
+    """The section "A real network": a link to the landscape page when one was made, else nothing.
+
+    This is the one spot the real network's page plugs into: pass its address (``landscape.html``)."""
+    if not landscape:
+        return ""
+    title, what = section_text("network", lang)
+    return (f'<section class="lesson" id="sec-network"><h2>{number}. {html.escape(title)}</h2>'
+            f'<p class="what">{html.escape(what)}</p><p class="landscape-link"><a href="'
+            f'{html.escape(landscape, quote=True)}">{html.escape(word("landscape", lang))}</a></p></section>')
+
+
+def lesson_html(
+    grids: Mapping[str, Playground],
+    sections: Sequence[Section],
+    *,
+    lang: str = "en",
+    roles: Mapping[str, float] | None = None,
+    facts: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
+    claims: tuple[str, list[dict[str, Any]]] | None = None,
+    store: str = "",
+    landscape: str | None = None,
+    began: float | None = None,
+) -> str:
+    """The whole page as a string (see the module docstring)."""
+    roles = dict(roles or {})
+    used = sorted({s.surface for s in sections if s.surface})
+    colors = {n: _color(n) for g in grids.values() for n in g.series}
+    extra: dict[str, Iterable[float]] = {"gd": list(roles.values())}
+    surfaces = {k: encode_playground(grids[k], PAGE_LRS, LABELS, colors, extra if k == "bowl" else None)
+                for k in used}
+    playable = [s for s in sections if s.surface]
+    words = {k: word(k, lang) for k in ("diverged", "examples", "step", "gap", "symloss", "steplen", "loss_title",
+                                          "steps_title", "unavailable")}
+    data = {"surfaces": surfaces, "words": words,
+            "sections": [{"key": s.key, "surface": s.surface, "series": list(s.optimizers), "arrows": s.arrows,
+                          "curveX": s.curve_x, "lr": s.lr} for s in playable]}
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
+    parts, toc = [], []
+    for number, sec in enumerate(sections, start=1):
+        title, what = section_text(sec.key, lang)
+        toc.append(f'<li><a href="#sec-{sec.key}">{html.escape(title)}</a></li>')
+        body = f'<p class="what">{_code(what)}</p>'
+        if sec.surface:
+            i = playable.index(sec)
+            body += _controls(i, sec, grids[sec.surface], lang, roles) + _facts(sec, facts or {}, lang)
+            body += _cards(sec.optimizers, lang)
+        else:
+            body += _choose(claims, store, lang)
+        parts.append(f'<section class="lesson" id="sec-{sec.key}"><h2>{number}. {html.escape(title)}</h2>'
+                     f"{body}</section>")
+    network = network_section(landscape, lang, len(sections) + 1)
+    if network:
+        toc.append(f'<li><a href="#sec-network">{html.escape(section_text("network", lang)[0])}</a></li>')
+    title = word("page_title", lang)
+    trials = sum(g.paths.shape[0] * g.paths.shape[1] for k in used for g in grids[k].series.values())
+    footer = ""
+    if began is not None:
+        built = word("footer", lang, seconds=time.perf_counter() - began, trials=trials)
+        footer = f'<p class="hint">{_code(built)}</p>'
+    return f"""<!DOCTYPE html>
+<html lang="{lang}"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<style>{LESSON_CSS}</style></head>
+<body><h1>{html.escape(title)}</h1>
+<p>{html.escape(word("intro", lang) + word("criterion", lang))}</p>
+<nav><b>{html.escape(word("contents", lang))}</b><ol>{"".join(toc)}</ol></nav>
+{"".join(parts)}{network}
+{footer}
+<script type="application/json" id="lesson-data">{payload}</script>
+<script>{LESSON_JS}</script>
+</body></html>
+"""
+
+
+def write_lesson(path: str | Path, grids: Mapping[str, Playground], sections: Sequence[Section],
+                 **options: Any) -> Path:
+    """Write :func:`lesson_html` to ``path``."""
+    Path(path).write_text(lesson_html(grids, sections, **options), encoding="utf-8")
+    return Path(path)
