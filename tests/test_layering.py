@@ -43,8 +43,10 @@ LAZY_UPWARD: dict[tuple[str, str], str] = {
     ("optimlab.advise._result", "optimlab.report.advise_report"): "AdviceResult.save/to_html draws its page",
     ("optimlab.compare._run", "optimlab.report.surface_page"): "CompareResult.save/to_html writes its page",
     ("optimlab.compare._run", "optimlab.report.surface_plots"): "CompareResult.save/plot draws its figures",
-    ("optimlab.compare._gallery", "optimlab.report.surface_page"): "gallery() writes the gallery page",
     ("optimlab.landscape._run", "optimlab.report.landscape"): "LandscapeResult.save writes its page",
+    ("optimlab.compare.lesson", "optimlab.report.lesson_page"): "lesson() writes the lesson page",
+    ("optimlab.compare.lesson", "optimlab.report.lesson_text"): "lesson() checks the page's language",
+    ("optimlab.compare._gallery", "optimlab.report.lesson_text"): "a picture's words in the page's language",
 }
 """Upward imports a result object makes when asked to draw itself (DESIGN: every verb returns a result with
 ``.plot()``/``.to_html()``); each must stay inside the function that draws, so importing the verb stays light."""

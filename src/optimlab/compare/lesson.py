@@ -127,26 +127,6 @@ def measured(pg: Playground, name: str) -> dict[str, Any]:
     }
 
 
-def stored_claims(store: Path) -> tuple[str, list[dict[str, Any]]] | None:
-    """The latest claims study's verdicts in ``store`` (read-only), or ``None`` when there is none."""
-    import sqlite3
-
-    from ..errors import UserError
-    from ..study.store import Store, check_store
-
-    try:
-        if not check_store(store):
-            return None
-        with Store(store, readonly=True) as db:
-            for study in reversed(db.studies()):
-                claims = db.claims(study["id"])
-                if claims:
-                    return str(study["id"]), claims
-    except (UserError, OSError, sqlite3.Error):  # a store we cannot read does not stop the lesson: "none found"
-        return None
-    return None
-
-
 def lesson(
     out_dir: str | Path = "optimlab-out/compare",
     *,
@@ -163,18 +143,16 @@ def lesson(
     """
     from ..report.lesson_page import write_lesson
     from ..report.lesson_text import check_lang
-    from ..study.store import DEFAULT_STORE
 
     check_lang(lang)
     began = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     grids = run_all(workers)
-    where = Path(store) if store is not None else DEFAULT_STORE
     index = write_lesson(
         out / "index.html", grids, SECTIONS, lang=lang, roles=lr_roles(grids["bowl"]),
         facts={(s.key, n): measured(grids[s.surface], n) for s in SECTIONS for n in s.optimizers},
-        claims=stored_claims(where), store=str(where), landscape=landscape, began=began,
+        store=store, landscape=landscape, began=began,
     )
     if verbose:
         size = index.stat().st_size / 1e6

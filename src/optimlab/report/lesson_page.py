@@ -231,7 +231,33 @@ def lesson_html(
 
 
 def write_lesson(path: str | Path, grids: Mapping[str, Playground], sections: Sequence[Section],
-                 **options: Any) -> Path:
-    """Write :func:`lesson_html` to ``path``."""
+                 store: str | Path | None = None, **options: Any) -> Path:
+    """Write :func:`lesson_html` to ``path``, with the latest claim verdicts found in ``store`` (default:
+    optimlab's default store)."""
+    from ..study.store import DEFAULT_STORE
+
+    where = Path(store) if store is not None else DEFAULT_STORE
+    options.setdefault("claims", stored_claims(where))
+    options["store"] = str(where)
     Path(path).write_text(lesson_html(grids, sections, **options), encoding="utf-8")
     return Path(path)
+
+
+def stored_claims(store: Path) -> tuple[str, list[dict[str, Any]]] | None:
+    """The latest claims study's verdicts in ``store`` (read-only), or ``None`` when there is none."""
+    import sqlite3
+
+    from ..errors import UserError
+    from ..study.store import Store, check_store
+
+    try:
+        if not check_store(store):
+            return None
+        with Store(store, readonly=True) as db:
+            for study in reversed(db.studies()):
+                claims = db.claims(study["id"])
+                if claims:
+                    return str(study["id"]), claims
+    except (UserError, OSError, sqlite3.Error):  # a store we cannot read does not stop the lesson: "none found"
+        return None
+    return None
