@@ -402,7 +402,10 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
 def get_problem(name: str, **options: object) -> Problem:
     """Build problem ``name`` with keyword ``options``; ``"file.py:function"`` loads a user's problem."""
     if name not in PROBLEMS and ".py:" in name:
-        return load_user_problem(name, **options)
+        path, _, function = name.rpartition(":")
+        problem = load_user_problem(name, **options)
+        problem.source = (f"{Path(path).expanduser().resolve()}:{function}", dict(options))
+        return problem
     builder = PROBLEMS.get(name)
     if builder is None:
         from ..explain.cards import suggest_names
@@ -416,7 +419,9 @@ def get_problem(name: str, **options: object) -> Problem:
         raise UserError(
             f"Problem {name!r} has no option {unknown[0]!r}; its options are: {', '.join(accepted) or 'none'}."
         )
-    return builder(**options)
+    problem = builder(**options)
+    problem.source = (name, dict(options))  # what a worker process rebuilds it from (optimlab.engine.processes)
+    return problem
 
 
 def load_user_problem(spec: str, **options: object) -> Problem:
