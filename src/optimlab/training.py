@@ -358,7 +358,6 @@ def _footprint(problem: Problem, trial: Trial, batch_size: int) -> tuple[int, in
     params = problem.init_params(trial.seed)
     param_bytes = sum(p.numel() * p.element_size() for p in params.values())
     stacked = {name: p.unsqueeze(0).requires_grad_(True) for name, p in params.items()}
-    train = problem.data.train
 
     def losses(inputs: Tensor, targets: Tensor) -> Tensor:
         return problem.losses(stacked, inputs.unsqueeze(0), targets.unsqueeze(0))

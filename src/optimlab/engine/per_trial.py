@@ -124,6 +124,7 @@ def train_trial(
         model = _Model.build(problem, trial.seed)
         torch.manual_seed(trial.seed + TRAINING_SEED_OFFSET)
         params = list(model.parameters())
+        optimizer: torch.optim.Optimizer
         if optimizer_factory is None:
             optimizer = trial.preset.make(params, **trial.hypers)
         else:
@@ -177,13 +178,14 @@ def train_trial(
 class _Model:
     """One trial's model: a module of its own (a :class:`ModuleProblem`), or a problem's parameters as leaves."""
 
-    def __init__(self, problem: Problem, module: nn.Module | None, leaves: Params | None) -> None:
-        self.problem, self.module, self.leaves = problem, module, leaves
+    def __init__(self, problem: Problem, module: nn.Module | None, leaves: Params | None = None) -> None:
+        self.problem, self.module = problem, module
+        self.leaves: Params = leaves or {}
 
     @classmethod
     def build(cls, problem: Problem, seed: int) -> _Model:
         if isinstance(problem, ModuleProblem):
-            return cls(problem, problem.module_for(seed), None)
+            return cls(problem, problem.module_for(seed))
         leaves = {name: p.detach().clone().requires_grad_(True) for name, p in problem.init_params(seed).items()}
         return cls(problem, None, leaves)
 
@@ -228,7 +230,7 @@ class _Model:
             return 0
         import copy
 
-        probe = _Model(self.problem, copy.deepcopy(self.module), None)
+        probe = _Model(self.problem, copy.deepcopy(self.module))
         with torch.random.fork_rng(devices=[]):
             return saved_activation_bytes(lambda inputs, targets: probe._loss(inputs, targets), self.problem,
                                           batch_size)

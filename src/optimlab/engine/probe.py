@@ -62,7 +62,8 @@ def _probe_module(problem: ModuleProblem) -> Verdict:
     changed = _changed_buffer(problem, inputs, targets)
     if changed is not None:
         return Verdict(False, changed)
-    stacked = {name: p.requires_grad_(True) for name, p in stack_params([problem.init_params(s) for s in (0, 1)]).items()}
+    two = stack_params([problem.init_params(seed) for seed in (0, 1)])
+    stacked = {name: p.requires_grad_(True) for name, p in two.items()}
     with torch.random.fork_rng(devices=[]), _innermost_module(problem.module) as running:
         try:
             losses = problem.losses(stacked, inputs.expand(2, *inputs.shape), targets.expand(2, *targets.shape))
