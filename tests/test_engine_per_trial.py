@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 import torch
-from engine_models import PROBLEMS, bn_problem, dropout_problem, gru_problem, mlp_problem
 
-from optimlab.engine import PerTrialExecutor, PopulationExecutor, run_trials
+from engine_models import PROBLEMS, bn_problem, dropout_problem, gru_problem, mlp_problem
+from optimlab.engine import PerTrialExecutor, PopulationExecutor
 from optimlab.engine.per_trial import TRAINING_SEED_OFFSET
 from optimlab.population import Trial
 from optimlab.problems.base import ModuleProblem

@@ -123,7 +123,7 @@ def _innermost_module(root: nn.Module) -> Iterator[list[nn.Module]]:
 def _why_not_batched(exc: BaseException, module: nn.Module | None) -> str:
     text = " ".join(str(exc).split())
     who = f"the model's {type(module).__name__}" if module is not None else "the model"
-    op = re.search(r"Batching rule not implemented for (aten::[\w.]+)", text)
+    op = re.search(r"Batching rule not implemented for (aten::\w+(?:\.\w+)?)", text)
     if op:
         return f"{who} has no batched (vmap) kernel ({op.group(1)})"
     if "randomness" in text:
