@@ -1,0 +1,226 @@
+"""The executors' speed (issue 13).
+
+(a) per-trial executor against the same trials as hand-written torch loops (module, ``torch.optim``, the same
+    batches, ``model.eval()`` for one validation pass at the end): the executor's overhead, on a GRU language
+    model and a BatchNorm CNN (the models it exists for), with ``torch.optim.Adam`` on both sides and with
+    optimlab's drop-in Adam in the executor. Bar: overhead ≤ 5 %.
+(b) local processes: 16 small-model trials (the MNIST-1D MLP as two sub-populations, and the GRU trial by trial)
+    in 2 worker processes with one thread each, against one process with 2 threads. The pool's start (a fresh
+    interpreter importing torch per worker) is timed apart; later runs reuse the pool.
+(c) the population executor: ``run_trials`` (probe, choice, executor) against ``training.train`` on the same
+    64 MLP trials, so the new layer costs nothing; ``benchmarks/population_speed.py`` gives the absolute figures.
+
+Timings alternate between the two sides of each comparison, ``--repeats`` times; the best of each is compared.
+
+    python benchmarks/engine_speed.py               # about 10 minutes on a quiet 2-core machine
+    python benchmarks/engine_speed.py --quick       # smoke test
+
+Ends with ``RESULT engine_speed per_trial_overhead_pct=A processes_speedup_mlp=B processes_speedup_gru=C
+population_layer_pct=D``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import torch
+from torch import Tensor, nn
+
+from optimlab.engine import PerTrialExecutor, PopulationExecutor, ProcessExecutor, run_trials
+from optimlab.engine.per_trial import TRAINING_SEED_OFFSET
+from optimlab.population import Trial
+from optimlab.problems.base import Data, ModuleProblem, Split
+from optimlab.problems.catalog import get_problem
+from optimlab.training import BatchStream, batch_size_for, train
+
+VOCAB, CONTEXT = 32, 32
+
+
+class GRULanguageModel(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(VOCAB, 32)
+        self.gru = nn.GRU(32, 64, batch_first=True)
+        self.head = nn.Linear(64, VOCAB)
+
+    def forward(self, ids: Tensor) -> Tensor:
+        return self.head(self.gru(self.embed(ids))[0])
+
+
+def batchnorm_cnn() -> nn.Module:
+    return nn.Sequential(
+        nn.Unflatten(1, (1, 40)), nn.Conv1d(1, 16, 5, padding=2), nn.BatchNorm1d(16), nn.ReLU(), nn.MaxPool1d(2),
+        nn.Conv1d(16, 32, 3, padding=1), nn.BatchNorm1d(32), nn.ReLU(), nn.AdaptiveAvgPool1d(4), nn.Flatten(),
+        nn.Linear(128, 10),
+    )
+
+
+def sequence_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    return nn.functional.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
+
+
+def gru_problem() -> ModuleProblem:
+    """A character-level GRU on a synthetic text with structure (each symbol depends on the one two back)."""
+    g = torch.Generator().manual_seed(0)
+    n = 2048
+    text = torch.randint(0, VOCAB, (n, CONTEXT + 1), generator=g)
+    for t in range(2, CONTEXT + 1):
+        text[:, t] = (text[:, t - 2] * 3 + 1) % VOCAB
+    x, y = text[:, :-1], text[:, 1:]
+    data = Data(Split(x[:1536], y[:1536]), Split(x[1536:1792], y[1536:1792]), Split(x[1792:], y[1792:]))
+    return ModuleProblem(name="gru-lm", make_module=GRULanguageModel, data=data, loss_fn=sequence_loss,
+                         default_steps=200, default_batch_size=32)
+
+
+def cnn_problem() -> ModuleProblem:
+    mnist = get_problem("mnist1d-mlp")
+    return ModuleProblem(name="bn-cnn", make_module=batchnorm_cnn, data=mnist.data,
+                         loss_fn=nn.functional.cross_entropy, default_steps=200, default_batch_size=64)
+
+
+def hand_written(problem: ModuleProblem, trials: list[Trial], steps: int) -> float:
+    """The loops a user writes for these trials; seconds."""
+    start = time.perf_counter()
+    for trial in trials:
+        with torch.random.fork_rng(devices=[]):
+            model = problem.module_for(trial.seed)
+            torch.manual_seed(trial.seed + TRAINING_SEED_OFFSET)
+            opt = torch.optim.Adam(model.parameters(), **trial.hypers)
+            stream = BatchStream(len(problem.data.train), batch_size_for(trial, problem), trial.seed)
+            model.train()
+            for _ in range(steps):
+                inputs, targets = problem.data.train.take(stream.next())
+                opt.zero_grad()
+                loss = problem.loss_fn(model(inputs), targets)
+                loss.item()
+                loss.backward()
+                opt.step()
+            model.eval()
+            with torch.no_grad():
+                problem.loss_fn(model(problem.data.valid.inputs), problem.data.valid.targets).item()
+    return time.perf_counter() - start
+
+
+def timed(run: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    run()
+    return time.perf_counter() - start
+
+
+def alternate(sides: dict[str, Callable[[], float]], repeats: int) -> dict[str, list[float]]:
+    times: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(repeats):
+        for name, side in sides.items():
+            times[name].append(side())
+    return times
+
+
+def show(times: list[float]) -> str:
+    return ", ".join(f"{t:.2f}" for t in times)
+
+
+def per_trial_overhead(problem: ModuleProblem, k: int, steps: int, repeats: int) -> tuple[float, list[str]]:
+    trials = [Trial("adam", {"lr": 10 ** (-3 + 0.25 * (i % 4))}, seed=i) for i in range(k)]
+    torch_adam = PerTrialExecutor(optimizer_factory=torch.optim.Adam)
+    times = alternate({
+        "hand": lambda: hand_written(problem, trials, steps),
+        "executor": lambda: timed(lambda: torch_adam.run(problem, trials, steps, eval_splits=("valid",))),
+        "drop-in": lambda: timed(lambda: PerTrialExecutor().run(problem, trials, steps, eval_splits=("valid",))),
+    }, repeats)
+    best = {name: min(runs) for name, runs in times.items()}
+    overhead = best["executor"] / best["hand"] - 1
+    lines = [
+        f"{'(a) ' + problem.name + ' hand-written':<34} {k:>3} {best['hand']:>8.2f}  {'':>9}  runs {show(times['hand'])}",
+        f"{'(a) ' + problem.name + ' per-trial, torch Adam':<34} {k:>3} {best['executor']:>8.2f}  "
+        f"{100 * overhead:>+8.1f}%  runs {show(times['executor'])}",
+        f"{'(a) ' + problem.name + ' per-trial, drop-in Adam':<34} {k:>3} {best['drop-in']:>8.2f}  "
+        f"{100 * (best['drop-in'] / best['hand'] - 1):>+8.1f}%  runs {show(times['drop-in'])}",
+    ]
+    return overhead, lines
+
+
+def processes_speedup(problem: ModuleProblem, trials: list[Trial], steps: int, inner: PopulationExecutor |
+                      PerTrialExecutor, label: str, repeats: int, threads: int) -> tuple[float, list[str]]:
+    with ProcessExecutor(workers=2, inner=inner) as workers:
+        started = timed(lambda: run_trials(problem, trials[:2], 2, executor=workers))
+
+        def in_process() -> float:
+            torch.set_num_threads(threads)
+            return timed(lambda: inner.run(problem, trials, steps, eval_splits=("valid",)))
+
+        times = alternate({
+            "one process": in_process,
+            "2 workers": lambda: timed(lambda: workers.run(problem, trials, steps, eval_splits=("valid",))),
+        }, repeats)
+    best = {name: min(runs) for name, runs in times.items()}
+    speedup = best["one process"] / best["2 workers"]
+    lines = [
+        f"{'(b) ' + label + f', 1 process {threads} threads':<34} {len(trials):>3} {best['one process']:>8.2f}  "
+        f"{'':>9}  runs {show(times['one process'])}",
+        f"{'(b) ' + label + ', 2 workers x 1 thread':<34} {len(trials):>3} {best['2 workers']:>8.2f}  "
+        f"{speedup:>8.2f}x  runs {show(times['2 workers'])}; pool start + first 2 steps {started:.1f} s",
+    ]
+    return speedup, lines
+
+
+def population_layer(steps: int, repeats: int) -> tuple[float, list[str]]:
+    mlp = get_problem("mnist1d-mlp")
+    trials = [Trial("adam", {"lr": 10 ** (-4 + 0.5 * i)}, seed=s, batch_size=128) for s in range(8) for i in range(8)]
+    run_trials(mlp, trials, 2)  # the probe runs once per problem: outside the timings, as in a sweep
+    times = alternate({
+        "train": lambda: timed(lambda: train(mlp, trials, steps, eval_splits=())),
+        "run_trials": lambda: timed(lambda: run_trials(mlp, trials, steps, eval_splits=())),
+    }, repeats)
+    best = {name: min(runs) for name, runs in times.items()}
+    change = best["run_trials"] / best["train"] - 1
+    return change, [
+        f"{'(c) mnist1d-mlp training.train':<34} {len(trials):>3} {best['train']:>8.2f}  {'':>9}  "
+        f"runs {show(times['train'])}",
+        f"{'(c) mnist1d-mlp run_trials':<34} {len(trials):>3} {best['run_trials']:>8.2f}  {100 * change:>+8.1f}%  "
+        f"runs {show(times['run_trials'])}",
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    steps = 20 if args.quick else 200
+    k = 2 if args.quick else 8
+    print(f"machine: {args.threads} threads; the numbers compare sides timed alternately in this run")
+    print(f"{'case':<34} {'K':>3} {'best s':>8}  {'vs base':>9}  notes")
+
+    overheads = []
+    for problem in (gru_problem(), cnn_problem()):
+        overhead, lines = per_trial_overhead(problem, k, steps, args.repeats)
+        overheads.append(overhead)
+        print("\n".join(lines), flush=True)
+
+    mlp = get_problem("mnist1d-mlp")
+    assert isinstance(mlp, ModuleProblem)
+    sixteen = [Trial("adam", {"lr": 10 ** (-3.5 + 0.25 * (i % 8))}, seed=i // 8, batch_size=128) for i in range(16)]
+    speed_mlp, lines = processes_speedup(mlp, sixteen, steps, PopulationExecutor(), "mnist1d-mlp population",
+                                         args.repeats, args.threads)
+    print("\n".join(lines), flush=True)
+    gru = gru_problem()
+    gru_trials = [Trial("adam", {"lr": 10 ** (-3 + 0.25 * (i % 4))}, seed=i) for i in range(4 if args.quick else 16)]
+    speed_gru, lines = processes_speedup(gru, gru_trials, steps // 4, PerTrialExecutor(), "gru-lm per-trial",
+                                         args.repeats, args.threads)
+    print("\n".join(lines), flush=True)
+    torch.set_num_threads(args.threads)
+
+    change, lines = population_layer(steps // 4, args.repeats)
+    print("\n".join(lines), flush=True)
+    worst = max(overheads)
+    print(f"RESULT engine_speed per_trial_overhead_pct={100 * worst:.1f} processes_speedup_mlp={speed_mlp:.2f} "
+          f"processes_speedup_gru={speed_gru:.2f} population_layer_pct={100 * change:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
