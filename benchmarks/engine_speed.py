@@ -12,7 +12,7 @@
 
 Timings alternate between the two sides of each comparison, ``--repeats`` times; the best of each is compared.
 
-    python benchmarks/engine_speed.py               # about 10 minutes on a quiet 2-core machine
+    python benchmarks/engine_speed.py               # several minutes on a quiet 2-core machine
     python benchmarks/engine_speed.py --quick       # smoke test
 
 Ends with ``RESULT engine_speed per_trial_overhead_pct=A processes_speedup_mlp=B processes_speedup_gru=C
@@ -132,10 +132,11 @@ def per_trial_overhead(problem: ModuleProblem, k: int, steps: int, repeats: int)
     best = {name: min(runs) for name, runs in times.items()}
     overhead = best["executor"] / best["hand"] - 1
     lines = [
-        f"{'(a) ' + problem.name + ' hand-written':<34} {k:>3} {best['hand']:>8.2f}  {'':>9}  runs {show(times['hand'])}",
-        f"{'(a) ' + problem.name + ' per-trial, torch Adam':<34} {k:>3} {best['executor']:>8.2f}  "
+        f"{'(a) ' + problem.name + ' hand-written':<50} {k:>3} {best['hand']:>8.2f}  {'':>9}  "
+        f"runs {show(times['hand'])}",
+        f"{'(a) ' + problem.name + ' per-trial, torch Adam':<50} {k:>3} {best['executor']:>8.2f}  "
         f"{100 * overhead:>+8.1f}%  runs {show(times['executor'])}",
-        f"{'(a) ' + problem.name + ' per-trial, drop-in Adam':<34} {k:>3} {best['drop-in']:>8.2f}  "
+        f"{'(a) ' + problem.name + ' per-trial, drop-in Adam':<50} {k:>3} {best['drop-in']:>8.2f}  "
         f"{100 * (best['drop-in'] / best['hand'] - 1):>+8.1f}%  runs {show(times['drop-in'])}",
     ]
     return overhead, lines
@@ -143,25 +144,32 @@ def per_trial_overhead(problem: ModuleProblem, k: int, steps: int, repeats: int)
 
 def processes_speedup(problem: ModuleProblem, trials: list[Trial], steps: int, inner: PopulationExecutor |
                       PerTrialExecutor, label: str, repeats: int, threads: int) -> tuple[float, list[str]]:
+    """2 one-thread workers against one process with ``threads`` threads and with one; the speedup is against
+    the faster of the two."""
     with ProcessExecutor(workers=2, inner=inner) as workers:
         started = timed(lambda: run_trials(problem, trials[:2], 2, executor=workers))
 
-        def in_process() -> float:
-            torch.set_num_threads(threads)
-            return timed(lambda: inner.run(problem, trials, steps, eval_splits=("valid",)))
+        def in_process(count: int) -> float:
+            torch.set_num_threads(count)
+            try:
+                return timed(lambda: inner.run(problem, trials, steps, eval_splits=("valid",)))
+            finally:
+                torch.set_num_threads(threads)
 
-        times = alternate({
-            "one process": in_process,
-            "2 workers": lambda: timed(lambda: workers.run(problem, trials, steps, eval_splits=("valid",))),
-        }, repeats)
+        sides = {f"1 process {count} thread{'s' if count > 1 else ''}": (lambda c=count: in_process(c))
+                 for count in dict.fromkeys((threads, 1))}
+        sides["2 workers x 1 thread"] = lambda: timed(lambda: workers.run(problem, trials, steps,
+                                                                          eval_splits=("valid",)))
+        times = alternate(sides, repeats)
     best = {name: min(runs) for name, runs in times.items()}
-    speedup = best["one process"] / best["2 workers"]
-    lines = [
-        f"{'(b) ' + label + f', 1 process {threads} threads':<34} {len(trials):>3} {best['one process']:>8.2f}  "
-        f"{'':>9}  runs {show(times['one process'])}",
-        f"{'(b) ' + label + ', 2 workers x 1 thread':<34} {len(trials):>3} {best['2 workers']:>8.2f}  "
-        f"{speedup:>8.2f}x  runs {show(times['2 workers'])}; pool start + first 2 steps {started:.1f} s",
-    ]
+    single = min(t for name, t in best.items() if name.startswith("1 process"))
+    speedup = single / best["2 workers x 1 thread"]
+    lines = []
+    for name, runs in times.items():
+        note = f"{single / best[name]:>8.2f}x" if name.startswith("2 workers") else f"{'':>9}"
+        extra = f"; pool start + first 2 steps {started:.1f} s" if name.startswith("2 workers") else ""
+        lines.append(f"{'(b) ' + label + ', ' + name:<50} {len(trials):>3} {best[name]:>8.2f}  {note}  "
+                     f"runs {show(runs)}{extra}")
     return speedup, lines
 
 
@@ -176,9 +184,9 @@ def population_layer(steps: int, repeats: int) -> tuple[float, list[str]]:
     best = {name: min(runs) for name, runs in times.items()}
     change = best["run_trials"] / best["train"] - 1
     return change, [
-        f"{'(c) mnist1d-mlp training.train':<34} {len(trials):>3} {best['train']:>8.2f}  {'':>9}  "
+        f"{'(c) mnist1d-mlp training.train':<50} {len(trials):>3} {best['train']:>8.2f}  {'':>9}  "
         f"runs {show(times['train'])}",
-        f"{'(c) mnist1d-mlp run_trials':<34} {len(trials):>3} {best['run_trials']:>8.2f}  {100 * change:>+8.1f}%  "
+        f"{'(c) mnist1d-mlp run_trials':<50} {len(trials):>3} {best['run_trials']:>8.2f}  {100 * change:>+8.1f}%  "
         f"runs {show(times['run_trials'])}",
     ]
 
@@ -190,10 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    steps = 20 if args.quick else 200
-    k = 2 if args.quick else 8
+    steps = 20 if args.quick else 100
+    k = 2 if args.quick else 4
     print(f"machine: {args.threads} threads; the numbers compare sides timed alternately in this run")
-    print(f"{'case':<34} {'K':>3} {'best s':>8}  {'vs base':>9}  notes")
+    print(f"{'case':<50} {'K':>3} {'best s':>8}  {'vs base':>9}  notes")
 
     overheads = []
     for problem in (gru_problem(), cnn_problem()):
