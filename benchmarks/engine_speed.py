@@ -4,9 +4,10 @@
     batches, ``model.eval()`` for one validation pass at the end): the executor's overhead, on a GRU language
     model and a BatchNorm CNN (the models it exists for), with ``torch.optim.Adam`` on both sides and with
     optimlab's drop-in Adam in the executor. Bar: overhead ≤ 5 %.
-(b) local processes: 16 small-model trials (the MNIST-1D MLP as two sub-populations, and the GRU trial by trial)
-    in 2 worker processes with one thread each, against one process with 2 threads. The pool's start (a fresh
-    interpreter importing torch per worker) is timed apart; later runs reuse the pool.
+(b) local processes: 16 small-model trials (the MNIST-1D MLP as two sub-populations) and 8 GRU trials (one by
+    one) in 2 worker processes with one thread each, against one process with 2 threads and with ``--threads``.
+    The pool's start (a forkserver importing torch and optimlab, then the workers) is timed apart; later runs
+    reuse the pool.
 (c) the population executor: ``run_trials`` (probe, choice, executor) against ``training.train`` on the same
     64 MLP trials, so the new layer costs nothing; ``benchmarks/population_speed.py`` gives the absolute figures.
 
