@@ -14,7 +14,7 @@ from engine_models import PROBLEMS, bn_problem, dropout_problem, gru_problem, ml
 from optimlab.engine import PerTrialExecutor, PopulationExecutor
 from optimlab.engine.per_trial import TRAINING_SEED_OFFSET
 from optimlab.population import Trial
-from optimlab.problems.base import ModuleProblem
+from optimlab.problems.base import Data, ModuleProblem, Problem, Split
 from optimlab.schedules import Schedule
 from optimlab.training import BatchStream, batch_size_for, train_alone
 
@@ -190,3 +190,38 @@ def test_evaluation_is_at_the_rules_point_and_training_goes_on_unchanged(optimiz
         at_evaluation_point = problem.evaluate_module(model, "valid")["loss"].item()
     assert abs(at_evaluation_point - at_training_point) > 1e-6
     assert evaluated.final("valid")[0].item() == pytest.approx(at_evaluation_point, rel=1e-12)
+
+
+class LinearRegression(Problem):
+    """A problem written against the batched interface only (no module): per-trial runs it as a population of one."""
+
+    name, default_steps, default_batch_size = "linreg", 15, 8
+
+    def __init__(self) -> None:
+        self.metric_goals = {"loss": "min"}
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(64, 4, generator=g)
+        y = x @ torch.tensor([1.0, -2.0, 0.5, 3.0]) + 0.1 * torch.randn(64, generator=g)
+        self.data = Data(Split(x[:48], y[:48]), Split(x[48:56], y[48:56]), Split(x[56:], y[56:]))
+
+    def init_params(self, seed: int) -> dict[str, torch.Tensor]:
+        return {"w": torch.randn(4, generator=torch.Generator().manual_seed(seed))}
+
+    def losses(self, params: dict[str, torch.Tensor], inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return ((torch.einsum("kbi,ki->kb", inputs, params["w"]) - targets) ** 2).mean(dim=1)
+
+    def evaluate(self, params: dict[str, torch.Tensor], split: str, max_examples: int | None = None
+                 ) -> dict[str, torch.Tensor]:
+        data = self.data.split(split)
+        return {"loss": self.shared_losses(params, data.inputs, data.targets)}
+
+
+def test_a_problem_without_a_module_runs_trial_by_trial_too() -> None:
+    problem = LinearRegression()
+    trials = [Trial("adam", {"lr": 0.1}, seed=0), Trial("schedulefree-sgd", {"lr": 0.1}, seed=1)]
+    per_trial = PerTrialExecutor().run(problem, trials, eval_every=5)
+    population = PopulationExecutor().run(problem, trials, eval_every=5)
+    torch.testing.assert_close(per_trial.train_loss, population.train_loss, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(per_trial.evals["valid"]["loss"], population.evals["valid"]["loss"], rtol=1e-6,
+                               atol=1e-7)
+    assert per_trial.train_loss[:, -1].max() < per_trial.train_loss[:, 0].min()
