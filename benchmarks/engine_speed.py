@@ -14,6 +14,7 @@
 Timings alternate between the two sides of each comparison, ``--repeats`` times; the best of each is compared.
 
     python benchmarks/engine_speed.py --threads 1   # ~20 minutes on a busy 2-core machine
+    python benchmarks/engine_speed.py --threads 1 --parts a --repeats 8   # only (a), more alternations
     python benchmarks/engine_speed.py --quick       # smoke test
 
 Ends with ``RESULT engine_speed per_trial_overhead_pct=A processes_speedup_mlp=B processes_speedup_gru=C
@@ -123,14 +124,24 @@ def show(times: list[float]) -> str:
 
 
 def per_trial_overhead(problem: ModuleProblem, k: int, steps: int, repeats: int) -> tuple[float, list[str]]:
+    """Each trial timed alternately on the three sides, ``repeats`` times; a side's time is the sum over trials of
+    its best (short alternations keep the machine's drift out of the comparison)."""
     trials = [Trial("adam", {"lr": 10 ** (-3 + 0.25 * (i % 4))}, seed=i) for i in range(k)]
     torch_adam = PerTrialExecutor(optimizer_factory=torch.optim.Adam)
-    times = alternate({
-        "hand": lambda: hand_written(problem, trials, steps),
-        "executor": lambda: timed(lambda: torch_adam.run(problem, trials, steps, eval_splits=("valid",))),
-        "drop-in": lambda: timed(lambda: PerTrialExecutor().run(problem, trials, steps, eval_splits=("valid",))),
-    }, repeats)
-    best = {name: min(runs) for name, runs in times.items()}
+    times: dict[str, list[float]] = {"hand": [0.0] * repeats, "executor": [0.0] * repeats, "drop-in": [0.0] * repeats}
+    best = dict.fromkeys(times, 0.0)
+    for trial in trials:
+        one = [trial]
+        per_trial = alternate({
+            "hand": lambda one=one: hand_written(problem, one, steps),  # type: ignore[misc]
+            "executor": lambda one=one: timed(  # type: ignore[misc]
+                lambda: torch_adam.run(problem, one, steps, eval_splits=("valid",))),
+            "drop-in": lambda one=one: timed(  # type: ignore[misc]
+                lambda: PerTrialExecutor().run(problem, one, steps, eval_splits=("valid",))),
+        }, repeats)
+        for name, runs in per_trial.items():
+            best[name] += min(runs)
+            times[name] = [total + t for total, t in zip(times[name], runs, strict=True)]
     overhead = best["executor"] / best["hand"] - 1
     lines = [
         f"{'(a) ' + problem.name + ' hand-written':<50} {k:>3} {best['hand']:>8.2f}  {'':>9}  "
@@ -197,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--parts", default="abc", help="which comparisons to run (letters a, b, c)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     steps = 20 if args.quick else 100
@@ -205,31 +217,38 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {args.threads} threads; the numbers compare sides timed alternately in this run")
     print(f"{'case':<50} {'K':>3} {'best s':>8}  {'vs base':>9}  notes")
 
-    overheads = []
-    for problem in (gru_problem(), cnn_problem()):
-        overhead, lines = per_trial_overhead(problem, k, steps, args.repeats)
-        overheads.append(overhead)
+    results: dict[str, str] = {}
+    if "a" in args.parts:
+        overheads = []
+        for problem in (gru_problem(), cnn_problem()):
+            overhead, lines = per_trial_overhead(problem, k, steps, args.repeats)
+            overheads.append(overhead)
+            print("\n".join(lines), flush=True)
+        results["per_trial_overhead_pct"] = f"{100 * max(overheads):.1f}"
+    if "b" in args.parts:
+        results.update(processes(args.quick, steps, repeats_b, args.threads))
+    if "c" in args.parts:
+        change, lines = population_layer(steps // 2, args.repeats)
         print("\n".join(lines), flush=True)
+        results["population_layer_pct"] = f"{100 * change:.1f}"
+    print("RESULT engine_speed " + " ".join(f"{key}={value}" for key, value in results.items()))
+    return 0
 
+
+def processes(quick: bool, steps: int, repeats: int, threads: int) -> dict[str, str]:
+    """(b): the MLP population and the GRU trial by trial, in worker processes against one process."""
     mlp = get_problem("mnist1d-mlp")
     assert isinstance(mlp, ModuleProblem)
     sixteen = [Trial("adam", {"lr": 10 ** (-3.5 + 0.25 * (i % 8))}, seed=i // 8, batch_size=128) for i in range(16)]
     speed_mlp, lines = processes_speedup(mlp, sixteen, steps * 2 // 5, PopulationExecutor(),
-                                         "mnist1d-mlp population", repeats_b, args.threads)
+                                         "mnist1d-mlp population", repeats, threads)
     print("\n".join(lines), flush=True)
     gru = gru_problem()
-    gru_trials = [Trial("adam", {"lr": 10 ** (-3 + 0.25 * (i % 4))}, seed=i) for i in range(4 if args.quick else 8)]
+    gru_trials = [Trial("adam", {"lr": 10 ** (-3 + 0.25 * (i % 4))}, seed=i) for i in range(4 if quick else 8)]
     speed_gru, lines = processes_speedup(gru, gru_trials, steps // 10, PerTrialExecutor(), "gru-lm per-trial",
-                                         repeats_b, args.threads)
+                                         repeats, threads)
     print("\n".join(lines), flush=True)
-    torch.set_num_threads(args.threads)
-
-    change, lines = population_layer(steps // 2, args.repeats)
-    print("\n".join(lines), flush=True)
-    worst = max(overheads)
-    print(f"RESULT engine_speed per_trial_overhead_pct={100 * worst:.1f} processes_speedup_mlp={speed_mlp:.2f} "
-          f"processes_speedup_gru={speed_gru:.2f} population_layer_pct={100 * change:.1f}")
-    return 0
+    return {"processes_speedup_mlp": f"{speed_mlp:.2f}", "processes_speedup_gru": f"{speed_gru:.2f}"}
 
 
 if __name__ == "__main__":
