@@ -115,6 +115,7 @@ def train_trial(
     micro: dict[int, int] | None = None,
 ) -> TrainResult:
     """One trial trained alone for ``steps`` steps, evaluated after each step in ``eval_at`` (1-based)."""
+    started = time.perf_counter()
     batch_size = batch_size_for(trial, problem)
     train = problem.data.train
     curve = torch.full((steps,), math.nan)
@@ -170,8 +171,8 @@ def train_trial(
     return TrainResult(
         problem=problem.name, trials=[trial], steps=steps, batch_sizes=[batch_size], train_loss=curve.unsqueeze(0),
         eval_steps=list(eval_at), evals={s: {m: v.unsqueeze(0) for m, v in ms.items()} for s, ms in evals.items()},
-        diverged_at=[diverged_at], seconds=0.0, chunks=1, bytes_per_trial=2 * param_bytes + state_bytes,
-        metric_goals=dict(problem.metric_goals),
+        diverged_at=[diverged_at], seconds=time.perf_counter() - started, chunks=1,
+        bytes_per_trial=2 * param_bytes + state_bytes, metric_goals=dict(problem.metric_goals),
     )
 
 
