@@ -21,8 +21,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "run", None):
         parser.print_help()
         return 0
+    from .notices import printed_as_lines
+
     try:
-        return int(args.run(args) or 0)
+        with printed_as_lines():
+            return int(args.run(args) or 0)
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
         return 0

@@ -3,8 +3,8 @@
 :func:`train` is the engine: trials are split into *cohorts* by batch size (a batch of one and the full batch
 cannot share one tensor), each cohort into *chunks* that fit the memory budget, and each chunk runs as one
 :class:`~optimlab.population.Population`: one batched forward/backward for all its trials per step, one rule
-call per optimizer group. :func:`train_alone` trains one trial with the drop-in optimizer and an ordinary loop;
-the tests check both give the same losses.
+call per optimizer group. :func:`train_alone` trains one trial with the drop-in optimizer and an ordinary loop
+(the per-trial executor, :mod:`optimlab.engine.per_trial`); the tests check both give the same losses.
 
 Fair randomness: a trial's seed fixes its initial parameters and the order of its batches
 (:class:`BatchStream`), whatever else is in the population, so trials with the same seed are paired.
@@ -28,6 +28,8 @@ from .problems.base import ModuleProblem, Params, Problem
 
 Progress = Callable[[int, int], None]
 """``progress(steps_done, steps_total)`` over the whole run (all chunks)."""
+ChunkDone = Callable[[list[int], "TrainResult"], None]
+"""``on_chunk(rows, part)``: the trials ``rows`` (indices into the given trials) finished; ``part`` holds them."""
 
 
 class BatchStream:
@@ -122,6 +124,7 @@ def train(
     memory_budget: int | None = None,
     progress: Progress | None = None,
     fused: bool | None = None,
+    on_chunk: ChunkDone | None = None,
 ) -> TrainResult:
     """Train every trial for ``steps`` steps (default: the problem's budget) and evaluate on ``eval_splits``.
 
@@ -130,6 +133,7 @@ def train(
     ``fused`` chooses the per-rule update (:class:`optimlab.population.Population`): ``True`` compiles it
     (2–3× faster per step; the first compile of a shape costs seconds, ~12 s for Adam on the K = 64 MNIST-1D MLP,
     less once Inductor's disk cache holds it), ``False`` never, ``None`` only for large groups.
+    ``on_chunk(rows, part)`` is called as each chunk finishes, with the result of its trials.
     """
     steps = problem.default_steps if steps is None else steps
     if steps < 1:
@@ -138,7 +142,7 @@ def train(
         raise ValueError("Nothing to train: no trials given.")
     for split in eval_splits:
         problem.data.split(split)
-    eval_at = _eval_steps(steps, eval_every)
+    eval_at = evaluation_steps(steps, eval_every)
     budget = memory_budget or _default_budget()
     k_total = len(trials)
     sizes = [batch_size_for(t, problem) for t in trials]
@@ -174,6 +178,13 @@ def train(
             for i, k in enumerate(rows):
                 diverged[k] = part.diverged_at[i]
             done += steps * len(rows)
+            if on_chunk is not None:
+                on_chunk(rows, TrainResult(
+                    problem=problem.name, trials=[trials[k] for k in rows], steps=steps,
+                    batch_sizes=[batch_size] * len(rows), train_loss=part.train_loss, eval_steps=eval_at,
+                    evals=part.evals, diverged_at=part.diverged_at, seconds=time.perf_counter() - started, chunks=1,
+                    bytes_per_trial=per_trial, metric_goals=dict(problem.metric_goals),
+                ))
     return TrainResult(
         problem=problem.name, trials=list(trials), steps=steps, batch_sizes=sizes, train_loss=train_loss,
         eval_steps=eval_at, evals=evals, diverged_at=diverged, seconds=time.perf_counter() - started,
@@ -302,9 +313,8 @@ def _each_seed(trials: Iterable[Trial]) -> list[int]:
     return [t.seed for t in trials]
 
 
-@retained_heap()
 def train_alone(
-    problem: ModuleProblem,
+    problem: Problem,
     trial: Trial,
     steps: int | None = None,
     optimizer_factory: Callable[..., torch.optim.Optimizer] | None = None,
@@ -313,38 +323,17 @@ def train_alone(
 
     ``optimizer_factory(params, **settings)`` (the preset's settings, then the trial's overrides) defaults to the
     trial's drop-in optimizer; pass a ``torch.optim`` class to train with PyTorch's own. Stops early, leaving NaN,
-    when the loss stops being finite.
+    when the loss stops being finite. This is the per-trial executor
+    (:class:`optimlab.engine.per_trial.PerTrialExecutor`) on one trial, without evaluations.
     """
-    steps = problem.default_steps if steps is None else steps
-    module = problem.module_for(trial.seed)
-    settings = {**trial.preset.settings, **trial.overrides}
-    factory = optimizer_factory or trial.preset.optimizer
-    optimizer = factory(module.parameters(), **settings)
-    schedule = trial.schedule
-    scheduler = None
-    if schedule is not None:
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: schedule.factor(s, steps))
-    stream = BatchStream(len(problem.data.train), batch_size_for(trial, problem), trial.seed)
-    train = problem.data.train
-    curve = torch.full((steps,), math.nan)
-    for step in range(steps):
-        index = stream.next()
-        optimizer.zero_grad()
-        inputs, targets = train.take(index)
-        loss = problem.loss_fn(module(inputs), targets)
-        if not torch.isfinite(loss):
-            break
-        curve[step] = loss.item()
-        loss.backward()
-        optimizer.step()
-        if step == 0:
-            retain_all_if_roomy()
-        if scheduler is not None:
-            scheduler.step()
-    return curve
+    from .engine.per_trial import PerTrialExecutor  # the engine sits above this module
+
+    result = PerTrialExecutor(optimizer_factory=optimizer_factory).run(problem, [trial], steps, eval_splits=())
+    return result.train_loss[0]
 
 
-def _eval_steps(steps: int, every: int | None) -> list[int]:
+def evaluation_steps(steps: int, every: int | None) -> list[int]:
+    """The 1-based steps after which a run of ``steps`` steps evaluates: every ``every`` steps and after the last."""
     if every is None or every >= steps:
         return [steps]
     if every < 1:
@@ -369,6 +358,17 @@ def _footprint(problem: Problem, trial: Trial, batch_size: int) -> tuple[int, in
     activations its forward pass over ``batch_size`` examples saves for backward, measured on a probe step."""
     params = problem.init_params(trial.seed)
     param_bytes = sum(p.numel() * p.element_size() for p in params.values())
+    stacked = {name: p.unsqueeze(0).requires_grad_(True) for name, p in params.items()}
+
+    def losses(inputs: Tensor, targets: Tensor) -> Tensor:
+        return problem.losses(stacked, inputs.unsqueeze(0), targets.unsqueeze(0))
+
+    return 6 * param_bytes, saved_activation_bytes(losses, problem, batch_size)
+
+
+def saved_activation_bytes(loss_of: Callable[[Tensor, Tensor], Tensor], problem: Problem, batch_size: int) -> int:
+    """What ``loss_of(inputs, targets)`` saves for backward on a batch of ``batch_size`` training examples, measured
+    on at most ``_FOOTPRINT_PROBE_EXAMPLES`` of them and scaled to the batch."""
     saved = 0
 
     def pack(t: Tensor) -> Tensor:
@@ -376,13 +376,11 @@ def _footprint(problem: Problem, trial: Trial, batch_size: int) -> tuple[int, in
         saved += t.numel() * t.element_size()
         return t
 
-    stacked = {name: p.unsqueeze(0).requires_grad_(True) for name, p in params.items()}
     train = problem.data.train
     probe = min(batch_size, len(train), _FOOTPRINT_PROBE_EXAMPLES)
-    index = torch.arange(probe).unsqueeze(0)
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        problem.losses(stacked, *train.take(index))
-    return 6 * param_bytes, saved * batch_size // probe
+        loss_of(*train.take(torch.arange(probe)))
+    return saved * batch_size // probe
 
 
 ACCUMULATE_ABOVE_BYTES = 64 * 2**20

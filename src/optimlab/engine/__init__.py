@@ -6,7 +6,9 @@ compute :class:`Budget` and the one "best configuration" :class:`Selection`.
 """
 
 from ..training import Progress
-from .executor import Executor, PopulationExecutor, TrialsDone, run_trials
+from .executor import Executor, PopulationExecutor, TrialsDone, choose_executor, run_trials
+from .per_trial import PerTrialExecutor
+from .processes import ProcessExecutor
 from .sweep import Config, RungRule, SweepResult, TrialRecord, run_sweep, top_fraction
 from .tuning import (
     Budget,
@@ -28,7 +30,9 @@ __all__ = [
     "Config",
     "Executor",
     "Outcome",
+    "PerTrialExecutor",
     "PopulationExecutor",
+    "ProcessExecutor",
     "Progress",
     "Ranked",
     "RungRule",
@@ -38,6 +42,7 @@ __all__ = [
     "TrialsDone",
     "best_per",
     "check_lrs",
+    "choose_executor",
     "lr_grid",
     "lrs_around",
     "outcomes_from_rows",

@@ -90,6 +90,9 @@ class Problem:
     default_batch_size: int
     metric_goals: Mapping[str, Literal["min", "max"]]
     """Every metric :meth:`evaluate` returns and whether lower or higher is better; ``loss`` comes first."""
+    source: tuple[str, dict[str, object]] | None = None
+    """How to build this problem again in another process: ``(name, options)`` for
+    :func:`~optimlab.problems.catalog.get_problem` (a catalog name or ``"file.py:function"``); set by it."""
 
     def init_params(self, seed: int) -> Params:
         """One trial's initial parameters; the same seed always gives the same values."""
@@ -124,7 +127,10 @@ class ModuleProblem(Problem):
     ``loss_fn(outputs, targets)`` returns the mean loss of one trial's batch. ``metrics`` are extra
     evaluation metrics (``accuracy`` ...), each with its goal in ``goals`` (default ``"max"``); ``loss`` is
     always evaluated. ``from_loss`` derives metrics from the split's mean loss (perplexity = exp(loss)).
-    The module must have no buffers that training changes (no BatchNorm running statistics).
+
+    Any module works: one vmap can batch trains as a population; one with buffers that training changes
+    (BatchNorm running statistics), dropout, RNN kernels (GRU, LSTM) or custom autograd functions trains trial by
+    trial, each trial on its own module (:mod:`optimlab.engine.probe` chooses, once per problem).
     """
 
     name: str
@@ -151,14 +157,25 @@ class ModuleProblem(Problem):
             return self.loss_fn(functional_call(self.module, (params, self._buffers), (inputs,)), targets)
 
         def one_eval(params: Params, inputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
-            outputs = functional_call(self.module, (params, self._buffers), (inputs,))
-            values = {"loss": self.loss_fn(outputs, targets)}
-            values.update({m: fn(outputs, targets) for m, fn in self.metrics.items()})
-            return values
+            return self._metric_values(functional_call(self.module, (params, self._buffers), (inputs,)), targets)
 
         self._losses = vmap(one_loss, in_dims=(0, 0, 0))
         self._shared_losses = vmap(one_loss, in_dims=(0, None, None))
         self._eval = vmap(one_eval, in_dims=(0, None, None))
+
+    def __getstate__(self) -> dict[str, object]:
+        # The module and its vmapped functions are rebuilt on unpickling (vmapped closures do not pickle).
+        built = ("module", "_buffers", "_losses", "_shared_losses", "_eval", "metric_goals")
+        return {key: value for key, value in self.__dict__.items() if key not in built}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.__post_init__()
+
+    def _metric_values(self, outputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
+        values = {"loss": self.loss_fn(outputs, targets)}
+        values.update({m: fn(outputs, targets) for m, fn in self.metrics.items()})
+        return values
 
     def init_params(self, seed: int) -> Params:
         with torch.random.fork_rng(devices=[]):
@@ -184,12 +201,28 @@ class ModuleProblem(Problem):
 
     @torch.no_grad()
     def evaluate(self, params: Params, split: str, max_examples: int | None = None) -> dict[str, Tensor]:
+        return self._split_means(split, max_examples, lambda inputs, targets: self._eval(params, inputs, targets))
+
+    @torch.no_grad()
+    def evaluate_module(self, module: nn.Module, split: str, max_examples: int | None = None) -> dict[str, Tensor]:
+        """:meth:`evaluate` for one trial that has its own module (``[1]`` each), run in the module's current mode
+        (the per-trial executor calls ``module.eval()`` first)."""
+
+        def values(inputs: Tensor, targets: Tensor) -> dict[str, Tensor]:
+            return {key: value.unsqueeze(0) for key, value in self._metric_values(module(inputs), targets).items()}
+
+        return self._split_means(split, max_examples, values)
+
+    def _split_means(
+        self, split: str, max_examples: int | None, values_of: Callable[[Tensor, Tensor], dict[str, Tensor]]
+    ) -> dict[str, Tensor]:
+        """Each metric's mean over the split's first ``max_examples`` examples, read in ``eval_batch_size`` parts."""
         data = self.data.split(split)
         n = len(data) if max_examples is None else min(len(data), max_examples)
         totals: dict[str, Tensor] = {}
         for start in range(0, n, self.eval_batch_size):
             stop = min(n, start + self.eval_batch_size)
-            values = self._eval(params, *data.take(torch.arange(start, stop)))
+            values = values_of(*data.take(torch.arange(start, stop)))
             for key, value in values.items():
                 totals[key] = totals.get(key, 0) + value * (stop - start)
         means = {key: value / n for key, value in totals.items()}

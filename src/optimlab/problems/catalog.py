@@ -15,12 +15,14 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..errors import UserError
+from ..errors import ProblemError, UserError
+from ..suggest import unknown_name
 from . import datasets
 from .base import Data, ModuleProblem, Problem, Split, accuracy
 from .loader import load_user_problem
@@ -286,18 +288,25 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
 def get_problem(name: str, **options: object) -> Problem:
     """Build problem ``name`` with keyword ``options``; ``"file.py:function"`` loads a user's problem."""
     if name not in PROBLEMS and ".py:" in name:
-        return load_user_problem(name, **options)
+        path, _, function = name.rpartition(":")
+        problem = load_user_problem(name, **options)
+        problem.source = (f"{Path(path).expanduser().resolve()}:{function}", dict(options))
+        return problem
     builder = PROBLEMS.get(name)
     if builder is None:
-        from ..explain.cards import suggest_names
-
-        close = suggest_names(name, PROBLEMS)
-        hint = f"Did you mean: {', '.join(close)}?" if close else f"Valid names: {', '.join(PROBLEMS)}."
-        raise UserError(f"Unknown problem {name!r}. {hint}")
+        raise unknown_name("problem", name, PROBLEMS)
     accepted = inspect.signature(builder).parameters
     unknown = [key for key in options if key not in accepted]
     if unknown:
         raise UserError(
             f"Problem {name!r} has no option {unknown[0]!r}; its options are: {', '.join(accepted) or 'none'}."
         )
-    return builder(**options)
+    try:
+        problem = builder(**options)
+    except (TypeError, ValueError, RuntimeError) as exc:  # an option of the wrong type or out of range
+        if isinstance(exc, UserError):
+            raise
+        raise ProblemError(f"Problem {name!r} cannot be built with options {dict(options)}: {exc}") from exc
+    problem.source = (name, dict(options))  # what a worker process rebuilds it from (optimlab.engine.processes)
+    return problem
+
