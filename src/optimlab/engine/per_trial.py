@@ -26,12 +26,12 @@ import math
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ..heap import retain_all_if_roomy, retained_heap
+from ..optim._base import RuleOptimizer
 from ..population import Trial
 from ..problems.base import ModuleProblem, Params, Problem
 from ..rules import Rule
@@ -266,16 +266,15 @@ def at_evaluation_point(optimizer: torch.optim.Optimizer) -> Iterator[None]:
     """Inside the block the parameters hold the optimizer's evaluation point; afterwards their training values,
     bit for bit. Optimizers built from a rule (optimlab's) say where that is (:meth:`Rule.evaluation_point`);
     others (``torch.optim``'s) evaluate at their parameters."""
-    rule: Any = getattr(optimizer, "rule", None)
-    hypers: Any = getattr(optimizer, "hypers", None)
-    if not isinstance(rule, Rule) or type(rule).evaluation_point is Rule.evaluation_point or not callable(hypers):
+    if not isinstance(optimizer, RuleOptimizer) or type(optimizer.rule).evaluation_point is Rule.evaluation_point:
         yield
         return
+    rule = optimizer.rule
     saved: list[tuple[Tensor, Tensor]] = []
     try:
         with torch.no_grad():
             for group in optimizer.param_groups:
-                hp = hypers(group)
+                hp = optimizer.group_values(group)
                 for p in group["params"]:
                     state = optimizer.state.get(p)
                     if not state:
