@@ -30,6 +30,7 @@ import torch
 
 from .._threads import torch_threads
 from ..engine import Config, RungRule, SweepResult, TrialRecord, rank, run_sweep
+from ..engine.probe import probe
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
@@ -193,8 +194,11 @@ def _score_metric(problem: Problem, metric: str | None) -> tuple[str, str]:
 
 def check_problem(problem: Problem) -> None:
     """One forward pass of one trial on two examples and a small evaluation, so a broken problem fails with a
-    clear sentence before any budget is spent."""
+    clear sentence before any budget is spent. A model the population cannot batch (a GRU, BatchNorm) was run one
+    trial at a time by the engine's probe, which is the check it gets (its errors are already one sentence)."""
     name = problem.name
+    if not probe(problem).batched:
+        return
     try:
         params = problem.init_params(TUNE_SEEDS)
     except Exception as exc:

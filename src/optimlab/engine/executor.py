@@ -90,14 +90,15 @@ class PopulationExecutor:
                      fused=self.fused, on_chunk=on_done)
 
 
-def choose_executor(problem: Problem, trials: Sequence[Trial]) -> Executor:
+def choose_executor(problem: Problem, trials: Sequence[Trial], *, memory_budget: int | None = None) -> Executor:
     """The executor for these trials when the caller names none: the population where it can batch the problem's
     model, else the per-trial loop with one :class:`~optimlab.notices.ExecutorNotice` (the first time, per
     problem) saying why. Worker processes are never chosen by themselves: on this 2-core machine they paid only
-    for small models (``benchmarks/engine_speed.py``), which the population already runs fastest."""
+    for small models (``benchmarks/engine_speed.py``), which the population already runs fastest.
+    ``memory_budget`` caps one population chunk (the study fixes it in its plan, so a resumed study chunks alike)."""
     verdict = probe(problem)
     if verdict.batched:
-        return PopulationExecutor()
+        return PopulationExecutor(memory_budget=memory_budget)
     if not problem.__dict__.get("executor_noticed"):
         problem.__dict__["executor_noticed"] = True
         warnings.warn(ExecutorNotice(f"optimlab: training trials one by one: {verdict.reason}"), stacklevel=3)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from .._threads import torch_threads
-from ..engine import Config, PopulationExecutor, Selection, TrialRecord, outcomes_from_rows, rank, run_sweep
+from ..engine import Config, Selection, TrialRecord, choose_executor, outcomes_from_rows, rank, run_sweep
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
@@ -236,7 +236,7 @@ def _run_phase(
     writer = _PhaseWriter(store, study_id, plan, problem, specs, meter)
     try:
         run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in configs], seeds, writer.steps,
-                  executor=PopulationExecutor(memory_budget=plan.memory_budget), eval_every=plan.eval_every,
+                  executor=choose_executor(problem, [], memory_budget=plan.memory_budget), eval_every=plan.eval_every,
                   eval_splits=plan.eval_splits(specs[0].phase), max_eval_examples=plan.max_eval_examples,
                   population_size=plan.max_population, skip=writer.finished, on_start=writer.start,
                   on_done=writer.done, progress=writer.progress)
