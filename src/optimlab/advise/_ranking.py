@@ -6,6 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import torch
 
 from ..engine import Selection, SweepResult, TrialRecord, rank
 from ..stats import paired_test
@@ -52,23 +53,26 @@ def finalists(ordered: list[tuple[Candidate, float]], count: int) -> list[tuple[
 
 def record_final(result: AdviceResult, configs: list[tuple[Candidate, float]], final: SweepResult,
                   rule: Selection) -> None:
-    out = final.records[0].result  # the finalists ran as one population: its curves, in configuration order
-    n = len(out.trials) // len(configs)
+    # Configuration-major, seeds ascending (the order the finalists were given), whatever populations ran them.
+    records = sorted(final.records, key=lambda r: (r.config, r.seed))
+    n = len(records) // len(configs)
     rows = []
-    for k, trial in enumerate(out.trials):
-        c, lr = configs[k // n]
+    for rec in records:
+        c, lr = configs[rec.config]
+        out = rec.result
         rows.append({
-            "candidate": c.name, "optimizer": c.optimizer, "lr": lr, "seed": trial.seed,
-            **{f"{split}_{m}": out.evals[split][m][k, -1].item() for split in out.evals for m in out.evals[split]},
-            "diverged_at": out.diverged_at[k],
+            "candidate": c.name, "optimizer": c.optimizer, "lr": lr, "seed": rec.seed,
+            **{f"{split}_{m}": out.evals[split][m][rec.row, -1].item()
+               for split in out.evals for m in out.evals[split]},
+            "diverged_at": rec.diverged_at,
         })
     result.final = pd.DataFrame(rows)
-    result.final_steps = list(out.eval_steps)
+    result.final_steps = list(records[0].result.eval_steps)
     metric = result.metric
     for i, (c, _lr) in enumerate(configs):
-        result.final_curves[c.name if _unique(configs, c) else f"{c.name}@{_lr:g}"] = (
-            out.evals["valid"][metric][i * n : (i + 1) * n].numpy()
-        )
+        result.final_curves[c.name if _unique(configs, c) else f"{c.name}@{_lr:g}"] = torch.stack(
+            [rec.curve("valid", metric) for rec in records[i * n : (i + 1) * n]]
+        ).numpy()
     score = f"valid_{metric}"
     order = [int(r.config) for r in rank(final.outcomes(), rule)]
     result.final_order = [(configs[i][0].name, configs[i][1]) for i in order]
