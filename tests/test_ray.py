@@ -1,0 +1,236 @@
+"""The Ray executor: same numbers as local runs, faults survived, user errors in one sentence.
+
+One local Ray cluster (2 CPUs, no dashboard, its files in a temporary folder) serves the whole module; the
+two-node case runs in a subprocess with ``ray.cluster_utils.Cluster`` (a driver joins one cluster per process).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from optimlab import Trial
+from optimlab.engine import run_trials
+from optimlab.problems.base import Data, ModuleProblem, Split
+from optimlab.problems.catalog import get_problem
+
+ray = pytest.importorskip("ray")
+
+from optimlab.engine.ray_executor import (  # noqa: E402
+    RayExecutor,
+    RayUnavailableError,
+    TaskCounts,
+    WorkerError,
+    require_ray,
+    task_units,
+)
+
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[None]:
+    temp = tempfile.mkdtemp(prefix="/tmp/ol-ray-")  # short: Ray's socket paths must stay under 107 bytes
+    os.environ.update({**RAY_ENV, "RAY_TMPDIR": temp})
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=temp)
+    # This module's classes and functions define the test problems; the workers cannot import a test module.
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def _trials() -> list[Trial]:
+    return [Trial(o, {"lr": lr}, seed=s) for o in ("adam", "momentum") for lr in (1e-3, 1e-2) for s in range(2)]
+
+
+def test_same_numbers_as_local_units(cluster: None) -> None:
+    problem, trials, steps = get_problem("mnist1d-mlp"), _trials(), 20
+    counts: list[str] = []
+    delivered: list[list[int]] = []
+    out = RayExecutor(task_progress=lambda c: counts.append(str(c))).run(
+        problem, trials, steps, eval_splits=("valid",), on_done=lambda rows, part: delivered.append(rows))
+    units = task_units(problem, trials, steps, 2)
+    assert sorted(r for rows in delivered for r in rows) == list(range(len(trials)))
+    assert sorted(map(tuple, delivered)) == sorted(map(tuple, units))
+    assert counts[-1].startswith(f"ray tasks: {len(units)}/{len(units)} finished, 0 running, 0 retried")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the tasks' thread count: then every number is bit-identical
+    try:
+        for unit in units:
+            local = run_trials(problem, [trials[k] for k in unit], steps, eval_splits=("valid",))
+            assert torch.equal(local.train_loss, out.train_loss[unit])
+            assert torch.equal(local.final("valid"), out.final("valid")[unit])
+            assert [out.trials[k] for k in unit] == [trials[k] for k in unit]
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_run_units_keeps_the_callers_populations(cluster: None) -> None:
+    problem = get_problem("mnist1d-mlp")
+    units = [[Trial("adam", {"lr": 1e-3}, seed=0), Trial("adam", {"lr": 3e-3}, seed=0)],
+             [Trial("rmsprop", {"lr": 1e-3}, seed=1)]]
+    out = RayExecutor().run_units(problem, units, 10, eval_splits=("valid",))
+    torch.set_num_threads(1)
+    flat = [t for u in units for t in u]
+    assert out.trials == flat
+    for start, unit in ((0, units[0]), (2, units[1])):
+        local = run_trials(problem, unit, 10, eval_splits=("valid",))
+        assert torch.equal(local.train_loss, out.train_loss[start : start + len(unit)])
+
+
+class _PidRecordingLoss:
+    """Cross-entropy that writes its worker's process id to a file on every call (so the test can kill it)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        Path(self.path).write_text(str(os.getpid()))
+        time.sleep(0.01)
+        return nn.functional.cross_entropy(outputs, targets)
+
+
+def _tiny_problem(loss: object, steps: int = 200) -> ModuleProblem:
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(96, 6, generator=g), torch.randint(0, 3, (96,), generator=g)
+    data = Data(train=Split(x[:64], y[:64]), valid=Split(x[64:80], y[64:80]), test=Split(x[80:], y[80:]))
+    return ModuleProblem(name="tiny", make_module=lambda: nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)),
+                         data=data, loss_fn=loss, default_steps=steps)  # type: ignore[arg-type]
+
+
+def test_a_killed_worker_is_retried_and_loses_nothing(cluster: None, tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    problem = _tiny_problem(_PidRecordingLoss(str(pid_file)))
+    units = [[Trial("adam", {"lr": 1e-2}, seed=s)] for s in range(2)]
+
+    def kill_first_worker() -> None:
+        deadline = time.time() + 120
+        while not pid_file.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_first_worker)
+    killer.start()
+    executor = RayExecutor()
+    delivered: list[list[int]] = []
+    out = executor.run_units(problem, units, 60, eval_splits=("valid",),
+                             on_done=lambda rows, part: delivered.append(rows))
+    killer.join()
+    assert executor.counts.retried >= 1
+    assert sorted(r for rows in delivered for r in rows) == [0, 1]  # each trial delivered exactly once
+    torch.set_num_threads(1)
+    plain = _tiny_problem(nn.functional.cross_entropy)
+    for k, unit in enumerate(units):
+        local = run_trials(plain, unit, 60, eval_splits=("valid",))
+        assert torch.equal(local.train_loss, out.train_loss[k : k + 1])
+
+
+def _failing_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    raise ArithmeticError("the user's loss broke on purpose")
+
+
+def test_a_problem_the_workers_cannot_load_is_named(cluster: None) -> None:
+    ray.cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+    try:
+        with pytest.raises(WorkerError, match=r"could not load the problem .*No module named 'test_ray'"):
+            RayExecutor().run(_tiny_problem(_failing_loss), [Trial("adam", {"lr": 1e-3})], 5, eval_splits=("valid",))
+    finally:
+        ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def test_bad_user_code_fails_with_the_workers_sentence(cluster: None) -> None:
+    with pytest.raises(WorkerError, match="ArithmeticError: the user's loss broke on purpose") as info:
+        RayExecutor().run(_tiny_problem(_failing_loss), [Trial("adam", {"lr": 1e-3})], 5, eval_splits=("valid",))
+    assert "\n" not in str(info.value)
+
+
+def test_a_users_problem_file_travels_by_value(cluster: None, tmp_path: Path) -> None:
+    source = tmp_path / "my_problem.py"
+    source.write_text(textwrap.dedent("""
+        import torch
+        from torch import nn
+        from optimlab.problems.base import Data, ModuleProblem, Split
+
+        class Net(nn.Module):  # defined only in this file: the workers cannot import it
+            def __init__(self):
+                super().__init__()
+                self.layer = nn.Linear(4, 2)
+
+            def forward(self, x):
+                return self.layer(x)
+
+        def make():
+            g = torch.Generator().manual_seed(3)
+            x, y = torch.randn(40, 4, generator=g), torch.randint(0, 2, (40,), generator=g)
+            data = Data(Split(x[:24], y[:24]), Split(x[24:32], y[24:32]), Split(x[32:], y[32:]))
+            return ModuleProblem(name="file-net", make_module=Net, data=data,
+                                 loss_fn=nn.functional.cross_entropy, default_steps=10)
+    """))
+    problem = get_problem(f"{source}:make")
+    trial = Trial("adam", {"lr": 1e-2})
+    out = RayExecutor().run(problem, [trial], 10, eval_splits=("valid",))
+    torch.set_num_threads(1)
+    assert torch.equal(out.train_loss, run_trials(problem, [trial], 10, eval_splits=("valid",)).train_loss)
+
+
+def test_task_units_are_deterministic_and_cover_every_trial() -> None:
+    problem = get_problem("mnist1d-mlp")
+    trials = [Trial(o, {"lr": 1e-2}, seed=s) for o in ("sgd", "adam", "gd") for s in range(5)]
+    units = task_units(problem, trials, 50, cpus=2)
+    assert units == task_units(problem, trials, 50, cpus=2)
+    assert sorted(k for u in units for k in u) == list(range(len(trials)))
+    for unit in units:  # trials of different batch sizes never share a task (they never share a population)
+        assert len({trials[k].optimizer for k in unit}) == 1
+    assert all(len(u) * 50 >= 2000 or len(u) == 5 for u in units)
+    assert str(TaskCounts(total=3, finished=1, retried=2)) == "ray tasks: 1/3 finished, 2 running, 2 retried"
+
+
+def test_without_ray_installed_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    with pytest.raises(RayUnavailableError, match=r"pip install 'optimlab\[ray\]'"):
+        require_ray()
+
+
+@pytest.mark.slow
+def test_two_node_cluster_same_numbers(tmp_path: Path) -> None:
+    script = textwrap.dedent("""
+        import torch
+        from ray.cluster_utils import Cluster
+        import ray
+        from optimlab import Trial
+        from optimlab.engine import run_trials
+        from optimlab.engine.ray_executor import RayExecutor, task_units
+        from optimlab.problems.catalog import get_problem
+        cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
+        cluster.add_node(num_cpus=1)
+        ray.init(address=cluster.address, log_to_driver=False)
+        assert len([n for n in ray.nodes() if n["Alive"]]) == 2
+        problem = get_problem("mnist1d-mlp")
+        trials = [Trial("adam", {"lr": lr}, seed=s) for lr in (1e-3, 1e-2) for s in range(2)]
+        out = RayExecutor().run(problem, trials, 10, eval_splits=("valid",))
+        torch.set_num_threads(1)
+        for unit in task_units(problem, trials, 10, 2):
+            local = run_trials(problem, [trials[k] for k in unit], 10, eval_splits=("valid",))
+            assert torch.equal(local.train_loss, out.train_loss[unit]), unit
+        ray.shutdown(); cluster.shutdown()
+        print("two nodes ok")
+    """)
+    temp = tempfile.mkdtemp(prefix="/tmp/ol-rayc-")  # Ray's files for this cluster (RAY_TMPDIR), not /tmp/ray
+    env = {**os.environ, **RAY_ENV, "RAY_TMPDIR": temp}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
+    assert "two nodes ok" in done.stdout, done.stderr[-3000:]
