@@ -37,7 +37,7 @@ from ..population import Trial
 from ..problems.base import Problem
 from ..training import Progress, TrainResult, batch_size_for
 from .executor import TrialsDone
-from .merge import merge_results
+from .results import merge_parts
 
 USER_MODULE_PREFIX = "optimlab_user_problem_"
 """Modules loaded from a user's problem file carry this prefix (problems' file loader); they travel by value."""
@@ -262,9 +262,7 @@ class RayExecutor:
                 progress(steps_done, total_steps)
             if on_done is not None:
                 on_done(part_rows, value)
-        merged = merge_results(parts, _in_row_order(units, rows), run_steps)
-        merged.seconds = time.perf_counter() - started
-        return merged
+        return merge_parts(_in_row_order(units, rows), parts, time.perf_counter() - started)
 
     def _tell(self) -> None:
         if self.task_progress is not None:

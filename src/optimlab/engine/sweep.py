@@ -182,14 +182,81 @@ def run_sweep(
         out.rungs.append(list(active))
         cells = [(c, s) for c in active for s in seeds]
         total = done_steps + len(cells) * n_steps
-        in_order: list[TrialRecord] = []  # this rung's records in trial order, whatever order they finished in
+        runnable: list[tuple[int, list[tuple[int, int]], list[Trial], int]] = []  # (population, cells, trials, base)
         for part in populations(cells, population_size):
             trials = [configs[c].trial(s) for c, s in part]
-            if skip is not None and skip(trials):
-                population += 1
-                done_steps += len(part) * n_steps
-                continue
-            base = done_steps
+            if skip is None or not skip(trials):
+                runnable.append((population, part, trials, done_steps))
+            population += 1
+            done_steps += len(part) * n_steps
+
+        in_order = _run_rung(problem, runnable, r, n_steps, total, executor, out,
+                             {"eval_every": eval_every, "eval_splits": eval_splits,
+                              "max_eval_examples": max_eval_examples},
+                             on_start, on_record, on_done, progress)
+        if r + 1 < len(rung_steps):
+            assert promote is not None
+            active = _promoted(promote(r, in_order), len(configs))
+            if not active:
+                break
+    return out
+
+
+def _run_rung(problem: Problem, runnable: list[tuple[int, list[tuple[int, int]], list[Trial], int]], r: int,
+              n_steps: int, total: int, executor: Executor | None, out: SweepResult, options: dict[str, Any],
+              on_start: Callable[[list[Trial]], None] | None, on_record: Callable[[TrialRecord], None] | None,
+              on_done: Callable[[list[TrialRecord]], None] | None, progress: Progress | None) -> list[TrialRecord]:
+    """One rung's populations (``(population, cells, trials, trial-steps before it)``, skipped ones left out);
+    returns their records in trial order, whatever order they finished in."""
+
+    def finished(rows: list[int], result: TrainResult, part: list[tuple[int, int]], rung: int, n_steps: int,
+                 population: int, streamed: dict[int, TrialRecord]) -> None:
+        for i, k in enumerate(rows):
+            c, s = part[k]
+            rec = _record(result, i, c, s, rung, n_steps, population)
+            streamed[k] = rec
+            out.records.append(rec)
+            if on_record is not None:
+                on_record(rec)
+
+    def complete(part: list[tuple[int, int]], result: TrainResult, streamed: dict[int, TrialRecord],
+                 rung: int, n_steps: int, population: int) -> list[TrialRecord]:
+        missing = [k for k in range(len(part)) if k not in streamed]
+        if missing:  # an executor that did not stream (or not every trial): the rest from the whole result
+            finished(missing, _subset(result, missing) if len(missing) < len(part) else result, part, rung,
+                     n_steps, population, streamed)
+        records = [streamed[k] for k in range(len(part))]
+        if on_done is not None:
+            on_done(records)
+        return records
+
+    by_population: dict[int, list[TrialRecord]] = {}
+    run_units = getattr(executor, "run_units", None)
+    if callable(run_units) and len(runnable) > 1:
+        # An executor that runs several populations at once (a cluster): each population is one unit, so its
+        # numbers are the same as when it runs alone; results arrive as units finish.
+        for _, _, trials, _ in runnable:
+            if on_start is not None:
+                on_start(trials)
+        starts = [0]
+        for _, part, _, _ in runnable:
+            starts.append(starts[-1] + len(part))
+        streams: list[dict[int, TrialRecord]] = [{} for _ in runnable]
+        finished_steps = [0]
+
+        def unit_done(rows: list[int], result: TrainResult) -> None:
+            u = max(i for i, start in enumerate(starts[:-1]) if start <= rows[0])
+            pop, part, _, _ = runnable[u]
+            finished([k - starts[u] for k in rows], result, part, r, n_steps, pop, streams[u])
+            if len(streams[u]) == len(part):
+                by_population[pop] = complete(part, result, streams[u], r, n_steps, pop)
+                finished_steps[0] += len(part) * n_steps
+                if progress is not None:
+                    progress(runnable[0][3] + finished_steps[0], total)
+
+        run_units(problem, [trials for _, _, trials, _ in runnable], n_steps, on_done=unit_done, **options)
+    else:
+        for pop, part, trials, base in runnable:
             if progress is not None:
                 progress(base, total)
             if on_start is not None:
@@ -201,35 +268,14 @@ def run_sweep(
 
             streamed: dict[int, TrialRecord] = {}
 
-            def finished(rows: list[int], result: TrainResult, part: list[tuple[int, int]] = part, rung: int = r,
-                         n_steps: int = n_steps, population: int = population,
-                         streamed: dict[int, TrialRecord] = streamed) -> None:
-                for i, k in enumerate(rows):
-                    c, s = part[k]
-                    rec = _record(result, i, c, s, rung, n_steps, population)
-                    streamed[k] = rec
-                    out.records.append(rec)
-                    if on_record is not None:
-                        on_record(rec)
+            def stream(rows: list[int], res: TrainResult, part: list[tuple[int, int]] = part, pop: int = pop,
+                       streamed: dict[int, TrialRecord] = streamed) -> None:
+                finished(rows, res, part, r, n_steps, pop, streamed)
 
-            result = run_trials(problem, trials, n_steps, executor=executor, eval_every=eval_every,
-                                eval_splits=eval_splits, max_eval_examples=max_eval_examples, progress=report,
-                                on_done=finished)
-            missing = [k for k in range(len(part)) if k not in streamed]
-            if missing:  # an executor that did not stream (or not every trial): the rest from the whole result
-                finished(missing, _subset(result, missing) if len(missing) < len(part) else result)
-            records = [streamed[k] for k in range(len(part))]
-            in_order.extend(records)
-            if on_done is not None:
-                on_done(records)
-            population += 1
-            done_steps += len(part) * n_steps
-        if r + 1 < len(rung_steps):
-            assert promote is not None
-            active = _promoted(promote(r, in_order), len(configs))
-            if not active:
-                break
-    return out
+            result = run_trials(problem, trials, n_steps, executor=executor, progress=report, on_done=stream,
+                                **options)
+            by_population[pop] = complete(part, result, streamed, r, n_steps, pop)
+    return [rec for pop in sorted(by_population) for rec in by_population[pop]]
 
 
 def populations(items: Sequence[Any], size: int | None) -> list[list[Any]]:
