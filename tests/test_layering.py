@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("report", ("optimlab.report",)),
     # the front door: the package's public names and the command line
     ("front", ("optimlab", "optimlab.cli", "optimlab.cli_advise", "optimlab.cli_bench", "optimlab.cli_compare",
-               "optimlab.cli_landscape", "optimlab.cli_report")),
+               "optimlab.cli_landscape", "optimlab.cli_report", "optimlab.cli_backend")),
 )
 """Lowest first: a module may import from its own layer and the layers before it."""
 

@@ -200,10 +200,34 @@ def test_task_units_are_deterministic_and_cover_every_trial() -> None:
     assert str(TaskCounts(total=3, finished=1, retried=2)) == "ray tasks: 1/3 finished, 2 running, 2 retried"
 
 
+def test_a_study_on_ray_stores_the_same_numbers_as_a_local_one(cluster: None, tmp_path: Path) -> None:
+    from optimlab.study import bench
+
+    def study(store: Path, executor: object) -> object:
+        return bench(["sparse-logreg"], "adam,momentum", 2, "quick", steps=30, tune_seeds=1, lr_grid=[0.01, 0.1],
+                     max_population=2, store=store, stream=None, executor=executor).trials  # type: ignore[arg-type]
+
+    torch.set_num_threads(1)
+    local, on_ray = study(tmp_path / "local.sqlite", None), study(tmp_path / "ray.sqlite", RayExecutor())
+    volatile = [c for c in local.columns if c in ("study_id", "trial_id", "seconds", "finished_at", "started_at")
+                or (c.endswith("_at") and c != "diverged_at")]
+    key = ["phase", "optimizer", "lr", "seed"]
+    a = local.drop(columns=volatile).sort_values(key).reset_index(drop=True)
+    b = on_ray.drop(columns=volatile).sort_values(key).reset_index(drop=True)
+    assert len(a) == 8 and list(a.columns) == list(b.columns)
+    numeric = [c for c in a.columns if c.startswith(("valid_", "test_", "final_"))]
+    assert numeric, a.columns
+    assert (a[key] == b[key]).all().all()
+    assert a[numeric].equals(b[numeric])  # bit-identical: the same populations on one thread each
+
+
 def test_without_ray_installed_one_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "ray", None)
     with pytest.raises(RayUnavailableError, match=r"pip install 'optimlab\[ray\]'"):
         require_ray()
+    from optimlab.cli import main
+
+    assert main(["bench", "--backend", "ray", "--problems", "quadratic", "--quiet"]) == 2
 
 
 @pytest.mark.slow

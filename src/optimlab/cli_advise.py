@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .cli_backend import add_backend_arguments, executor_from_args
+
 
 def add_advise_parser(subparsers: Any) -> None:
     advise = subparsers.add_parser(
@@ -37,6 +39,7 @@ def add_advise_parser(subparsers: Any) -> None:
     advise.add_argument("--lang", default="en", choices=("en", "ko"),
                         help="language of the report and the summary: en (default) or ko (Korean)")
     advise.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_backend_arguments(advise)
     advise.set_defaults(run=_run_advise)
 
 
@@ -74,7 +77,8 @@ def _run_advise(args: argparse.Namespace) -> int:
     try:
         result = advise(args.problem, budget=args.budget, candidates=args.candidates, seeds=args.seeds,
                         progress=None if args.quiet else progress, steps=args.steps, metric=args.metric,
-                        out_dir=args.out, problem_options=parse_options(args.option))
+                        out_dir=args.out, problem_options=parse_options(args.option),
+                        executor=executor_from_args(args, quiet=args.quiet))
     except AdviceError as exc:
         if args.lang != "en":  # advise() wrote what it measured in English; say it again in the chosen language
             write_advice_report(exc.partial, args.out, lang=args.lang)

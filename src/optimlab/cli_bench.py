@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .cli_backend import add_backend_arguments, executor_from_args
 from .errors import UserError
 
 
@@ -49,6 +50,7 @@ def add_bench_parser(sub: Any) -> None:
     bench.add_argument("--study", help="with --resume: the study id to continue")
     bench.add_argument("--claims", action="store_true", help="run the classic rules-of-thumb study instead")
     bench.add_argument("--quiet", action="store_true", help="no progress lines")
+    add_backend_arguments(bench)
     bench.add_argument("--lang", default="en", choices=("en", "ko"),
                        help="language of the report the closing line tells you to write: en (default) or ko")
     bench.set_defaults(run=_run_bench)
@@ -70,8 +72,9 @@ def _run_bench(args: argparse.Namespace) -> int:
     stream = None if args.quiet else sys.stderr
     if args.claims:
         return _run_claims(args, stream)
+    executor = executor_from_args(args, quiet=args.quiet)
     if args.resume:
-        results = bench(store=args.store, resume=True, study=args.study, stream=stream)
+        results = bench(store=args.store, resume=True, study=args.study, stream=stream, executor=executor)
     else:
         if args.study:
             raise UserError("--study names a study to continue; use it with --resume.")
@@ -81,6 +84,7 @@ def _run_bench(args: argparse.Namespace) -> int:
             tune=not args.no_tune,
             lr_grid=parse_lr_grid(args.lr_grid) if args.lr_grid else None, steps=args.steps,
             tune_seeds=args.tune_seeds, max_population=args.max_population, name=args.name, stream=stream,
+            executor=executor,
         )
     print(f"Study {results.study_id} ({results.name}): {len(results.trials)} trials in {args.store}")
     print()

@@ -29,7 +29,7 @@ import pandas as pd
 import torch
 
 from .._threads import torch_threads
-from ..engine import Config, RungRule, SweepResult, TrialRecord, rank, run_sweep
+from ..engine import Config, Executor, RungRule, SweepResult, TrialRecord, rank, run_sweep
 from ..engine.probe import probe
 from ..errors import UserError
 from ..population import Trial
@@ -93,6 +93,7 @@ def advise(
     metric: str | None = None,
     out_dir: str | Path | None = None,
     problem_options: Mapping[str, Any] | None = None,
+    executor: Executor | None = None,
 ) -> AdviceResult:
     """Recommend an optimizer and learning rate for ``problem`` within ``budget``.
 
@@ -102,7 +103,8 @@ def advise(
     default the classic family plus AdamW. ``seeds``: seeds of the final confirmation. ``steps``: length of one
     full training run (default: the problem's). ``metric``: the validation metric that decides (default
     accuracy when the problem has it, else loss). ``out_dir``: write the evidence report there — also when
-    the advisor stops on bad input, with whatever was measured.
+    the advisor stops on bad input, with whatever was measured. ``executor``: where the trials run (default: the
+    engine's choice; e.g. :class:`optimlab.engine.ray_executor.RayExecutor` for a cluster).
     """
     prob = _resolve_problem(problem, problem_options or {})
     cands = resolve_candidates(candidates)
@@ -121,7 +123,7 @@ def advise(
         candidates=cands, budget=parsed, plan=plan, run_steps=run_steps,
         batch_sizes={c.name: batch_size_for(c.trial(1e-3, 0), prob) for c in cands},
     )
-    runner = _Runner(prob, result, progress, plan.cost() if plan else 0)
+    runner = _Runner(prob, result, progress, plan.cost() if plan else 0, executor)
     # One intra-op thread: on small models a second thread costs more in hand-offs than it computes (measured
     # 10-40x slower on this two-core machine, the same reason the study runs single-threaded).
     with torch_threads(1):
@@ -227,8 +229,10 @@ def check_problem(problem: Problem) -> None:
 class _Runner:
     """Runs the advisor's sweeps, counts their trial-steps per phase and turns a failing problem into one sentence."""
 
-    def __init__(self, problem: Problem, result: AdviceResult, progress: PhasedProgress | None, planned: int) -> None:
+    def __init__(self, problem: Problem, result: AdviceResult, progress: PhasedProgress | None, planned: int,
+                 executor: Executor | None = None) -> None:
         self.problem, self.result, self.progress, self.planned = problem, result, progress, planned
+        self.executor = executor
 
     def sweep(self, phases: Sequence[str], configs: Sequence[Config], seeds: Sequence[int], steps: int | Sequence[int],
               splits: tuple[str, ...], eval_every: int | None = None, promote: RungRule | None = None) -> SweepResult:
@@ -255,7 +259,8 @@ class _Runner:
                 self.progress(state["phase"], before + done, max(planned, before + done))
 
         try:
-            return run_sweep(self.problem, configs, seeds, steps, promote=promote, eval_every=eval_every,
+            return run_sweep(self.problem, configs, seeds, steps, promote=promote, executor=self.executor,
+                             eval_every=eval_every,
                              eval_splits=splits, on_start=on_start, on_done=on_done, progress=report)
         except UserError:
             raise

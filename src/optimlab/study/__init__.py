@@ -26,6 +26,7 @@ _WHERE = {
 _lazy_getattr, __dir__ = lazy_exports(__name__, _WHERE)
 
 if TYPE_CHECKING:
+    from ..engine.executor import Executor
     from .plan import BUDGETS, Plan, StudyBudget, TrialSpec, choose_lr, lr_grid, make_plan, parse_lr_grid
     from .results import StudyResults, load_results
 
@@ -50,14 +51,19 @@ def bench(
     study: str | None = None,
     stream: TextIO | None = sys.stderr,
     progress_every: float = 10.0,
+    executor: Executor | None = None,
 ) -> StudyResults:
     """Plan and run a study (or, with ``resume=True``, finish the latest unfinished one) and return its results.
+
+    ``executor``: where the trials run (default: the engine's choice per problem; e.g.
+    :class:`optimlab.engine.ray_executor.RayExecutor` for a cluster). The plan fixes the populations, so every
+    executor gives the same numbers.
 
     Bad input (unknown names, an impossible budget, a problem that fails to build, a foreign store) raises
     :class:`~optimlab.errors.UserError` before the store is touched.
     """
     if resume:
-        return resume_study(store, study, stream=stream, progress_every=progress_every)
+        return resume_study(store, study, stream=stream, progress_every=progress_every, executor=executor)
     from .plan import make_plan
     from .results import load_results
     from .run import run_study
@@ -70,13 +76,13 @@ def bench(
         "" if tune else " (defaults only)")
     with Store(store) as db:
         study_id = db.create_study(label, plan.to_dict())
-        run_study(db, study_id, plan, built, stream=stream, progress_every=progress_every)
+        run_study(db, study_id, plan, built, stream=stream, progress_every=progress_every, executor=executor)
     return load_results(store, study_id)
 
 
 def resume_study(
     store: str | Path = DEFAULT_STORE, study: str | None = None, *, stream: TextIO | None = sys.stderr,
-    progress_every: float = 10.0,
+    progress_every: float = 10.0, executor: Executor | None = None,
 ) -> StudyResults:
     """Continue the latest unfinished study (or ``study``): finished trials are kept, the rest run."""
     from ..problems.catalog import get_problem
@@ -100,7 +106,7 @@ def resume_study(
     if stream is not None:
         print(f"Resuming study {info['id']} ({info['name']}).", file=stream)
     with Store(store) as db:
-        run_study(db, info["id"], plan, built, stream=stream, progress_every=progress_every)
+        run_study(db, info["id"], plan, built, stream=stream, progress_every=progress_every, executor=executor)
     return load_results(store, info["id"])
 
 

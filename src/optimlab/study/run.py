@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from .._threads import torch_threads
-from ..engine import Config, Selection, TrialRecord, choose_executor, outcomes_from_rows, rank, run_sweep
+from ..engine import Config, Executor, Selection, TrialRecord, choose_executor, outcomes_from_rows, rank, run_sweep
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Problem
@@ -87,8 +87,10 @@ def run_study(
     *,
     stream: TextIO | None = sys.stderr,
     progress_every: float = 10.0,
+    executor: Executor | None = None,
 ) -> None:
-    """Run every unfinished population of the study, problem by problem, phase by phase."""
+    """Run every unfinished population of the study, problem by problem, phase by phase, with ``executor``
+    (default: the engine's choice for each problem)."""
     specs_by_phase: dict[tuple[str, str], list[TrialSpec]] = {}
     total = 0
     for name in plan.problems:
@@ -118,7 +120,7 @@ def run_study(
                         continue
                     batches = [_batch(problem, s) for s in specs]
                     store.add_trials(study_id, specs, batches, [plan.steps[name]] * len(specs))
-                    _run_phase(store, study_id, plan, problem, specs, meter)
+                    _run_phase(store, study_id, plan, problem, specs, meter, executor)
         except KeyboardInterrupt:
             store.set_status(study_id, "interrupted")
             raise
@@ -214,11 +216,15 @@ class _PhaseWriter:
             self.reported = now
 
     def done(self, records: list[TrialRecord]) -> None:
-        rows = [_store_row(rec, key) for rec, key in zip(records, self.keys, strict=True)]
+        # The keys come from the records: an executor running several populations at once (a cluster) finishes
+        # them in any order, after all of them started.
+        keys = self.keys_of([rec.trial for rec in records])
+        rows = [_store_row(rec, key) for rec, key in zip(records, keys, strict=True)]
         # Only unfinished trials are written: a finished trial is never repeated (and its numbers are the same).
         self.store.finish(self.study_id, [r for r in rows if self.status.get(r["key"]) not in FINISHED])
-        self.meter.advance(self.work - self.reported,
-                           trials=sum(self.status.get(k) not in FINISHED for k in self.keys))
+        work = sum(_cost(self.steps, rec.batch_size) for rec in records)
+        self.meter.advance(work - self.reported if keys == self.keys else work,
+                           trials=sum(self.status.get(k) not in FINISHED for k in keys))
         self.status.update((r["key"], r["status"]) for r in rows)
         self.keys = []
         self.meter.best = _best_so_far(self.store, self.study_id, self.plan, self.name)
@@ -226,7 +232,8 @@ class _PhaseWriter:
 
 
 def _run_phase(
-    store: Store, study_id: str, plan: Plan, problem: Problem, specs: list[TrialSpec], meter: ProgressMeter
+    store: Store, study_id: str, plan: Plan, problem: Problem, specs: list[TrialSpec], meter: ProgressMeter,
+    executor: Executor | None = None,
 ) -> None:
     """One problem × phase as one sweep: its populations are the plan's (:meth:`Plan.populations`); a population
     whose trials are all finished is skipped; each finished population is committed in one transaction."""
@@ -236,7 +243,8 @@ def _run_phase(
     writer = _PhaseWriter(store, study_id, plan, problem, specs, meter)
     try:
         run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in configs], seeds, writer.steps,
-                  executor=choose_executor(problem, [], memory_budget=plan.memory_budget), eval_every=plan.eval_every,
+                  executor=executor or choose_executor(problem, [], memory_budget=plan.memory_budget),
+                  eval_every=plan.eval_every,
                   eval_splits=plan.eval_splits(specs[0].phase), max_eval_examples=plan.max_eval_examples,
                   population_size=plan.max_population, skip=writer.finished, on_start=writer.start,
                   on_done=writer.done, progress=writer.progress)
