@@ -139,7 +139,8 @@ def lesson(
     """Compute every grid and write the lesson page ``index.html`` into ``out_dir``; return its path.
 
     ``landscape``: the address of the real network's page (``landscape.html``), linked from the section "A real
-    network" when given. ``store``: where to look for stored claim verdicts (default: optimlab's default store).
+    network" when given (default: ``landscape.html`` when ``optimlab landscape --out`` wrote it into ``out_dir``).
+    ``store``: where to look for stored claim verdicts (default: optimlab's default store).
     """
     from ..report.lesson_page import write_lesson
     from ..report.lesson_text import check_lang
@@ -149,6 +150,8 @@ def lesson(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     grids = run_all(workers)
+    if landscape is None and (out / "landscape.html").is_file():  # `optimlab landscape --out` the same folder
+        landscape = "landscape.html"
     index = write_lesson(
         out / "index.html", grids, SECTIONS, lang=lang, roles=lr_roles(grids["bowl"]),
         facts={(s.key, n): measured(grids[s.surface], n) for s in SECTIONS for n in s.optimizers},
