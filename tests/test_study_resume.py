@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -55,9 +56,10 @@ def _finished(path: Path) -> int:
         return 0
 
 
-def _interrupt_midway(path: Path, sig: signal.Signals) -> tuple[subprocess.Popen, dict[str, tuple]]:
+def _interrupt_midway(path: Path, sig: signal.Signals, extra: tuple[str, ...] = ()
+                      ) -> tuple[subprocess.Popen, dict[str, tuple]]:
     # A shell's background job (as CI may run us) inherits SIGINT ignored; a terminal's Ctrl-C does not.
-    proc = subprocess.Popen(_cli(*STUDY, "--store", str(path)), env=_env(), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(_cli(*STUDY, "--store", str(path), *extra), env=_env(), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
@@ -79,11 +81,12 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, tuple
     return _rows(path), _curves(path)
 
 
-def _check_resumed(path: Path, before: dict[str, tuple], reference: tuple[dict[str, tuple], dict[tuple, str]]) -> None:
+def _check_resumed(path: Path, before: dict[str, tuple], reference: tuple[dict[str, tuple], dict[tuple, str]],
+                   extra: tuple[str, ...] = ()) -> None:
     kept = {k: v for k, v in before.items() if v[1] in ("done", "diverged")}
     assert 0 < len(kept) < len(reference[0]), "the interruption should fall mid-study"
-    resumed = subprocess.run(_cli("bench", "--resume", "--store", str(path)), env=_env(), capture_output=True,
-                             text=True, timeout=300)
+    resumed = subprocess.run(_cli("bench", "--resume", "--store", str(path), *extra), env=_env(), capture_output=True,
+                             text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming study" in resumed.stderr and "adam" in resumed.stdout
     after = _rows(path)
@@ -123,3 +126,19 @@ def test_ctrl_c_stops_cleanly_keeping_finished_trials(
     assert conn.execute("SELECT status FROM studies").fetchone()[0] == "interrupted"
     conn.close()
     _check_resumed(path, before, reference)
+
+
+@pytest.mark.slow
+def test_kill_9_of_a_ray_driver_then_resume_on_ray_matches_a_local_run(
+    tmp_path: Path, reference: tuple[dict[str, tuple], dict[tuple, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The driver alone writes the store: killed mid-study, `--resume --backend ray` finishes it with the numbers of
+    an uninterrupted local run (each plan population is one Ray task on one thread)."""
+    pytest.importorskip("ray")
+    temp = tempfile.mkdtemp(prefix="/tmp/ol-rk-")  # Ray's sockets need a short path (at most 107 bytes)
+    for key, value in {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0", "RAY_TMPDIR": temp}.items():
+        monkeypatch.setenv(key, value)
+    path = tmp_path / "ray-killed.sqlite"
+    proc, before = _interrupt_midway(path, signal.SIGKILL, ("--backend", "ray"))
+    assert proc.returncode == -signal.SIGKILL
+    _check_resumed(path, before, reference, ("--backend", "ray"))
