@@ -4,7 +4,6 @@ batch, the population's numbers where both run, isolation, schedules and the eva
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,13 +29,8 @@ TORCH_OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict[str, Any], d
 
 
 @pytest.fixture(autouse=True)
-def _float64() -> Iterator[None]:
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(old)
+def _float64(float64_default: None) -> None:
+    """Every test here runs in float64 (the shared fixture), so bit-identity is checked to the last bit."""
 
 
 def hand_written_loop(
