@@ -232,9 +232,9 @@ def _run_rung(problem: Problem, runnable: list[tuple[int, list[tuple[int, int]],
 
     by_population: dict[int, list[TrialRecord]] = {}
     run_units = getattr(executor, "run_units", None)
-    if callable(run_units) and len(runnable) > 1:
-        # An executor that runs several populations at once (a cluster): each population is one unit, so its
-        # numbers are the same as when it runs alone; results arrive as units finish.
+    if callable(run_units) and runnable:
+        # An executor that runs several populations at once (a cluster): each population is one unit, never split,
+        # so its numbers are the same as a local run's; results arrive as units finish.
         for _, _, trials, _ in runnable:
             if on_start is not None:
                 on_start(trials)
