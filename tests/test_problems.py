@@ -319,7 +319,7 @@ def test_text_file_that_is_not_utf8(tmp_path: Path) -> None:
 def test_unknown_problem_name_suggests_close_names() -> None:
     with pytest.raises(UserError, match=r"Unknown problem 'mnist1d_mlp'.*Did you mean: mnist1d-mlp"):
         get_problem("mnist1d_mlp")
-    with pytest.raises(UserError, match="Valid names: .*quadratic"):
+    with pytest.raises(UserError, match=r"Valid names: .*quadratic"):
         get_problem("zzzz")
 
 
