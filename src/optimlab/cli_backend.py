@@ -35,9 +35,7 @@ def executor_from_args(args: argparse.Namespace, quiet: bool = False) -> Any:
     if args.backend == "processes":
         from .engine import ProcessExecutor
 
-        if args.workers < 1:
-            raise InvalidValueError(f"Invalid --workers {args.workers}: need at least 1 worker process.")
-        return ProcessExecutor(workers=args.workers)
+        return ProcessExecutor(workers=args.workers)  # it checks the count itself, in one sentence
     from .engine.ray_executor import RayExecutor
 
     def tell(counts: Any) -> None:

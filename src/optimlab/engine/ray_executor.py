@@ -167,6 +167,7 @@ class RayExecutor:
         self.address, self.threads, self.max_retries = address, threads, max_retries
         self.num_cpus, self.task_progress = num_cpus, task_progress
         self.counts = TaskCounts()
+        self._shipped: tuple[Problem, str, Any] | None = None  # the last problem put, the cluster, its ref
 
     def run(
         self,
@@ -214,8 +215,7 @@ class RayExecutor:
         run_steps = problem.default_steps if steps is None else steps
         options = {"eval_every": eval_every, "eval_splits": tuple(eval_splits), "max_eval_examples": max_eval_examples}
         remote = ray.remote(_run_unit).options(max_retries=0, num_cpus=self.threads)
-        _pickle_user_modules_by_value(ray)
-        problem_ref = ray.put(problem)
+        problem_ref = self._ref_of(ray, problem)
         pending: dict[Any, int] = {}
         attempts = [0] * len(units)
 
@@ -263,6 +263,15 @@ class RayExecutor:
             if on_done is not None:
                 on_done(part_rows, value)
         return merge_parts(_in_row_order(units, rows), parts, time.perf_counter() - started)
+
+    def _ref_of(self, ray: Any, problem: Problem) -> Any:
+        """The problem in Ray's object store, put once per problem (a sweep calls every rung with the same one,
+        and its data may be large); again after a reconnect, whose object store is a new one."""
+        cluster = ray.get_runtime_context().get_node_id()
+        if self._shipped is None or self._shipped[0] is not problem or self._shipped[1] != cluster:
+            _pickle_user_modules_by_value(ray)
+            self._shipped = (problem, cluster, ray.put(problem))
+        return self._shipped[2]
 
     def _tell(self) -> None:
         if self.task_progress is not None:
