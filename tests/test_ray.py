@@ -251,9 +251,25 @@ def test_two_node_cluster_same_numbers(tmp_path: Path) -> None:
         for unit in task_units(problem, trials, 10, 2):
             local = run_trials(problem, [trials[k] for k in unit], 10, eval_splits=("valid",))
             assert torch.equal(local.train_loss, out.train_loss[unit]), unit
+        # a study and an advisor tournament on the two nodes: the numbers of local runs
+        from optimlab.advise import advise
+        from optimlab.study import bench
+        def study(store, executor):
+            rows = bench(["sparse-logreg"], "adam,momentum", 2, "quick", steps=20, tune_seeds=1, lr_grid=[0.01, 0.1],
+                         max_population=2, store=store, stream=None, executor=executor).trials
+            key = ["phase", "optimizer", "lr", "seed"]
+            numbers = [c for c in rows.columns if c.startswith(("valid_", "test_", "final_"))]
+            assert numbers
+            return rows.sort_values(key).reset_index(drop=True)[key + numbers]
+        assert study(STORE + "-local", None).equals(study(STORE + "-ray", RayExecutor()))
+        def advice(executor):
+            result = advise("sparse-logreg", budget=4000, candidates="adam,momentum", seeds=2, steps=40,
+                            executor=executor)
+            return result.winner.candidate, result.winner.lr, result.bracket["score"].tolist()
+        assert advice(None) == advice(RayExecutor())
         ray.shutdown(); cluster.shutdown()
         print("two nodes ok")
-    """)
+    """).replace("STORE", repr(str(tmp_path / "two-node.sqlite")))
     temp = tempfile.mkdtemp(prefix="/tmp/ol-rayc-")  # Ray's files for this cluster (RAY_TMPDIR), not /tmp/ray
     env = {**os.environ, **RAY_ENV, "RAY_TMPDIR": temp}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
