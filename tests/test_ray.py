@@ -378,3 +378,23 @@ def test_advise_on_ray_gives_the_local_advice(cluster: None, tmp_path: Path,
                  "--seeds", "3", "--backend", "ray", "--out", str(out), "--quiet"]) == 0
     assert f"{on_ray.winner.candidate.optimizer} at lr " in capsys.readouterr().out
     assert (out / "index.html").is_file()
+
+
+def test_a_study_on_ray_plans_populations_that_keep_the_cluster_busy(cluster: None, tmp_path: Path) -> None:
+    """No ``max_population``: the Ray study cuts its largest phase into about ``units_wanted()`` populations,
+    stores that size in its plan, and a local run given the same size reproduces its numbers."""
+    from optimlab.study import bench
+
+    executor = RayExecutor()
+    assert executor.units_wanted() == 4  # 2 CPUs, one thread per task, two tasks per CPU
+    on_ray = bench(["sparse-logreg"], "adam,momentum", 2, "standard", steps=20, tune_seeds=1, lr_grid=[0.01, 0.1],
+                   store=tmp_path / "ray.sqlite", stream=None, executor=executor)
+    assert on_ray.plan["max_population"] == 1  # largest phase: 2 optimizers x 2 seeds = 4 trials, 4 units
+    assert executor.counts.total == 4
+    torch.set_num_threads(1)
+    local = bench(["sparse-logreg"], "adam,momentum", 2, "standard", steps=20, tune_seeds=1, lr_grid=[0.01, 0.1],
+                  max_population=1, store=tmp_path / "local.sqlite", stream=None)
+    key = ["phase", "optimizer", "lr", "seed"]
+    a, b = (r.trials.sort_values(key).reset_index(drop=True) for r in (local, on_ray))
+    numeric = [c for c in a.columns if c.startswith(("valid_", "test_", "final_"))]
+    assert len(a) == 8 and a[numeric].equals(b[numeric])

@@ -57,7 +57,8 @@ def bench(
 
     ``executor``: where the trials run (default: the engine's choice per problem; e.g.
     :class:`optimlab.engine.ray_executor.RayExecutor` for a cluster). The plan fixes the populations, so every
-    executor gives the same numbers.
+    executor gives the same numbers for the same plan; an executor that runs several populations at once (Ray)
+    and no ``max_population`` plan populations small enough to keep it busy (the size is stored with the plan).
 
     Bad input (unknown names, an impossible budget, a problem that fails to build, a foreign store) raises
     :class:`~optimlab.errors.UserError` before the store is touched.
@@ -72,6 +73,9 @@ def bench(
         list(problems), optimizers, seeds, budget, tune=tune, lr_grid_values=lr_grid, steps=steps,
         tune_seeds=tune_seeds, problem_options=problem_options, max_population=max_population,
     )
+    wanted = getattr(executor, "units_wanted", None)
+    if max_population is None and callable(wanted):  # a cluster: enough populations to keep its CPUs busy
+        plan = plan.sized_for(wanted())
     label = name or f"{budget}: {','.join(plan.problems)} x {len(plan.optimizers)} optimizers" + (
         "" if tune else " (defaults only)")
     with Store(store) as db:
