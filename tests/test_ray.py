@@ -398,3 +398,55 @@ def test_a_study_on_ray_plans_populations_that_keep_the_cluster_busy(cluster: No
     a, b = (r.trials.sort_values(key).reset_index(drop=True) for r in (local, on_ray))
     numeric = [c for c in a.columns if c.startswith(("valid_", "test_", "final_"))]
     assert len(a) == 8 and a[numeric].equals(b[numeric])
+
+
+def _task_worker_pids() -> list[int]:
+    """Worker processes running an optimlab task now (Ray titles a busy worker ``ray::<function>``); found in
+    /proc, because Ray's state API needs the dashboard, which the test cluster leaves out."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(b"ray::_run_unit"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_worker_killed_mid_study_is_retried_and_the_store_has_every_trial_once(cluster: None,
+                                                                                 tmp_path: Path) -> None:
+    """SIGKILL to a worker busy with a task, mid-study: Ray's task is submitted again, the study finishes, every
+    trial is in the store exactly once, with a local run's numbers."""
+    from optimlab.study import bench
+
+    killed: list[int] = []
+
+    def kill_a_busy_worker() -> None:
+        deadline = time.time() + 120
+        while not killed and time.time() < deadline:
+            for pid in _task_worker_pids():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            time.sleep(0.02)
+
+    retried = [0]  # the most retries one rung's tasks needed (the counts start again with every rung)
+
+    def count(counts: TaskCounts) -> None:
+        retried[0] = max(retried[0], counts.retried)
+
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    args = (["sparse-logreg"], "adam,momentum", 2, "quick")
+    options = {"steps": 300, "tune_seeds": 1, "lr_grid": [0.01, 0.1], "max_population": 2, "stream": None}
+    on_ray = bench(*args, store=tmp_path / "ray.sqlite", executor=RayExecutor(task_progress=count), **options)
+    killer.join()
+    assert killed and retried[0] >= 1
+    torch.set_num_threads(1)
+    local = bench(*args, store=tmp_path / "local.sqlite", **options)
+    key = ["phase", "optimizer", "lr", "seed"]
+    a, b = (r.trials.sort_values(key).reset_index(drop=True) for r in (local, on_ray))
+    assert len(b) == 8 and not b["key"].duplicated().any() and set(b["status"]) == {"done"}
+    numeric = [c for c in a.columns if c.startswith(("valid_", "test_", "final_"))]
+    assert a[numeric].equals(b[numeric])
