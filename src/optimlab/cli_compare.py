@@ -75,10 +75,13 @@ def run_compare(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"Invalid --seeds {args.seeds}: give a positive number of seeds.")
     progress = True if args.progress else None
     if all(v is None for v in given):
+        from . import __version__
         from .compare._gallery import gallery
         from .compare.lesson import lesson
+        from .landscape import LESSON, LR_GRID, OPTIMIZERS
 
-        lesson(out, lang=args.lang)
+        key = {**LESSON, "lrs": list(LR_GRID), "optimizers": list(OPTIMIZERS), "version": __version__}
+        lesson(out, lang=args.lang, network=lesson_network, network_key=key)
         if args.figures:
             gallery(out, lang=args.lang)
         print(f"done in {time.perf_counter() - began:.1f} s")
@@ -121,6 +124,21 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"{kind:>4}: {path}")
     print(f"done in {time.perf_counter() - began:.1f} s")
     return 0
+
+
+def lesson_network() -> dict[str, Any]:
+    """The lesson's real network, trained now (the landscape's lesson preset), as the page's data."""
+    from .landscape import LESSON, lesson_landscape
+    from .palette import color_of
+    from .report.lesson_data import encode_network
+    from .report.lesson_page import LABELS
+
+    began = time.perf_counter()
+    result = lesson_landscape()
+    data = encode_network(result, LABELS, {n: color_of(n) for n in result.chosen})
+    hidden = LESSON["hidden"]
+    data["network"] |= {"layers": f"40-{hidden}-{hidden}-10", "wall": time.perf_counter() - began}
+    return data
 
 
 def _surface(args: argparse.Namespace) -> Any:

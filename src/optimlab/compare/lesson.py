@@ -8,7 +8,10 @@ minimum, where the rate diverges) is computed here from the same grids; the page
 
 from __future__ import annotations
 
+import json
+import os
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,13 +81,40 @@ def run_one(surface: str) -> Playground:
                       knobs=spec.get("knobs", True), marked_lr=spec.get("marked_lr"))
 
 
-def run_all(workers: int = 2) -> dict[str, Playground]:
-    """Every grid of :data:`RUNS`, in ``workers`` processes (1: in this one)."""
+def run_all(workers: int = 2, network: Callable[[], dict[str, Any]] | None = None
+            ) -> tuple[dict[str, Playground], dict[str, Any] | None]:
+    """Every grid of :data:`RUNS`, and ``network()`` when given (the real network's page data, the longest job,
+    started first), in ``workers`` processes (1: in this one)."""
     names = list(RUNS)
     if workers <= 1:
-        return {n: run_one(n) for n in names}
+        return {n: run_one(n) for n in names}, network() if network else None
     with ProcessPoolExecutor(workers, initializer=one_torch_thread) as pool:
-        return dict(zip(names, pool.map(run_one, names), strict=True))
+        slow = pool.submit(network) if network else None
+        grids = dict(zip(names, pool.map(run_one, names), strict=True))
+        return grids, slow.result() if slow else None
+
+
+NETWORK_FILE = "network.json"
+"""Where the lesson keeps its real network's page data, to reuse it on the next run into the same folder."""
+
+
+def reused_network(out: Path, key: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The network data a previous run stored in ``out`` for the same ``key`` (preset and version), else ``None``."""
+    try:
+        stored = json.loads((out / NETWORK_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("key") != json.loads(json.dumps(dict(key))):
+        return None
+    data = stored.get("data")
+    return data if isinstance(data, dict) else None
+
+
+def store_network(out: Path, key: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    """Keep ``data`` in ``out`` for :func:`reused_network` (written whole, then renamed: never half a file)."""
+    part = out / (NETWORK_FILE + ".part")
+    part.write_text(json.dumps({"key": dict(key), "data": dict(data)}, separators=(",", ":")), encoding="utf-8")
+    os.replace(part, out / NETWORK_FILE)
 
 
 def lr_roles(pg: Playground, name: str = "gd") -> dict[str, float]:
@@ -134,13 +164,18 @@ def lesson(
     workers: int = 2,
     store: str | Path | None = None,
     landscape: str | None = None,
+    network: Callable[[], dict[str, Any]] | None = None,
+    network_key: Mapping[str, Any] | None = None,
     verbose: bool = True,
 ) -> Path:
     """Compute every grid and write the lesson page ``index.html`` into ``out_dir``; return its path.
 
-    ``landscape``: the address of the real network's page (``landscape.html``), linked from the section "A real
-    network" when given (default: ``landscape.html`` when ``optimlab landscape --out`` wrote it into ``out_dir``).
-    ``store``: where to look for stored claim verdicts (default: optimlab's default store).
+    ``network``: a function returning the real network's page data (``optimlab compare`` passes one that trains
+    the landscape's lesson preset); it runs beside the surfaces, and its data is kept in ``out_dir`` under
+    ``network_key`` and reused by the next run with the same key. ``landscape``: the address of the full landscape
+    page, linked from the section "A real network" (default: ``landscape.html`` when ``optimlab landscape --out``
+    wrote it into ``out_dir``). ``store``: where to look for stored claim verdicts (default: optimlab's default
+    store).
     """
     from ..report.lesson_page import write_lesson
     from ..report.lesson_text import check_lang
@@ -149,17 +184,23 @@ def lesson(
     began = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    grids = run_all(workers)
+    key = {"preset": dict(network_key or {}), "format": 1}
+    reused = reused_network(out, key) if network else None
+    grids, computed = run_all(workers, network if reused is None else None)
+    if computed is not None:
+        store_network(out, key, computed)
     if landscape is None and (out / "landscape.html").is_file():  # `optimlab landscape --out` the same folder
         landscape = "landscape.html"
     index = write_lesson(
         out / "index.html", grids, SECTIONS, lang=lang, roles=lr_roles(grids["bowl"]),
         facts={(s.key, n): measured(grids[s.surface], n) for s in SECTIONS for n in s.optimizers},
-        store=store, landscape=landscape, began=began,
+        store=store, landscape=landscape, began=began, network=computed or reused,
+        network_reused=reused is not None,
     )
     if verbose:
         size = index.stat().st_size / 1e6
-        computed = sum(g.paths.shape[0] * g.paths.shape[1] for pg in grids.values() for g in pg.series.values())
-        print(f"wrote {index} ({size:.1f} MB): {len(SECTIONS)} sections, {computed} settings × starts, "
+        computed_n = sum(g.paths.shape[0] * g.paths.shape[1] for pg in grids.values() for g in pg.series.values())
+        how = "" if not network else (", real network reused from " + NETWORK_FILE if reused else ", real network")
+        print(f"wrote {index} ({size:.1f} MB): {len(SECTIONS)} sections, {computed_n} settings × starts{how}, "
               f"in {time.perf_counter() - began:.1f} s")
     return index

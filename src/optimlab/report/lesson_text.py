@@ -132,11 +132,19 @@ SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "network": {
         "en": ("A real network",
-               "Surfaces of two parameters are pictures, not networks. The same optimizers on the loss landscape of "
-               "a small real network, with what such a slice can and cannot show:"),
+               "Surfaces of two parameters are pictures, not networks. Here the same optimizers train a small real "
+               "network, an MLP on MNIST-1D, and its loss is cut along one plane: the plane through the best "
+               "solution θ* (gold star) spanned by the two principal directions of the tuned runs' paths. The "
+               "sliders pick any learning rate of the tuning grid; that run is projected on the same plane. The "
+               "loss chart is each run's loss on its own mini-batch; the step length is measured over all the "
+               "parameters, not on the plane."),
         "ko": ("실제 신경망",
-               "파라미터가 두 개인 곡면은 그림일 뿐 신경망이 아닙니다. 같은 옵티마이저를 작은 실제 신경망의 손실 "
-               "지형에서 본 결과와, 그런 단면이 보여 줄 수 있는 것과 없는 것은 다음 페이지에 있습니다:"),
+               "파라미터가 두 개인 곡면은 그림일 뿐 신경망이 아닙니다. 여기서는 같은 옵티마이저로 작은 실제 "
+               "신경망(MNIST-1D MLP)을 학습하고, 그 손실을 평면 하나로 잘라 봅니다. 가장 좋은 "
+               "해 θ*(금색 별)를 지나고, 튜닝된 실행들의 경로가 가장 많이 퍼진 두 주성분 방향이 만드는 "
+               "평면입니다. 슬라이더로 튜닝 격자의 어떤 학습률이든 고를 수 있고, 그 실행도 같은 평면에 "
+               "투영해 그립니다. 손실 그래프는 각 실행이 자기 미니배치에서 잰 손실이고, 스텝 길이는 평면 "
+               "위가 아니라 파라미터 전체 공간에서 잰 값입니다."),
     },
 }
 """Per lesson section: (title, what to see) in each language."""
@@ -223,6 +231,36 @@ WORDS: dict[str, tuple[str, str]] = {
     "pause": ("Pause", "일시 정지"),
     "view3d": ("3-D view (drag to turn)", "3차원 보기 (끌어서 회전)"),
     "gap_short": ("loss − f*", "손실 − f*"),
+    "net_setup": ("Network: MNIST-1D, a {layers} ReLU MLP ({parameters} parameters) on {n_train} generated "
+                  "examples. Every optimizer starts from the same weights and trains {steps} steps at batch size "
+                  "{batch}; its marked learning rate is the one of {n} log-spaced values ({grid}) with the lowest "
+                  "validation loss, and all {trials} runs trained as one population recording every step. The map "
+                  "is the loss on {examples} training examples at {points} × {points} points of the plane (log "
+                  "colour scale, cut at its 97th percentile). This network is small and trained briefly so that "
+                  "the page still takes seconds; `optimlab landscape` trains a larger one (5,000 examples, 200 "
+                  "steps) and adds a slice along random filter-normalized directions.",
+                  "신경망: MNIST-1D, 생성한 예제 {n_train}개로 학습하는 {layers} ReLU MLP(파라미터 {parameters}개). "
+                  "모든 옵티마이저가 같은 가중치에서 출발해 배치 크기 {batch}로 {steps} 스텝 학습합니다. 표시된 "
+                  "학습률은 로그 간격 후보 {n}개({grid}) 가운데 검증 손실이 가장 낮은 값이고, {trials}개 실행 전체를 "
+                  "한 population으로 함께 학습하며 매 스텝을 기록했습니다. 지도는 학습 예제 {examples}개에 대한 손실을 "
+                  "평면 위 {points} × {points} 지점에서 계산한 것입니다(로그 색 눈금, 97번째 백분위수에서 자름). "
+                  "페이지가 몇 초 안에 만들어지도록 신경망을 작게, 짧게 학습했습니다. `optimlab landscape`는 더 큰 "
+                  "설정(예제 5,000개, 200 스텝)으로 학습하고, 필터 정규화된 무작위 방향의 단면도 함께 그립니다."),
+    "net_computed": ("Trained by this run in {seconds:.1f} s, beside the surfaces.",
+                     "이번 실행에서 곡면들과 함께 {seconds:.1f}초 동안 학습했습니다."),
+    "net_reused": ("Reused from {file} in this folder: an earlier run trained it in {seconds:.1f} s (delete the file "
+                   "to train it again).",
+                   "이 폴더의 {file}에서 다시 읽었습니다. 앞선 실행이 {seconds:.1f}초 동안 학습한 결과입니다(파일을 "
+                   "지우면 다시 학습합니다)."),
+    "net_loss": ("loss on its mini-batch (log)", "미니배치 손실 (로그)"),
+    "net_other": ("The plane is chosen from the tuned runs: a run at another learning rate is drawn as its shadow on "
+                  "the same plane and may lie far off it.",
+                  "평면은 튜닝된 실행들로 정했습니다. 다른 학습률의 실행은 같은 평면 위의 그림자로 그려지며, 실제로는 "
+                  "평면에서 멀리 떨어져 있을 수 있습니다."),
+    "net_click": ("Every optimizer starts from the same weights (the white circle): there is one start here.",
+                  "모든 옵티마이저가 같은 가중치(흰 원)에서 출발하므로 여기서는 시작점이 하나입니다."),
+    "net_facts": ("Measured here, at each optimizer's marked learning rate:",
+                  "각 옵티마이저의 표시된 학습률에서 여기서 측정한 값:"),
     "footer": ("Built by `optimlab compare` in {seconds:.1f} s; {trials} settings × starts computed by the population "
                "engine.", "`optimlab compare`가 {seconds:.1f}초 만에 만들었습니다. population 엔진이 설정 × 시작점 "
                "{trials}개를 계산했습니다."),
