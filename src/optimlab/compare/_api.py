@@ -21,6 +21,29 @@ CLASSIC = ("gd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 TUNE_GRID: tuple[float, ...] = tuple(lr_grid(1e-4, 10.0, 21, digits=3))
 """The learning-rate grid ``--tune`` searches for every optimizer: 1e-4 ... 10, four values per decade."""
 
+WIDEN_LIMIT: tuple[float, float] = (1e-8, 1e6)
+"""How far :func:`widened` may take a grid: a best rate still at an edge there is reported as at the edge."""
+
+
+def widened(lrs: Sequence[float], best: float) -> list[float]:
+    """The rule that keeps a tuned rate off the grid's edge: when ``best`` is the largest (smallest) of ``lrs``, the
+    next decade above (below) it at :data:`TUNE_GRID`'s spacing, four values, to run as well; else nothing.
+
+    AdaDelta is why: its step is the learning rate times a ratio of running RMS values that starts near 1e-3, so on
+    the lesson's surfaces its best rate is about 300, far beyond the 1e-4 ... 10 that suits the others."""
+    top, bottom = max(lrs), min(lrs)
+    if best >= top and top < WIDEN_LIMIT[1]:
+        return lr_grid(top * 10**0.25, top * 10, 4, digits=3)
+    if best <= bottom and bottom > WIDEN_LIMIT[0]:
+        return lr_grid(bottom / 10, bottom / 10**0.25, 4, digits=3)
+    return []
+
+
+def at_edge(lrs: Sequence[float], best: float) -> bool:
+    """Whether ``best`` is the largest or the smallest of ``lrs`` (the grid could not be widened further)."""
+    return best >= max(lrs) or best <= min(lrs)
+
+
 SELECTION_RULE = Selection("tuning_score", smaller_lr_wins_ties=True)
 """compare's "best": the lowest mean tuning score (:func:`tuning_scores`) over starts and seeds; a learning
 rate with a diverged run ranks last; ties, and an optimizer that diverged everywhere, go to the smaller lr."""
@@ -151,31 +174,61 @@ def _tuned(
     tol: float,
     progress: bool | None,
 ) -> CompareResult:
-    trials, start_index, lrs = [], [], []
-    for n in names:
-        for lr in TUNE_GRID:
-            for i in range(len(points)):
-                for s in seeds:
-                    trials.append(Trial(n, {**extra[n], "lr": lr}, seed=s))
-                    start_index.append(i)
-                    lrs.append(lr)
-    (paths, losses, diverged), seconds = timed(
-        run_surface, surf, trials, points, start_index, steps, noise=noise, progress=progress
-    )
-    score = tuning_scores(surf, losses, diverged)
-    outcomes = [Outcome((t.optimizer, lrs[k]), lrs[k], {"tuning_score": float(score[k])}) for k, t in enumerate(trials)]
-    chosen = best_per(outcomes, SELECTION_RULE, group=lambda config: config[0])
-    best = {n: float(chosen[n].lr or TUNE_GRID[0]) for n in names}
+    grids = {n: list(TUNE_GRID) for n in names}
+    trials: list[Trial] = []
+    start_index: list[int] = []
+    lrs: list[float] = []
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    diverged: list[int | None] = []
+    seconds = 0.0
+    todo = dict(grids)
+    while todo:  # the grid, then a decade more beyond any edge a best rate sits on (widened)
+        batch: list[Trial] = []
+        for n, values in todo.items():
+            for lr in values:
+                for i in range(len(points)):
+                    for s in seeds:
+                        batch.append(Trial(n, {**extra[n], "lr": lr}, seed=s))
+                        start_index.append(i)
+                        lrs.append(lr)
+        (p, loss, div), took = timed(
+            run_surface, surf, batch, points, start_index[len(trials):], steps, noise=noise, progress=progress
+        )
+        trials += batch
+        parts.append((p, loss))
+        diverged += div
+        seconds += took
+        best = _best(surf, trials, lrs, np.concatenate([q[1] for q in parts]), diverged, names)
+        todo = {}
+        for n in names:
+            more = widened(grids[n], best[n])
+            if more:
+                grids[n] += more
+                todo[n] = more
+    paths = np.concatenate([q[0] for q in parts])
+    losses = np.concatenate([q[1] for q in parts])
     keep = [k for n in names for k, t in enumerate(trials) if t.optimizer == n and lrs[k] == best[n]]
+    wide = {n: g for n, g in grids.items() if len(g) > len(TUNE_GRID)}
+    widening = "".join(f"; widened for {n} to {min(g):g}…{max(g):g}" for n, g in wide.items())
+    edge = [n for n in names if at_edge(grids[n], best[n])]
     settings = (
         f"learning rates tuned, same rule for all: {lr_text(best)}; grid {TUNE_GRID[0]:g}…{TUNE_GRID[-1]:g} "
-        f"({len(TUNE_GRID)} log-spaced), {steps} steps, criterion: {TUNE_CRITERION}"
+        f"({len(TUNE_GRID)} log-spaced){widening}, {steps} steps, criterion: {TUNE_CRITERION}"
+        + (f"; at the edge of its grid: {', '.join(edge)}" if edge else "")
     )
     return CompareResult(
         surf, [trials[i] for i in keep], [lrs[i] for i in keep], [start_index[i] for i in keep], points,
         paths[keep], losses[keep], [diverged[i] for i in keep],
         title=f"{surf.title}: {', '.join(names)}", settings=settings, tol=tol, seconds=seconds,
     )
+
+
+def _best(surf: Surface, trials: list[Trial], lrs: list[float], losses: np.ndarray, diverged: list[int | None],
+          names: list[str]) -> dict[str, float]:
+    score = tuning_scores(surf, losses, diverged)
+    outcomes = [Outcome((t.optimizer, lrs[k]), lrs[k], {"tuning_score": float(score[k])}) for k, t in enumerate(trials)]
+    chosen = best_per(outcomes, SELECTION_RULE, group=lambda config: config[0])
+    return {n: float(chosen[n].lr or TUNE_GRID[0]) for n in names}
 
 
 def tuning_scores(surf: Surface, losses: np.ndarray, diverged: list[int | None]) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..problems.surfaces import SURFACES
-from ._api import TUNE_GRID
+from ._api import at_edge
 from ._gallery import one_torch_thread
 from ._linreg import batch_playground
 from .playground import Playground, playground
@@ -121,7 +121,8 @@ def lr_roles(pg: Playground, name: str = "gd") -> dict[str, float]:
     """The lesson's four named rates from the grid at the first start: a rate about 30× below the tuned one
     (too small), the tuned one (good), the largest stable one above it (too large), the smallest that diverges."""
     g = pg.series[name]
-    rows = list(range(len(TUNE_GRID)))  # the settings at the default knobs come first (settings_for)
+    default = {k: d for k, _, d in g.knobs}
+    rows = [c for c, st in enumerate(g.settings) if all(st[k] == v for k, v in default.items())]  # lr order
     good = rows.index(g.tuned)
     diverges = [i for i in range(good + 1, len(rows)) if g.diverged[rows[i], 0] >= 0]
     out = {"too-small": g.settings[rows[max(0, good - 6)]]["lr"], "good": g.settings[g.tuned]["lr"]}
@@ -150,8 +151,10 @@ def measured(pg: Playground, name: str) -> dict[str, Any]:
     row = [i for i, st in enumerate(g.settings) if all(st[k] == v for k, v in default.items())]
     stable = [g.settings[i]["lr"] for i in row if g.diverged[i, 0] < 0]
     diverging = [g.settings[i]["lr"] for i in row if g.diverged[i, 0] >= 0]
+    grid = [g.settings[i]["lr"] for i in row]
     return {
         "optimizer": name, "setting": g.settings[c], "final": float(loss[last]),
+        "edge": at_edge(grid, g.settings[c]["lr"]), "grid": (min(grid), max(grid)),
         "gap": float(gap[last]) if gap is not None else None, "reach": reach, "steps": pg.steps,
         "stable": max(stable) if stable else None, "diverges": min(diverging) if diverging else None,
     }

@@ -73,10 +73,18 @@ def step_lengths(paths: np.ndarray) -> np.ndarray:
 
 def kept_rows(series: SeriesGrid, lrs: Iterable[float]) -> list[int]:
     """The settings the page stores: at the default knobs only ``lrs`` (and the marked one); all others."""
-    keep = {float(v) for v in lrs} | {series.settings[series.tuned]["lr"]}
+    given = [float(v) for v in lrs]
+    keep = set(given) | {series.settings[series.tuned]["lr"]}
+    low, high = min(given, default=math.inf), max(given, default=-math.inf)
+
+    def half_decade_beyond(lr: float) -> bool:  # where the grid was widened past the given rates (compare.widened)
+        twice = 2 * math.log10(lr)
+        return (lr > high * 1.01 or lr < low / 1.01) and abs(twice - round(twice)) < 0.01
+
     default = {k: d for k, _, d in series.knobs}
     return [c for c, st in enumerate(series.settings)
-            if any(st[k] != v for k, v in default.items()) or any(math.isclose(st["lr"], v) for v in keep)]
+            if any(st[k] != v for k, v in default.items()) or any(math.isclose(st["lr"], v) for v in keep)
+            or half_decade_beyond(st["lr"])]
 
 
 def _range(chunks: list[np.ndarray]) -> tuple[float, float]:

@@ -126,14 +126,18 @@ def _facts(sec: Section, facts: Mapping[tuple[str, str], Mapping[str, Any]], lan
     body = []
     for r in rows:
         setting = r["setting"]
-        lr = _fmt(setting["lr"]) + "".join(f", {word(k, lang)} {v:g}" for k, v in setting.items() if k != "lr")
+        lr = _fmt(setting["lr"]) + " *" * bool(r.get("edge")) + "".join(
+            f", {word(k, lang)} {v:g}" for k, v in setting.items() if k != "lr")
         cells = [LABELS.get(r["optimizer"], r["optimizer"]), lr, _fmt(r["gap"] if has_gap else r["final"])]
         if has_gap:
             cells.append(str(r["reach"]) if r["reach"] is not None else word("never", lang, n=steps))
         cells += [_fmt(r["stable"]), _fmt(r["diverges"]) if r["diverges"] is not None else word("none", lang)]
         body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    notes = "".join(f'<p class="hint">{html.escape(LABELS.get(r["optimizer"], r["optimizer"]))} '
+                    f'{html.escape(word("edge", lang, lo=r["grid"][0], hi=r["grid"][1]))}</p>'
+                    for r in rows if r.get("edge"))
     return (f'<p class="hint">{html.escape(word("measured", lang))}</p><table class="facts"><tr>'
-            + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
+            + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + "".join(body) + "</table>" + notes)
 
 
 def _cards(names: Sequence[str], lang: str) -> str:

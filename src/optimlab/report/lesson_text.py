@@ -160,9 +160,13 @@ WORDS: dict[str, tuple[str, str]] = {
               "계산한 것이고, 슬라이더는 그 경로를 찾아 보여 줄 뿐입니다. 학습률은 모든 옵티마이저에 같은 규칙으로 "
               "튜닝했습니다: "),
     "criterion": ("the lowest mean log10(loss − f*) over the second half of the steps, averaged over the classic "
-                  "starts, on a log grid from 1e-4 to 10 (four values per decade).",
+                  "starts, on a log grid from 1e-4 to 10 (four values per decade); where the best rate sits at an end "
+                  "of the grid, the next decade beyond it runs too, until it does not (AdaDelta's grid reaches 1000 "
+                  "on the bowl).",
                   "스텝 후반부의 log10(손실 − f*) 평균이 가장 낮은 값이며, 고전적인 시작점들에 대해 평균하고, "
-                  "1e-4부터 10까지의 로그 격자(10배마다 4개)에서 고릅니다."),
+                  "1e-4부터 10까지의 로그 격자(10배마다 4개)에서 고릅니다. 가장 좋은 값이 격자 끝에 걸리면 그 바깥 "
+                  "한 자릿수(10배)를 더 돌리고, 끝에서 벗어날 때까지 되풀이합니다(그릇 곡면에서 AdaDelta의 격자는 "
+                  "1000까지 넓어집니다)."),
     "contents": ("Contents", "차례"),
     "lr": ("learning rate", "학습률"),
     "momentum": ("momentum", "모멘텀"),
@@ -199,7 +203,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "col_stable": ("largest stable lr on the grid", "격자에서 안정적인 최대 학습률"),
     "col_diverge": ("smallest lr that diverges", "발산하는 최소 학습률"),
     "never": ("not within {n} steps", "{n} 스텝 안에 도달 못 함"),
-    "none": ("none up to 10", "10까지 없음"),
+    "none": ("none on the grid", "격자 안에는 없음"),
+    "edge": ("* at an end of its grid even after widening it to {lo:g} … {hi:g}",
+             "* 격자를 {lo:g} … {hi:g}까지 넓혀도 끝에 걸린 값"),
     "card": ("{name}: how it works, strengths and weaknesses (explain card)",
              "{name}: 작동 원리와 장단점 (설명 카드)"),
     "no_card": ("No explain card for {name} yet.", "{name}의 설명 카드는 아직 없습니다."),
@@ -365,8 +371,10 @@ FIGURE_WORDS: dict[str, tuple[str, str]] = {
     "examples_axis": ("examples seen (log)", "처리한 예제 수 (로그)"),
     "time_axis": ("wall time, s (log)", "실행 시간, 초 (로그)"),
     "settings": ("learning rates: {lrs}; {steps} steps", "학습률: {lrs}; {steps} 스텝"),
-    "tuned_settings": ("learning rates tuned by one rule for all (log grid 1e-4…10): {lrs}; {steps} steps",
-                       "모든 옵티마이저에 같은 규칙으로 튜닝한 학습률(로그 격자 1e-4…10): {lrs}; {steps} 스텝"),
+    "tuned_settings": ("learning rates tuned by one rule for all (log grid 1e-4…10, widened at an edge): {lrs}; "
+                       "{steps} steps",
+                       "모든 옵티마이저에 같은 규칙으로 튜닝한 학습률(로그 격자 1e-4…10, 끝에 걸리면 넓힘): {lrs}; "
+                       "{steps} 스텝"),
 }
 """The fixed words of a static figure (PNG and GIF)."""
 
