@@ -1,0 +1,132 @@
+"""The lesson's real network (a small landscape drawn as a playground), its reuse from the output folder, and the
+rule that keeps every tuned rate off its grid's edge."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from browser import needs_chromium, offline_page
+from optimlab.compare import TUNE_GRID, compare
+from optimlab.compare._api import at_edge, widened
+from optimlab.compare.lesson import NETWORK_FILE, SECTIONS, Section, lesson, lr_roles, measured, run_all
+from optimlab.compare.playground import playground
+from optimlab.landscape import landscape
+from optimlab.problems import SURFACES, get_problem
+from optimlab.report.lesson_data import encode_network
+from optimlab.report.lesson_page import LABELS, lesson_html
+
+HANGUL = re.compile("[\uac00-\ud7a3]")
+LRS = (1e-2, 0.1, 1.0)
+
+
+@pytest.fixture(scope="module")
+def small() -> Any:
+    problem = get_problem("mnist1d-mlp", hidden=8, num_samples=300, n_valid=40)
+    return landscape(problem, ["momentum", "adam"], steps=12, batch_size=16, lr_grid=LRS, points=7, examples=64,
+                     kinds=("pca",))
+
+
+@pytest.fixture(scope="module")
+def network(small: Any) -> dict[str, Any]:
+    data = encode_network(small, LABELS, {})
+    data["network"] |= {"layers": "40-8-8-10", "wall": 1.0}
+    return data
+
+
+def test_every_rate_is_recorded_and_projected(small: Any) -> None:
+    pca = small.slices[0]
+    assert [s.kind for s in small.slices] == ["pca"]
+    for name in ("momentum", "adam"):
+        runs = pca.grid_paths[name]
+        assert runs.shape == (len(LRS), 13, 2)
+        tuned = LRS.index(small.chosen[name])
+        np.testing.assert_allclose(runs[tuned], pca.paths[name], atol=1e-5)  # the tuned run is the drawn path
+        assert small.train_loss[name].shape == (len(LRS), 12) and small.step_length[name].shape == (len(LRS), 12)
+        assert np.isfinite(small.step_length[name][tuned]).all() and (small.step_length[name][tuned] > 0).all()
+    assert small.tuning.shape[0] == 2 * len(LRS)  # the DataFrame view is still there, built on demand
+
+
+def _page(network: dict[str, Any], lang: str) -> str:
+    grids = {"bowl": playground(SURFACES["bowl"], ["gd"], 20)}
+    sections = (Section("learning-rate", "bowl", ("gd",), roles=True),)
+    facts = {(s.key, n): measured(grids[s.surface], n) for s in sections for n in s.optimizers}
+    return lesson_html(grids, sections, lang=lang, roles=lr_roles(grids["bowl"]), facts=facts, network=network)
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_the_network_section_is_a_playground_in_both_languages(network: dict[str, Any], lang: str) -> None:
+    page = _page(network, lang)
+    section = page[page.index('id="sec-network"'):page.index("</section>", page.index('id="sec-network"'))]
+    assert 'id="play-1"' in section and section.count('class="ctl" data-series=') == 2
+    text = re.sub(r"<[^>]+>", " ", section)
+    assert bool(HANGUL.search(text)) == (lang == "ko")
+    assert "40-8-8-10" in text and "MNIST-1D" in text
+    assert '"network"' in page.split('id="lesson-data">')[1]
+
+
+def test_the_lesson_reuses_the_network_from_its_folder(tmp_path: Path, network: dict[str, Any]) -> None:
+    calls: list[int] = []
+
+    def job() -> dict[str, Any]:
+        calls.append(1)
+        return network
+
+    lesson(tmp_path, workers=1, network=job, network_key={"preset": 1}, verbose=False)
+    assert len(calls) == 1 and (tmp_path / NETWORK_FILE).is_file()
+    page = lesson(tmp_path, workers=1, network=job, network_key={"preset": 1}, verbose=False).read_text("utf-8")
+    assert len(calls) == 1 and "network.json" in page  # the page says where it came from
+    lesson(tmp_path, workers=1, network=job, network_key={"preset": 2}, verbose=False)
+    assert len(calls) == 2  # another preset: trained again
+    (tmp_path / NETWORK_FILE).write_text("{not json", encoding="utf-8")
+    lesson(tmp_path, workers=1, network=job, network_key={"preset": 2}, verbose=False)
+    assert len(calls) == 3
+
+
+@needs_chromium[0]
+@needs_chromium[1]
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_the_network_slider_redraws_its_path_offline(tmp_path: Path, network: dict[str, Any], lang: str) -> None:
+    path = tmp_path / "lesson.html"
+    path.write_text(_page(network, lang), encoding="utf-8")
+    with offline_page(tmp_path / "profile") as browser:
+        page = browser.page
+        browser.open(path)
+        page.wait_for_function("window.lesson !== undefined")
+        before = page.evaluate("window.lesson.drawn[1].adam")
+        shot = page.evaluate("document.querySelector('#play-1 canvas.map').toDataURL()")
+        tuned = LRS.index(network["network"]["chosen"]["adam"])
+        page.evaluate("""([v]) => { const s = document.querySelector('#play-1 .ctl[data-series="adam"] input.lr');
+                                    s.value = v; s.dispatchEvent(new Event('input')); }""", [(tuned + 1) % len(LRS)])
+        assert page.evaluate("window.lesson.drawn[1].adam") != before
+        assert page.evaluate("document.querySelector('#play-1 canvas.map').toDataURL()") != shot
+        page.locator("#sec-network").screenshot(path=str(tmp_path / f"network-{lang}.png"))
+        assert browser.errors == [] and browser.blocked == []
+
+
+def test_widened_runs_the_next_decade_beyond_an_edge_only() -> None:
+    assert widened(TUNE_GRID, 10.0) == [17.8, 31.6, 56.2, 100.0]
+    assert widened(TUNE_GRID, 1e-4) == [1e-5, 1.78e-5, 3.16e-5, 5.62e-5]
+    assert widened(TUNE_GRID, 0.1) == []
+    assert widened([1e5, 1e6], 1e6) == []  # the limit: reported as at the edge instead
+    assert at_edge([1e5, 1e6], 1e6) and not at_edge(TUNE_GRID, 0.1)
+
+
+def test_no_tuned_rate_of_the_lesson_sits_at_its_grid_edge() -> None:
+    grids, _ = run_all(workers=1)
+    facts = {(s.key, n): measured(grids[s.surface], n) for s in SECTIONS for n in s.optimizers}
+    assert [k for k, f in facts.items() if f["edge"]] == []
+    adadelta = grids["bowl"].series["adadelta"]
+    assert max(adadelta.lrs) > TUNE_GRID[-1]  # AdaDelta's grid was widened: its best rate is above 10 here
+    assert adadelta.settings[adadelta.tuned]["lr"] > TUNE_GRID[-1]
+
+
+def test_compare_tune_widens_the_grid_for_adadelta() -> None:
+    result = compare(["gd", "adadelta"], "bowl", steps=60)
+    lrs = dict(zip((t.optimizer for t in result.trials), result.lrs, strict=True))
+    assert lrs["adadelta"] > TUNE_GRID[-1] and "widened for adadelta" in result.settings
+    assert "at the edge" not in result.settings
