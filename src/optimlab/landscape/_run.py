@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._mnist1d import LESSON_SAMPLES
 from .._threads import torch_threads
 from ..engine import PopulationExecutor, run_trials
 from ..errors import UserError
@@ -143,7 +144,7 @@ def default_problem() -> Problem:
     return get_problem("mnist1d-mlp", hidden=32)
 
 
-LESSON: dict[str, int] = {"hidden": 32, "num_samples": 600, "n_valid": 100, "steps": 60, "batch_size": 32,
+LESSON: dict[str, int] = {"hidden": 32, "num_samples": LESSON_SAMPLES, "n_valid": 100, "steps": 60, "batch_size": 32,
                           "points": 25, "examples": 256}
 """The lesson page's real network, small enough to train in about a second beside the surfaces: the MNIST-1D MLP
 with 32 hidden units on 600 generated examples (380 to train, 100 to validate), every optimizer at every rate of
