@@ -91,12 +91,16 @@ SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
                "AdaDelta multiplies RMSProp's step by the root mean square of its own past updates, so a step has "
                "the units of the parameters and needs no learning rate (PyTorch's lr is only a multiplier, 1 by "
                "default). The price is a slow start: the average of past updates begins near √ε, so the first steps "
-               "are tiny, as the step-length curve shows."),
+               "are tiny, as the step-length curve shows. Tuned by the same rule as the others, that multiplier "
+               "lands far above 1 (the table below): the grid was widened until its best value sat inside it. Slide "
+               "it back to 1 to see the paper's AdaDelta crawl."),
         "ko": ("AdaDelta: 학습률이 없는 방법",
                "AdaDelta는 RMSProp의 스텝에 지난 업데이트들의 RMS를 곱합니다. 그래서 스텝이 파라미터와 같은 단위를 "
                "갖고 학습률이 필요 없습니다(PyTorch의 lr은 곱하는 배율일 뿐이며 기본값은 1입니다). 대신 출발이 "
                "느립니다. 지난 업데이트의 평균이 √ε 근처에서 시작하므로 첫 스텝들이 아주 작다는 것을 스텝 길이 "
-               "곡선에서 볼 수 있습니다."),
+               "곡선에서 볼 수 있습니다. 다른 옵티마이저와 같은 규칙으로 튜닝하면 이 배율은 1보다 훨씬 커집니다(아래 "
+               "표). 가장 좋은 값이 격자 안에 들어올 때까지 격자를 넓혔기 때문입니다. 슬라이더를 "
+               "1로 되돌리면 논문 그대로의 AdaDelta가 기어가는 모습을 볼 수 있습니다."),
     },
     "adam": {
         "en": ("Adam: momentum and RMSProp together",
