@@ -109,10 +109,13 @@ def test_the_network_slider_redraws_its_path_offline(tmp_path: Path, network: di
 
 
 def test_widened_runs_the_next_decade_beyond_an_edge_only() -> None:
-    assert widened(TUNE_GRID, 10.0) == [17.8, 31.6, 56.2, 100.0]
-    assert widened(TUNE_GRID, 1e-4) == [1e-5, 1.78e-5, 3.16e-5, 5.62e-5]
+    up = widened(TUNE_GRID, 10.0)
+    assert up[:4] == [17.8, 31.6, 56.2, 100.0] and up[-1] == 1e4 and len(up) == 12  # three decades in one run
+    down = widened(TUNE_GRID, 1e-4)
+    assert down[0] == 1e-7 and down[-4:] == [1e-5, 1.78e-5, 3.16e-5, 5.62e-5]
     assert widened(TUNE_GRID, 0.1) == []
-    assert widened([1e5, 1e6], 1e6) == []  # the limit: reported as at the edge instead
+    assert widened([1e4, 1e5], 1e5) == [1.78e5, 3.16e5, 5.62e5, 1e6]  # never past the limit
+    assert widened([1e5, 1e6], 1e6) == []  # at the limit: reported as at the edge instead
     assert at_edge([1e5, 1e6], 1e6) and not at_edge(TUNE_GRID, 0.1)
 
 

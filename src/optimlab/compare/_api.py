@@ -25,17 +25,23 @@ WIDEN_LIMIT: tuple[float, float] = (1e-8, 1e6)
 """How far :func:`widened` may take a grid: a best rate still at an edge there is reported as at the edge."""
 
 
+WIDEN_DECADES = 3
+"""Decades :func:`widened` adds at once: one more population run instead of three (a run costs its steps, not its
+trials), and AdaDelta's best on the lesson's surfaces is two to three decades above the grid."""
+
+
 def widened(lrs: Sequence[float], best: float) -> list[float]:
     """The rule that keeps a tuned rate off the grid's edge: when ``best`` is the largest (smallest) of ``lrs``, the
-    next decade above (below) it at :data:`TUNE_GRID`'s spacing, four values, to run as well; else nothing.
+    next :data:`WIDEN_DECADES` decades above (below) it at :data:`TUNE_GRID`'s spacing, to run as well (and again
+    while the best stays at the edge, up to :data:`WIDEN_LIMIT`); else nothing.
 
     AdaDelta is why: its step is the learning rate times a ratio of running RMS values that starts near 1e-3, so on
     the lesson's surfaces its best rate is about 300, far beyond the 1e-4 ... 10 that suits the others."""
-    top, bottom = max(lrs), min(lrs)
+    top, bottom, n = max(lrs), min(lrs), 4 * WIDEN_DECADES
     if best >= top and top < WIDEN_LIMIT[1]:
-        return lr_grid(top * 10**0.25, top * 10, 4, digits=3)
+        return [v for v in lr_grid(top * 10**0.25, top * 10**WIDEN_DECADES, n, digits=3) if v <= WIDEN_LIMIT[1]]
     if best <= bottom and bottom > WIDEN_LIMIT[0]:
-        return lr_grid(bottom / 10, bottom / 10**0.25, 4, digits=3)
+        return [v for v in lr_grid(bottom / 10**WIDEN_DECADES, bottom / 10**0.25, n, digits=3) if v >= WIDEN_LIMIT[0]]
     return []
 
 

@@ -165,12 +165,12 @@ WORDS: dict[str, tuple[str, str]] = {
               "튜닝했습니다: "),
     "criterion": ("the lowest mean log10(loss − f*) over the second half of the steps, averaged over the classic "
                   "starts, on a log grid from 1e-4 to 10 (four values per decade); where the best rate sits at an end "
-                  "of the grid, the next decade beyond it runs too, until it does not (AdaDelta's grid reaches 1000 "
-                  "on the bowl).",
+                  "of the grid, three more decades beyond it run too, until it does not (AdaDelta's best lies far "
+                  "above 10).",
                   "스텝 후반부의 log10(손실 − f*) 평균이 가장 낮은 값이며, 고전적인 시작점들에 대해 평균하고, "
                   "1e-4부터 10까지의 로그 격자(10배마다 4개)에서 고릅니다. 가장 좋은 값이 격자 끝에 걸리면 그 바깥 "
-                  "한 자릿수(10배)를 더 돌리고, 끝에서 벗어날 때까지 되풀이합니다(그릇 곡면에서 AdaDelta의 격자는 "
-                  "1000까지 넓어집니다)."),
+                  "세 자릿수(1000배)를 더 돌리고, 끝에서 벗어날 때까지 되풀이합니다(AdaDelta의 최적값은 10보다 "
+                  "훨씬 큽니다)."),
     "contents": ("Contents", "차례"),
     "lr": ("learning rate", "학습률"),
     "momentum": ("momentum", "모멘텀"),
