@@ -116,13 +116,18 @@ class _Recording(Problem):
         self.default_steps, self.default_batch_size = problem.default_steps, problem.default_batch_size
         self.metric_goals = problem.metric_goals
         self.frames: list[Tensor] = []
+        self._starts: dict[int, Params] = {}
 
     def _record(self, params: Params) -> None:
         if next(iter(params.values())).shape[0] == self.k:  # calls with another K are the engine's memory probe
             self.frames.append(torch.cat([p.detach().reshape(self.k, -1) for p in params.values()], 1).clone())
 
     def init_params(self, seed: int) -> Params:
-        return self.inner.init_params(seed)
+        # every trial here starts from the same seed: build the module once, not once per trial (each build reseeds
+        # torch, which walks every device's lazy seeding: ~5 ms a trial)
+        if seed not in self._starts:
+            self._starts[seed] = self.inner.init_params(seed)
+        return {name: p.clone() for name, p in self._starts[seed].items()}
 
     def losses(self, params: Params, inputs: Tensor, targets: Tensor) -> Tensor:
         self._record(params)
@@ -159,7 +164,7 @@ def lesson_landscape() -> LandscapeResult:
     p = LESSON
     problem = get_problem("mnist1d-mlp", hidden=p["hidden"], num_samples=p["num_samples"], n_valid=p["n_valid"])
     return landscape(problem, steps=p["steps"], batch_size=p["batch_size"], points=p["points"],
-                     examples=p["examples"], kinds=("pca",))
+                     examples=p["examples"], kinds=("pca",), along=False)
 
 
 def landscape(
@@ -173,12 +178,14 @@ def landscape(
     points: int = 31,
     examples: int = 512,
     kinds: Sequence[str] = ("pca", "random"),
+    along: bool = True,
 ) -> LandscapeResult:
     """Tune, record and slice (see the module docstring); every optimizer starts from the same weights (``seed``).
 
     The learning rate of each optimizer is the one of ``lr_grid`` with the lowest validation loss after ``steps``
     steps; ``points`` × ``points`` grid points per slice; losses on the first ``examples`` training examples;
-    ``kinds``: which slices (``"pca"``, ``"random"``)."""
+    ``kinds``: which slices (``"pca"``, ``"random"``); ``along``: also the loss along each path and under its shadow
+    on the PCA plane (the landscape page's second figure; the lesson page does without)."""
     # One intra-op thread, as the study and the advisor: on a network this small a second thread costs more in
     # hand-offs than it computes (`optimlab landscape` here: 303 s wall with torch's two threads, 91 s with one, run
     # one after the other at a load average of 12-13 on two cores).
@@ -186,11 +193,11 @@ def landscape(
         raise UserError(f"Invalid slice kinds {list(kinds)}: give \"pca\", \"random\" or both.")
     with torch_threads(1):
         return _landscape(default_problem() if problem is None else problem, list(dict.fromkeys(optimizers)), steps,
-                          batch_size, seed, lr_grid, points, examples, tuple(dict.fromkeys(kinds)))
+                          batch_size, seed, lr_grid, points, examples, tuple(dict.fromkeys(kinds)), along)
 
 
 def _landscape(problem: Problem, names: list[str], steps: int, batch_size: int, seed: int, lr_grid: Sequence[float],
-               points: int, examples: int, kinds: tuple[str, ...]) -> LandscapeResult:
+               points: int, examples: int, kinds: tuple[str, ...], along: bool) -> LandscapeResult:
     if len(names) < 2 or len(lr_grid) < 2:
         raise UserError("A landscape needs at least two optimizers and at least two learning rates to tune on.")
     if steps < 2 or points < 3:
@@ -225,13 +232,15 @@ def _landscape(problem: Problem, names: list[str], steps: int, batch_size: int, 
     inputs, targets = problem.data.train.take(torch.arange(min(examples, len(problem.data.train))))
     paths = {o: trajectory[k] for k, o in enumerate(names)}
     at = np.unique(np.linspace(0, steps, min(LOSS_POINTS, steps + 1)).round().astype(int))
-    path_losses = {o: losses_at(problem, p[at], like, inputs, targets) for o, p in paths.items()}
+    if not along:
+        at = at[:0]
+    path_losses = {o: losses_at(problem, p[at], like, inputs, targets) for o, p in paths.items()} if along else {}
     every = {o: frames[i * n : (i + 1) * n] for i, o in enumerate(names)}
     slices = []
     if "pca" in kinds:
         pca, share = pca_directions(trajectory.reshape(-1, trajectory.shape[-1]), center)
-        slices.append(_slice("pca", problem, center, pca, paths, like, (inputs, targets), points, at,
-                             (float(share[0]), float(share[1])), every))
+        slices.append(_slice("pca", problem, center, pca, paths, like, (inputs, targets), points,
+                             at if along else None, (float(share[0]), float(share[1])), every))
     if "random" in kinds:
         generator = torch.Generator().manual_seed(seed + 1)
         center_params = {k: v[0] for k, v in unflatten(center.unsqueeze(0), like).items()}
