@@ -3,6 +3,7 @@ parameters, and cut the loss along two planes through the solution with every pa
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -163,8 +164,16 @@ def lesson_landscape() -> LandscapeResult:
 
     p = LESSON
     problem = get_problem("mnist1d-mlp", hidden=p["hidden"], num_samples=p["num_samples"], n_valid=p["n_valid"])
+    problem = dataclasses.replace(problem, loss_fn=_cross_entropy)  # type: ignore[type-var]
     return landscape(problem, steps=p["steps"], batch_size=p["batch_size"], points=p["points"],
                      examples=p["examples"], kinds=("pca",), along=False)
+
+
+def _cross_entropy(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy as log-softmax and gather: F.cross_entropy's number (to float rounding), but under vmap
+    these have batching rules of their own, while F.cross_entropy runs its Python decomposition, whose first call
+    imports sympy (about a second) and every call of which costs more."""
+    return -logits.log_softmax(-1).gather(-1, targets.unsqueeze(-1)).mean()
 
 
 def landscape(
