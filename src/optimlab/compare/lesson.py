@@ -215,7 +215,9 @@ def lesson(
     if verbose:
         size = index.stat().st_size / 1e6
         computed_n = sum(g.paths.shape[0] * g.paths.shape[1] for pg in grids.values() for g in pg.series.values())
-        how = "" if not network else (", real network reused from " + NETWORK_FILE if reused else ", real network")
+        how = "" if not network else (f", real network reused from {NETWORK_FILE}" if reused else
+                                      f", real network trained in {computed['network']['wall']:.1f} s" if computed
+                                      else ", no real network")
         print(f"wrote {index} ({size:.1f} MB): {len(SECTIONS)} sections, {computed_n} settings × starts{how}, "
               f"in {time.perf_counter() - began:.1f} s")
     return index
