@@ -57,6 +57,13 @@ code { background: #f3f3f3; padding: 0 3px; }
 
 LABELS = {"gd": "GD", "sgd": "SGD", "minibatch": "mini-batch", "momentum": "Momentum", "nesterov": "Nesterov",
           "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adadelta": "AdaDelta", "adam": "Adam"}
+KO_LABELS = {"minibatch": "미니배치"}
+"""Names a Korean reader reads in Korean (the others are the methods' own names, written as their papers do)."""
+
+
+def label(name: str, lang: str) -> str:
+    """An optimizer's name on the page in ``lang``."""
+    return (KO_LABELS.get(name) if lang == "ko" else None) or LABELS.get(name, name)
 
 
 def _code(text: str) -> str:
@@ -94,7 +101,7 @@ def _play(i: int, knobs: Mapping[str, Sequence[tuple[str, int]]], lang: str, but
         )
         rows.append(
             f'<div class="ctl" data-series="{n}"><span class="name"><span class="swatch" style="background:'
-            f'{_color(n)}"></span> {html.escape(LABELS.get(n, n))}</span>'
+            f'{_color(n)}"></span> {html.escape(label(n, lang))}</span>'
             f'<label>{html.escape(word("lr", lang))} <span class="lrbox"><input type="range" class="lr" min="0" '
             f'max="0" step="1" aria-label="{html.escape(word("lr", lang))} {n}">'
             f'<span class="strip"></span></span></label><span class="val lrval"></span>{sliders}'
@@ -128,12 +135,12 @@ def _facts(sec: Section, facts: Mapping[tuple[str, str], Mapping[str, Any]], lan
         setting = r["setting"]
         lr = _fmt(setting["lr"]) + " *" * bool(r.get("edge")) + "".join(
             f", {word(k, lang)} {v:g}" for k, v in setting.items() if k != "lr")
-        cells = [LABELS.get(r["optimizer"], r["optimizer"]), lr, _fmt(r["gap"] if has_gap else r["final"])]
+        cells = [label(r["optimizer"], lang), lr, _fmt(r["gap"] if has_gap else r["final"])]
         if has_gap:
             cells.append(str(r["reach"]) if r["reach"] is not None else word("never", lang, n=steps))
         cells += [_fmt(r["stable"]), _fmt(r["diverges"]) if r["diverges"] is not None else word("none", lang)]
         body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    notes = "".join(f'<p class="hint">{html.escape(LABELS.get(r["optimizer"], r["optimizer"]))} '
+    notes = "".join(f'<p class="hint">{html.escape(label(r["optimizer"], lang))} '
                     f'{html.escape(word("edge", lang, lo=r["grid"][0], hi=r["grid"][1]))}</p>'
                     for r in rows if r.get("edge"))
     return (f'<p class="hint">{html.escape(word("measured", lang))}</p><table class="facts"><tr>'
@@ -147,7 +154,7 @@ def _cards(names: Sequence[str], lang: str) -> str:
             body = load_card(name, lang).to_html()
         except ValueError:
             body = f"<p>{html.escape(word('no_card', lang, name=name))}</p>"
-        summary = word("card", lang, name=LABELS.get(name, name))
+        summary = word("card", lang, name=label(name, lang))
         out.append(f'<details class="card" data-optimizer="{name}"><summary>{html.escape(summary)}</summary>'
                    f"{body}</details>")
     return "".join(out)
@@ -205,7 +212,7 @@ def network_section(network: Mapping[str, Any] | None, landscape: str | None, la
             lr = info["chosen"][n]
             valid = info["valid"][n][lrs.index(lr)]
             edge = " *" if lr in (min(lrs), max(lrs)) else ""
-            rows.append(f"<tr><td>{html.escape(LABELS.get(n, n))}</td><td>{_fmt(lr)}{edge}</td>"
+            rows.append(f"<tr><td>{html.escape(label(n, lang))}</td><td>{_fmt(lr)}{edge}</td>"
                         f"<td>{_fmt(valid)}</td><td>{100 * info['kept'][n]:.0f}%</td></tr>")
         note = (f'<p class="hint">{html.escape(words("edge_note"))}</p>'
                 if any(info["chosen"][n] in (min(lrs), max(lrs)) for n in names) else "")
