@@ -133,3 +133,16 @@ def test_compare_tune_widens_the_grid_for_adadelta() -> None:
     lrs = dict(zip((t.optimizer for t in result.trials), result.lrs, strict=True))
     assert lrs["adadelta"] > TUNE_GRID[-1] and "widened for adadelta" in result.settings
     assert "at the edge" not in result.settings
+
+
+def test_the_side_process_hands_over_the_same_mnist1d() -> None:
+    from optimlab._mnist1d import generate_mnist1d
+    from optimlab.cli_compare import _side_mnist1d
+    from optimlab.problems import datasets
+
+    handover = _side_mnist1d(200)
+    assert handover is not None
+    handover()
+    given = datasets._GIVEN_MNIST1D.pop(200)  # the loader now has them (popped: other tests generate their own)
+    for a, b in zip(given, generate_mnist1d(200), strict=True):
+        np.testing.assert_array_equal(a, b)
