@@ -39,16 +39,16 @@ def network(small: Any) -> dict[str, Any]:
 
 
 def test_every_rate_is_recorded_and_projected(small: Any) -> None:
-    pca = small.slices[0]
+    pca, grid = small.slices[0], list(small.lr_grid)
     assert [s.kind for s in small.slices] == ["pca"]
     for name in ("momentum", "adam"):
         runs = pca.grid_paths[name]
-        assert runs.shape == (len(LRS), 13, 2)
-        tuned = LRS.index(small.chosen[name])
+        assert runs.shape == (len(grid), 13, 2)
+        tuned = grid.index(small.chosen[name])
         np.testing.assert_allclose(runs[tuned], pca.paths[name], atol=1e-5)  # the tuned run is the drawn path
-        assert small.train_loss[name].shape == (len(LRS), 12) and small.step_length[name].shape == (len(LRS), 12)
+        assert small.train_loss[name].shape == (len(grid), 12) and small.step_length[name].shape == (len(grid), 12)
         assert np.isfinite(small.step_length[name][tuned]).all() and (small.step_length[name][tuned] > 0).all()
-    assert small.tuning.shape[0] == 2 * len(LRS)  # the DataFrame view is still there, built on demand
+    assert small.tuning.shape[0] == 2 * len(grid)  # the DataFrame view is still there, built on demand
 
 
 def _page(network: dict[str, Any], lang: str) -> str:
@@ -99,9 +99,10 @@ def test_the_network_slider_redraws_its_path_offline(tmp_path: Path, network: di
         page.wait_for_function("window.lesson !== undefined")
         before = page.evaluate("window.lesson.drawn[1].adam")
         shot = page.evaluate("document.querySelector('#play-1 canvas.map').toDataURL()")
-        tuned = LRS.index(network["network"]["chosen"]["adam"])
+        lrs = network["network"]["lrs"]
+        tuned = lrs.index(network["network"]["chosen"]["adam"])
         page.evaluate("""([v]) => { const s = document.querySelector('#play-1 .ctl[data-series="adam"] input.lr');
-                                    s.value = v; s.dispatchEvent(new Event('input')); }""", [(tuned + 1) % len(LRS)])
+                                    s.value = v; s.dispatchEvent(new Event('input')); }""", [(tuned + 1) % len(lrs)])
         assert page.evaluate("window.lesson.drawn[1].adam") != before
         assert page.evaluate("document.querySelector('#play-1 canvas.map').toDataURL()") != shot
         page.locator("#sec-network").screenshot(path=str(tmp_path / f"network-{lang}.png"))
@@ -146,3 +147,17 @@ def test_the_side_process_hands_over_the_same_mnist1d() -> None:
     given = datasets._GIVEN_MNIST1D.pop(200)  # the loader now has them (popped: other tests generate their own)
     for a, b in zip(given, generate_mnist1d(200), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_landscape_widens_its_grid_until_no_best_rate_sits_at_an_edge() -> None:
+    problem = get_problem("mnist1d-mlp", hidden=8, num_samples=300, n_valid=40)
+    result = landscape(problem, ["momentum", "adadelta"], steps=10, batch_size=16, lr_grid=(1e-3, 3.16e-3),
+                       points=5, examples=32, kinds=("pca",), along=False)
+    grid = result.lr_grid
+    assert len(grid) > 2 and list(grid) == sorted(grid)  # widened, still one grid for every optimizer
+    assert not any(at_edge(grid, lr) for lr in result.chosen.values())
+    pca = result.slices[0]
+    for name, lr in result.chosen.items():
+        assert pca.grid_paths[name].shape[0] == len(grid) == len(result.valid_loss[name])
+        np.testing.assert_allclose(pca.grid_paths[name][grid.index(lr)], pca.paths[name], atol=1e-5)
+        assert result.valid_loss[name][grid.index(lr)] == np.nanmin(result.valid_loss[name])

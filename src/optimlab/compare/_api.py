@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.tuning import Outcome, Selection, best_per, lr_grid, rank
+from ..engine.tuning import Outcome, Selection, at_edge, best_per, lr_grid, rank, widened
 from ..population import Trial
 from ..problems.expression import parse_surface
 from ..problems.surfaces import SURFACES, Point, Surface, get_surface, surface_from_callable
@@ -20,35 +20,6 @@ CLASSIC = ("gd", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 
 TUNE_GRID: tuple[float, ...] = tuple(lr_grid(1e-4, 10.0, 21, digits=3))
 """The learning-rate grid ``--tune`` searches for every optimizer: 1e-4 ... 10, four values per decade."""
-
-WIDEN_LIMIT: tuple[float, float] = (1e-8, 1e6)
-"""How far :func:`widened` may take a grid: a best rate still at an edge there is reported as at the edge."""
-
-
-WIDEN_DECADES = 3
-"""Decades :func:`widened` adds at once: one more population run instead of three (a run costs its steps, not its
-trials), and AdaDelta's best on the lesson's surfaces is two to three decades above the grid."""
-
-
-def widened(lrs: Sequence[float], best: float) -> list[float]:
-    """The rule that keeps a tuned rate off the grid's edge: when ``best`` is the largest (smallest) of ``lrs``, the
-    next :data:`WIDEN_DECADES` decades above (below) it at :data:`TUNE_GRID`'s spacing, to run as well (and again
-    while the best stays at the edge, up to :data:`WIDEN_LIMIT`); else nothing.
-
-    AdaDelta is why: its step is the learning rate times a ratio of running RMS values that starts near 1e-3, so on
-    the lesson's surfaces its best rate is about 300, far beyond the 1e-4 ... 10 that suits the others."""
-    top, bottom, n = max(lrs), min(lrs), 4 * WIDEN_DECADES
-    if best >= top and top < WIDEN_LIMIT[1]:
-        return [v for v in lr_grid(top * 10**0.25, top * 10**WIDEN_DECADES, n, digits=3) if v <= WIDEN_LIMIT[1]]
-    if best <= bottom and bottom > WIDEN_LIMIT[0]:
-        return [v for v in lr_grid(bottom / 10**WIDEN_DECADES, bottom / 10**0.25, n, digits=3) if v >= WIDEN_LIMIT[0]]
-    return []
-
-
-def at_edge(lrs: Sequence[float], best: float) -> bool:
-    """Whether ``best`` is the largest or the smallest of ``lrs`` (the grid could not be widened further)."""
-    return best >= max(lrs) or best <= min(lrs)
-
 
 SELECTION_RULE = Selection("tuning_score", smaller_lr_wins_ties=True)
 """compare's "best": the lowest mean tuning score (:func:`tuning_scores`) over starts and seeds; a learning

@@ -4,6 +4,7 @@ parameters, and cut the loss along two planes through the solution with every pa
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,7 @@ from torch import Tensor
 from .._mnist1d import LESSON_SAMPLES
 from .._threads import torch_threads
 from ..engine import PopulationExecutor, run_trials
+from ..engine.tuning import widened
 from ..errors import UserError
 from ..population import Trial
 from ..problems.base import Params, Problem
@@ -30,7 +32,8 @@ OPTIMIZERS = ("minibatch", "momentum", "adagrad", "rmsprop", "adadelta", "adam")
 """The classic family, one batch size for all (GD and SGD are mini-batch's rule with other batch sizes)."""
 
 LR_GRID = tuple(float(10.0 ** (k / 2 - 3)) for k in range(9))
-"""Every optimizer's learning rates while tuning: 1e-3 … 10 in half-decades (AdaDelta's best sits near 3)."""
+"""Every optimizer's learning rates while tuning: 1e-3 … 10 in half-decades, widened by three decades wherever a
+best rate sits at an end (:func:`~optimlab.engine.tuning.widened`; AdaDelta's reaches 10 on the full landscape)."""
 
 LOSS_POINTS = 60
 """Points of each path at which the true loss and its shadow's loss are computed (evenly spaced steps)."""
@@ -213,22 +216,19 @@ def _landscape(problem: Problem, names: list[str], steps: int, batch_size: int, 
         raise UserError(f"Invalid steps={steps} or points={points}: need at least 2 steps and 3 grid points.")
     seconds: dict[str, float] = {}
     started = time.perf_counter()
-    grid_lrs = [float(v) for v in lr_grid]
-    # One population tunes and records at once: the tuned trial's path is the path of that very run.
-    grid_trials = [Trial(o, {"lr": lr}, seed=seed, batch_size=batch_size) for o in names for lr in grid_lrs]
-    recorder = _Recording(problem, len(grid_trials))
-    tuned = run_trials(recorder, grid_trials, steps, executor=PopulationExecutor(), eval_splits=("valid",))
-    if len(recorder.frames) != steps + 1:
-        raise RuntimeError(f"Recorded {len(recorder.frames)} parameter sets for {steps} steps: the executor did not "
-                           "ask for every step's loss once (is the batch split into micro-batches?).")
-    n = len(grid_lrs)
-    final = tuned.final("valid").numpy().astype(float)
-    gone = np.array([d is not None for d in tuned.diverged_at])
-    final[gone | ~np.isfinite(final)] = math.nan
-    valid_loss = {o: final[i * n : (i + 1) * n] for i, o in enumerate(names)}
-    chosen = _choose(valid_loss, grid_lrs)
-    frames = torch.stack(recorder.frames, 1)  # [K, T + 1, D]
-    del recorder
+    grid_lrs = sorted({float(v) for v in lr_grid})
+    per_decade = max(1, round(1 / math.log10(min(b / a for a, b in itertools.pairwise(grid_lrs)))))
+    runs = _train_recorded(problem, names, grid_lrs, steps, batch_size, seed)
+    while True:  # a best rate at an edge of the grid: every optimizer runs the decades beyond it too (widened)
+        n = len(grid_lrs)
+        valid_loss = {o: runs.final[i * n : (i + 1) * n] for i, o in enumerate(names)}
+        chosen = _choose(valid_loss, grid_lrs)
+        more = sorted({lr for o in names for lr in widened(grid_lrs, chosen[o], per_decade)})
+        if not more:
+            break
+        runs = runs.merged(_train_recorded(problem, names, more, steps, batch_size, seed), names, grid_lrs, more)
+        grid_lrs = sorted([*grid_lrs, *more])
+    final, frames = runs.final, runs.frames
     rows = [i * n + grid_lrs.index(chosen[o]) for i, o in enumerate(names)]
     trajectory = frames[rows]
     seconds["tuning and recording"] = time.perf_counter() - started
@@ -257,9 +257,9 @@ def _landscape(problem: Problem, names: list[str], steps: int, batch_size: int, 
         slices.append(_slice("random", problem, center, random, paths, like, (inputs, targets), points, None, None,
                              every))
     seconds["slices"] = time.perf_counter() - started
-    loss = tuned.train_loss.numpy()
+    loss = runs.train_loss
     lengths = torch.linalg.vector_norm(frames.diff(dim=1), dim=2).numpy()
-    div = [-1 if d is None else int(d) for d in tuned.diverged_at]
+    div = runs.diverged
     return LandscapeResult(
         problem=problem.name, description=str(getattr(problem, "description", "")), steps=steps,
         batch_size=batch_size, seed=seed, lr_grid=tuple(grid_lrs), valid_loss=valid_loss, chosen=chosen,
@@ -269,6 +269,43 @@ def _landscape(problem: Problem, names: list[str], steps: int, batch_size: int, 
         step_length={o: lengths[i * n : (i + 1) * n] for i, o in enumerate(names)},
         diverged={o: div[i * n : (i + 1) * n] for i, o in enumerate(names)}, train_examples=len(problem.data.train),
     )
+
+
+@dataclass
+class _Runs:
+    """Every optimizer × learning rate trained and recorded, optimizer-major (all rates of the first, then ...)."""
+
+    final: np.ndarray
+    """``[K]``: the final validation loss (NaN where the run diverged)."""
+    frames: Tensor
+    """``[K, T + 1, D]``: the parameters at every step."""
+    train_loss: np.ndarray
+    diverged: list[int]
+
+    def merged(self, other: _Runs, names: list[str], lrs: list[float], more: list[float]) -> _Runs:
+        """These runs and ``other`` (at the rates ``more``) as one set, each optimizer's rates in increasing order."""
+        n, m = len(lrs), len(more)
+        order = sorted(range(n + m), key=lambda j: (lrs + more)[j])
+        index = [j + i * n if j < n else len(names) * n + i * m + (j - n) for i in range(len(names)) for j in order]
+        return _Runs(np.concatenate([self.final, other.final])[index], torch.cat([self.frames, other.frames])[index],
+                     np.concatenate([self.train_loss, other.train_loss])[index],
+                     [(self.diverged + other.diverged)[k] for k in index])
+
+
+def _train_recorded(problem: Problem, names: list[str], lrs: list[float], steps: int, batch_size: int,
+                    seed: int) -> _Runs:
+    """One population tunes and records at once: the tuned trial's path is the path of that very run."""
+    trials = [Trial(o, {"lr": lr}, seed=seed, batch_size=batch_size) for o in names for lr in lrs]
+    recorder = _Recording(problem, len(trials))
+    tuned = run_trials(recorder, trials, steps, executor=PopulationExecutor(), eval_splits=("valid",))
+    if len(recorder.frames) != steps + 1:
+        raise RuntimeError(f"Recorded {len(recorder.frames)} parameter sets for {steps} steps: the executor did not "
+                           "ask for every step's loss once (is the batch split into micro-batches?).")
+    final = tuned.final("valid").numpy().astype(float)
+    gone = np.array([d is not None for d in tuned.diverged_at])
+    final[gone | ~np.isfinite(final)] = math.nan
+    return _Runs(final, torch.stack(recorder.frames, 1), tuned.train_loss.numpy(),
+                 [-1 if d is None else int(d) for d in tuned.diverged_at])
 
 
 def _choose(valid_loss: Mapping[str, np.ndarray], lrs: Sequence[float]) -> dict[str, float]:

@@ -17,7 +17,8 @@ TEXT: Table = {
                  "runs train as one population that records every step's parameters, and each optimizer's path is "
                  "its tuned run's. The centre θ* of both planes is the "
                  "final point of the optimizer with the lowest validation loss ({center}). Losses are the mean "
-                 "cross-entropy on the first {examples} training examples, on a {points} × {points} grid.",
+                 "cross-entropy on the first {examples} training examples, on a {points} × {points} grid. Where a best "
+                 "rate sat at an end of the grid, every optimizer also ran the three decades beyond it.",
         "slices": "Two slices through the solution",
         "alt_slices": "loss on the PCA plane and on a random filter-normalized plane, with each optimizer's path",
         "read_slices": "Left: the plane of the two principal directions of all recorded points (relative to θ*); "
@@ -80,7 +81,8 @@ TEXT: Table = {
                  "{n}개({grid}) 중 그 스텝 뒤의 검증 손실이 가장 낮은 값입니다. 후보 전체를 한 population으로 함께 "
                  "학습하면서 매 스텝의 파라미터를 기록했고, 각 옵티마이저의 경로는 튜닝된 설정의 실행입니다. 두 "
                  "평면의 중심 θ*는 검증 손실이 가장 낮은 옵티마이저({center})의 최종 지점입니다. 손실은 학습 데이터 "
-                 "앞쪽 {examples}개 예제의 평균 교차 엔트로피이고, {points} × {points} 격자에서 계산했습니다.",
+                 "앞쪽 {examples}개 예제의 평균 교차 엔트로피이고, {points} × {points} 격자에서 계산했습니다. 가장 "
+                 "좋은 학습률이 격자 끝에 걸린 경우에는 모든 옵티마이저가 그 바깥 세 자릿수도 돌렸습니다.",
         "slices": "해를 지나는 두 단면",
         "alt_slices": "PCA 평면과 필터 정규화된 무작위 평면 위의 손실, 그리고 옵티마이저별 경로",
         "read_slices": "왼쪽: 기록된 모든 지점(θ* 기준)의 두 주성분 방향이 만드는 평면입니다. 두 방향이 θ*로부터 "
