@@ -17,7 +17,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # helpers every layer may use; they import nothing above the standard library, numpy, pandas and torch
     ("base", ("optimlab.errors", "optimlab.suggest", "optimlab.text", "optimlab.stats", "optimlab.palette",
-              "optimlab._threads", "optimlab.heap", "optimlab._lazy",
+              "optimlab._threads", "optimlab.heap", "optimlab._lazy", "optimlab._mnist1d",
               "optimlab.notices")),
     # one definition of each algorithm
     ("rules", ("optimlab.rules",)),

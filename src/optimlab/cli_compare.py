@@ -62,10 +62,6 @@ def add_compare_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Run the sub-command; bad input raises a ``UserError`` with one sentence (the CLI exits with code 2)."""
-    from .compare import compare, lr_sweep
-    from .compare._linreg import batch_policies
-
-    began = time.perf_counter()
     out = Path(args.out or DEFAULT_OUT)
     given = [args.optimizers, args.surface, args.domain, args.problem, args.lr, args.lr_sweep, args.steps,
              args.start, args.noise or None, args.tune or None, args.seeds != 1 or None]
@@ -75,14 +71,11 @@ def run_compare(args: argparse.Namespace) -> int:
         raise InvalidValueError(f"Invalid --seeds {args.seeds}: give a positive number of seeds.")
     progress = True if args.progress else None
     if all(v is None for v in given):
-        from .compare._gallery import gallery
-        from .compare.lesson import lesson
+        return _lesson(out, args)
+    from .compare import compare, lr_sweep
+    from .compare._linreg import batch_policies
 
-        lesson(out, lang=args.lang)
-        if args.figures:
-            gallery(out, lang=args.lang)
-        print(f"done in {time.perf_counter() - began:.1f} s")
-        return 0
+    began = time.perf_counter()
     if args.problem == "linear-regression":
         names = args.optimizers.split(",") if args.optimizers else ["gd", "sgd", "minibatch"]
         lr = _float(args.lr, "--lr") if args.lr else 0.05
@@ -121,6 +114,85 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"{kind:>4}: {path}")
     print(f"done in {time.perf_counter() - began:.1f} s")
     return 0
+
+
+def _lesson(out: Path, args: argparse.Namespace) -> int:
+    """The default: the lesson page, with the real network (its data made in a side process while torch imports,
+    unless the folder holds a network from an earlier run)."""
+    from ._mnist1d import LESSON_SAMPLES
+
+    handover = None if (out / "network.json").is_file() else _side_mnist1d(LESSON_SAMPLES)
+    from . import __version__
+    from .compare._gallery import gallery
+    from .compare.lesson import lesson
+    from .landscape import LESSON, LR_GRID, OPTIMIZERS
+
+    began = time.perf_counter()  # the command's own time: start-up (torch) excluded, as for the other forms
+    if handover:
+        handover()
+    key = {**LESSON, "lrs": list(LR_GRID), "optimizers": list(OPTIMIZERS), "version": __version__}
+    lesson(out, lang=args.lang, network=lesson_network, network_key=key)
+    if args.figures:
+        gallery(out, lang=args.lang)
+    print(f"done in {time.perf_counter() - began:.1f} s")
+    return 0
+
+
+def _side_mnist1d(num_samples: int) -> Any:
+    """Start making MNIST-1D in a forked process (numpy and the mnist1d package only: no torch yet) and return a
+    function that waits for the arrays and hands them to the loader; ``None`` where processes cannot fork.
+
+    This takes the data (about 1.5 s of imports and generation) off the real network's path: it is made while the
+    main process imports torch."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    side = context.Process(target=_make_mnist1d, args=(num_samples, send), daemon=True)
+    side.start()
+    send.close()
+
+    def handover() -> None:
+        from .problems.datasets import provide_mnist1d
+
+        try:
+            arrays = receive.recv()
+        except EOFError:  # the side process died: the network job makes the data itself
+            arrays = None
+        side.join()
+        if isinstance(arrays, tuple):
+            provide_mnist1d(num_samples, arrays)
+
+    return handover
+
+
+def _make_mnist1d(num_samples: int, send: Any) -> None:
+    from ._mnist1d import generate_mnist1d
+    from .errors import UserError
+
+    try:
+        send.send(generate_mnist1d(num_samples))
+    except UserError as exc:  # mnist1d missing: say so in the main process, where the network job runs
+        send.send(str(exc))
+    finally:
+        send.close()
+
+
+def lesson_network() -> dict[str, Any]:
+    """The lesson's real network, trained now (the landscape's lesson preset), as the page's data."""
+    from .landscape import LESSON, lesson_landscape
+    from .palette import color_of
+    from .report.lesson_data import encode_network
+    from .report.lesson_page import LABELS
+
+    began = time.perf_counter()
+    result = lesson_landscape()
+    data = encode_network(result, LABELS, {n: color_of(n) for n in result.chosen})
+    hidden = LESSON["hidden"]
+    data["network"] |= {"layers": f"40-{hidden}-{hidden}-10", "wall": time.perf_counter() - began}
+    return data
 
 
 def _surface(args: argparse.Namespace) -> Any:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine.tuning import Outcome, Selection, best_per, lr_grid, rank
+from ..engine.tuning import Outcome, Selection, at_edge, best_per, lr_grid, rank, widened
 from ..population import Trial
 from ..problems.expression import parse_surface
 from ..problems.surfaces import SURFACES, Point, Surface, get_surface, surface_from_callable
@@ -151,31 +151,61 @@ def _tuned(
     tol: float,
     progress: bool | None,
 ) -> CompareResult:
-    trials, start_index, lrs = [], [], []
-    for n in names:
-        for lr in TUNE_GRID:
-            for i in range(len(points)):
-                for s in seeds:
-                    trials.append(Trial(n, {**extra[n], "lr": lr}, seed=s))
-                    start_index.append(i)
-                    lrs.append(lr)
-    (paths, losses, diverged), seconds = timed(
-        run_surface, surf, trials, points, start_index, steps, noise=noise, progress=progress
-    )
-    score = tuning_scores(surf, losses, diverged)
-    outcomes = [Outcome((t.optimizer, lrs[k]), lrs[k], {"tuning_score": float(score[k])}) for k, t in enumerate(trials)]
-    chosen = best_per(outcomes, SELECTION_RULE, group=lambda config: config[0])
-    best = {n: float(chosen[n].lr or TUNE_GRID[0]) for n in names}
+    grids = {n: list(TUNE_GRID) for n in names}
+    trials: list[Trial] = []
+    start_index: list[int] = []
+    lrs: list[float] = []
+    parts: list[tuple[np.ndarray, np.ndarray]] = []
+    diverged: list[int | None] = []
+    seconds = 0.0
+    todo = dict(grids)
+    while todo:  # the grid, then a decade more beyond any edge a best rate sits on (widened)
+        batch: list[Trial] = []
+        for n, values in todo.items():
+            for lr in values:
+                for i in range(len(points)):
+                    for s in seeds:
+                        batch.append(Trial(n, {**extra[n], "lr": lr}, seed=s))
+                        start_index.append(i)
+                        lrs.append(lr)
+        (p, loss, div), took = timed(
+            run_surface, surf, batch, points, start_index[len(trials):], steps, noise=noise, progress=progress
+        )
+        trials += batch
+        parts.append((p, loss))
+        diverged += div
+        seconds += took
+        best = _best(surf, trials, lrs, np.concatenate([q[1] for q in parts]), diverged, names)
+        todo = {}
+        for n in names:
+            more = widened(grids[n], best[n])
+            if more:
+                grids[n] += more
+                todo[n] = more
+    paths = np.concatenate([q[0] for q in parts])
+    losses = np.concatenate([q[1] for q in parts])
     keep = [k for n in names for k, t in enumerate(trials) if t.optimizer == n and lrs[k] == best[n]]
+    wide = {n: g for n, g in grids.items() if len(g) > len(TUNE_GRID)}
+    widening = "".join(f"; widened for {n} to {min(g):g}…{max(g):g}" for n, g in wide.items())
+    edge = [n for n in names if at_edge(grids[n], best[n])]
     settings = (
         f"learning rates tuned, same rule for all: {lr_text(best)}; grid {TUNE_GRID[0]:g}…{TUNE_GRID[-1]:g} "
-        f"({len(TUNE_GRID)} log-spaced), {steps} steps, criterion: {TUNE_CRITERION}"
+        f"({len(TUNE_GRID)} log-spaced){widening}, {steps} steps, criterion: {TUNE_CRITERION}"
+        + (f"; at the edge of its grid: {', '.join(edge)}" if edge else "")
     )
     return CompareResult(
         surf, [trials[i] for i in keep], [lrs[i] for i in keep], [start_index[i] for i in keep], points,
         paths[keep], losses[keep], [diverged[i] for i in keep],
         title=f"{surf.title}: {', '.join(names)}", settings=settings, tol=tol, seconds=seconds,
     )
+
+
+def _best(surf: Surface, trials: list[Trial], lrs: list[float], losses: np.ndarray, diverged: list[int | None],
+          names: list[str]) -> dict[str, float]:
+    score = tuning_scores(surf, losses, diverged)
+    outcomes = [Outcome((t.optimizer, lrs[k]), lrs[k], {"tuning_score": float(score[k])}) for k, t in enumerate(trials)]
+    chosen = best_per(outcomes, SELECTION_RULE, group=lambda config: config[0])
+    return {n: float(chosen[n].lr or TUNE_GRID[0]) for n in names}
 
 
 def tuning_scores(surf: Surface, losses: np.ndarray, diverged: list[int | None]) -> np.ndarray:

@@ -8,15 +8,17 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
 
 from ..palette import color_of
 from ..population import Population, Trial
 from ..problems.surfaces import Point, Surface
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ESCAPE_FACTOR = 1000.0
 """A path farther than this many domain widths from the domain's centre counts as diverged."""
@@ -91,6 +93,8 @@ class CompareResult:
                     "diverged_at": self.diverged_at[k],
                 }
             )
+        import pandas as pd  # lazily: the lesson page never builds a summary, and pandas costs 0.5 s to import
+
         return pd.DataFrame(rows)
 
     def save(

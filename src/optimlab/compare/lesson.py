@@ -8,7 +8,11 @@ minimum, where the rate diverges) is computed here from the same grids; the page
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import UserError
 from ..problems.surfaces import SURFACES
-from ._api import TUNE_GRID
+from ._api import at_edge
 from ._gallery import one_torch_thread
 from ._linreg import batch_playground
 from .playground import Playground, playground
@@ -78,20 +83,58 @@ def run_one(surface: str) -> Playground:
                       knobs=spec.get("knobs", True), marked_lr=spec.get("marked_lr"))
 
 
-def run_all(workers: int = 2) -> dict[str, Playground]:
-    """Every grid of :data:`RUNS`, in ``workers`` processes (1: in this one)."""
+def run_all(workers: int = 2, network: Callable[[], dict[str, Any]] | None = None
+            ) -> tuple[dict[str, Playground], dict[str, Any] | None]:
+    """Every grid of :data:`RUNS`, and ``network()`` when given (the real network's page data, the longest job,
+    started first), in ``workers`` processes (1: in this one)."""
     names = list(RUNS)
     if workers <= 1:
-        return {n: run_one(n) for n in names}
+        return {n: run_one(n) for n in names}, _or_none(network) if network else None
     with ProcessPoolExecutor(workers, initializer=one_torch_thread) as pool:
-        return dict(zip(names, pool.map(run_one, names), strict=True))
+        slow = pool.submit(network) if network else None
+        grids = dict(zip(names, pool.map(run_one, names), strict=True))
+        return grids, _or_none(slow.result) if slow else None
+
+
+def _or_none(job: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+    """``job()``, or ``None`` with one sentence on stderr when it cannot run here (mnist1d not installed, ...):
+    the lesson is written without its real network rather than not at all."""
+    try:
+        return job()
+    except UserError as exc:
+        print(f"optimlab: the lesson's real network is left out: {exc}", file=sys.stderr)
+        return None
+
+
+NETWORK_FILE = "network.json"
+"""Where the lesson keeps its real network's page data, to reuse it on the next run into the same folder."""
+
+
+def reused_network(out: Path, key: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The network data a previous run stored in ``out`` for the same ``key`` (preset and version), else ``None``."""
+    try:
+        stored = json.loads((out / NETWORK_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.get("key") != json.loads(json.dumps(dict(key))):
+        return None
+    data = stored.get("data")
+    return data if isinstance(data, dict) else None
+
+
+def store_network(out: Path, key: Mapping[str, Any], data: Mapping[str, Any]) -> None:
+    """Keep ``data`` in ``out`` for :func:`reused_network` (written whole, then renamed: never half a file)."""
+    part = out / (NETWORK_FILE + ".part")
+    part.write_text(json.dumps({"key": dict(key), "data": dict(data)}, separators=(",", ":")), encoding="utf-8")
+    os.replace(part, out / NETWORK_FILE)
 
 
 def lr_roles(pg: Playground, name: str = "gd") -> dict[str, float]:
     """The lesson's four named rates from the grid at the first start: a rate about 30× below the tuned one
     (too small), the tuned one (good), the largest stable one above it (too large), the smallest that diverges."""
     g = pg.series[name]
-    rows = list(range(len(TUNE_GRID)))  # the settings at the default knobs come first (settings_for)
+    default = {k: d for k, _, d in g.knobs}
+    rows = [c for c, st in enumerate(g.settings) if all(st[k] == v for k, v in default.items())]  # lr order
     good = rows.index(g.tuned)
     diverges = [i for i in range(good + 1, len(rows)) if g.diverged[rows[i], 0] >= 0]
     out = {"too-small": g.settings[rows[max(0, good - 6)]]["lr"], "good": g.settings[g.tuned]["lr"]}
@@ -120,8 +163,10 @@ def measured(pg: Playground, name: str) -> dict[str, Any]:
     row = [i for i, st in enumerate(g.settings) if all(st[k] == v for k, v in default.items())]
     stable = [g.settings[i]["lr"] for i in row if g.diverged[i, 0] < 0]
     diverging = [g.settings[i]["lr"] for i in row if g.diverged[i, 0] >= 0]
+    grid = [g.settings[i]["lr"] for i in row]
     return {
         "optimizer": name, "setting": g.settings[c], "final": float(loss[last]),
+        "edge": at_edge(grid, g.settings[c]["lr"]), "grid": (min(grid), max(grid)),
         "gap": float(gap[last]) if gap is not None else None, "reach": reach, "steps": pg.steps,
         "stable": max(stable) if stable else None, "diverges": min(diverging) if diverging else None,
     }
@@ -134,13 +179,18 @@ def lesson(
     workers: int = 2,
     store: str | Path | None = None,
     landscape: str | None = None,
+    network: Callable[[], dict[str, Any]] | None = None,
+    network_key: Mapping[str, Any] | None = None,
     verbose: bool = True,
 ) -> Path:
     """Compute every grid and write the lesson page ``index.html`` into ``out_dir``; return its path.
 
-    ``landscape``: the address of the real network's page (``landscape.html``), linked from the section "A real
-    network" when given (default: ``landscape.html`` when ``optimlab landscape --out`` wrote it into ``out_dir``).
-    ``store``: where to look for stored claim verdicts (default: optimlab's default store).
+    ``network``: a function returning the real network's page data (``optimlab compare`` passes one that trains
+    the landscape's lesson preset); it runs beside the surfaces, and its data is kept in ``out_dir`` under
+    ``network_key`` and reused by the next run with the same key. ``landscape``: the address of the full landscape
+    page, linked from the section "A real network" (default: ``landscape.html`` when ``optimlab landscape --out``
+    wrote it into ``out_dir``). ``store``: where to look for stored claim verdicts (default: optimlab's default
+    store).
     """
     from ..report.lesson_page import write_lesson
     from ..report.lesson_text import check_lang
@@ -149,17 +199,25 @@ def lesson(
     began = time.perf_counter()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    grids = run_all(workers)
+    key = {"preset": dict(network_key or {}), "format": 1}
+    reused = reused_network(out, key) if network else None
+    grids, computed = run_all(workers, network if reused is None else None)
+    if computed is not None:
+        store_network(out, key, computed)
     if landscape is None and (out / "landscape.html").is_file():  # `optimlab landscape --out` the same folder
         landscape = "landscape.html"
     index = write_lesson(
         out / "index.html", grids, SECTIONS, lang=lang, roles=lr_roles(grids["bowl"]),
         facts={(s.key, n): measured(grids[s.surface], n) for s in SECTIONS for n in s.optimizers},
-        store=store, landscape=landscape, began=began,
+        store=store, landscape=landscape, began=began, network=computed or reused,
+        network_reused=reused is not None,
     )
     if verbose:
         size = index.stat().st_size / 1e6
-        computed = sum(g.paths.shape[0] * g.paths.shape[1] for pg in grids.values() for g in pg.series.values())
-        print(f"wrote {index} ({size:.1f} MB): {len(SECTIONS)} sections, {computed} settings × starts, "
+        computed_n = sum(g.paths.shape[0] * g.paths.shape[1] for pg in grids.values() for g in pg.series.values())
+        how = "" if not network else (f", real network reused from {NETWORK_FILE}" if reused else
+                                      f", real network trained in {computed['network']['wall']:.1f} s" if computed
+                                      else ", no real network")
+        print(f"wrote {index} ({size:.1f} MB): {len(SECTIONS)} sections, {computed_n} settings × starts{how}, "
               f"in {time.perf_counter() - began:.1f} s")
     return index

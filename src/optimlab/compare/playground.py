@@ -30,7 +30,7 @@ import torch
 from ..population import Population, Trial
 from ..problems.surfaces import Point, Surface
 from ..registry import get_preset
-from ._api import TUNE_GRID
+from ._api import TUNE_GRID, widened
 from ._run import ESCAPE_FACTOR
 
 KNOBS: dict[str, tuple[tuple[str, tuple[float, ...], float], ...]] = {
@@ -200,18 +200,62 @@ def playground(
     plan = {n: settings_for(n, knobs=knobs) for n in names}
     trials = [Trial(n, _trial_hypers(n, st["lr"], st)) for n in names for st in plan[n][0]]
     paths, losses, diverged = run_grid(surface, trials, starts, steps)
-    out = Playground(surface, starts, steps, seconds=0.0)
+    grids: dict[str, tuple[list[dict[str, float]], np.ndarray, np.ndarray, np.ndarray]] = {}
     row = 0
     for n in names:
-        settings, spec = plan[n]
+        settings = plan[n][0]
         sl = slice(row, row + len(settings))
         row += len(settings)
-        default = {k: d for k, _, d in spec}
-        if marked_lr is not None:  # the grid value nearest to it, at the default knobs
-            tuned = min((c for c, st in enumerate(settings) if all(st[k] == v for k, v in default.items())),
-                        key=lambda c: abs(math.log(settings[c]["lr"] / marked_lr)))
-        else:
-            tuned = tuned_index(surface, settings, losses[sl], diverged[sl], len(surface.starts), default)
-        out.series[n] = SeriesGrid(n, settings, paths[sl], losses[sl], diverged[sl], tuned, spec)
+        grids[n] = settings, paths[sl], losses[sl], diverged[sl]
+    out = Playground(surface, starts, steps, seconds=0.0)
+    tuned = {n: _marked(surface, plan[n][1], grids[n], marked_lr) for n in names}
+    while True:  # a tuned rate at an edge of the grid: run the next decade beyond it too (the rule of `widened`)
+        more = {} if marked_lr is not None else {n: _wider(plan[n][1], grids[n], tuned[n]) for n in names}
+        more = {n: lrs for n, lrs in more.items() if lrs}
+        if not more:
+            break
+        extra = [Trial(n, _trial_hypers(n, lr, _defaults(plan[n][1]))) for n, lrs in more.items() for lr in lrs]
+        p, lo, d = run_grid(surface, extra, starts, steps)
+        row = 0
+        for n, lrs in more.items():
+            sl = slice(row, row + len(lrs))
+            row += len(lrs)
+            grids[n] = _merged(grids[n], plan[n][1], lrs, p[sl], lo[sl], d[sl])
+            tuned[n] = _marked(surface, plan[n][1], grids[n], None)
+    for n in names:
+        settings, pth, loss, div = grids[n]
+        out.series[n] = SeriesGrid(n, settings, pth, loss, div, tuned[n], plan[n][1])
     out.seconds = time.perf_counter() - began
     return out
+
+
+def _defaults(spec: tuple) -> dict[str, float]:
+    return {k: d for k, _, d in spec}
+
+
+def _default_rows(settings: list[dict[str, float]], spec: tuple) -> list[int]:
+    default = _defaults(spec)
+    return [c for c, st in enumerate(settings) if all(st[k] == v for k, v in default.items())]
+
+
+def _marked(surface: Surface, spec: tuple, grid: tuple, marked_lr: float | None) -> int:
+    """The tuned setting (:func:`tuned_index`), or the default-knob one nearest to ``marked_lr``."""
+    settings, _, losses, diverged = grid
+    if marked_lr is not None:
+        return min(_default_rows(settings, spec), key=lambda c: abs(math.log(settings[c]["lr"] / marked_lr)))
+    return tuned_index(surface, settings, losses, diverged, len(surface.starts), _defaults(spec))
+
+
+def _wider(spec: tuple, grid: tuple, tuned: int) -> list[float]:
+    settings = grid[0]
+    return widened([settings[c]["lr"] for c in _default_rows(settings, spec)], settings[tuned]["lr"])
+
+
+def _merged(grid: tuple, spec: tuple, lrs: list[float], paths: np.ndarray, losses: np.ndarray,
+            diverged: np.ndarray) -> tuple:
+    """``grid`` with the default-knob settings at ``lrs`` added; the default-knob block stays first, sorted by lr."""
+    settings = [*grid[0], *({"lr": lr, **_defaults(spec)} for lr in lrs)]
+    arrays = [np.concatenate([a, b]) for a, b in zip(grid[1:], (paths, losses, diverged), strict=True)]
+    block = sorted(_default_rows(settings, spec), key=lambda c: settings[c]["lr"])
+    order = [*block, *(c for c in range(len(settings)) if c not in set(block))]
+    return [settings[c] for c in order], *(a[order] for a in arrays)

@@ -33,6 +33,31 @@ def lr_grid(lr_min: float, lr_max: float, points: int, digits: int = 4) -> list[
     return [float(f"{lr_min * math.exp(i * ratio):.{digits}g}") for i in range(points)]
 
 
+WIDEN_DECADES = 3
+"""Decades :func:`widened` adds at once: one more population run instead of three (a run costs its steps, not its
+trials); AdaDelta's best rate on the lesson's surfaces lies two to three decades above a 1e-4 ... 10 grid."""
+
+WIDEN_LIMIT: tuple[float, float] = (1e-8, 1e6)
+"""How far :func:`widened` may take a grid: a best rate still at an edge there is reported as at the edge."""
+
+
+def widened(lrs: Sequence[float], best: float, per_decade: int = 4) -> list[float]:
+    """The rule that keeps a tuned rate off its grid's edge: when ``best`` is the largest (smallest) of ``lrs``,
+    the next :data:`WIDEN_DECADES` decades above (below) it, ``per_decade`` values each, to run as well (and again
+    while the best stays at the edge, up to :data:`WIDEN_LIMIT`); else nothing."""
+    top, bottom, n, step = max(lrs), min(lrs), per_decade * WIDEN_DECADES, 10 ** (1 / per_decade)
+    if best >= top and top < WIDEN_LIMIT[1]:
+        return [v for v in lr_grid(top * step, top * 10**WIDEN_DECADES, n, digits=3) if v <= WIDEN_LIMIT[1]]
+    if best <= bottom and bottom > WIDEN_LIMIT[0]:
+        return [v for v in lr_grid(bottom / 10**WIDEN_DECADES, bottom / step, n, digits=3) if v >= WIDEN_LIMIT[0]]
+    return []
+
+
+def at_edge(lrs: Sequence[float], best: float) -> bool:
+    """Whether ``best`` is the largest or the smallest of ``lrs`` (after :func:`widened`: it could go no further)."""
+    return best >= max(lrs) or best <= min(lrs)
+
+
 def lrs_around(centre: float, count: int, decades_apart: float = 0.5, lean_up: bool = True,
                digits: int = 3) -> list[float]:
     """``count`` learning rates ``decades_apart`` decades apart centred on ``centre``, largest first; an even

@@ -51,9 +51,14 @@ def pca_directions(points: Tensor, center: Tensor) -> tuple[Tensor, np.ndarray]:
     """The two principal directions ``[2, D]`` (orthonormal) of ``points [N, D]`` relative to ``center``, and the
     share of the points' squared distance from the centre that each of the two carries."""
     rel = (points - center).double()
-    _, s, vh = torch.linalg.svd(rel, full_matrices=False)
-    share = (s**2 / (s**2).sum()).numpy()
-    return vh[:2].to(points.dtype), share[:2]
+    # From the N × N Gram matrix, not an SVD of [N, D]: N²·D work instead of about 4·N²·D + 8·N³ (1,206 points of
+    # 2,698 parameters: 9.8 s by SVD, under a second this way); its top eigenvectors give the same directions.
+    values, vectors = torch.linalg.eigh(rel @ rel.T)
+    top = values.flip(0)[:2].clamp_min(1e-300)
+    directions = (vectors.flip(1)[:, :2].T @ rel) / top.sqrt()[:, None]
+    directions = directions / directions.norm(dim=1, keepdim=True)
+    share = (top / (rel**2).sum()).numpy()
+    return directions.to(points.dtype), share
 
 
 def project(points: Tensor, center: Tensor, directions: Tensor) -> Tensor:

@@ -108,8 +108,8 @@ def sparse_logreg(
     )
 
 
-def _mnist1d_data(n_train: int | None, n_valid: int) -> Data:
-    x, y, x_test, y_test = datasets.mnist1d_arrays()
+def _mnist1d_data(n_train: int | None, n_valid: int, num_samples: int = 5000) -> Data:
+    x, y, x_test, y_test = datasets.mnist1d_arrays(num_samples)
     inputs, targets = torch.tensor(x), torch.tensor(y)
     if n_train is None:
         n_train = len(inputs) - n_valid
@@ -122,14 +122,16 @@ def _mnist1d_data(n_train: int | None, n_valid: int) -> Data:
     )
 
 
-def mnist1d_mlp(hidden: int = 256, n_train: int | None = None, n_valid: int = 500) -> ModuleProblem:
-    """MNIST-1D (40-sample 1-D digits, 10 classes) with a 40-hidden-hidden-10 ReLU MLP."""
+def mnist1d_mlp(hidden: int = 256, n_train: int | None = None, n_valid: int = 500,
+                num_samples: int = 5000) -> ModuleProblem:
+    """MNIST-1D (40-sample 1-D digits, 10 classes) with a 40-hidden-hidden-10 ReLU MLP; ``num_samples`` examples
+    generated (80% train, of which the last ``n_valid`` validate; 20% test)."""
     return ModuleProblem(
         name="mnist1d-mlp",
         make_module=lambda: nn.Sequential(
             nn.Linear(40, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 10)
         ),
-        data=_mnist1d_data(n_train, n_valid),
+        data=_mnist1d_data(n_train, n_valid, num_samples),
         loss_fn=F.cross_entropy,
         metrics={"accuracy": accuracy},
         default_steps=1000,

@@ -13,7 +13,6 @@ import functools
 import importlib
 import inspect
 import math
-import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,39 +20,27 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .._mnist1d import Arrays, generate_mnist1d
 from ..errors import InvalidValueError, ProblemError
 
 # ----------------------------------------------------------------------------------------------- MNIST-1D
 
 
-@functools.lru_cache(maxsize=4)
-def mnist1d_arrays(num_samples: int = 5000) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """MNIST-1D generated from its templates: ``(x_train, y_train, x_test, y_test)`` (80/20 split).
+_GIVEN_MNIST1D: dict[int, Arrays] = {}
 
-    The generator reseeds Python's and NumPy's global random number generators; their states are restored
-    afterwards so the caller's randomness is untouched. Read-only arrays: copy before changing them.
-    """
-    try:
-        from mnist1d.data import get_dataset_args, make_dataset
-    except ImportError as exc:
-        raise ProblemError("MNIST-1D problems need the mnist1d package: pip install mnist1d") from exc
-    args = get_dataset_args()
-    args.num_samples = num_samples
-    py_state, np_state = random.getstate(), np.random.get_state()
-    try:
-        data = make_dataset(args)
-    finally:
-        random.setstate(py_state)
-        np.random.set_state(np_state)
-    arrays = (
-        np.asarray(data["x"], dtype=np.float32),
-        np.asarray(data["y"], dtype=np.int64),
-        np.asarray(data["x_test"], dtype=np.float32),
-        np.asarray(data["y_test"], dtype=np.int64),
-    )
-    for array in arrays:
-        array.setflags(write=False)
-    return arrays
+
+def provide_mnist1d(num_samples: int, arrays: Arrays) -> None:
+    """Hand over arrays :func:`~optimlab._mnist1d.generate_mnist1d` made elsewhere (``optimlab compare`` makes them
+    in a side process while torch imports), so :func:`mnist1d_arrays` does not generate them again."""
+    _GIVEN_MNIST1D[num_samples] = arrays
+
+
+@functools.lru_cache(maxsize=4)
+def mnist1d_arrays(num_samples: int = 5000) -> Arrays:
+    """MNIST-1D generated from its templates: ``(x_train, y_train, x_test, y_test)`` (80/20 split), read-only
+    (copy before changing them); see :func:`~optimlab._mnist1d.generate_mnist1d`."""
+    given = _GIVEN_MNIST1D.get(num_samples)
+    return given if given is not None else generate_mnist1d(num_samples)
 
 
 # ------------------------------------------------------------------------------------------------- digits

@@ -90,10 +90,10 @@ def _table(result: Any, words: Messages) -> str:
     edge = {o for o, lr in result.chosen.items() if lr in (min(result.lr_grid), max(result.lr_grid))}
     rows = []
     for name, lr in result.chosen.items():
-        valid = result.tuning[(result.tuning["optimizer"] == name) & (result.tuning["lr"] == lr)]["valid_loss"]
+        valid = result.valid_loss[name][list(result.lr_grid).index(lr)]
         rows.append(
             f'<tr><td><span class="swatch" style="background:{color(name)}"></span>{html.escape(name)}</td>'
-            f'<td class="n">{lr:.3g}{" *" if name in edge else ""}</td><td class="n">{float(valid.iloc[0]):.4g}</td>'
+            f'<td class="n">{lr:.3g}{" *" if name in edge else ""}</td><td class="n">{float(valid):.4g}</td>'
             f'<td class="n">{result.path_losses[name][-1]:.4g}</td>'
             f'<td class="n">{100 * pca.in_plane[name]:.1f}%</td><td class="n">{100 * random.in_plane[name]:.2f}%</td>'
             "</tr>")

@@ -73,10 +73,18 @@ def step_lengths(paths: np.ndarray) -> np.ndarray:
 
 def kept_rows(series: SeriesGrid, lrs: Iterable[float]) -> list[int]:
     """The settings the page stores: at the default knobs only ``lrs`` (and the marked one); all others."""
-    keep = {float(v) for v in lrs} | {series.settings[series.tuned]["lr"]}
+    given = [float(v) for v in lrs]
+    keep = set(given) | {series.settings[series.tuned]["lr"]}
+    low, high = min(given, default=math.inf), max(given, default=-math.inf)
+
+    def half_decade_beyond(lr: float) -> bool:  # where the grid was widened past the given rates (compare.widened)
+        twice = 2 * math.log10(lr)
+        return (lr > high * 1.01 or lr < low / 1.01) and abs(twice - round(twice)) < 0.01
+
     default = {k: d for k, _, d in series.knobs}
     return [c for c, st in enumerate(series.settings)
-            if any(st[k] != v for k, v in default.items()) or any(math.isclose(st["lr"], v) for v in keep)]
+            if any(st[k] != v for k, v in default.items()) or any(math.isclose(st["lr"], v) for v in keep)
+            or half_decade_beyond(st["lr"])]
 
 
 def _range(chunks: list[np.ndarray]) -> tuple[float, float]:
@@ -122,4 +130,49 @@ def encode_playground(pg: Playground, lrs: Iterable[float], names: dict[str, str
         "minima": [list(m) for m in surf.minima], "starts": [list(s) for s in pg.starts], "steps": pg.steps,
         "xlabel": pg.axis_labels[0], "ylabel": pg.axis_labels[1], "formula": surf.formula,
         "curve": {"log": logy, "lo": c_lo, "hi": c_hi}, "steplen": {"lo": s_lo, "hi": s_hi}, "series": series,
+    }
+
+
+def encode_network(result: Any, names: dict[str, str], colors: dict[str, str]) -> dict[str, Any]:
+    """A real network's PCA slice (a :class:`~optimlab.landscape.LandscapeResult`) in the playground's format, so
+    the page draws it with the surfaces' code: the map is log10 of the loss on the plane (cut at its 97th
+    percentile), every learning rate's run is a setting, the loss curve is each run's mini-batch loss and the step
+    length is ‖θₜ − θₜ₋₁‖ over all parameters. Language-free: the page adds the words (see ``network``)."""
+    piece = next(s for s in result.slices if s.kind == "pca")
+    a, b = np.asarray(piece.a), np.asarray(piece.b)
+    x0, x1, y0, y1 = float(a[0]), float(a[-1]), float(b[0]), float(b[-1])
+    shown = np.log10(np.minimum(piece.losses, np.percentile(piece.losses, 97)))
+    lo, hi = float(shown.min()), float(shown.max())
+    nan_start = np.full((len(result.lr_grid), 1), np.nan)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        curves = {o: np.log10(np.concatenate([v, nan_start], 1)) for o, v in result.train_loss.items()}
+        lengths = {o: np.log10(np.concatenate([nan_start, np.maximum(v, 1e-16)], 1))
+                   for o, v in result.step_length.items()}
+    c_lo, c_hi = _range(list(curves.values()))
+    s_lo, s_hi = _range(list(lengths.values()))
+    width, height = x1 - x0, y1 - y0
+    series = {}
+    for o, runs in piece.grid_paths.items():
+        q = np.stack([_u16(runs[..., 0], x0 - width, x1 + width), _u16(runs[..., 1], y0 - height, y1 + height)], -1)
+        cv = np.stack([_u16(curves[o], c_lo, c_hi), _u16(lengths[o], s_lo, s_hi)], axis=-1)
+        series[o] = {
+            "label": names.get(o, o), "color": colors.get(o, "#444444"), "knobs": [],
+            "settings": [[lr] for lr in result.lr_grid], "tuned": list(result.lr_grid).index(result.chosen[o]),
+            "div": list(result.diverged[o]), "xy": _b64(q), "cv": _b64(cv), "perStep": result.batch_size,
+        }
+    start = next(iter(piece.grid_paths.values()))[0, 0]
+    return {
+        "domain": [x0, x1, y0, y1], "n": len(a), "grid": _b64(_u8(shown, lo, hi)),
+        "log": True, "minima": [[0.0, 0.0]], "starts": [[float(start[0]), float(start[1])]], "steps": result.steps,
+        "xlabel": "", "ylabel": "", "formula": "", "curve": {"log": True, "lo": c_lo, "hi": c_hi},
+        "steplen": {"lo": s_lo, "hi": s_hi}, "series": series,
+        "network": {
+            "problem": result.problem, "description": result.description, "parameters": result.parameters,
+            "steps": result.steps, "batch": result.batch_size, "seed": result.seed, "lrs": list(result.lr_grid),
+            "chosen": dict(result.chosen), "center": result.center, "explained": list(piece.explained or (0, 0)),
+            "kept": dict(piece.in_plane), "points": len(a), "examples": result.examples, "train": result.train_examples,
+            "valid": {o: [None if not np.isfinite(v) else float(v) for v in vals]
+                      for o, vals in result.valid_loss.items()},
+            "seconds": dict(result.seconds),
+        },
     }

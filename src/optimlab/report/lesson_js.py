@@ -65,15 +65,19 @@ function ticks(lo, hi, n) {
   const step = Math.pow(10, Math.floor(Math.log10((hi - lo) / n)));
   const m = [1, 2, 5, 10].find(k => (hi - lo) / (k * step) <= n) * step, out = [];
   for (let v = Math.ceil(lo / m) * m; v <= hi + 1e-12; v += m) out.push(+v.toPrecision(6)); return out; }
+function logTicks(r, n) {  // powers of ten; within less than a decade, plain values of the log axis
+  const whole = ticks(r[0], r[1], n).filter(Number.isInteger);
+  return whole.length >= 2 ? whole : ticks(r[0], r[1], n); }
+function logText(v) { return Number.isInteger(v) ? '1e' + v : fmt(Math.pow(10, v)); }
 function axes(ctx, f, xr, yr, xlabel, ylabel, title, xlog, ylog, grid = true, symlog = false) {
   ctx.strokeStyle = '#555'; ctx.fillStyle = '#222'; ctx.font = FONT; ctx.lineWidth = 1;
   ctx.strokeRect(f.x, f.y, f.w, f.h); ctx.textAlign = 'center'; ctx.textBaseline = 'top';
-  const xt = xlog ? ticks(xr[0], xr[1], 6).filter(Number.isInteger) : ticks(xr[0], xr[1], 6);
+  const xt = xlog ? logTicks(xr, 6) : ticks(xr[0], xr[1], 6);
   for (const v of xt) { const px = f.x + (v - xr[0]) / (xr[1] - xr[0]) * f.w;
-    ctx.fillText(xlog ? '1e' + v : fmt(v), px, f.y + f.h + 4); }
+    ctx.fillText(xlog ? logText(v) : fmt(v), px, f.y + f.h + 4); }
   ctx.textAlign = 'right'; ctx.textBaseline = 'middle';
-  const yt = ylog || symlog ? ticks(yr[0], yr[1], 5).filter(Number.isInteger) : ticks(yr[0], yr[1], 5);
-  const ytext = v => ylog ? '1e' + v : (symlog ? fmt(Math.sign(v) * (Math.pow(10, Math.abs(v)) - 1)) : fmt(v));
+  const yt = ylog || symlog ? logTicks(yr, 5) : ticks(yr[0], yr[1], 5);
+  const ytext = v => ylog ? logText(v) : (symlog ? fmt(Math.sign(v) * (Math.pow(10, Math.abs(v)) - 1)) : fmt(v));
   for (const v of yt) { const py = f.y + f.h - (v - yr[0]) / (yr[1] - yr[0]) * f.h;
     ctx.fillText(ytext(v), f.x - 4, py);
     if (grid) { ctx.strokeStyle = '#e4e4e4'; ctx.beginPath(); ctx.moveTo(f.x, py); ctx.lineTo(f.x + f.w, py);
@@ -121,14 +125,11 @@ function draw(i) {
   ctx.clearRect(0, 0, cv.width, cv.height); ctx.imageSmoothingEnabled = true;
   ctx.drawImage(background(sd, f.w, f.h), f.x, f.y);
   const [x0, x1, y0, y1] = sd.domain;
-  axes(ctx, f, [x0, x1], [y0, y1], sd.xlabel, sd.ylabel, 'f = ' + sd.formula, false, false, false);
+  axes(ctx, f, [x0, x1], [y0, y1], sd.xlabel, sd.ylabel, sd.title || 'f = ' + sd.formula, false, false, false);
   ctx.save(); ctx.beginPath(); ctx.rect(f.x, f.y, f.w, f.h); ctx.clip();
   for (const [k, s] of sd.starts.entries()) { const [px, py] = mapXY(sd, f, s[0], s[1]);
     ctx.beginPath(); ctx.arc(px, py, k === st.start ? 6 : 3.5, 0, 2 * Math.PI); ctx.fillStyle = 'white'; ctx.fill();
     ctx.strokeStyle = k === st.start ? 'black' : '#777'; ctx.lineWidth = k === st.start ? 2 : 1; ctx.stroke(); }
-  for (const m of sd.minima) { const [px, py] = mapXY(sd, f, m[0], m[1]); ctx.font = '20px sans-serif';
-    ctx.fillStyle = '#E6B800';
-    ctx.textAlign = 'center'; ctx.textBaseline = 'middle'; ctx.fillText('\u2605', px, py); }
   const losses = [], steps = [];
   drawn[i] = {};
   for (const n of sec.series) {
@@ -150,13 +151,18 @@ function draw(i) {
     const out = root.querySelector('[data-note="' + n + '"]');
     if (out) out.textContent = p.div >= 0 ? T.diverged.replace('{n}', p.div) : '';
   }
+  for (const m of sd.minima) { const [px, py] = mapXY(sd, f, m[0], m[1]); ctx.font = '20px sans-serif';
+    ctx.fillStyle = '#E6B800'; ctx.strokeStyle = '#6b5600'; ctx.lineWidth = 1;
+    ctx.textAlign = 'center'; ctx.textBaseline = 'middle'; ctx.fillText('\u2605', px, py);
+    ctx.strokeText('\u2605', px, py); }
   ctx.restore();
   if (sec.arrows) { ctx.font = FONT; ctx.fillStyle = '#222'; ctx.textAlign = 'left'; ctx.textBaseline = 'top';
     ctx.fillText('θ ← θ − η·∇f(θ)', f.x + 8, f.y + 6); }
   const xl = sec.curveX === 'examples' ? T.examples + ' (log)' : T.step;
   const xlog = sec.curveX === 'examples';
   chart(root.querySelector('canvas.loss'), losses,
-        {xlabel: xl, ylabel: sd.curve.log ? T.gap : T.symloss, title: T.loss_title, xlog, ylog: sd.curve.log,
+        {xlabel: xl, ylabel: sd.curveLabel || (sd.curve.log ? T.gap : T.symloss), title: T.loss_title, xlog,
+         ylog: sd.curve.log,
          symlog: !sd.curve.log});
   chart(root.querySelector('canvas.steps'), steps,
         {xlabel: xl, ylabel: T.steplen, title: T.steps_title, xlog, ylog: true});

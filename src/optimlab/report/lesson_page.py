@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..compare.playground import PAGE_LRS
 from ..explain.cards import load_card
+from ._i18n import Messages
+from .landscape_text import TEXT as LANDSCAPE_TEXT
 from .lesson_data import encode_playground
 from .lesson_js import LESSON_JS
 from .lesson_text import WORDS, section_text, word
@@ -55,6 +57,13 @@ code { background: #f3f3f3; padding: 0 3px; }
 
 LABELS = {"gd": "GD", "sgd": "SGD", "minibatch": "mini-batch", "momentum": "Momentum", "nesterov": "Nesterov",
           "adagrad": "AdaGrad", "rmsprop": "RMSProp", "adadelta": "AdaDelta", "adam": "Adam"}
+KO_LABELS = {"minibatch": "미니배치"}
+"""Names a Korean reader reads in Korean (the others are the methods' own names, written as their papers do)."""
+
+
+def label(name: str, lang: str) -> str:
+    """An optimizer's name on the page in ``lang``."""
+    return (KO_LABELS.get(name) if lang == "ko" else None) or LABELS.get(name, name)
 
 
 def _code(text: str) -> str:
@@ -70,33 +79,39 @@ def _fmt(v: float | None) -> str:
 
 
 def _controls(i: int, sec: Section, grid: Playground, lang: str, roles: Mapping[str, float]) -> str:
-    rows = []
-    for n in sec.optimizers:
-        se = grid.series[n]
-        knobs = "".join(
-            f'<label class="knobs">{html.escape(word(k, lang))} <input type="range" class="knob" data-k="{j}" '
-            f'min="0" max="{len(values) - 1}" step="1" aria-label="{html.escape(word(k, lang))}">'
-            f'<span class="val kval" data-k="{j}"></span></label>'
-            for j, (k, values, _) in enumerate(se.knobs)
-        )
-        rows.append(
-            f'<div class="ctl" data-series="{n}"><span class="name"><span class="swatch" style="background:'
-            f'{_color(n)}"></span> {html.escape(LABELS.get(n, n))}</span>'
-            f'<label>{html.escape(word("lr", lang))} <span class="lrbox"><input type="range" class="lr" min="0" '
-            f'max="0" step="1" aria-label="{html.escape(word("lr", lang))} {n}">'
-            f'<span class="strip"></span></span></label><span class="val lrval"></span>{knobs}'
-            f'<button class="reset">{html.escape(word("reset", lang))}</button>'
-            f'<span class="note" data-note="{n}"></span></div>'
-        )
     buttons = ""
     if sec.roles:
         buttons = '<div class="ctl">' + "".join(
             f'<button class="role" data-lr="{lr}">{html.escape(word(role, lang))} (lr {lr:g})</button>'
             for role, lr in roles.items()) + "</div>"
+    knobs = {n: [(k, len(values)) for k, values, _ in grid.series[n].knobs] for n in sec.optimizers}
+    return _play(i, knobs, lang, buttons, word("click", lang))
+
+
+def _play(i: int, knobs: Mapping[str, Sequence[tuple[str, int]]], lang: str, buttons: str, hint: str) -> str:
+    """One playground: the map, the two charts, and per optimizer its learning-rate slider and ``knobs``
+    (name, number of values) sliders."""
+    rows = []
+    for n, spec in knobs.items():
+        sliders = "".join(
+            f'<label class="knobs">{html.escape(word(k, lang))} <input type="range" class="knob" data-k="{j}" '
+            f'min="0" max="{count - 1}" step="1" aria-label="{html.escape(word(k, lang))}">'
+            f'<span class="val kval" data-k="{j}"></span></label>'
+            for j, (k, count) in enumerate(spec)
+        )
+        rows.append(
+            f'<div class="ctl" data-series="{n}"><span class="name"><span class="swatch" style="background:'
+            f'{_color(n)}"></span> {html.escape(label(n, lang))}</span>'
+            f'<label>{html.escape(word("lr", lang))} <span class="lrbox"><input type="range" class="lr" min="0" '
+            f'max="0" step="1" aria-label="{html.escape(word("lr", lang))} {n}">'
+            f'<span class="strip"></span></span></label><span class="val lrval"></span>{sliders}'
+            f'<button class="reset">{html.escape(word("reset", lang))}</button>'
+            f'<span class="note" data-note="{n}"></span></div>'
+        )
     return (f'<div class="play" id="play-{i}"><canvas class="map" width="560" height="430"></canvas>'
             f'<div><canvas class="loss" width="520" height="215"></canvas>'
             f'<canvas class="steps" width="520" height="215"></canvas></div>'
-            f'<div class="ctls">{buttons}{"".join(rows)}<p class="hint">{html.escape(word("click", lang))}</p>'
+            f'<div class="ctls">{buttons}{"".join(rows)}<p class="hint">{html.escape(hint)}</p>'
             f"</div></div>")
 
 
@@ -118,14 +133,18 @@ def _facts(sec: Section, facts: Mapping[tuple[str, str], Mapping[str, Any]], lan
     body = []
     for r in rows:
         setting = r["setting"]
-        lr = _fmt(setting["lr"]) + "".join(f", {word(k, lang)} {v:g}" for k, v in setting.items() if k != "lr")
-        cells = [LABELS.get(r["optimizer"], r["optimizer"]), lr, _fmt(r["gap"] if has_gap else r["final"])]
+        lr = _fmt(setting["lr"]) + " *" * bool(r.get("edge")) + "".join(
+            f", {word(k, lang)} {v:g}" for k, v in setting.items() if k != "lr")
+        cells = [label(r["optimizer"], lang), lr, _fmt(r["gap"] if has_gap else r["final"])]
         if has_gap:
             cells.append(str(r["reach"]) if r["reach"] is not None else word("never", lang, n=steps))
         cells += [_fmt(r["stable"]), _fmt(r["diverges"]) if r["diverges"] is not None else word("none", lang)]
         body.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    notes = "".join(f'<p class="hint">{html.escape(label(r["optimizer"], lang))} '
+                    f'{html.escape(word("edge", lang, lo=r["grid"][0], hi=r["grid"][1]))}</p>'
+                    for r in rows if r.get("edge"))
     return (f'<p class="hint">{html.escape(word("measured", lang))}</p><table class="facts"><tr>'
-            + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + "".join(body) + "</table>")
+            + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr>" + "".join(body) + "</table>" + notes)
 
 
 def _cards(names: Sequence[str], lang: str) -> str:
@@ -135,7 +154,7 @@ def _cards(names: Sequence[str], lang: str) -> str:
             body = load_card(name, lang).to_html()
         except ValueError:
             body = f"<p>{html.escape(word('no_card', lang, name=name))}</p>"
-        summary = word("card", lang, name=LABELS.get(name, name))
+        summary = word("card", lang, name=label(name, lang))
         out.append(f'<details class="card" data-optimizer="{name}"><summary>{html.escape(summary)}</summary>'
                    f"{body}</details>")
     return "".join(out)
@@ -156,16 +175,56 @@ def _choose(claims: tuple[str, list[dict[str, Any]]] | None, store: str, lang: s
             f"{body}</table><p>{_code(word('advise', lang))}</p>")
 
 
-def network_section(landscape: str | None, lang: str, number: int) -> str:
-    """The section "A real network": a link to the landscape page when one was made, else nothing.
+def network_surface(network: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """The network's page data (:func:`~optimlab.report.lesson_data.encode_network`) with the words of ``lang``."""
+    words = Messages(LANDSCAPE_TEXT, lang)
+    explained = network["network"]["explained"]
+    return {**network, "title": words("pca_title"), "curveLabel": word("net_loss", lang),
+            "xlabel": words("pc_axis", n=1, share=f"{100 * explained[0]:.0f}"),
+            "ylabel": words("pc_axis", n=2, share=f"{100 * explained[1]:.0f}")}
 
-    This is the one spot the real network's page plugs into: pass its address (``landscape.html``)."""
-    if not landscape:
+
+def network_section(network: Mapping[str, Any] | None, landscape: str | None, lang: str, number: int, i: int,
+                    reused: bool = False) -> str:
+    """The section "A real network": the playground of the network's slice (when ``network`` data is given), what
+    was measured, what such a slice can and cannot show, and a link to the full landscape page when one was made."""
+    if not network and not landscape:
         return ""
     title, what = section_text("network", lang)
-    return (f'<section class="lesson" id="sec-network"><h2>{number}. {html.escape(title)}</h2>'
-            f'<p class="what">{html.escape(what)}</p><p class="landscape-link"><a href="'
-            f'{html.escape(landscape, quote=True)}">{html.escape(word("landscape", lang))}</a></p></section>')
+    body = f'<p class="what">{_code(what)}</p>'
+    if network:
+        info, words = network["network"], Messages(LANDSCAPE_TEXT, lang)
+        names = list(network["series"])
+        body += _play(i, {n: [] for n in names}, lang, "", word("net_click", lang))
+        lrs = info["lrs"]
+        setup = word("net_setup", lang, layers=info["layers"], parameters=f"{info['parameters']:,}",
+                     n_train=f"{info['train']:,}", steps=info["steps"], batch=info["batch"], n=len(lrs),
+                     grid=f"{min(lrs):g} … {max(lrs):g}", trials=len(lrs) * len(names), examples=info["examples"],
+                     points=info["points"])
+        body += f'<p class="hint">{_code(setup)}</p>'
+        seconds = info["wall"]
+        done = (word("net_reused", lang, file="network.json", seconds=seconds) if reused
+                else word("net_computed", lang, seconds=seconds))
+        body += f'<p class="hint">{html.escape(done)}</p>'
+        head = "".join(f"<th>{html.escape(words(k))}</th>" for k in ("optimizer", "lr", "valid_loss", "pca_kept"))
+        rows = []
+        for n in names:
+            lr = info["chosen"][n]
+            valid = info["valid"][n][lrs.index(lr)]
+            edge = " *" if lr in (min(lrs), max(lrs)) else ""
+            rows.append(f"<tr><td>{html.escape(label(n, lang))}</td><td>{_fmt(lr)}{edge}</td>"
+                        f"<td>{_fmt(valid)}</td><td>{100 * info['kept'][n]:.0f}%</td></tr>")
+        note = (f'<p class="hint">{html.escape(words("edge_note"))}</p>'
+                if any(info["chosen"][n] in (min(lrs), max(lrs)) for n in names) else "")
+        body += (f'<p class="hint">{html.escape(word("net_facts", lang))}</p><table class="facts"><tr>{head}</tr>'
+                 f'{"".join(rows)}</table>{note}<h3>{html.escape(words("limits"))}</h3><ul class="limits">'
+                 + "".join(f"<li>{html.escape(words(k))}</li>" for k in ("limit_slice", "limit_projection",
+                                                                         "limit_minima", "limit_pca"))
+                 + f"<li>{html.escape(word('net_other', lang))}</li></ul>")
+    if landscape:
+        body += (f'<p class="landscape-link"><a href="{html.escape(landscape, quote=True)}">'
+                 f'{html.escape(word("landscape", lang))}</a></p>')
+    return (f'<section class="lesson" id="sec-network"><h2>{number}. {html.escape(title)}</h2>{body}</section>')
 
 
 def lesson_html(
@@ -178,6 +237,8 @@ def lesson_html(
     claims: tuple[str, list[dict[str, Any]]] | None = None,
     store: str = "",
     landscape: str | None = None,
+    network: Mapping[str, Any] | None = None,
+    network_reused: bool = False,
     began: float | None = None,
 ) -> str:
     """The whole page as a string (see the module docstring)."""
@@ -188,11 +249,16 @@ def lesson_html(
     surfaces = {k: encode_playground(grids[k], PAGE_LRS, LABELS, colors, extra if k == "bowl" else None)
                 for k in used}
     playable = [s for s in sections if s.surface]
+    if network:
+        surfaces["network"] = network_surface(network, lang)
     words = {k: word(k, lang) for k in ("diverged", "examples", "step", "gap", "symloss", "steplen", "loss_title",
                                           "steps_title", "unavailable")}
-    data = {"surfaces": surfaces, "words": words,
-            "sections": [{"key": s.key, "surface": s.surface, "series": list(s.optimizers), "arrows": s.arrows,
-                          "curveX": s.curve_x, "lr": s.lr} for s in playable]}
+    shown: list[dict[str, Any]] = [{"key": s.key, "surface": s.surface, "series": list(s.optimizers),
+                                    "arrows": s.arrows, "curveX": s.curve_x, "lr": s.lr} for s in playable]
+    data = {"surfaces": surfaces, "words": words, "sections": shown}
+    if network:
+        shown.append({"key": "network", "surface": "network", "series": list(network["series"]),
+                                 "arrows": 0, "curveX": "step", "lr": None})
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
     parts, toc = [], []
     for number, sec in enumerate(sections, start=1):
@@ -207,8 +273,8 @@ def lesson_html(
             body += _choose(claims, store, lang)
         parts.append(f'<section class="lesson" id="sec-{sec.key}"><h2>{number}. {html.escape(title)}</h2>'
                      f"{body}</section>")
-    network = network_section(landscape, lang, len(sections) + 1)
-    if network:
+    network_html = network_section(network, landscape, lang, len(sections) + 1, len(playable), network_reused)
+    if network_html:
         toc.append(f'<li><a href="#sec-network">{html.escape(section_text("network", lang)[0])}</a></li>')
     title = word("page_title", lang)
     trials = sum(g.paths.shape[0] * g.paths.shape[1] for k in used for g in grids[k].series.values())
@@ -222,7 +288,7 @@ def lesson_html(
 <body><h1>{html.escape(title)}</h1>
 <p>{html.escape(word("intro", lang) + word("criterion", lang))}</p>
 <nav><b>{html.escape(word("contents", lang))}</b><ol>{"".join(toc)}</ol></nav>
-{"".join(parts)}{network}
+{"".join(parts)}{network_html}
 {footer}
 <script type="application/json" id="lesson-data">{payload}</script>
 <script>{LESSON_JS}</script>

@@ -91,12 +91,16 @@ SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
                "AdaDelta multiplies RMSProp's step by the root mean square of its own past updates, so a step has "
                "the units of the parameters and needs no learning rate (PyTorch's lr is only a multiplier, 1 by "
                "default). The price is a slow start: the average of past updates begins near √ε, so the first steps "
-               "are tiny, as the step-length curve shows."),
+               "are tiny, as the step-length curve shows. Tuned by the same rule as the others, that multiplier "
+               "lands far above 1 (the table below): the grid was widened until its best value sat inside it. Slide "
+               "it back to 1 to see the paper's AdaDelta crawl."),
         "ko": ("AdaDelta: 학습률이 없는 방법",
                "AdaDelta는 RMSProp의 스텝에 지난 업데이트들의 RMS를 곱합니다. 그래서 스텝이 파라미터와 같은 단위를 "
                "갖고 학습률이 필요 없습니다(PyTorch의 lr은 곱하는 배율일 뿐이며 기본값은 1입니다). 대신 출발이 "
                "느립니다. 지난 업데이트의 평균이 √ε 근처에서 시작하므로 첫 스텝들이 아주 작다는 것을 스텝 길이 "
-               "곡선에서 볼 수 있습니다."),
+               "곡선에서 볼 수 있습니다. 다른 옵티마이저와 같은 규칙으로 튜닝하면 이 배율은 1보다 훨씬 커집니다(아래 "
+               "표). 가장 좋은 값이 격자 안에 들어올 때까지 격자를 넓혔기 때문입니다. 슬라이더를 "
+               "1로 되돌리면 논문 그대로의 AdaDelta가 기어가는 모습을 볼 수 있습니다."),
     },
     "adam": {
         "en": ("Adam: momentum and RMSProp together",
@@ -132,11 +136,19 @@ SECTIONS: dict[str, dict[str, tuple[str, str]]] = {
     },
     "network": {
         "en": ("A real network",
-               "Surfaces of two parameters are pictures, not networks. The same optimizers on the loss landscape of "
-               "a small real network, with what such a slice can and cannot show:"),
+               "Surfaces of two parameters are pictures, not networks. Here the same optimizers train a small real "
+               "network, an MLP on MNIST-1D, and its loss is cut along one plane: the plane through the best "
+               "solution θ* (gold star) spanned by the two principal directions of the tuned runs' paths. The "
+               "sliders pick any learning rate of the tuning grid; that run is projected on the same plane. The "
+               "loss chart is each run's loss on its own mini-batch; the step length is measured over all the "
+               "parameters, not on the plane."),
         "ko": ("실제 신경망",
-               "파라미터가 두 개인 곡면은 그림일 뿐 신경망이 아닙니다. 같은 옵티마이저를 작은 실제 신경망의 손실 "
-               "지형에서 본 결과와, 그런 단면이 보여 줄 수 있는 것과 없는 것은 다음 페이지에 있습니다:"),
+               "파라미터가 두 개인 곡면은 그림일 뿐 신경망이 아닙니다. 여기서는 같은 옵티마이저로 작은 실제 "
+               "신경망(MNIST-1D MLP)을 학습하고, 그 손실을 평면 하나로 잘라 봅니다. 가장 좋은 "
+               "해 θ*(금색 별)를 지나고, 튜닝된 실행들의 경로가 가장 많이 퍼진 두 주성분 방향이 만드는 "
+               "평면입니다. 슬라이더로 튜닝 격자의 어떤 학습률이든 고를 수 있고, 그 실행도 같은 평면에 "
+               "투영해 그립니다. 손실 그래프는 각 실행이 자기 미니배치에서 잰 손실이고, 스텝 길이는 평면 "
+               "위가 아니라 파라미터 전체 공간에서 잰 값입니다."),
     },
 }
 """Per lesson section: (title, what to see) in each language."""
@@ -152,9 +164,13 @@ WORDS: dict[str, tuple[str, str]] = {
               "계산한 것이고, 슬라이더는 그 경로를 찾아 보여 줄 뿐입니다. 학습률은 모든 옵티마이저에 같은 규칙으로 "
               "튜닝했습니다: "),
     "criterion": ("the lowest mean log10(loss − f*) over the second half of the steps, averaged over the classic "
-                  "starts, on a log grid from 1e-4 to 10 (four values per decade).",
+                  "starts, on a log grid from 1e-4 to 10 (four values per decade); where the best rate sits at an end "
+                  "of the grid, three more decades beyond it run too, until it does not (AdaDelta's best lies far "
+                  "above 10).",
                   "스텝 후반부의 log10(손실 − f*) 평균이 가장 낮은 값이며, 고전적인 시작점들에 대해 평균하고, "
-                  "1e-4부터 10까지의 로그 격자(10배마다 4개)에서 고릅니다."),
+                  "1e-4부터 10까지의 로그 격자(10배마다 4개)에서 고릅니다. 가장 좋은 값이 격자 끝에 걸리면 그 바깥 "
+                  "세 자릿수(1000배)를 더 돌리고, 끝에서 벗어날 때까지 되풀이합니다(AdaDelta의 최적값은 10보다 "
+                  "훨씬 큽니다)."),
     "contents": ("Contents", "차례"),
     "lr": ("learning rate", "학습률"),
     "momentum": ("momentum", "모멘텀"),
@@ -191,7 +207,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "col_stable": ("largest stable lr on the grid", "격자에서 안정적인 최대 학습률"),
     "col_diverge": ("smallest lr that diverges", "발산하는 최소 학습률"),
     "never": ("not within {n} steps", "{n} 스텝 안에 도달 못 함"),
-    "none": ("none up to 10", "10까지 없음"),
+    "none": ("none on the grid", "격자 안에는 없음"),
+    "edge": ("* at an end of its grid even after widening it to {lo:g} … {hi:g}",
+             "* 격자를 {lo:g} … {hi:g}까지 넓혀도 끝에 걸린 값"),
     "card": ("{name}: how it works, strengths and weaknesses (explain card)",
              "{name}: 작동 원리와 장단점 (설명 카드)"),
     "no_card": ("No explain card for {name} yet.", "{name}의 설명 카드는 아직 없습니다."),
@@ -223,6 +241,36 @@ WORDS: dict[str, tuple[str, str]] = {
     "pause": ("Pause", "일시 정지"),
     "view3d": ("3-D view (drag to turn)", "3차원 보기 (끌어서 회전)"),
     "gap_short": ("loss − f*", "손실 − f*"),
+    "net_setup": ("Network: MNIST-1D, a {layers} ReLU MLP ({parameters} parameters) on {n_train} generated "
+                  "examples. Every optimizer starts from the same weights and trains {steps} steps at batch size "
+                  "{batch}; its marked learning rate is the one of {n} log-spaced values ({grid}) with the lowest "
+                  "validation loss, and all {trials} runs trained as one population recording every step. The map "
+                  "is the loss on {examples} training examples at {points} × {points} points of the plane (log "
+                  "colour scale, cut at its 97th percentile). This network is small and trained briefly so that "
+                  "the page still takes seconds; `optimlab landscape` trains a larger one (5,000 examples, 200 "
+                  "steps) and adds a slice along random filter-normalized directions.",
+                  "신경망: MNIST-1D, 생성한 예제 {n_train}개로 학습하는 {layers} ReLU MLP(파라미터 {parameters}개). "
+                  "모든 옵티마이저가 같은 가중치에서 출발해 배치 크기 {batch}로 {steps} 스텝 학습합니다. 표시된 "
+                  "학습률은 로그 간격 후보 {n}개({grid}) 가운데 검증 손실이 가장 낮은 값이고, {trials}개 실행 전체를 "
+                  "한 population으로 함께 학습하며 매 스텝을 기록했습니다. 지도는 학습 예제 {examples}개에 대한 손실을 "
+                  "평면 위 {points} × {points} 지점에서 계산한 것입니다(로그 색 눈금, 97번째 백분위수에서 자름). "
+                  "페이지가 몇 초 안에 만들어지도록 신경망을 작게, 짧게 학습했습니다. `optimlab landscape`는 더 큰 "
+                  "설정(예제 5,000개, 200 스텝)으로 학습하고, 필터 정규화된 무작위 방향의 단면도 함께 그립니다."),
+    "net_computed": ("Trained by this run in {seconds:.1f} s, beside the surfaces.",
+                     "이번 실행에서 곡면들과 함께 {seconds:.1f}초 동안 학습했습니다."),
+    "net_reused": ("Reused from {file} in this folder: an earlier run trained it in {seconds:.1f} s (delete the file "
+                   "to train it again).",
+                   "이 폴더의 {file}에서 다시 읽었습니다. 앞선 실행이 {seconds:.1f}초 동안 학습한 결과입니다(파일을 "
+                   "지우면 다시 학습합니다)."),
+    "net_loss": ("loss on its mini-batch (log)", "미니배치 손실 (로그)"),
+    "net_other": ("The plane is chosen from the tuned runs: a run at another learning rate is drawn as its shadow on "
+                  "the same plane and may lie far off it.",
+                  "평면은 튜닝된 실행들로 정했습니다. 다른 학습률의 실행은 같은 평면 위의 그림자로 그려지며, 실제로는 "
+                  "평면에서 멀리 떨어져 있을 수 있습니다."),
+    "net_click": ("Every optimizer starts from the same weights (the white circle): there is one start here.",
+                  "모든 옵티마이저가 같은 가중치(흰 원)에서 출발하므로 여기서는 시작점이 하나입니다."),
+    "net_facts": ("Measured here, at each optimizer's marked learning rate:",
+                  "각 옵티마이저의 표시된 학습률에서 여기서 측정한 값:"),
     "footer": ("Built by `optimlab compare` in {seconds:.1f} s; {trials} settings × starts computed by the population "
                "engine.", "`optimlab compare`가 {seconds:.1f}초 만에 만들었습니다. population 엔진이 설정 × 시작점 "
                "{trials}개를 계산했습니다."),
@@ -327,8 +375,10 @@ FIGURE_WORDS: dict[str, tuple[str, str]] = {
     "examples_axis": ("examples seen (log)", "처리한 예제 수 (로그)"),
     "time_axis": ("wall time, s (log)", "실행 시간, 초 (로그)"),
     "settings": ("learning rates: {lrs}; {steps} steps", "학습률: {lrs}; {steps} 스텝"),
-    "tuned_settings": ("learning rates tuned by one rule for all (log grid 1e-4…10): {lrs}; {steps} steps",
-                       "모든 옵티마이저에 같은 규칙으로 튜닝한 학습률(로그 격자 1e-4…10): {lrs}; {steps} 스텝"),
+    "tuned_settings": ("learning rates tuned by one rule for all (log grid 1e-4…10, widened at an edge): {lrs}; "
+                       "{steps} steps",
+                       "모든 옵티마이저에 같은 규칙으로 튜닝한 학습률(로그 격자 1e-4…10, 끝에 걸리면 넓힘): {lrs}; "
+                       "{steps} 스텝"),
 }
 """The fixed words of a static figure (PNG and GIF)."""
 
