@@ -21,7 +21,6 @@ from optimlab.advise import (
     parse_budget,
     plan_tournament,
 )
-from optimlab.advise._range import analyze, ramp_lrs
 from optimlab.cli import main
 from optimlab.errors import UserError
 from optimlab.problems.base import Data, ModuleProblem, Split, accuracy
@@ -111,66 +110,6 @@ def test_plan_fits_the_budget_and_uses_more_when_given_more() -> None:
     assert small.rung_sizes()[1] == math.ceil(small.rung_sizes()[0] / 3)
     with pytest.raises(UserError, match="too small to decide anything"):
         plan_tournament(9, 300, 5, 3 * 300)
-
-
-# ------------------------------------------------------------------------------------------ range test
-
-
-def _ramp_losses(seed: int, steps: int = 120, noise: float = 0.05) -> np.ndarray:
-    """A synthetic range test: flat, falls between lr 1e-4 and 1e-2, bottoms out, explodes past 0.3."""
-    lr = ramp_lrs(steps)
-    x = np.log10(lr)
-    loss = 2.0 - 1.5 / (1.0 + np.exp(-3.0 * (x + 3.0))) + np.where(x > -1.0, 30.0 * (x + 1.0) ** 2, 0.0)
-    rng = np.random.default_rng(seed)
-    loss = loss * (1.0 + noise * rng.standard_normal(steps))
-    loss[x > -0.3] = np.nan  # diverged
-    return loss
-
-
-def test_range_reading_is_a_range_and_robust_to_noise() -> None:
-    anchors = []
-    for seed in range(5):
-        losses = np.stack([_ramp_losses(2 * seed), _ramp_losses(2 * seed + 1)])
-        found = analyze(losses)
-        assert found.usable
-        assert 1e-5 < found.lr_low < 1e-3 < found.anchor < found.lr_high < 0.5
-        anchors.append(found.anchor)
-    assert max(anchors) / min(anchors) < 10 ** 0.75  # noise moves the reading by less than a decade
-
-
-def test_range_without_progress_is_not_usable() -> None:
-    flat = np.ones((2, 60)) + 0.01 * np.random.default_rng(0).standard_normal((2, 60))
-    assert not analyze(flat).usable
-    assert not analyze(np.full((2, 60), np.nan)).usable
-    # a drop smaller than the curve's own noise (a batch of one) is not a range either
-    rng = np.random.default_rng(1)
-    noisy = 2.3 - 0.05 * np.linspace(0, 1, 60) + 0.15 * rng.standard_normal((2, 60))
-    assert not analyze(noisy).usable
-
-
-def test_a_flat_range_is_measured_again_over_twice_the_steps() -> None:
-    from optimlab.advise._range import RangeFinding
-    from optimlab.advise._result import AdviceResult
-    from optimlab.advise._tournament import _longer_range_test, _Runner
-
-    problem = blobs(steps=100)
-    cands = [Candidate("adam"), Candidate("rmsprop")]
-    result = AdviceResult(problem="blobs", description="", metric="accuracy", goal="max", candidates=cands,
-                          budget=parse_budget("x40"), plan=None, run_steps=100, batch_sizes={})
-    ramp = np.zeros(1)
-    flat = RangeFinding(False, math.nan, math.nan, math.nan, ramp, ramp, ramp, math.nan, math.nan)
-    result.ranges = {"adam": analyze(_ramp_losses(0)[None, :]), "rmsprop": flat}
-    kept = result.ranges["adam"]
-    _longer_range_test(cands, result, _Runner(problem, result, None, 0), 30, 40 * 100, seeds=3)
-    assert [(p["phase"], p["trials"], p["steps"]) for p in result.compute] == [("longer range test", 2, 60)]
-    assert result.ranges["adam"] is kept and result.ranges["rmsprop"].usable
-    # nothing more when the budget could not fit a tournament afterwards
-    result.ranges["rmsprop"] = flat
-    _longer_range_test(cands, result, _Runner(problem, result, None, 0), 30, 700, seeds=3)
-    assert len(result.compute) == 1
-
-
-# ------------------------------------------------------------------------------------------ verdicts
 
 
 def test_paired_test_verdicts() -> None:
