@@ -6,7 +6,8 @@ fixed rule: the five problems earlier rules saw are development problems, any ot
 of its name is divisible by 3, else a test problem. The answer keys (``benchmarks/advise_keys/*.json``, made by
 ``benchmarks/advise_keys.py``; a key whose problem changed is refused) hold an exhaustive grid — every
 candidate × half-decade learning rates widened until no best rate sits on an edge × seeds 0-2, full S steps —
-and the key's best, "Adam at 1e-3" and "AdamW at 1e-3" scored on ten fresh seeds (7000-7009).
+and the key's best (the grid's best by its own seeds), "Adam at 1e-3" and "AdamW at 1e-3" scored on ten fresh
+seeds (7000-7009).
 
 For each problem the advisor runs ``advise(problem, budget=BUDGET, steps=S)`` (its own seeds: 1000+ to tune,
 0-3 to confirm); its pick then trains on the same ten fresh seeds. Regret = how much worse the pick's mean
@@ -63,11 +64,12 @@ def run_problem(name: str) -> dict[str, Any]:
     rows = [{"candidate": w.candidate.name, "lr": w.lr, "seed": r.seed, "valid": r.metrics.get(f"valid_{metric}"),
              "diverged": r.diverged} for r in sweep.records]
     pick_value = next(iter(means(rows, goal).values()))
-    best = key["best"]["fresh_valid"]
+    top = key_best(key)
+    best = top["fresh_valid"]
     refs = {k: regret(best, v["fresh_valid"], goal) for k, v in key["references"].items()}
     return {
         "problem": name, "split": split_of(name), "steps": steps, "metric": f"valid {metric}",
-        "key_best": f"{key['best']['candidate']} {key['best']['lr']:g}", "key_value": best,
+        "key_best": f"{top['candidate']} {top['lr']:g}", "key_value": best,
         "pick": f"{w.candidate.name} {w.lr:.3g}", "pick_value": pick_value, "regret": regret(best, pick_value, goal),
         "adam": refs["adam 0.001"], "adamw": refs["adamw 0.001"],
         "advisor_steps": result.trial_steps(), "grid_steps": key["base_grid_trial_steps"],

@@ -1,16 +1,19 @@
 """``advise(problem, budget)``: the tournament that picks an optimizer and learning rate, run as populations.
 
-1. **Range test** — every candidate ramps its learning rate over seven decades, on two seeds, all in one
-   population; each candidate's usable range gives it a few learning rates to try (:mod:`._range`). A
-   candidate whose loss did not drop ramps again over twice the steps, budget permitting. The rest of the
-   tournament is then planned with the budget that is left.
-2. **Successive halving** (Jamieson & Talwalkar 2016; the synchronous form of Hyperband's inner loop) over
-   every candidate × learning rate: all configurations train S/9 steps on the same tuning seeds (paired:
-   same initial weights and batches), the best third is promoted to S/3 steps, and so on. Runs restart from
-   their initial weights at each rung, so a rung's cost is simply configurations × seeds × steps.
-3. **Final confirmation** — the four best configurations of the last rung (at least two candidates) train
-   the full S steps on fresh seeds (0, 1, ...; disjoint from the tuning seeds 1000, 1001, ...). The winner has the
-   best mean validation score; a paired test over those seeds says whether the runner-up is distinguishable.
+1. **Scan** — every candidate at every learning rate one decade apart (1e-5 … 10) for S/9 steps, all in one
+   population, on the same tuning seeds (1000, ...: paired, same initial weights and batches). A candidate whose
+   best rate is an end of the scan, and strictly better than the next rate in, tries one decade further.
+2. **Refinement** — every candidate at its best scan rate and half a decade either side, S/3 steps. No
+   candidate is dropped on the short scan, so a slow starter (a plateau, a warm-up phase) keeps its chance.
+3. **Final** — the best configurations of the refinement (at least two candidates) train the full S steps on
+   fresh seeds (0, 1, ...; never used for tuning). The best mean validation score wins, unless a finalist the
+   paired test cannot tell from it, within :data:`~._ranking.TIE_TOLERANCE`, keeps fewer optimizer-state
+   tensors: then that cheaper one (:func:`~._ranking.record_final`).
+
+Why not a learning-rate range test and successive halving (the earlier design): on the development problems
+of ``benchmarks/advise_quality.py`` the range test's reading was one to three decades away from the best
+constant rate for some optimizers (AdaGrad, AdaDelta, RMSProp: their state changes the step as the ramp
+climbs), and halving at S/9 dropped candidates that win at S.
 
 Every decision uses the validation split; the test split is only reported.
 """
@@ -353,3 +356,4 @@ def _tournament(problem: Problem, cands: list[Candidate], result: AdviceResult, 
     final = runner.sweep(["final"], [c.config(lr) for c, lr in configs], list(range(seeds)), run_steps,
                          ("valid", "test"), eval_every=max(1, run_steps // 20))
     record_final(result, configs, final, rule)
+
