@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from advise_keys import FRESH_SEEDS, load_key, means, metric_of
+from advise_keys import FRESH_SEEDS, key_best, load_key, means, metric_of
 
 BUDGET = "x33"  # 33 runs < 1/8 of the 270-run starting grid
 FINAL_SEEDS = 4

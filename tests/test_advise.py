@@ -3,7 +3,6 @@ the evidence report and the CLI."""
 
 from __future__ import annotations
 
-import math
 import textwrap
 from pathlib import Path
 
