@@ -10,7 +10,7 @@ and the key's best (the grid's best by its own seeds), "Adam at 1e-3" and "AdamW
 seeds (7000-7009).
 
 For each problem the advisor runs ``advise(problem, budget=BUDGET, steps=S)`` (its own seeds: 1000+ to tune,
-0-3 to confirm); its pick then trains on the same ten fresh seeds. Regret = how much worse the pick's mean
+0-2 to confirm); its pick then trains on the same ten fresh seeds. Regret = how much worse the pick's mean
 validation metric over the fresh seeds is than the key's best, in % of the best (accuracy: (best − pick) / best;
 loss: (pick − best) / best); negative = better. Compute fraction = the advisor's trial-steps (one optimizer update
 of one trial; held-out evaluations not counted) over the trial-steps of the grid over the same candidates and the
@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from advise_keys import FRESH_SEEDS, key_best, load_key, means, metric_of
 
 BUDGET = "x33"  # 33 runs < 1/8 of the 270-run starting grid
-FINAL_SEEDS = 4
+FINAL_SEEDS = 3  # the default
 
 
 def regret(best: float, value: float, goal: str) -> float:

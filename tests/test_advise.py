@@ -102,15 +102,15 @@ def test_budget_forms() -> None:
 
 
 def test_plan_fits_the_budget_and_uses_more_when_given_more() -> None:
-    small = plan_tournament(9, 300, 4, 33 * 300)
-    large = plan_tournament(9, 300, 4, 200 * 300)
+    small = plan_tournament(9, 300, 3, 33 * 300)
+    large = plan_tournament(9, 300, 3, 200 * 300)
     assert small.cost() <= 33 * 300 and large.cost() <= 200 * 300
     assert (large.scan_seeds, large.refine_seeds) == (2, 2) and (small.scan_seeds, small.refine_seeds) == (1, 1)
     # the default budget fits the full shape: every candidate at 7 decades, 3 rates each refined, 4 finalists
     assert (small.scan_lrs, small.refine_lrs, small.finalists) == (7, 3, 4)
-    assert plan_tournament(9, 300, 4, 33 * 300, scan_seeds=1).scan_seeds == 1
+    assert plan_tournament(9, 300, 3, 33 * 300, scan_seeds=1).scan_seeds == 1
     with pytest.raises(UserError, match="too small to decide anything"):
-        plan_tournament(9, 300, 4, 3 * 300)
+        plan_tournament(9, 300, 3, 3 * 300)
 
 
 def test_paired_test_verdicts() -> None:
@@ -178,7 +178,7 @@ def test_batch_of_one_loses_to_adam_and_says_why() -> None:
 
 def test_the_worst_starter_is_still_refined(adam_vs_sgd: object) -> None:
     """No candidate is dropped on the short scan: SGD with a batch of one, far behind everywhere after S/9 steps,
-    still gets its three refinement runs at S/3 (a slow starter keeps its chance to catch up)."""
+    still gets its three refinement runs at S/2 (a slow starter keeps its chance to catch up)."""
     bracket = adam_vs_sgd.bracket
     scan = bracket[bracket["rung"] == 0]
     best = scan.groupby("candidate")["score"].max()

@@ -1,7 +1,7 @@
 """The advisor: recommend an optimizer and learning rate for the user's own problem, with the evidence.
 
 >>> from optimlab.advise import advise
->>> result = advise("mnist1d-mlp", budget="x40")          # doctest: +SKIP
+>>> result = advise("mnist1d-mlp", budget="x33")          # doctest: +SKIP
 >>> print(result.summary())                               # doctest: +SKIP
 >>> optimizer = result.make_optimizer(model.parameters())  # doctest: +SKIP
 >>> result.save("advice")                                  # doctest: +SKIP

@@ -3,7 +3,7 @@
 1. **Scan** — every candidate at every learning rate one decade apart (1e-5 … 10) for S/9 steps, all in one
    population, on the same tuning seeds (1000, ...: paired, same initial weights and batches). A candidate whose
    best rate is an end of the scan, and strictly better than the next rate in, tries one decade further.
-2. **Refinement** — every candidate at its best scan rate and half a decade either side, S/3 steps. No
+2. **Refinement** — every candidate at its best scan rate and half a decade either side, S/2 steps. No
    candidate is dropped on the short scan, so a slow starter (a plateau, a warm-up phase) keeps its chance.
 3. **Final** — the best configurations of the refinement (at least two candidates) train the full S steps on
    fresh seeds (0, 1, ...; never used for tuning). The best mean validation score wins, unless a finalist the
@@ -89,7 +89,7 @@ def advise(
     problem: Problem | str,
     budget: int | float | str | Budget | None = None,
     candidates: Sequence[str | Candidate] | str | None = None,
-    seeds: int = 5,
+    seeds: int = 3,
     progress: PhasedProgress | None = None,
     *,
     steps: int | None = None,
@@ -101,7 +101,7 @@ def advise(
     """Recommend an optimizer and learning rate for ``problem`` within ``budget``.
 
     ``problem``: a :class:`~optimlab.problems.base.Problem`, a built-in name or ``"file.py:function"``.
-    ``budget``: trial-steps (``20000``), a multiple of one run (``"x40"``, the default) or a wall time
+    ``budget``: trial-steps (``20000``), a multiple of one run (``"x33"``, the default) or a wall time
     (``"5min"``). ``candidates``: preset names, set names (``"seed,adamw"``) or :class:`Candidate` objects;
     default the classic family plus AdamW. ``seeds``: seeds of the final confirmation. ``steps``: length of one
     full training run (default: the problem's). ``metric``: the validation metric that decides (default
