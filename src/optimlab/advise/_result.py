@@ -180,8 +180,9 @@ class AdviceResult:
         return get_preset(self.winner.optimizer).make(params, **self.winner.candidate.hypers, lr=self.winner.lr)
 
     def summary(self) -> str:
-        """The recommendation and its evidence in plain English (:func:`optimlab.report.advise_text.summary`)."""
-        from ..report.advise_text import summary
+        """The recommendation and its evidence in plain English, the words of the evidence page
+        (:func:`optimlab.report.advise_text.summary`, reached through the page's module)."""
+        from ..report.advise_report import summary
 
         return summary(self, "en")
 
