@@ -46,6 +46,9 @@ from ._ranking import finalists, record_final, score_rung, selection_rule
 from ._result import AdviceResult
 
 DEFAULT_CANDIDATES: tuple[str, ...] = (*SETS["seed"], "adamw")
+"""The default candidates: the registry's named set ``seed`` (the classic family) and AdamW — the set the
+answer keys of ``benchmarks/advise_keys.py`` cover. Other named, documented sets (``descendants``, ``modern``,
+``all``: ``optimlab list``) are given by name, e.g. ``candidates="seed,modern"``."""
 TUNE_SEEDS = 1000
 PhasedProgress = Callable[[str, int, int], None]
 """``progress(phase, trial_steps_done, trial_steps_planned)``: the engine's :data:`~optimlab.engine.Progress`
