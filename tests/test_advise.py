@@ -1,9 +1,8 @@
-"""The advisor: budget and plan, range-test reading, paired verdicts, the tournament on tiny problems, bad input,
+"""The advisor: budget and plan, paired verdicts, the tie rule, the tournament on tiny problems, bad input,
 the evidence report and the CLI."""
 
 from __future__ import annotations
 
-import math
 import textwrap
 from pathlib import Path
 
@@ -21,7 +20,6 @@ from optimlab.advise import (
     parse_budget,
     plan_tournament,
 )
-from optimlab.advise._range import analyze, ramp_lrs
 from optimlab.cli import main
 from optimlab.errors import UserError
 from optimlab.problems.base import Data, ModuleProblem, Split, accuracy
@@ -104,73 +102,15 @@ def test_budget_forms() -> None:
 
 
 def test_plan_fits_the_budget_and_uses_more_when_given_more() -> None:
-    small = plan_tournament(9, 300, 5, 40 * 300)
-    large = plan_tournament(9, 300, 5, 200 * 300)
-    assert small.cost() <= 40 * 300 and large.cost() <= 200 * 300
-    assert large.lrs_per_candidate * large.tune_seeds > small.lrs_per_candidate * small.tune_seeds
-    assert small.rung_sizes()[1] == math.ceil(small.rung_sizes()[0] / 3)
+    small = plan_tournament(9, 300, 3, 33 * 300)
+    large = plan_tournament(9, 300, 3, 200 * 300)
+    assert small.cost() <= 33 * 300 and large.cost() <= 200 * 300
+    assert (large.scan_seeds, large.refine_seeds) == (2, 2) and (small.scan_seeds, small.refine_seeds) == (1, 1)
+    # the default budget fits the full shape: every candidate at 7 decades, 3 rates each refined, 4 finalists
+    assert (small.scan_lrs, small.refine_lrs, small.finalists) == (7, 3, 4)
+    assert plan_tournament(9, 300, 3, 33 * 300, scan_seeds=1).scan_seeds == 1
     with pytest.raises(UserError, match="too small to decide anything"):
-        plan_tournament(9, 300, 5, 3 * 300)
-
-
-# ------------------------------------------------------------------------------------------ range test
-
-
-def _ramp_losses(seed: int, steps: int = 120, noise: float = 0.05) -> np.ndarray:
-    """A synthetic range test: flat, falls between lr 1e-4 and 1e-2, bottoms out, explodes past 0.3."""
-    lr = ramp_lrs(steps)
-    x = np.log10(lr)
-    loss = 2.0 - 1.5 / (1.0 + np.exp(-3.0 * (x + 3.0))) + np.where(x > -1.0, 30.0 * (x + 1.0) ** 2, 0.0)
-    rng = np.random.default_rng(seed)
-    loss = loss * (1.0 + noise * rng.standard_normal(steps))
-    loss[x > -0.3] = np.nan  # diverged
-    return loss
-
-
-def test_range_reading_is_a_range_and_robust_to_noise() -> None:
-    anchors = []
-    for seed in range(5):
-        losses = np.stack([_ramp_losses(2 * seed), _ramp_losses(2 * seed + 1)])
-        found = analyze(losses)
-        assert found.usable
-        assert 1e-5 < found.lr_low < 1e-3 < found.anchor < found.lr_high < 0.5
-        anchors.append(found.anchor)
-    assert max(anchors) / min(anchors) < 10 ** 0.75  # noise moves the reading by less than a decade
-
-
-def test_range_without_progress_is_not_usable() -> None:
-    flat = np.ones((2, 60)) + 0.01 * np.random.default_rng(0).standard_normal((2, 60))
-    assert not analyze(flat).usable
-    assert not analyze(np.full((2, 60), np.nan)).usable
-    # a drop smaller than the curve's own noise (a batch of one) is not a range either
-    rng = np.random.default_rng(1)
-    noisy = 2.3 - 0.05 * np.linspace(0, 1, 60) + 0.15 * rng.standard_normal((2, 60))
-    assert not analyze(noisy).usable
-
-
-def test_a_flat_range_is_measured_again_over_twice_the_steps() -> None:
-    from optimlab.advise._range import RangeFinding
-    from optimlab.advise._result import AdviceResult
-    from optimlab.advise._tournament import _longer_range_test, _Runner
-
-    problem = blobs(steps=100)
-    cands = [Candidate("adam"), Candidate("rmsprop")]
-    result = AdviceResult(problem="blobs", description="", metric="accuracy", goal="max", candidates=cands,
-                          budget=parse_budget("x40"), plan=None, run_steps=100, batch_sizes={})
-    ramp = np.zeros(1)
-    flat = RangeFinding(False, math.nan, math.nan, math.nan, ramp, ramp, ramp, math.nan, math.nan)
-    result.ranges = {"adam": analyze(_ramp_losses(0)[None, :]), "rmsprop": flat}
-    kept = result.ranges["adam"]
-    _longer_range_test(cands, result, _Runner(problem, result, None, 0), 30, 40 * 100, seeds=3)
-    assert [(p["phase"], p["trials"], p["steps"]) for p in result.compute] == [("longer range test", 2, 60)]
-    assert result.ranges["adam"] is kept and result.ranges["rmsprop"].usable
-    # nothing more when the budget could not fit a tournament afterwards
-    result.ranges["rmsprop"] = flat
-    _longer_range_test(cands, result, _Runner(problem, result, None, 0), 30, 700, seeds=3)
-    assert len(result.compute) == 1
-
-
-# ------------------------------------------------------------------------------------------ verdicts
+        plan_tournament(9, 300, 3, 3 * 300)
 
 
 def test_paired_test_verdicts() -> None:
@@ -209,31 +149,42 @@ def test_advisor_picks_the_clearly_best_and_builds_it(adam_vs_sgd: object) -> No
     assert built.param_groups[0]["lr"] == pytest.approx(result.winner.lr)
     ranking = result.ranking
     assert ranking.iloc[0]["candidate"] == result.winner.candidate.name and ranking.iloc[0]["stage"] == "final"
-    assert len(ranking) == len(result.bracket[result.bracket["rung"] == 0])
+    assert len(ranking) == len(set(zip(result.bracket["candidate"], result.bracket["lr"], strict=True)))
 
 
-def test_batch_of_one_loses_to_adam_and_is_dropped_first() -> None:
+def test_scan_covers_every_decade_and_every_candidate_is_refined(adam_vs_sgd: object) -> None:
+    bracket = adam_vs_sgd.bracket
+    scan, refine = bracket[bracket["rung"] == 0], bracket[bracket["rung"] == 1]
+    for name in ("adam", "sgd", "adagrad"):
+        lrs = sorted(scan[scan["candidate"] == name]["lr"])
+        assert [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0] == [x for x in lrs if 1e-5 <= x <= 10]
+        # the refinement tries the best scan rate and half a decade either side, for every candidate
+        best = scan[(scan["candidate"] == name) & scan["promoted"]]["lr"].iloc[0]
+        tried = sorted(refine[refine["candidate"] == name]["lr"])
+        assert tried == pytest.approx([best / 10**0.5, best, best * 10**0.5], rel=0.01)
+    assert refine["promoted"].sum() == 3  # the finalists
+
+
+def test_batch_of_one_loses_to_adam_and_says_why() -> None:
     result = advise(blobs(), budget="x40", candidates=["sgd", "adam"], seeds=3)
     assert result.winner is not None and result.winner.optimizer == "adam"
-    rung0 = result.bracket[result.bracket["rung"] == 0]
-    best = rung0.groupby("candidate")["score"].max()
-    assert best["adam"] > best["sgd"] + 0.1  # Adam's best learning rate is far ahead after the shortest rung
-    assert (result.bracket[result.bracket["candidate"] == "sgd"]["rung"] == 0).all()
-    assert "Dropped earlier (best validation accuracy when dropped): sgd" in result.summary()
+    scan = result.bracket[result.bracket["rung"] == 0]
+    best = scan.groupby("candidate")["score"].max()
+    assert best["adam"] > best["sgd"] + 0.1  # Adam's best learning rate is far ahead after the scan
+    losers = result.losers()
+    assert list(losers["candidate"]) == ["sgd"] and losers["stage"].iloc[0] == "final"
+    assert losers["reason"].iloc[0] == "worse" and "sgd at lr" in result.summary()
 
 
-def test_halving_drops_the_worst(adam_vs_sgd: object) -> None:
+def test_the_worst_starter_is_still_refined(adam_vs_sgd: object) -> None:
+    """No candidate is dropped on the short scan: SGD with a batch of one, far behind everywhere after S/9 steps,
+    still gets its three refinement runs at S/2 (a slow starter keeps its chance to catch up)."""
     bracket = adam_vs_sgd.bracket
-    last = bracket["rung"].max()
-    for rung in range(last):
-        rows = bracket[bracket["rung"] == rung]
-        kept, dropped = rows[rows["promoted"]], rows[~rows["promoted"]]
-        assert len(kept) == math.ceil(len(rows) / 3)
-        worst_kept = kept["score"].fillna(-np.inf).min()
-        assert (dropped["score"].fillna(-np.inf) <= worst_kept).all()
-        promoted = set(zip(kept["candidate"], kept["lr"], strict=True))
-        nxt = bracket[bracket["rung"] == rung + 1]
-        assert set(zip(nxt["candidate"], nxt["lr"], strict=True)) == promoted
+    scan = bracket[bracket["rung"] == 0]
+    best = scan.groupby("candidate")["score"].max()
+    assert best.idxmin() == "sgd" and best["sgd"] < best.drop("sgd").min()
+    refine = bracket[bracket["rung"] == 1]
+    assert (refine["candidate"] == "sgd").sum() == 3
 
 
 def test_identical_candidates_are_called_indistinguishable() -> None:
@@ -241,15 +192,40 @@ def test_identical_candidates_are_called_indistinguishable() -> None:
     assert len(result.tests) == 1
     test = result.tests[0]
     assert test.p == 1.0 and not test.distinguishable
-    assert "as good within noise" in result.summary()
+    text = result.summary()
+    assert "as good within noise" in text
+    assert "Indistinguishable from the pick within noise: adam" in text
+    # tied and equally expensive: the best mean stays, and the summary says why
+    assert result.choice["pick"] == result.choice["lead"] and "so it stays" in text
+
+
+def test_a_tie_goes_to_the_cheaper_optimizer_and_is_said() -> None:
+    from optimlab.advise._ranking import TIE_TOLERANCE, _tie_break, state_tensors
+    from optimlab.advise._result import AdviceResult
+
+    assert [state_tensors(Candidate(n)) for n in ("sgd", "momentum", "adam")] == [0, 1, 2]
+    result = AdviceResult(problem="p", description="", metric="accuracy", goal="max", candidates=[],
+                          budget=parse_budget("x33"), plan=None, run_steps=100, batch_sizes={})
+    configs = [(Candidate("adam"), 0.01), (Candidate("momentum"), 0.1), (Candidate("adamw"), 0.01)]
+    adam = np.array([0.900, 0.910, 0.905, 0.895])
+    close = adam - np.array([0.004, -0.002, 0.003, 0.001])  # tied: p >= 0.05 and within TIE_TOLERANCE
+    far = adam - 0.05 + np.array([0.001, -0.001, 0.002, 0.0])
+    assert abs(adam.mean() - close.mean()) / adam.mean() <= TIE_TOLERANCE
+    pick = _tie_break(result, configs, ["adam", "momentum", "adamw"], [adam, close, far], [0, 1, 2])
+    assert pick == 1 and result.choice["lead"] == "adam" and result.choice["pick"] == "momentum"
+    assert (result.choice["lead_cost"], result.choice["pick_cost"]) == (2, 1)
+    # a clear winner is kept, and nothing is said about ties
+    assert _tie_break(result, configs, ["adam", "momentum", "adamw"], [adam, far, far], [0, 1, 2]) == 0
+    assert result.choice == {}
 
 
 def test_evidence_report_is_self_contained(adam_vs_sgd: object, tmp_path: Path) -> None:
     files = adam_vs_sgd.save(tmp_path / "advice")
-    for key in ("html", "range_test", "bracket", "final_curves", "summary", "ranking"):
+    for key in ("html", "lr_curves", "bracket", "final_curves", "summary", "ranking"):
         assert files[key].is_file() and files[key].stat().st_size > 0
     page = files["html"].read_text()
     assert page.count("data:image/png;base64,") == 3
+    assert "Why each other candidate lost" in page and "Confidence:" in page
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert adam_vs_sgd.winner.candidate.name in page
 
@@ -268,29 +244,29 @@ def test_nan_loss_from_the_start_keeps_what_was_measured(tmp_path: Path) -> None
     with pytest.raises(AdviceError, match=r"not finite .* at the very first step for every candidate") as info:
         advise(blobs(nan=True), budget="x40", candidates=["adam", "momentum"], out_dir=tmp_path / "out")
     partial = info.value.partial
-    assert partial.winner is None and partial.compute[0]["phase"] == "range test"
+    assert partial.winner is None and partial.compute[0]["phase"] == "scan"
     assert (tmp_path / "out" / "summary.txt").read_text().startswith("No recommendation for blobs")
     assert (tmp_path / "out" / "index.html").is_file()
 
 
-def test_problem_failing_mid_tournament_keeps_the_range_test(tmp_path: Path) -> None:
+def test_problem_failing_mid_tournament_keeps_the_scan(tmp_path: Path) -> None:
     problem = blobs()
     calls = [0]
     losses = problem.losses
 
     def flaky(params: dict[str, torch.Tensor], inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         calls[0] += 1
-        if calls[0] > 35:  # after the check, the memory probe and the 30-step range test (32 calls)
+        if calls[0] > 12:  # after the check, the memory probe and the 7-step scan (9 calls)
             raise RuntimeError("the data loader lost its file")
         return losses(params, inputs, targets)
 
     problem.losses = flaky  # type: ignore[method-assign]
-    with pytest.raises(AdviceError, match="failed during the rung 0: RuntimeError: the data loader lost") as info:
+    with pytest.raises(AdviceError, match="failed during the refine: RuntimeError: the data loader lost") as info:
         advise(problem, budget="x40", candidates=["adam", "rmsprop"], out_dir=tmp_path / "out")
     partial = info.value.partial
-    assert set(partial.ranges) == {"adam", "rmsprop"} and partial.winner is None
-    assert [part["phase"] for part in partial.compute] == ["range test"]
-    assert (tmp_path / "out" / "range_test.png").is_file()
+    assert set(partial.bracket["candidate"]) == {"adam", "rmsprop"} and partial.winner is None
+    assert [part["phase"] for part in partial.compute] == ["scan"]
+    assert (tmp_path / "out" / "lr_curves.png").is_file()
     assert "stopped early" in (tmp_path / "out" / "index.html").read_text()
 
 

@@ -15,19 +15,19 @@ from .cli_backend import add_backend_arguments, executor_from_args
 def add_advise_parser(subparsers: Any) -> None:
     advise = subparsers.add_parser(
         "advise", help="recommend an optimizer and learning rate for your model, with the evidence",
-        description="Run a tournament on PROBLEM — a learning-rate range test for every candidate, successive "
-                    "halving over optimizer × learning rate on paired seeds, a final confirmation over several "
+        description="Run a tournament on PROBLEM — every candidate scanned over learning rates a decade apart and "
+                    "refined around its best on paired seeds, the best configurations confirmed over several fresh "
                     "seeds — and write the recommendation and its evidence (HTML page, PNGs, CSVs).",
     )
     advise.add_argument("problem", help="a built-in problem name (see `optimlab bench --help`) or PATH.py:FUNCTION "
                                         "returning an optimlab Problem")
-    advise.add_argument("--budget", default="x40",
-                        help="trial-steps (20000), a multiple of one training run (x40, the default) or a wall "
+    advise.add_argument("--budget", default="x33",
+                        help="trial-steps (20000), a multiple of one training run (x33, the default) or a wall "
                              "time (90s, 5min)")
     advise.add_argument("--candidates", default=None,
                         help="optimizer names or sets (seed, descendants, modern, all: see `optimlab list`), "
                              "comma-separated (default: seed,adamw)")
-    advise.add_argument("--seeds", type=int, default=5, help="seeds of the final confirmation (default 5)")
+    advise.add_argument("--seeds", type=int, default=3, help="seeds of the final confirmation (default 3)")
     advise.add_argument("--steps", type=int, default=None, help="steps of one full training run (default: the "
                                                                  "problem's)")
     advise.add_argument("--metric", default=None, help="validation metric that decides (default: accuracy if "

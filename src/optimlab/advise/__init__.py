@@ -1,7 +1,7 @@
 """The advisor: recommend an optimizer and learning rate for the user's own problem, with the evidence.
 
 >>> from optimlab.advise import advise
->>> result = advise("mnist1d-mlp", budget="x40")          # doctest: +SKIP
+>>> result = advise("mnist1d-mlp", budget="x33")          # doctest: +SKIP
 >>> print(result.summary())                               # doctest: +SKIP
 >>> optimizer = result.make_optimizer(model.parameters())  # doctest: +SKIP
 >>> result.save("advice")                                  # doctest: +SKIP
@@ -17,7 +17,6 @@ from .._lazy import lazy_exports
 
 _WHERE = {
     **dict.fromkeys(("Budget", "TournamentPlan", "parse_budget", "plan_tournament"), "._plan"),
-    "RangeFinding": "._range",
     **dict.fromkeys(("AdviceResult", "Recommendation"), "._result"),
     **dict.fromkeys(("PairedTest", "paired_test"), "..stats"),
     **dict.fromkeys(
@@ -30,7 +29,6 @@ __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 if TYPE_CHECKING:
     from ..stats import PairedTest, paired_test
     from ._plan import Budget, TournamentPlan, parse_budget, plan_tournament
-    from ._range import RangeFinding
     from ._result import AdviceResult, Recommendation
     from ._tournament import DEFAULT_CANDIDATES, AdviceError, Candidate, advise, check_problem, resolve_candidates
 
@@ -41,7 +39,6 @@ __all__ = [
     "Budget",
     "Candidate",
     "PairedTest",
-    "RangeFinding",
     "Recommendation",
     "TournamentPlan",
     "advise",

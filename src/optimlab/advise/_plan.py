@@ -1,9 +1,9 @@
 """The advisor's budget and the shape of its tournament.
 
 A budget is a number of *trial-steps* (one optimizer update of one trial; a population of K trials run for
-S steps costs K·S), a wall time, or a multiple of one training run (``"x40"``: forty times the steps of one
-full-length run). The tournament's shape — how many learning rates per candidate, how many seeds at each
-stage — is the richest one whose trial-step cost fits the budget.
+S steps costs K·S), a wall time, or a multiple of one training run (``"x33"``: thirty-three times the steps of
+one full-length run). The tournament's shape — how many seeds the scan and the refinement use, how many
+configurations reach the final — is the richest one whose trial-step cost fits the budget.
 """
 
 from __future__ import annotations
@@ -16,17 +16,23 @@ from ..engine.tuning import Budget
 from ..engine.tuning import parse_budget as parse_compute_budget
 from ..errors import BudgetError
 
-DEFAULT_BUDGET = "x40"
-RANGE_LR = (1e-6, 10.0)
-"""The learning-rate range test ramps every candidate from the first to the second value."""
-ETA = 3
-"""Successive halving keeps the best third of the configurations at each rung and triples their steps."""
-RUNGS = 2
-"""Rungs before the final: steps S/9 and S/3, then the finalists run the full S steps."""
+DEFAULT_BUDGET = "x33"
+"""33 full runs: under an eighth of the exhaustive grid of 9 candidates × 10 learning rates × 3 seeds."""
+SCAN_DECADES = (-5, -4, -3, -2, -1, 0, 1)
+"""The scan tries every candidate at 10^d for each d: 1e-5 … 10, one decade apart."""
+SCAN_FRACTION = 9
+"""The scan trains S/9 steps."""
+REFINE_FRACTION = 2
+"""The refinement trains S/2 steps (S/3 lost full-batch GD on mnist1d-mlp, a slow starter that wins at S)."""
+REFINE_OFFSETS = (-0.5, 0.0, 0.5)
+"""The refinement tries each candidate at its best scan rate times 10^o for each offset o (decades)."""
+WIDEN = 2
+"""Scan points reserved for widening: a candidate whose best scan rate is an end of the scan tries one decade
+further that way (up to this many extra points in all)."""
 FINALISTS = 4
 
-_SHAPES = ((3, 6), (2, 6), (2, 5), (2, 4), (2, 3), (1, 3), (1, 2))
-"""(tuning seeds, learning rates per candidate), richest first."""
+_SHAPES = ((2, 2, 4), (1, 2, 4), (1, 1, 4), (1, 1, 3), (1, 1, 2))
+"""(scan seeds, refinement seeds, finalists), richest first."""
 
 
 def parse_budget(budget: int | float | str | Budget | None) -> Budget:
@@ -36,57 +42,53 @@ def parse_budget(budget: int | float | str | Budget | None) -> Budget:
 
 @dataclass(frozen=True)
 class TournamentPlan:
-    """Steps and seeds of every stage; ``cost()`` is the exact number of trial-steps it will train."""
+    """Steps and seeds of every stage; ``cost()`` is the most trial-steps it will train (widening included)."""
 
     candidates: int
     run_steps: int
-    range_steps: int
-    range_seeds: int
-    lrs_per_candidate: int
-    tune_seeds: int
-    rung_steps: tuple[int, ...]
+    scan_lrs: int
+    scan_steps: int
+    scan_seeds: int
+    refine_lrs: int
+    refine_steps: int
+    refine_seeds: int
     final_seeds: int
     finalists: int
 
-    def rung_sizes(self) -> list[int]:
-        sizes = [self.candidates * self.lrs_per_candidate]
-        for _ in self.rung_steps[1:]:
-            sizes.append(math.ceil(sizes[-1] / ETA))
-        return sizes
+    def scan_cost(self) -> int:
+        return (self.candidates * self.scan_lrs + WIDEN) * self.scan_seeds * self.scan_steps
 
-    def range_cost(self) -> int:
-        return self.candidates * self.range_seeds * self.range_steps
+    def refine_cost(self) -> int:
+        return self.candidates * self.refine_lrs * self.refine_seeds * self.refine_steps
 
-    def rest_cost(self) -> int:
-        rungs = sum(n * self.tune_seeds * s for n, s in zip(self.rung_sizes(), self.rung_steps, strict=True))
-        return rungs + self.finalists * self.final_seeds * self.run_steps
+    def final_cost(self) -> int:
+        return self.finalists * self.final_seeds * self.run_steps
 
     def cost(self) -> int:
-        return self.range_cost() + self.rest_cost()
+        return self.scan_cost() + self.refine_cost() + self.final_cost()
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "rung_sizes": self.rung_sizes(), "trial_steps": self.cost()}
-
-
-def range_steps_for(run_steps: int) -> int:
-    """A quarter of a run, at least 30 steps, so a ramp over seven decades keeps a few steps per decade."""
-    return max(30, run_steps // 4)
+        return {**asdict(self), "trial_steps": self.cost()}
 
 
 def plan_tournament(candidates: int, run_steps: int, final_seeds: int, trial_steps: int,
-                    range_done: bool = False) -> TournamentPlan:
-    """The richest tournament whose cost fits ``trial_steps`` (after the range test when ``range_done``)."""
-    finalists = min(FINALISTS, candidates)
-    rung_steps = tuple(max(2, round(run_steps / ETA ** (RUNGS - r))) for r in range(RUNGS))
+                    scan_seeds: int | None = None) -> TournamentPlan:
+    """The richest tournament whose cost fits ``trial_steps`` (only shapes whose scan has ``scan_seeds`` seeds,
+    when given: a wall-time budget scans on one seed before it knows the speed)."""
     smallest: TournamentPlan | None = None
-    for tune_seeds, lrs in _SHAPES:
-        plan = TournamentPlan(candidates, run_steps, range_steps_for(run_steps), 2, lrs, tune_seeds, rung_steps,
-                              final_seeds, finalists)
+    for shape_scan_seeds, refine_seeds, finalists in _SHAPES:
+        if scan_seeds is not None and shape_scan_seeds != scan_seeds:
+            continue
+        plan = TournamentPlan(
+            candidates, run_steps, len(SCAN_DECADES), max(2, round(run_steps / SCAN_FRACTION)), shape_scan_seeds,
+            len(REFINE_OFFSETS), max(2, round(run_steps / REFINE_FRACTION)), refine_seeds, final_seeds,
+            min(finalists, max(2, candidates)),
+        )
         smallest = plan
-        if (plan.rest_cost() if range_done else plan.cost()) <= trial_steps:
+        if plan.cost() <= trial_steps:
             return plan
     assert smallest is not None
-    need = smallest.rest_cost() if range_done else smallest.cost()
+    need = smallest.cost()
     raise BudgetError(
         f"A budget of {trial_steps} trial-steps is too small to decide anything among {candidates} candidates "
         f"at {run_steps} steps per run: the smallest tournament needs {need} "

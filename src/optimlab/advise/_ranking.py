@@ -5,11 +5,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 import torch
 
 from ..engine import Selection, SweepResult, TrialRecord, rank
-from ..stats import paired_test
+from ..registry import get_preset
+from ..stats import ALPHA, paired_test
 from ._result import AdviceResult, Recommendation
 
 if TYPE_CHECKING:
@@ -51,8 +53,23 @@ def finalists(ordered: list[tuple[Candidate, float]], count: int) -> list[tuple[
     return chosen
 
 
+TIE_TOLERANCE = 0.005
+"""Two finalists count as tied when the paired test cannot tell them apart (p >= ALPHA) and their mean validation
+metrics differ by at most this fraction of the leader's: the tie goes to the cheaper one (:func:`state_tensors`)."""
+
+
+def state_tensors(candidate: Candidate) -> int:
+    """How many tensors the size of the parameters the candidate's optimizer keeps (measured after one step):
+    its memory and per-step cost beyond plain SGD (SGD 0, momentum and AdaGrad 1, Adam 2)."""
+    p = torch.nn.Parameter(torch.zeros(3))
+    optimizer = get_preset(candidate.optimizer).make([p], **candidate.hypers, lr=1e-3)
+    p.grad = torch.ones(3)
+    optimizer.step()
+    return sum(1 for v in optimizer.state[p].values() if isinstance(v, torch.Tensor) and v.shape == p.shape)
+
+
 def record_final(result: AdviceResult, configs: list[tuple[Candidate, float]], final: SweepResult,
-                  rule: Selection) -> None:
+                 rule: Selection) -> None:
     # Configuration-major, seeds ascending (the order the finalists were given), whatever populations ran them.
     records = sorted(final.records, key=lambda r: (r.config, r.seed))
     n = len(records) // len(configs)
@@ -69,27 +86,46 @@ def record_final(result: AdviceResult, configs: list[tuple[Candidate, float]], f
     result.final = pd.DataFrame(rows)
     result.final_steps = list(records[0].result.eval_steps)
     metric = result.metric
-    for i, (c, _lr) in enumerate(configs):
-        result.final_curves[c.name if _unique(configs, c) else f"{c.name}@{_lr:g}"] = torch.stack(
-            [rec.curve("valid", metric) for rec in records[i * n : (i + 1) * n]]
-        ).numpy()
+    labels = [c.name if _unique(configs, c) else f"{c.name}@{lr:g}" for c, lr in configs]
+    for i, label in enumerate(labels):
+        result.final_curves[label] = torch.stack([rec.curve("valid", metric) for rec in records[i * n : (i + 1) * n]]
+                                                 ).numpy()
     score = f"valid_{metric}"
+    values = [result.final.iloc[i * n : (i + 1) * n][score].to_numpy() for i in range(len(configs))]
     order = [int(r.config) for r in rank(final.outcomes(), rule)]
+    pick = _tie_break(result, configs, labels, values, order)
+    order = [pick, *[i for i in order if i != pick]]
     result.final_order = [(configs[i][0].name, configs[i][1]) for i in order]
-    best_i = order[0]
-    c, lr = configs[best_i]
-    part = result.final.iloc[best_i * n : (best_i + 1) * n]
+    c, lr = configs[pick]
+    part = result.final.iloc[pick * n : (pick + 1) * n]
     result.winner = Recommendation(
         candidate=c, lr=lr, batch_size=result.batch_sizes[c.name], valid_mean=float(part[score].mean()),
         valid_sd=float(part[score].std(ddof=1)), test_mean=float(part[f"test_{metric}"].mean()),
         test_sd=float(part[f"test_{metric}"].std(ddof=1)), seeds=n,
     )
-    best_values = part[score].to_numpy()
+    result.tests = [paired_test(labels[pick], labels[i], values[pick], values[i], result.goal) for i in order[1:]]
+
+
+def _tie_break(result: AdviceResult, configs: list[tuple[Candidate, float]], labels: list[str],
+               values: list[np.ndarray], order: list[int]) -> int:
+    """The leader, or the cheapest finalist tied with it (:data:`TIE_TOLERANCE`); how a tie was settled goes into
+    ``result.choice``."""
+    lead = order[0]
+    lead_mean = float(np.mean(values[lead]))
+    tied = []
     for i in order[1:]:
-        other = result.final.iloc[i * n : (i + 1) * n]
-        name = configs[i][0].name if _unique(configs, configs[i][0]) else f"{configs[i][0].name}@{configs[i][1]:g}"
-        lead = c.name if _unique(configs, c) else f"{c.name}@{lr:g}"
-        result.tests.append(paired_test(lead, name, best_values, other[score].to_numpy(), result.goal))
+        test = paired_test(labels[lead], labels[i], values[lead], values[i], result.goal)
+        gap = abs(lead_mean - float(np.mean(values[i]))) / max(abs(lead_mean), 1e-12)
+        if not test.distinguishable and math.isfinite(gap) and gap <= TIE_TOLERANCE:
+            tied.append(i)
+    if not tied:
+        result.choice = {}
+        return lead
+    cost = {i: state_tensors(configs[i][0]) for i in [lead, *tied]}
+    pick = min([lead, *tied], key=lambda i: (cost[i], order.index(i)))
+    result.choice = {"lead": labels[lead], "pick": labels[pick], "tied": [labels[i] for i in tied],
+                     "lead_cost": cost[lead], "pick_cost": cost[pick], "alpha": ALPHA, "tolerance": TIE_TOLERANCE}
+    return pick
 
 
 def _unique(configs: list[tuple[Candidate, float]], c: Candidate) -> bool:

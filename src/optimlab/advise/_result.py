@@ -72,6 +72,9 @@ class AdviceResult:
     winner: Recommendation | None = None
     tests: list[PairedTest] = field(default_factory=list)
     """The winner against each other finalist, in final order."""
+    choice: dict[str, Any] = field(default_factory=dict)
+    """How a tie in the final was settled: ``lead`` (best mean), ``pick``, ``tied`` labels, their state tensors
+    ``lead_cost``/``pick_cost``, ``alpha`` and ``tolerance`` (empty when nothing tied with the best mean)."""
     compute: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None
 
@@ -104,8 +107,10 @@ class AdviceResult:
                     continue
                 seen.add(key)
                 rows.append({
-                    "candidate": row.candidate, "optimizer": row.optimizer, "lr": row.lr, "stage": f"rung {row.rung}",
-                    "steps": row.steps, "seeds": self.plan.tune_seeds if self.plan else math.nan,
+                    "candidate": row.candidate, "optimizer": row.optimizer, "lr": row.lr,
+                    "stage": ("scan", "refinement")[min(int(row.rung), 1)], "steps": row.steps,
+                    "seeds": (self.plan.scan_seeds if int(row.rung) == 0 else self.plan.refine_seeds) if self.plan
+                    else math.nan,
                     f"valid_{m}": row.score, f"valid_{m}_sd": row.score_sd, f"test_{m}": math.nan,
                     f"test_{m}_sd": math.nan, "diverged_seeds": row.diverged,
                 })
@@ -129,22 +134,44 @@ class AdviceResult:
 
     # ------------------------------------------------------------------ use
 
-    def _edge_note(self) -> str:
-        """A warning when the winning lr is the largest or smallest its candidate tried."""
+    def losers(self) -> pd.DataFrame:
+        """Why each candidate other than the pick lost: the last stage it reached (``scan``, ``refinement``,
+        ``final``), its best learning rate and score there, and a ``reason``: ``tied`` (final, settled by the tie
+        rule), ``worse`` (final, paired test ``p``), ``diverged`` (at every rate of the scan), ``flat`` (no rate
+        changed its metric in the scan) or ``behind`` (its best trailed ``cut``, the last score sent on)."""
+        rows: list[dict[str, Any]] = []
         if self.winner is None or not len(self.bracket):
-            return ""
-        name = self.winner.candidate.name
-        tried = self.bracket[(self.bracket["rung"] == 0) & (self.bracket["candidate"] == name)]["lr"]
-        if len(tried) < 2:
-            return ""
-        if self.winner.lr >= tried.max():
-            side = "largest"
-        elif self.winner.lr <= tried.min():
-            side = "smallest"
-        else:
-            return ""
-        return (f"Note: {self.winner.lr:.3g} is the {side} learning rate tried for {name}; the best may lie "
-                "beyond it.")
+            return pd.DataFrame(rows)
+        m, up = self.metric, self.goal == "max"
+        pick = self.winner.candidate.name
+        tests = {t.b.split("@")[0]: t for t in self.tests}
+        last_rung = self.bracket[self.bracket["rung"] == self.bracket["rung"].max()]
+        sent = last_rung[last_rung["promoted"]]["score"]
+        cut = float(sent.min() if up else sent.max()) if len(sent) else math.nan
+        for name in dict.fromkeys(self.bracket["candidate"]):
+            if name == pick:
+                continue
+            if name in tests:
+                t = tests[name]
+                part = self.final[self.final["candidate"] == name].groupby("lr")[f"valid_{m}"].mean()
+                lr = float(part.idxmax() if up else part.idxmin())
+                rows.append({"candidate": name, "stage": "final", "lr": lr, "steps": self.run_steps,
+                             "score": float(part[lr]), "reason": "worse" if t.distinguishable else "tied",
+                             "p": t.p, "test": t.test, "cut": math.nan})
+                continue
+            mine = self.bracket[self.bracket["candidate"] == name]
+            scan = mine[mine["rung"] == 0]["score"].dropna()
+            last = mine[mine["rung"] == mine["rung"].max()].sort_values("rank").iloc[0]
+            if scan.empty:
+                reason = "diverged"
+            elif float(scan.max() - scan.min()) <= 1e-6 * max(1.0, abs(float(scan.max()))):
+                reason = "flat"
+            else:
+                reason = "behind"
+            rows.append({"candidate": name, "stage": "scan" if int(last.rung) == 0 else "refinement",
+                         "lr": float(last.lr), "steps": int(last.steps), "score": float(last.score), "reason": reason,
+                         "p": math.nan, "test": "", "cut": cut})
+        return pd.DataFrame(rows)
 
     def make_optimizer(self, params: Iterable[Tensor] | Iterable[dict[str, Any]]) -> RuleOptimizer:
         """The recommended optimizer (an ``optimlab.optim`` class) for ``params``, at the recommended lr."""
@@ -153,54 +180,11 @@ class AdviceResult:
         return get_preset(self.winner.optimizer).make(params, **self.winner.candidate.hypers, lr=self.winner.lr)
 
     def summary(self) -> str:
-        """The recommendation and its evidence in plain language."""
-        m = self.metric
-        lines: list[str] = []
-        if self.winner is None:
-            lines.append(f"No recommendation for {self.problem}: the advisor stopped ({self.stopped}).")
-        else:
-            w = self.winner
-            lines.append(
-                f"{w.candidate.name} at lr {w.lr:.3g} (batch size {w.batch_size}) on {self.problem}: validation "
-                f"{m} {w.valid_mean:.4g} ± {w.valid_sd:.2g} over {w.seeds} seeds after {self.run_steps} steps "
-                f"(test {m} {w.test_mean:.4g} ± {w.test_sd:.2g})."
-            )
-            edge = self._edge_note()
-            if edge:
-                lines.append(edge)
-            for test, (_, lr) in zip(self.tests, self.final_order[1:], strict=False):
-                if not test.distinguishable:
-                    lines.append(f"{_at(test.b, lr)} is as good within noise ({test.test}, p = {test.p:.3g}).")
-                    continue
-                match = self.steps_to_match(test.a, test.b)
-                speed = ""
-                if match and self.run_steps / match >= 1.5:
-                    speed = (f"; it needs about {self.run_steps / match:.0f}× more steps to match: {test.a} reached "
-                             f"{test.b}'s final {m} after {match} of {self.run_steps} steps")
-                lines.append(f"{_at(test.b, lr)} is worse ({test.test}, p = {test.p:.3g}){speed}.")
-        if len(self.bracket):
-            dropped = []
-            for name in dict.fromkeys(self.bracket["candidate"]):
-                if any(name == n for n, _ in self.final_order):
-                    continue
-                rows = self.bracket[self.bracket["candidate"] == name]
-                last = rows[rows["rung"] == rows["rung"].max()].sort_values("rank").iloc[0]
-                dropped.append(f"{name} ({_num(last.score)} after {int(last.steps)} steps)")
-            if dropped:
-                lines.append(f"Dropped earlier (best validation {m} when dropped): {', '.join(dropped)}.")
-        unusable = [name for name, r in self.ranges.items() if not r.usable]
-        if unusable:
-            lines.append(f"No learning rate lowered the loss in the range test for: {', '.join(unusable)} "
-                         "(tried around their default lr).")
-        by_phase: dict[str, int] = {}
-        for part in self.compute:
-            key = "halving" if part["phase"].startswith("rung") else part["phase"]
-            by_phase[key] = by_phase.get(key, 0) + part["trial_steps"]
-        seconds = sum(part["seconds"] for part in self.compute)
-        detail = ", ".join(f"{k} {v:,}" for k, v in by_phase.items())
-        lines.append(f"Compute: {self.trial_steps():,} trial-steps ({detail}) in {seconds:.0f} s; "
-                     f"budget {self.budget.describe()}.")
-        return "\n".join(lines)
+        """The recommendation and its evidence in plain English, the words of the evidence page
+        (:func:`optimlab.report.advise_text.summary`, reached through the page's module)."""
+        from ..report.advise_report import summary
+
+        return summary(self, "en")
 
     def __str__(self) -> str:
         return self.summary()
@@ -210,13 +194,3 @@ class AdviceResult:
         from ..report.advise_report import write_advice_report
 
         return write_advice_report(self, out_dir)
-
-
-def _at(label: str, lr: float) -> str:
-    """``adam at lr 0.01``; a label that already names its lr (``adam@0.01``) is kept as it is."""
-    return label if "@" in label else f"{label} at lr {lr:.3g}"
-
-
-def _num(value: Any) -> str:
-    v = float(value)
-    return "diverged" if math.isnan(v) else f"{v:.4g}"

@@ -1,22 +1,26 @@
 """``advise(problem, budget)``: the tournament that picks an optimizer and learning rate, run as populations.
 
-1. **Range test** — every candidate ramps its learning rate over seven decades, on two seeds, all in one
-   population; each candidate's usable range gives it a few learning rates to try (:mod:`._range`). A
-   candidate whose loss did not drop ramps again over twice the steps, budget permitting. The rest of the
-   tournament is then planned with the budget that is left.
-2. **Successive halving** (Jamieson & Talwalkar 2016; the synchronous form of Hyperband's inner loop) over
-   every candidate × learning rate: all configurations train S/9 steps on the same tuning seeds (paired:
-   same initial weights and batches), the best third is promoted to S/3 steps, and so on. Runs restart from
-   their initial weights at each rung, so a rung's cost is simply configurations × seeds × steps.
-3. **Final confirmation** — the four best configurations of the last rung (at least two candidates) train
-   the full S steps on fresh seeds (0, 1, ...; disjoint from the tuning seeds 1000, 1001, ...). The winner has the
-   best mean validation score; a paired test over those seeds says whether the runner-up is distinguishable.
+1. **Scan** — every candidate at every learning rate one decade apart (1e-5 … 10) for S/9 steps, all in one
+   population, on the same tuning seeds (1000, ...: paired, same initial weights and batches). A candidate whose
+   best rate is an end of the scan, and strictly better than the next rate in, tries one decade further.
+2. **Refinement** — every candidate at its best scan rate and half a decade either side, S/2 steps. No
+   candidate is dropped on the short scan, so a slow starter (a plateau, a warm-up phase) keeps its chance.
+3. **Final** — the best configurations of the refinement (at least two candidates) train the full S steps on
+   fresh seeds (0, 1, ...; never used for tuning). The best mean validation score wins, unless a finalist the
+   paired test cannot tell from it, within :data:`~._ranking.TIE_TOLERANCE`, keeps fewer optimizer-state
+   tensors: then that cheaper one (:func:`~._ranking.record_final`).
+
+Why not a learning-rate range test and successive halving (the earlier design): on the development problems
+of ``benchmarks/advise_quality.py`` the range test's reading was one to three decades away from the best
+constant rate for some optimizers (AdaGrad, AdaDelta, RMSProp: their state changes the step as the ramp
+climbs), and halving at S/9 dropped candidates that win at S.
 
 Every decision uses the validation split; the test split is only reported.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,7 +33,7 @@ import pandas as pd
 import torch
 
 from .._threads import torch_threads
-from ..engine import Config, Executor, RungRule, SweepResult, TrialRecord, rank, run_sweep
+from ..engine import Config, Executor, RungRule, Selection, SweepResult, TrialRecord, rank, run_sweep
 from ..engine.probe import probe
 from ..errors import UserError
 from ..population import Trial
@@ -37,12 +41,14 @@ from ..problems.base import Problem
 from ..registry import SETS, get_preset, resolve_set
 from ..training import batch_size_for
 from . import _plan
-from ._plan import Budget, TournamentPlan, parse_budget, plan_tournament, range_steps_for
-from ._range import LrRamp, RangeFinding, analyze
+from ._plan import Budget, parse_budget, plan_tournament
 from ._ranking import finalists, record_final, score_rung, selection_rule
 from ._result import AdviceResult
 
 DEFAULT_CANDIDATES: tuple[str, ...] = (*SETS["seed"], "adamw")
+"""The default candidates: the registry's named set ``seed`` (the classic family) and AdamW — the set the
+answer keys of ``benchmarks/advise_keys.py`` cover. Other named, documented sets (``descendants``, ``modern``,
+``all``: ``optimlab list``) are given by name, e.g. ``candidates="seed,modern"``."""
 TUNE_SEEDS = 1000
 PhasedProgress = Callable[[str, int, int], None]
 """``progress(phase, trial_steps_done, trial_steps_planned)``: the engine's :data:`~optimlab.engine.Progress`
@@ -86,7 +92,7 @@ def advise(
     problem: Problem | str,
     budget: int | float | str | Budget | None = None,
     candidates: Sequence[str | Candidate] | str | None = None,
-    seeds: int = 5,
+    seeds: int = 3,
     progress: PhasedProgress | None = None,
     *,
     steps: int | None = None,
@@ -98,7 +104,7 @@ def advise(
     """Recommend an optimizer and learning rate for ``problem`` within ``budget``.
 
     ``problem``: a :class:`~optimlab.problems.base.Problem`, a built-in name or ``"file.py:function"``.
-    ``budget``: trial-steps (``20000``), a multiple of one run (``"x40"``, the default) or a wall time
+    ``budget``: trial-steps (``20000``), a multiple of one run (``"x33"``, the default) or a wall time
     (``"5min"``). ``candidates``: preset names, set names (``"seed,adamw"``) or :class:`Candidate` objects;
     default the classic family plus AdamW. ``seeds``: seeds of the final confirmation. ``steps``: length of one
     full training run (default: the problem's). ``metric``: the validation metric that decides (default
@@ -270,78 +276,87 @@ class _Runner:
             ) from exc
 
 
-def _range_losses(runner: _Runner, phase: str, cands: Sequence[Candidate], steps: int) -> np.ndarray:
-    """Every candidate's learning-rate ramp on two tuning seeds as one sweep: ``losses[2·i + seed, step]``."""
-    configs = [c.config(_plan.RANGE_LR[0], LrRamp()) for c in cands]
-    sweep = runner.sweep([phase], configs, [TUNE_SEEDS + s for s in range(2)], steps, ("valid",))
-    return np.stack([rec.train_loss.numpy() for rec in sweep.records])
+def _best_lr(table: pd.DataFrame, name: str) -> tuple[float, bool]:
+    """The candidate's best learning rate in a stage's table and whether it finished without diverging."""
+    rows = table[table["candidate"] == name].sort_values("rank")
+    return float(rows["lr"].iloc[0]), bool(np.isfinite(rows["score"].iloc[0]))
+
+
+def _beyond_edge(table: pd.DataFrame, name: str, goal: str) -> float | None:
+    """One decade past an end of the scan when the candidate's best rate is that end and strictly better than
+    the next rate in (a flat scan, where nothing learned, is not widened); else None."""
+    rows = table[table["candidate"] == name].set_index("lr")["score"]
+    lr, finished = _best_lr(table, name)
+    ends = {_rounded(10.0 ** _plan.SCAN_DECADES[0]): -1, _rounded(10.0 ** _plan.SCAN_DECADES[-1]): 1}
+    if not finished or lr not in ends:
+        return None
+    inner = rows.get(_rounded(lr * 10.0 ** -ends[lr]), math.nan)
+    better = rows[lr] > inner if goal == "max" else rows[lr] < inner
+    return _rounded(lr * 10.0 ** ends[lr]) if (better or not math.isfinite(inner)) else None
+
+
+def _rounded(lr: float) -> float:
+    """A learning rate to three significant digits (how the tournament names every rate it tries)."""
+    return float(f"{lr:.3g}")
+
+
+def _stage(result: AdviceResult, pairs: list[tuple[Candidate, float]], records: list[TrialRecord], rule: Selection,
+           rung: int, steps: int) -> pd.DataFrame:
+    """A stage's ranked table (every configuration of ``pairs``), put in ``result.bracket`` as rung ``rung``."""
+    table = score_rung(pairs, records, rule)
+    table["rung"], table["steps"], table["promoted"] = rung, steps, False
+    kept = result.bracket[result.bracket["rung"] != rung] if len(result.bracket) else result.bracket
+    result.bracket = pd.concat([kept, table], ignore_index=True) if len(kept) else table
+    return table
+
+
+def _mark(result: AdviceResult, rung: int, chosen: set[tuple[str, float]]) -> None:
+    rows = result.bracket["rung"] == rung
+    keys = zip(result.bracket.loc[rows, "candidate"], result.bracket.loc[rows, "lr"], strict=True)
+    result.bracket.loc[rows, "promoted"] = [(str(n), float(lr)) in chosen for n, lr in keys]
 
 
 def _tournament(problem: Problem, cands: list[Candidate], result: AdviceResult, runner: _Runner, budget: Budget,
                 seeds: int) -> None:
     started = time.perf_counter()
     run_steps = result.run_steps
-    range_steps = range_steps_for(run_steps)
-    losses = _range_losses(runner, "range test", cands, range_steps)
-    if not np.isfinite(losses[:, 0]).any():
+    rule = selection_rule(result.metric, result.goal)
+    allowed = budget.trial_steps(run_steps)
+    # a wall-time budget: the scan on one seed first, then the rest at the speed it measured
+    plan = result.plan or plan_tournament(len(cands), run_steps, seeds, 10**18, scan_seeds=1)
+    # 1. The scan: every candidate at every decade, on the same tuning seeds (paired: same weights and batches).
+    scan = [(c, _rounded(10.0**d)) for c in cands for d in _plan.SCAN_DECADES]
+    scan_seeds = [TUNE_SEEDS + s for s in range(plan.scan_seeds)]
+    records = runner.sweep(["scan"], [c.config(lr) for c, lr in scan], scan_seeds, plan.scan_steps, ("valid",)).records
+    if not any(math.isfinite(float(rec.train_loss[0])) for rec in records):
         raise UserError(
             f"The loss of problem {problem.name!r} is not finite (NaN or inf) at the very first step for every "
             "candidate, so no optimizer can be judged: check the model, the data and the loss function."
         )
-    for i, c in enumerate(cands):
-        result.ranges[c.name] = analyze(losses[2 * i : 2 * i + 2])
-    allowed = budget.trial_steps(run_steps)
-    if allowed is None:  # a wall-time budget: trial-steps at the speed the range test measured
+    if allowed is None:
         allowed = int(budget.value * result.trial_steps() / max(1e-9, time.perf_counter() - started))
-    _longer_range_test(cands, result, runner, range_steps, allowed, seeds)
-    result.plan = plan_tournament(len(cands), run_steps, seeds, allowed - result.trial_steps(), range_done=True)
-    runner.planned = result.trial_steps() + result.plan.rest_cost()
-    plan: TournamentPlan = result.plan
-    pairs = [(c, lr) for c in cands for lr in _lrs_for(result.ranges[c.name], c, plan.lrs_per_candidate)]
-    rule = selection_rule(result.metric, result.goal)
-
-    def promote(_rung: int, records: list[TrialRecord]) -> list[int]:  # successive halving: the best 1/ETA go on
-        order = [int(r.config) for r in rank([rec.outcome() for rec in records], rule)]
-        return order[: math.ceil(len(order) / _plan.ETA)]
-
-    tune_seeds = [TUNE_SEEDS + s for s in range(plan.tune_seeds)]
-    bracket = runner.sweep([f"rung {r}" for r in range(len(plan.rung_steps))], [c.config(lr) for c, lr in pairs],
-                           tune_seeds, plan.rung_steps, ("valid",), promote=promote)
-    for r, steps in enumerate(plan.rung_steps):
-        table = score_rung(pairs, bracket.rung(r), rule)
-        keep = len(bracket.rungs[r + 1]) if r + 1 < len(bracket.rungs) else 0
-        table["rung"], table["steps"] = r, steps
-        table["promoted"] = table["rank"] <= keep
-        result.bracket = pd.concat([result.bracket, table], ignore_index=True) if len(result.bracket) else table
-    last = rank(bracket.outcomes(), rule)
-    configs = finalists([pairs[int(r.config)] for r in last], plan.finalists)
-    final_seeds = list(range(seeds))
-    final = runner.sweep(["final"], [c.config(lr) for c, lr in configs], final_seeds, run_steps, ("valid", "test"),
-                         eval_every=max(1, run_steps // 20))
+        plan = plan_tournament(len(cands), run_steps, seeds, allowed, scan_seeds=1)
+        result.plan, runner.planned = plan, plan.cost()
+    table = _stage(result, scan, records, rule, 0, plan.scan_steps)
+    # A best rate at an end of the scan may lie beyond it: one decade further, while the reserve lasts.
+    wider = [(c, lr) for c in cands if (lr := _beyond_edge(table, c.name, result.goal)) is not None][: _plan.WIDEN]
+    if wider:
+        more = runner.sweep(["scan"], [c.config(lr) for c, lr in wider], scan_seeds, plan.scan_steps, ("valid",))
+        records = records + [dataclasses.replace(rec, config=rec.config + len(scan)) for rec in more.records]
+        scan = scan + wider
+        table = _stage(result, scan, records, rule, 0, plan.scan_steps)
+    # 2. The refinement: every candidate (none is dropped on a short run) around its best scan rate.
+    best = {c.name: _best_lr(table, c.name)[0] for c in cands}
+    _mark(result, 0, set(best.items()))
+    refine = [(c, _rounded(best[c.name] * 10.0**o)) for c in cands for o in _plan.REFINE_OFFSETS]
+    refine_seeds = [TUNE_SEEDS + s for s in range(plan.refine_seeds)]
+    refined = runner.sweep(["refine"], [c.config(lr) for c, lr in refine], refine_seeds, plan.refine_steps,
+                           ("valid",))
+    _stage(result, refine, refined.records, rule, 1, plan.refine_steps)
+    # 3. The final: the best configurations of the refinement, full length, on fresh seeds.
+    configs = finalists([refine[int(r.config)] for r in rank(refined.outcomes(), rule)], plan.finalists)
+    _mark(result, 1, {(c.name, lr) for c, lr in configs})
+    final = runner.sweep(["final"], [c.config(lr) for c, lr in configs], list(range(seeds)), run_steps,
+                         ("valid", "test"), eval_every=max(1, run_steps // 20))
     record_final(result, configs, final, rule)
 
-
-def _longer_range_test(cands: list[Candidate], result: AdviceResult, runner: _Runner, range_steps: int,
-                       allowed: int, seeds: int) -> None:
-    """Candidates whose loss did not drop in the range test (a model that starts learning slowly sees each
-    learning rate for only a few steps of the ramp) ramp again over twice the steps, when the budget still
-    fits a tournament afterwards; a usable reading replaces the flat one."""
-    flat = [c for c in cands if not result.ranges[c.name].usable]
-    longer = min(result.run_steps, 2 * range_steps)
-    if not flat or longer <= range_steps:
-        return
-    extra = len(flat) * 2 * longer
-    try:
-        plan_tournament(len(cands), result.run_steps, seeds, allowed - result.trial_steps() - extra, range_done=True)
-    except UserError:
-        return  # not affordable: keep the flat readings (those candidates are tried around their default lr)
-    losses = _range_losses(runner, "longer range test", flat, longer)
-    for i, c in enumerate(flat):
-        found = analyze(losses[2 * i : 2 * i + 2])
-        if found.usable:
-            result.ranges[c.name] = found
-
-
-def _lrs_for(finding: RangeFinding, candidate: Candidate, count: int) -> list[float]:
-    fallback = float(get_preset(candidate.optimizer).defaults()["lr"])
-    return list(dict.fromkeys(finding.lrs_to_try(count, fallback)))

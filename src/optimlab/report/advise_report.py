@@ -1,5 +1,5 @@
 """The advisor's evidence: one self-contained HTML page (figures as data URIs, no scripts, works offline) and
-its PNGs — the range-test curves, the tournament bracket, the finalists' curves with bands — plus CSVs and
+its PNGs — every candidate's learning-rate curves, the bracket, the finalists' curves with bands — plus CSVs and
 ``summary.txt``. A partial result (the advisor stopped on bad input) gets whatever parts it has.
 
 ``result`` is an :class:`optimlab.advise.AdviceResult`. ``lang`` (en, ko) chooses the language of the page, its
@@ -36,40 +36,42 @@ def _optimizer_of(result: Any, name: str) -> str:
     return next((c.optimizer for c in result.candidates if c.name == name), name)
 
 
-def range_png(result: Any, path: Path, lang: str = "en") -> Path | None:
-    """One panel per candidate: mean loss over seeds against the ramp's lr, its centred smoothing, the usable
-    range (shaded) and the learning rates the tournament then tried (ticks)."""
-    if not result.ranges:
+def lr_png(result: Any, path: Path, lang: str = "en") -> Path | None:
+    """One panel per candidate: validation score against learning rate at each stage that tried it (the scan, the
+    refinement, the final's mean), the picked rate marked."""
+    if not len(result.bracket):
         return None
     with figure_style(lang):
-        return _range_png(result, path, Messages(TEXT, lang))
+        return _lr_png(result, path, Messages(TEXT, lang))
 
 
-def _range_png(result: Any, path: Path, words: Messages) -> Path:
+def _lr_png(result: Any, path: Path, words: Messages) -> Path:
     plt = pyplot()
-    names = list(result.ranges)
+    names = list(dict.fromkeys(result.bracket["candidate"]))
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.0 * rows), squeeze=False)
-    tried = result.bracket[result.bracket["rung"] == 0] if len(result.bracket) else None
+    m = f"valid_{result.metric}"
     for ax, name in zip(axes.flat, names, strict=False):
-        r = result.ranges[name]
         color = _color(name, _optimizer_of(result, name))
-        ax.plot(r.lr, r.mean_loss, color=color, alpha=0.3, lw=0.8)
-        ax.plot(r.lr, r.smooth_loss, color=color, lw=1.8)
-        if r.usable:
-            ax.axvspan(r.lr_low, r.lr_high, color=color, alpha=0.1)
-            ax.axvline(r.anchor, color=color, ls=":", lw=1)
-            finite = r.smooth_loss[np.isfinite(r.smooth_loss)]
-            top = r.start_loss + 0.5 * (r.start_loss - r.best_loss)
-            ax.set_ylim(finite.min() - 0.1 * (top - finite.min()), top)
-        if tried is not None:
-            for lr in tried[tried["candidate"] == name]["lr"]:
-                ax.axvline(float(lr), ymax=0.06, color="k", lw=1.5)
+        mine = result.bracket[result.bracket["candidate"] == name]
+        for rung, alpha in ((0, 0.45), (1, 1.0)):
+            part = mine[mine["rung"] == rung].sort_values("lr")
+            if len(part):
+                ax.plot(part["lr"], part["score"], color=color, alpha=alpha, marker="o", ms=3, lw=1.2,
+                        label=words("lr_curve_label", steps=int(part["steps"].iloc[0])))
+        if len(result.final):
+            fin = result.final[result.final["candidate"] == name].groupby("lr")[m].mean()
+            if len(fin):
+                ax.plot(fin.index, fin.to_numpy(), "s", color="k", ms=5,
+                        label=words("lr_curve_label", steps=result.run_steps))
+        if result.winner is not None and result.winner.candidate.name == name:
+            ax.axvline(result.winner.lr, color="k", ls=":", lw=1)
         ax.set_xscale("log")
-        ax.set_title(name + ("" if r.usable else words("no_range")), fontsize=10)
+        ax.set_title(name, fontsize=10)
         ax.set_xlabel(words("learning_rate"))
-        ax.set_ylabel(words("training_loss"))
+        ax.set_ylabel(words("lr_ylabel", metric=_metric(result, words)))
+        ax.legend(fontsize=7, frameon=False)
     for ax in list(axes.flat)[len(names):]:
         ax.axis("off")
     fig.tight_layout()
@@ -106,8 +108,8 @@ def _bracket_png(result: Any, path: Path, words: Messages) -> Path:
         ax.plot(xs, ys, color=color, lw=1.0, alpha=0.7, marker="o", ms=3, label=label)
         if (name, lr) not in finalists and len(result.final):
             ax.plot(xs[-1], ys[-1], marker="x", color=color, ms=7)
-    ticks = [words("rung_tick", rung=r, steps=int(result.bracket[result.bracket["rung"] == r]["steps"].iloc[0]))
-             for r in rungs]
+    ticks = [words("rung_tick", stage=words(("scan", "refinement")[min(int(r), 1)]),
+                   steps=int(result.bracket[result.bracket["rung"] == r]["steps"].iloc[0])) for r in rungs]
     if len(result.final):
         ticks.append(words("final_tick", steps=result.run_steps))
     ax.set_xticks(range(len(ticks)), ticks)
@@ -179,7 +181,7 @@ def write_advice_report(result: Any, out_dir: str | Path, lang: str = "en") -> d
     said = summary(result, lang)
     files["summary"] = out / "summary.txt"
     files["summary"].write_text(said + "\n", encoding="utf-8")
-    for key, maker in (("range_test", range_png), ("bracket", bracket_png), ("final_curves", final_png)):
+    for key, maker in (("lr_curves", lr_png), ("bracket", bracket_png), ("final_curves", final_png)):
         made = maker(result, out / f"{key}.png", lang)
         if made is not None:
             files[key] = made
@@ -209,10 +211,13 @@ def _page(result: Any, said: str, ranking: pd.DataFrame, files: dict[str, Path],
         parts.append("<ul>" + "".join(f"<li>{e(test_text(t, result.metric, stats.ALPHA, words))}</li>"
                                       for t in result.tests) + "</ul>")
     parts.append(f"<h2>{words('how')}</h2><p>{words('how_text')}</p>")
-    for key, title in (("range_test", "fig_range"), ("bracket", "fig_bracket"), ("final_curves", "fig_final")):
+    for key, title in (("lr_curves", "fig_lr"), ("bracket", "fig_bracket"), ("final_curves", "fig_final")):
         if key in files:
             parts.append(f"<h2>{words(title)}</h2>{png_img(files[key], words(title))}")
     parts.append(f"<h2>{words('ranking')}</h2>{_table(ranking, words)}")
+    losers = result.losers()
+    if len(losers):
+        parts.append(f"<h2>{words('losers')}</h2>{_table(losers, words)}")
     if len(result.bracket):
         cols = ["rung", "steps", "rank", "candidate", "lr", "score", "score_sd", "valid_loss", "diverged", "promoted"]
         parts.append(f"<h2>{e(words('bracket', metric=_metric(result, words)))}</h2>"

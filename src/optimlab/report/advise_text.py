@@ -20,19 +20,21 @@ TEXT: Table = {
         "summary": "Summary",
         "how": "How it decided",
         "how_text": (
-            "1. A learning-rate range test: every candidate ramps its learning rate exponentially over seven decades "
-            "on two seeds, all in one population; the mean loss is smoothed with a centred moving median and read "
-            "as a usable range (shaded), not a single argmin. 2. Successive halving over candidate × learning rate "
-            "on paired tuning seeds (same initial weights and batches for every configuration), the best third "
-            "promoted to three times the steps. 3. The four best configurations of the last rung (at least two "
-            "optimizers) re-trained for the full run on fresh seeds; the winner has the best mean validation "
-            "score, and a paired test over seeds says whether the runner-up is distinguishable. The test split is "
+            "1. A scan: every candidate at every learning rate one decade apart (1e-5 … 10) for a ninth of the run, "
+            "on paired tuning seeds (same initial weights and batches for every configuration); a candidate whose "
+            "best rate is an end of the scan, and better than the next rate in, tries one decade further. 2. A "
+            "refinement: every candidate — none is dropped on a short run, so a slow starter is not lost — at its "
+            "best scan rate and half a decade either side, for half of the run. 3. The four best configurations "
+            "of the refinement (at least two optimizers) re-trained for the full run on fresh seeds; the best mean "
+            "validation score wins, unless a cheaper finalist is tied with it (paired test p ≥ 0.05 and means "
+            "within 0.5 %): then the one that keeps fewer optimizer-state tensors per parameter. The test split is "
             "only reported, never used to decide."
         ),
-        "fig_range": "Range test",
+        "fig_lr": "Learning-rate curves of every candidate",
         "fig_bracket": "The bracket: who was dropped when",
         "fig_final": "Final curves",
         "ranking": "Ranking",
+        "losers": "Why each other candidate lost",
         "bracket": "Bracket (validation {metric} per rung)",
         "compute": "Compute (trial-steps: one optimizer update of one trial)",
         "plan": "Plan",
@@ -40,10 +42,10 @@ TEXT: Table = {
         "none": "(none)",
         "evidence": "Evidence: {path}",
         # figures
-        "no_range": " (no usable range)",
+        "lr_curve_label": "{steps} steps",
+        "lr_ylabel": "validation {metric}",
         "learning_rate": "learning rate",
-        "training_loss": "training loss",
-        "rung_tick": "rung {rung}\n{steps} steps",
+        "rung_tick": "{stage}\n{steps} steps",
         "final_tick": "final\n{steps} steps",
         "bracket_ylabel": "validation {metric} (mean over seeds)",
         "bracket_title": "Tournament: each line one optimizer × lr; × = dropped there",
@@ -72,15 +74,27 @@ TEXT: Table = {
         "worse": "{who} is worse ({test}, p = {p}){speed}.",
         "speed": "; it needs about {times}× more steps to match: {a} reached {b}'s final {metric} after {match} of "
                  "{steps} steps",
-        "dropped": "Dropped earlier (best validation {metric} when dropped): {names}.",
-        "dropped_one": "{name} ({score} after {steps} steps)",
+        "confidence": "Confidence: the runner-up, {b}, is {gap} % {side} in mean validation {metric} (paired "
+                      "difference {diff}, sd {sd} over {n} fresh seeds, {test} p = {p}).",
+        "behind": "behind",
+        "ahead": "ahead",
+        "clear": "Every other finalist is distinguishably worse: a clear pick.",
+        "same": "Indistinguishable from the pick within noise: {names}; any of them is a sound choice.",
+        "choice_kept": "Tied with {lead} (paired test p ≥ {alpha}, means within {tol} %): {tied}; {lead} keeps the "
+                       "fewest optimizer-state tensors of them, so it stays.",
+        "choice_cheaper": "{lead} has the best mean, but {pick} is tied with it (paired test p ≥ {alpha}, means "
+                          "within {tol} %) and keeps {pick_cost} optimizer-state tensor(s) per parameter against "
+                          "{lead_cost}: the tie goes to the cheaper one.",
+        "lost_diverged": "{name} lost in the scan: it diverged at every learning rate.",
+        "lost_flat": "{name} lost in the scan: no learning rate changed its validation {metric} in {steps} steps.",
+        "lost_behind": "{name} lost in the {stage} ({steps} steps): its best, {score} at lr {lr}, ranked below the "
+                       "last configuration sent on ({cut}).",
         "diverged": "diverged",
-        "unusable": "No learning rate lowered the loss in the range test for: {names} (tried around their default lr).",
+        "scan": "scan",
+        "refinement": "refinement",
+        "refine": "refinement",
         "compute_line": "Compute: {total} trial-steps ({detail}) in {seconds} s; budget {budget}.",
         "phase_part": "{phase} {steps}",
-        "range test": "range test",
-        "longer range test": "longer range test",
-        "halving": "halving",
         "final": "final",
         "rung": "rung {rung}",
         "budget_steps": "{n} trial-steps",
@@ -94,28 +108,29 @@ TEXT: Table = {
         "summary": "요약",
         "how": "결정 방법",
         "how_text": (
-            "1. 학습률 범위 테스트: 모든 후보가 시드 두 개에서 학습률을 일곱 자릿수에 걸쳐 지수적으로 키우며 한 "
-            "population으로 함께 학습한다. 평균 손실을 중심 이동 중앙값으로 평활화한 뒤, 최솟점 하나가 아니라 쓸 수 "
-            "있는 범위(음영)로 읽는다. 2. 후보 × 학습률 조합에 대해 연속 반감(successive halving)을 한다. 모든 "
-            "조합이 같은 튜닝 시드(같은 초기 가중치, 같은 배치 순서)를 쓰고, 상위 1/3이 세 배 긴 스텝으로 다음 "
-            "라운드에 올라간다. 3. 마지막 라운드의 상위 네 조합(옵티마이저 두 개 이상)을 새 시드로 전체 길이만큼 다시 "
-            "학습한다. 평균 검증 점수가 가장 좋은 조합이 우승하고, 시드별 짝 검정으로 2위와 구별되는지 판단한다. "
-            "테스트 분할은 보고만 하고 결정에는 쓰지 않는다."
+            "1. 훑기: 모든 후보를 한 자릿수 간격의 모든 학습률(1e-5 … 10)로 전체 학습의 1/9 동안 학습한다. 모든 조합이 "
+            "같은 튜닝 시드(같은 초기 가중치, 같은 배치 순서)를 쓴다. 가장 좋은 학습률이 훑은 범위의 끝이고 바로 안쪽 "
+            "값보다 좋으면 한 자릿수 더 바깥을 시도한다. 2. 다듬기: 모든 후보(짧은 학습으로 탈락시키지 않으므로 늦게 "
+            "출발하는 후보도 잃지 않는다)를 가장 좋았던 학습률과 그 양쪽 반 자릿수에서 전체의 1/2 동안 학습한다. "
+            "3. 다듬기의 상위 네 조합(옵티마이저 두 개 이상)을 새 시드로 전체 길이만큼 다시 학습한다. 평균 검증 점수가 "
+            "가장 좋은 조합이 뽑히되, 더 싼 결승 진출 조합이 그와 동률이면(짝 검정 p ≥ 0.05, 평균 차이 0.5 % 이내) "
+            "파라미터당 옵티마이저 상태 텐서가 더 적은 쪽을 뽑는다. 테스트 분할은 보고만 하고 결정에는 쓰지 않는다."
         ),
-        "fig_range": "학습률 범위 테스트",
+        "fig_lr": "모든 후보의 학습률 곡선",
         "fig_bracket": "대진표: 언제 누가 탈락했나",
         "fig_final": "최종 곡선",
         "ranking": "순위",
+        "losers": "다른 후보가 진 이유",
         "bracket": "대진표(라운드별 검증 {metric})",
         "compute": "계산량(트라이얼-스텝: 트라이얼 하나의 옵티마이저 업데이트 한 번)",
         "plan": "계획",
         "budget": "예산: {budget}.",
         "none": "(없음)",
         "evidence": "근거 자료: {path}",
-        "no_range": " (쓸 수 있는 범위 없음)",
+        "lr_curve_label": "{steps} 스텝",
+        "lr_ylabel": "검증 {metric}",
         "learning_rate": "학습률",
-        "training_loss": "학습 손실",
-        "rung_tick": "{rung}라운드\n{steps} 스텝",
+        "rung_tick": "{stage}\n{steps} 스텝",
         "final_tick": "최종\n{steps} 스텝",
         "bracket_ylabel": "검증 {metric} (시드 평균)",
         "bracket_title": "토너먼트: 선 하나가 옵티마이저 × 학습률 하나, × = 그 라운드에서 탈락",
@@ -142,15 +157,27 @@ TEXT: Table = {
         "worse": "{who}: 더 나쁘다({test}, p = {p}){speed}.",
         "speed": ". 같은 수준에 이르려면 약 {times}배 많은 스텝이 필요하다. {a}은(는) {steps} 스텝 중 {match} 스텝 "
                  "만에 {b}의 최종 {metric}에 도달했다",
-        "dropped": "먼저 탈락(탈락 시점의 최고 검증 {metric}): {names}.",
-        "dropped_one": "{name} ({steps} 스텝 후 {score})",
+        "confidence": "확신도: 2위 {b}은(는) 평균 검증 {metric}에서 {gap} % {side} (짝지은 차이 {diff}, 새 시드 "
+                      "{n}개에서 표준편차 {sd}, {test} p = {p}).",
+        "behind": "뒤진다",
+        "ahead": "앞선다",
+        "clear": "다른 결승 진출 조합은 모두 구별될 만큼 나쁘다: 분명한 선택이다.",
+        "same": "잡음 범위 안에서 추천과 구별되지 않는다: {names}. 어느 쪽을 써도 좋다.",
+        "choice_kept": "{lead}와(과) 동률(짝 검정 p ≥ {alpha}, 평균 차이 {tol} % 이내): {tied}. "
+                       "그중 {lead}의 옵티마이저 상태 텐서가 가장 적어 그대로 뽑는다.",
+        "choice_cheaper": "평균은 {lead}이(가) 가장 좋지만 {pick}이(가) 동률이고(짝 검정 p ≥ {alpha}, "
+                          "평균 차이 {tol} % 이내) 파라미터당 옵티마이저 상태 텐서가 {lead_cost}개가 아니라 "
+                          "{pick_cost}개다: 동률이면 더 싼 쪽을 뽑는다.",
+        "lost_diverged": "{name}: 훑기에서 탈락. 모든 학습률에서 발산했다.",
+        "lost_flat": "{name}: 훑기에서 탈락. {steps} 스텝 동안 어떤 학습률도 검증 {metric}을(를) 바꾸지 못했다.",
+        "lost_behind": "{name}: {stage}에서 탈락({steps} 스텝). 가장 좋은 값 {score}(학습률 {lr})이(가) 다음 단계로 "
+                       "간 마지막 조합({cut})보다 순위가 낮았다.",
         "diverged": "발산",
-        "unusable": "범위 테스트에서 손실을 낮춘 학습률이 없었다: {names} (기본 학습률 근처에서 시도함).",
+        "scan": "훑기",
+        "refinement": "다듬기",
+        "refine": "다듬기",
         "compute_line": "계산량: 트라이얼-스텝 {total} ({detail}), {seconds}초. 예산: {budget}.",
         "phase_part": "{phase} {steps}",
-        "range test": "범위 테스트",
-        "longer range test": "더 긴 범위 테스트",
-        "halving": "연속 반감",
         "final": "최종",
         "rung": "{rung}라운드",
         "budget_steps": "트라이얼-스텝 {n}",
@@ -165,9 +192,10 @@ COLUMNS: Table = {
            "steps": "스텝", "seeds": "시드 수", "diverged_seeds": "발산한 시드", "rung": "라운드", "score": "점수",
            "score_sd": "점수 표준편차", "diverged": "발산", "promoted": "승급", "phase": "단계", "trials": "트라이얼",
            "trial_steps": "트라이얼-스텝", "example_steps": "예제-스텝", "seconds": "초", "candidates": "후보 수",
-           "run_steps": "학습 스텝", "range_steps": "범위 테스트 스텝", "range_seeds": "범위 테스트 시드",
-           "lrs_per_candidate": "후보당 학습률 수", "tune_seeds": "튜닝 시드", "rung_steps": "라운드별 스텝",
-           "final_seeds": "최종 시드", "finalists": "결승 진출 수", "rung_sizes": "라운드별 조합 수"},
+           "run_steps": "학습 스텝", "scan_lrs": "훑기 학습률 수", "scan_steps": "훑기 스텝", "scan_seeds": "훑기 시드",
+           "refine_lrs": "다듬기 학습률 수", "refine_steps": "다듬기 스텝", "refine_seeds": "다듬기 시드",
+           "final_seeds": "최종 시드", "finalists": "결승 진출 수", "reason": "이유", "cut": "기준 점수",
+           "test": "검정", "p": "p"},
 }
 """Table headers: a column's name for a reader (English keeps the column names as they are in the CSVs)."""
 
@@ -182,7 +210,7 @@ def column_label(name: str, lang: str) -> str:
 
 
 def phase_label(phase: str, words: Messages) -> str:
-    """``rung 2`` / ``final`` / ``range test`` in the report's language."""
+    """``rung 2`` / ``final`` / ``scan`` in the report's language."""
     found = re.fullmatch(r"rung (\d+)", phase)
     if found:
         return words("rung", rung=found.group(1))
@@ -241,13 +269,11 @@ def summary(result: Any, lang: str = "en") -> str:
                 speed = words("speed", times=f"{result.run_steps / match:.0f}", a=test.a, b=test.b, metric=metric,
                               match=match, steps=result.run_steps)
             lines.append(words("worse", who=who, test=name, p=f"{test.p:.3g}", speed=speed))
-    lines.extend(_dropped(result, metric, words))
-    unusable = [name for name, r in result.ranges.items() if not r.usable]
-    if unusable:
-        lines.append(words("unusable", names=", ".join(unusable)))
+        lines.extend(_confidence(result, metric, words))
+    lines.extend(_lost(result, metric, words))
     by_phase: dict[str, int] = {}
     for part in result.compute:
-        key = "halving" if part["phase"].startswith("rung") else part["phase"]
+        key = part["phase"]
         by_phase[key] = by_phase.get(key, 0) + part["trial_steps"]
     seconds = sum(part["seconds"] for part in result.compute)
     detail = ", ".join(words("phase_part", phase=phase_label(k, words), steps=f"{v:,}") for k, v in by_phase.items())
@@ -261,24 +287,48 @@ def _edge(result: Any, words: Messages) -> list[str]:
     if result.winner is None or not len(result.bracket):
         return []
     name = result.winner.candidate.name
-    tried = result.bracket[(result.bracket["rung"] == 0) & (result.bracket["candidate"] == name)]["lr"]
+    tried = result.bracket[result.bracket["candidate"] == name]["lr"]
     if len(tried) < 2 or tried.min() < result.winner.lr < tried.max():
         return []
     side = "largest" if result.winner.lr >= tried.max() else "smallest"
     return [words("edge", lr=f"{result.winner.lr:.3g}", side=words(side), name=name)]
 
 
-def _dropped(result: Any, metric: str, words: Messages) -> list[str]:
-    """The candidates dropped before the final round, each with its best score when it was dropped."""
-    if not len(result.bracket):
+def _confidence(result: Any, metric: str, words: Messages) -> list[str]:
+    """How sure the pick is: the runner-up's gap and spread on the fresh final seeds, who is tied, and how a tie
+    was settled."""
+    if not result.tests:
         return []
-    dropped = []
-    finalists = {n for n, _ in result.final_order}
-    for name in dict.fromkeys(result.bracket["candidate"]):
-        if name in finalists:
+    w, runner = result.winner, result.tests[0]
+    behind = runner.diff >= 0 if result.goal == "max" else runner.diff <= 0
+    gap = 100.0 * abs(runner.diff) / max(abs(w.valid_mean), 1e-12)
+    lines = [words("confidence", b=runner.b, gap=f"{gap:.2g}", side=words("behind" if behind else "ahead"),
+                   metric=metric, diff=f"{runner.diff:+.3g}", sd=f"{runner.sd:.2g}", n=runner.n,
+                   test=_test_name(runner.test, words), p=f"{runner.p:.2g}")]
+    same = [t.b for t in result.tests if not t.distinguishable]
+    lines.append(words("same", names=", ".join(same)) if same else words("clear"))
+    c = result.choice
+    if c:
+        common = {"lead": c["lead"], "alpha": f"{c['alpha']:g}", "tol": f"{100 * c['tolerance']:g}"}
+        if c["pick"] == c["lead"]:
+            lines.append(words("choice_kept", tied=", ".join(c["tied"]), **common))
+        else:
+            lines.append(words("choice_cheaper", pick=c["pick"], pick_cost=c["pick_cost"], lead_cost=c["lead_cost"],
+                               **common))
+    return lines
+
+
+def _lost(result: Any, metric: str, words: Messages) -> list[str]:
+    """Why each candidate that did not reach the final lost (finalists are covered by their paired tests)."""
+    lines = []
+    for row in result.losers().itertuples():
+        if row.stage == "final":
             continue
-        rows = result.bracket[result.bracket["candidate"] == name]
-        last = rows[rows["rung"] == rows["rung"].max()].sort_values("rank").iloc[0]
-        score = words("diverged") if math.isnan(float(last.score)) else f"{float(last.score):.4g}"
-        dropped.append(words("dropped_one", name=name, score=score, steps=int(last.steps)))
-    return [words("dropped", metric=metric, names=", ".join(dropped))] if dropped else []
+        lines.append(words(f"lost_{row.reason}", name=row.candidate, metric=metric, steps=row.steps,
+                           stage=words(row.stage), score=_score(row.score, words), lr=f"{row.lr:.3g}",
+                           cut=_score(row.cut, words)))
+    return lines
+
+
+def _score(value: float, words: Messages) -> str:
+    return words("diverged") if math.isnan(float(value)) else f"{float(value):.4g}"
