@@ -22,6 +22,7 @@ from ._common import (
     _gt,
     _num,
     _steps_text,
+    verdict_of,
 )
 
 
@@ -57,14 +58,21 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
         verdict = "supported"
         summary = (f"Adam at its default lr (1e-3) reached at least {GOOD_Q:.0%} of the best improvement on every "
                    f"problem tried ({', '.join(runs)}).")
+        ko = (f"기본 학습률(1e-3)의 Adam이 시험한 모든 문제({', '.join(runs)})에서 최대 개선폭의 {GOOD_Q:.0%} 이상에 "
+              "도달했습니다.")
     elif 2 * k >= n:
         verdict = "depends"
         summary = (f"Adam's default was good on {k} of {n} problems; it fell short on {', '.join(failed)} "
                    f"({per_problem}): it depends on the problem, and tuning its lr still matters there.")
+        ko = (f"Adam의 기본값은 {n}개 중 {k}개 문제에서 좋았고 {', '.join(failed)}에서는 모자랐습니다({per_problem}). "
+              "문제에 따라 다르며, 그런 문제에서는 여전히 학습률 튜닝이 중요합니다.")
     else:
         verdict = "not supported"
         summary = (f"Adam's default lr reached {GOOD_Q:.0%} of the best on only {k} of {n} problems ({per_problem}): "
                    "at this budget other defaults were the safer first choice.")
+        ko = (f"기본 학습률의 Adam이 최대 개선폭의 {GOOD_Q:.0%}에 도달한 문제는 {n}개 중 "
+              f"{k}개뿐이었습니다({per_problem}). "
+              "이 예산에서는 다른 기본값이 더 안전한 첫 선택이었습니다.")
     return Claim("when unsure, use Adam", verdict, summary, {
         "setup": f"Every optimizer at its preset default lr and on the lr grid, {_steps_text(runs)} steps, one "
                  "population per problem; q = fraction of the best validation-loss improvement any run reached on "
@@ -74,7 +82,11 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
                        "depends": "good on at least half of them", "not supported": "good on fewer than half"},
         "figure": {"kind": "lines", "title": "quality at the default lr", "xlabel": "problem", "ylabel": "q (1 = best)",
                    "xticklabels": names, "series": series},
-    })
+    }, ko={"summary": ko, "setup": f"모든 옵티마이저를 프리셋 기본 학습률과 학습률 격자로 {_steps_text(runs)} 스텝 "
+                                   f"돌렸습니다. "
+                                   "q는 그 문제에서 어떤 실행이든 도달한 최대 검증 손실 개선폭 대비 비율입니다(짧은 "
+                                   "예산은 큰 "
+                                   "학습률에 유리합니다)."})
 
 
 def claim_sparse_adaptive(
@@ -99,16 +111,23 @@ def claim_sparse_adaptive(
         verdict = "supported"
         summary = (f"Tuned adaptive methods beat tuned SGD/momentum by more than {gap_min:.0%} at every sparsity, "
                    "and the gap is larger at the sparsest level than at the densest.")
+        ko = (f"모든 희소도에서 튜닝한 적응형 방법이 튜닝한 SGD/모멘텀을 {gap_min:.0%} 넘게 이겼고, 그 차이는 가장 "
+              f"희소한 "
+              "수준에서 가장 조밀한 수준보다 컸습니다.")
     elif wins:
         verdict = "depends"
         where = ", ".join(f"{d:.3f}" for _, d, *_ in wins)
         gaps = ", ".join(f"{gap:+.1%} at density {d:.3f}" for _, d, _, _, gap in rows)
         summary = (f"Adaptive methods won clearly (by more than {gap_min:.0%}) only at feature density {where}, "
                    f"{len(wins)} of {len(rows)} levels (advantage {gaps}): it depends on how sparse the data is.")
+        ko = (f"적응형 방법이 뚜렷이({gap_min:.0%} 넘게) 이긴 것은 특성 밀도 {where}, {len(rows)}개 수준 중 "
+              f"{len(wins)}개뿐이었습니다"
+              f"(우위 {gaps}). 데이터가 얼마나 희소한지에 따라 다릅니다.")
     else:
         verdict = "not supported"
         summary = (f"Tuned SGD/momentum were within {gap_min:.0%} of (or better than) the adaptive methods at "
                    "every sparsity.")
+        ko = f"모든 희소도에서 튜닝한 SGD/모멘텀이 적응형 방법과 {gap_min:.0%} 이내이거나 더 나았습니다."
     series = {o: {"x": [r[1] for r in rows], "y": [runs[r[0]].tuned(o)[1] for r in rows], "style": "o-"}
               for o in (*SGD_FAMILY, *ADAPTIVE)}
     return Claim("sparse data → adaptive methods", verdict, summary, {
@@ -121,7 +140,10 @@ def claim_sparse_adaptive(
         "figure": {"kind": "lines", "title": "tuned validation loss vs density",
                    "xlabel": "fraction of features present",
                    "ylabel": "validation loss", "logx": True, "series": series},
-    })
+    }, ko={"summary": ko, "setup": "거듭제곱 법칙 특성 빈도의 sparse-logreg를 여러 지수로 만들고, 각 옵티마이저의 "
+                                   "학습률을 "
+                                   "격자에서 튜닝해 {minibatch, momentum} 중 최선과 {adagrad, rmsprop, adam} 중 "
+                                   "최선을 비교했습니다."})
 
 
 def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
@@ -141,6 +163,7 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
     if len(good) == n:
         verdict = "supported"
         summary = f"AdaDelta at lr = 1 reached at least {GOOD_Q:.0%} of the best on every problem ({', '.join(runs)})."
+        ko = f"lr = 1의 AdaDelta가 모든 문제({', '.join(runs)})에서 최대 개선폭의 {GOOD_Q:.0%} 이상에 도달했습니다."
     elif good:
         verdict = "depends"
         bad = [p for p in runs if p not in good]
@@ -149,11 +172,18 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
             runs[p].tuned("adadelta")[0] == max(grid) for p in bad) else ""
         summary = (f"AdaDelta at lr = 1 was good on {', '.join(good)} but not on {', '.join(bad)} (best lr there: "
                    f"{best}{edge}): whether its default works depends on the problem.")
+        edge_ko = " (격자의 끝이라 더 큰 값이 더 나을 수도 있습니다)" if edge else ""
+        ko = (f"lr = 1의 AdaDelta는 {', '.join(good)}에서는 좋았지만 {', '.join(bad)}에서는 아니었습니다(그 문제의 "
+              f"최적 학습률: "
+              f"{best}{edge_ko}). 기본값이 통하는지는 문제에 따라 다릅니다.")
     else:
         verdict = "not supported"
         tuned_lrs = ", ".join(f"{p} {r.tuned('adadelta')[0]:g}" for p, r in runs.items())
         summary = (f"AdaDelta at lr = 1 reached {GOOD_Q:.0%} of the best on none of the {n} problems at this budget; "
                    f"its best lrs were {tuned_lrs}: it still needs its learning rate tuned.")
+        ko = (f"이 예산에서 lr = 1의 AdaDelta는 {n}개 문제 어디에서도 최대 개선폭의 {GOOD_Q:.0%}에 도달하지 "
+              f"못했습니다. "
+              f"최적 학습률은 {tuned_lrs}였습니다. 여전히 학습률 튜닝이 필요합니다.")
     series = {o: {"x": list(grid), "y": [max(v, -0.5) for v in worst[o]], "style": "o-"} for o in CLASSIC}
     return Claim("AdaDelta needs no learning rate", verdict, summary, {
         "setup": f"The lr grid on every problem ({_steps_text(runs)} steps); for each optimizer and lr, the worst q "
@@ -163,4 +193,104 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
                        "depends": "good on some", "not supported": "good on none"},
         "figure": {"kind": "lines", "title": "worst q over problems at one lr", "xlabel": "learning rate",
                    "ylabel": "worst-case q (clipped at -0.5)", "logx": True, "series": series},
-    })
+    }, ko={"summary": ko, "setup": f"모든 문제에서 학습률 격자를 {_steps_text(runs)} 스텝 돌리고, 옵티마이저와 "
+                                   f"학습률마다 "
+                                   "문제들 중 가장 나쁜 q를 봤습니다(모든 문제에 학습률 하나)."})
+
+
+ALIKE = ("adadelta", "rmsprop", "adam")
+
+
+def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1) -> Claim:
+    """"With much data, AdaDelta, RMSProp and Adam perform about the same": per problem, the spread of their tuned
+    validation losses as a fraction of the best improvement (``(max − min) / (L0 − L*)``)."""
+    rows = []
+    for p, run in runs.items():
+        tuned = {o: run.tuned(o) for o in ALIKE}
+        losses = [v for _, v in tuned.values()]
+        span = run.init_loss - run.best_loss
+        gap = (max(losses) - min(losses)) / span if all(map(math.isfinite, losses)) and span > 0 else math.nan
+        rows.append((p, run, tuned, gap))
+    alike = [r for r in rows if math.isfinite(r[3]) and r[3] <= same_gap]
+    verdict = verdict_of(len(alike), len(rows))
+    numbers: dict[str, Any] = {}
+    for p, run, tuned, gap in rows:
+        numbers[f"{p} ({run.n_train} training examples): tuned loss ± sd over {run.seeds} seeds"] = "; ".join(
+            f"{o} {v:.4g} ± {run.sd(o, lr):.2g} (lr {lr:g})" for o, (lr, v) in tuned.items())
+        numbers[f"{p}: spread / best improvement"] = _num(gap)
+    listed = ", ".join(f"{p} {gap:.2f}" for p, _, _, gap in rows)
+    n, k = len(rows), len(alike)
+    if verdict == "supported":
+        summary = (f"Tuned, the three were within {same_gap:.0%} of the best improvement of each other on all {n} "
+                   f"problems (spread {listed}).")
+        ko = f"튜닝하면 세 방법의 차이가 {n}개 문제 모두에서 최대 개선폭의 {same_gap:.0%} 안이었습니다(차이 {listed})."
+    elif verdict == "depends":
+        apart = ", ".join(r[0] for r in rows if r not in alike)
+        summary = (f"The three were about the same (within {same_gap:.0%}) on {k} of {n} problems, not on {apart} "
+                   f"(spread {listed}).")
+        ko = (f"세 방법은 {n}개 중 {k}개 문제에서 비슷했고({same_gap:.0%} 이내), {apart}에서는 아니었습니다(차이 "
+              f"{listed}).")
+    else:
+        summary = f"The three differed by more than {same_gap:.0%} of the best improvement on every problem ({listed})."
+        ko = f"세 방법의 차이가 모든 문제에서 최대 개선폭의 {same_gap:.0%}를 넘었습니다({listed})."
+    names = list(runs)
+    series = {o: {"x": list(range(len(names))), "style": "o-",
+                  "y": [_clip_q(runs[p].q(o, runs[p].tuned(o)[0])) for p in names]} for o in ALIKE}
+    return Claim("with much data, AdaDelta, RMSProp and Adam perform about the same", verdict, summary, {
+        "setup": f"Each of the three at its tuned lr on the grid, {_steps_text(runs)} steps, validation loss on the "
+                 "whole validation split, median over seeds.",
+        "numbers": numbers,
+        "thresholds": {"about the same": f"(max − min tuned loss) ≤ {same_gap} × (L0 − L*)",
+                       "supported": "on every problem", "depends": "on some", "not supported": "on none"},
+        "figure": {"kind": "lines", "title": "tuned q of the three", "xlabel": "problem", "ylabel": "q (1 = best)",
+                   "xticklabels": names, "series": series},
+    }, ko={"summary": ko, "setup": f"세 방법 각각 격자에서 튜닝한 학습률로 {_steps_text(runs)} 스텝, 검증 세트 전체의 "
+                                   "손실, 시드에 걸친 중앙값."})
+
+
+def claim_adam_vs_rmsprop_sparse(runs: Mapping[float, GridRun], density: Mapping[float, float],
+                                 gap_min: float = 0.01) -> Claim:
+    """"Adam does better than RMSProp as gradients get sparse": tuned Adam against tuned RMSProp across feature
+    densities (densest first)."""
+    rows = []
+    for e in sorted(runs, key=lambda e: -density[e]):
+        run = runs[e]
+        (lr_r, rms), (lr_a, adam) = run.tuned("rmsprop"), run.tuned("adam")
+        gap = (rms - adam) / abs(rms) if math.isfinite(rms) and math.isfinite(adam) and rms else math.nan
+        rows.append((e, density[e], rms, adam, gap, run.sd("rmsprop", lr_r), run.sd("adam", lr_a)))
+    dense, sparse = rows[0], rows[-1]
+    wins = math.isfinite(sparse[4]) and sparse[4] > gap_min
+    grows = len(rows) >= 2 and math.isfinite(dense[4]) and math.isfinite(sparse[4]) and sparse[4] > dense[4] + gap_min
+    verdict = "supported" if wins and grows else "depends" if wins or grows else "not supported"
+    numbers = {f"density {d:.3f}": f"RMSProp {r:.4g} ± {sr:.2g}, Adam {a:.4g} ± {sa:.2g}, Adam lower by {g:+.1%}"
+               for _, d, r, a, g, sr, sa in rows}
+    gaps = ", ".join(f"{g:+.1%} at {d:.3f}" for _, d, _, _, g, _, _ in rows)
+    if verdict == "supported":
+        summary = f"Adam's lead over RMSProp grew as features got sparser ({gaps}) and was clear at the sparsest."
+        ko = f"특성이 희소해질수록 Adam이 RMSProp보다 앞서는 폭이 커졌고({gaps}), 가장 희소한 수준에서 뚜렷했습니다."
+    elif verdict == "depends":
+        part = "Adam led at the sparsest level but the lead did not grow" if wins else \
+            "the lead grew with sparsity but stayed within the threshold at the sparsest"
+        part_ko = "가장 희소한 수준에서 Adam이 앞섰지만 그 폭이 커지지는 않았습니다" if wins else \
+            "희소할수록 차이는 커졌지만 가장 희소한 수준에서도 기준 안이었습니다"
+        summary = f"Partly: {part} (Adam lower by {gaps})."
+        ko = f"부분적으로만 맞습니다. {part_ko}(Adam이 낮은 정도: {gaps})."
+    else:
+        summary = f"Adam was not better than RMSProp as features got sparser (Adam lower by {gaps})."
+        ko = f"특성이 희소해져도 Adam이 RMSProp보다 낫지 않았습니다(Adam이 낮은 정도: {gaps})."
+    series = {o: {"x": [r[1] for r in rows], "y": [r[2] if o == "rmsprop" else r[3] for r in rows], "style": "o-"}
+              for o in ("rmsprop", "adam")}
+    return Claim("Adam does better than RMSProp as gradients get sparse", verdict, summary, {
+        "setup": "sparse-logreg with power-law feature frequencies at several exponents; RMSProp and Adam each at "
+                 "its tuned lr; validation loss (median ± sd over seeds).",
+        "numbers": numbers,
+        "thresholds": {"Adam leads": f"its tuned loss is lower by more than {gap_min:.0%}",
+                       "grows": f"the lead at the sparsest exceeds the densest's by more than {gap_min:.0%}",
+                       "supported": "leads at the sparsest and grows", "depends": "one of the two",
+                       "not supported": "neither"},
+        "figure": {"kind": "lines", "title": "tuned validation loss vs density",
+                   "xlabel": "fraction of features present",
+                   "ylabel": "validation loss", "logx": True, "series": series},
+    }, ko={"summary": ko, "setup": "거듭제곱 법칙으로 특성 빈도가 정해지는 sparse-logreg를 여러 지수로 만들고, "
+                                   "RMSProp와 "
+                                   "Adam을 각자 튜닝한 학습률로 돌렸습니다. 검증 손실(시드에 걸친 중앙값 ± 표준편차)."})
