@@ -46,6 +46,7 @@ def bench(
     tune_seeds: int | None = None,
     problem_options: Mapping[str, Mapping[str, Any]] | None = None,
     max_population: int | None = None,
+    full_eval: bool = False,
     name: str | None = None,
     resume: bool = False,
     study: str | None = None,
@@ -57,7 +58,8 @@ def bench(
 
     ``executor``: where the trials run (default: the engine's choice per problem; e.g.
     :class:`optimlab.engine.ray_executor.RayExecutor` for a cluster). The plan fixes the populations, so every
-    executor gives the same numbers.
+    executor gives the same numbers. ``full_eval``: score on whole validation and test splits (the ``quick`` budget
+    otherwise averages over the first 500 examples of each, and says so wherever the numbers are shown).
 
     Bad input (unknown names, an impossible budget, a problem that fails to build, a foreign store) raises
     :class:`~optimlab.errors.UserError` before the store is touched.
@@ -70,7 +72,7 @@ def bench(
 
     plan, built = make_plan(
         list(problems), optimizers, seeds, budget, tune=tune, lr_grid_values=lr_grid, steps=steps,
-        tune_seeds=tune_seeds, problem_options=problem_options, max_population=max_population,
+        tune_seeds=tune_seeds, problem_options=problem_options, max_population=max_population, full_eval=full_eval,
     )
     label = name or f"{budget}: {','.join(plan.problems)} x {len(plan.optimizers)} optimizers" + (
         "" if tune else " (defaults only)")

@@ -36,7 +36,7 @@ class Claim:
     """The claim's ``name``, ``summary`` and ``setup`` in Korean (stored in the evidence under ``"ko"``)."""
 
 
-VERDICT_KO = {"supported": "지지됨", "not supported": "지지되지 않음", "depends": "조건에 따라 다름"}
+VERDICT_KO = {"supported": "지지됨", "not supported": "지지되지 않음", "depends": "조건부"}
 
 
 def across_budgets(name: str, name_ko: str, parts: Sequence[tuple[str, str, Claim]]) -> Claim:

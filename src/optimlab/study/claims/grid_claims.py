@@ -51,27 +51,35 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
         series[f"{o} (default lr)"]["color"] = color_of(o)
     n, k = len(runs), len(safe)
     failed = [p for p in runs if p not in safe]
+    tuned_good = [p for p, r in runs.items() if math.isfinite(r.q("adam", r.tuned("adam")[0]))
+                  and r.q("adam", r.tuned("adam")[0]) >= GOOD_Q]
+    numbers["tuned Adam good (q ≥ 0.9) on"] = f"{len(tuned_good)} of {n}"
     per_problem = "; ".join(
         f"{p}: q = {runs[p].q('adam', _default_lr('adam')):.2f}, best default {_best_name(_defaults_q(runs[p]))}"
         for p in runs)
+    per_problem_ko = "; ".join(
+        f"{p}: q = {runs[p].q('adam', _default_lr('adam')):.2f}, 가장 좋은 기본값 {_best_name(_defaults_q(runs[p]))}"
+        for p in runs)
+    tuned_en = f"tuned, Adam reached {GOOD_Q:.0%} on {len(tuned_good)} of {n}"
+    tuned_ko = f"학습률을 튜닝한 Adam은 {n}개 중 {len(tuned_good)}개에서 {GOOD_Q:.0%}에 도달했습니다"
     if k == n:
         verdict = "supported"
         summary = (f"Adam at its default lr (1e-3) reached at least {GOOD_Q:.0%} of the best improvement on every "
                    f"problem tried ({', '.join(runs)}).")
         ko = (f"기본 학습률(1e-3)의 Adam이 시험한 모든 문제({', '.join(runs)})에서 최대 개선폭의 {GOOD_Q:.0%} 이상에 "
               "도달했습니다.")
-    elif 2 * k >= n:
+    elif 2 * k >= n or len(tuned_good) == n:
         verdict = "depends"
         summary = (f"Adam's default was good on {k} of {n} problems; it fell short on {', '.join(failed)} "
-                   f"({per_problem}): it depends on the problem, and tuning its lr still matters there.")
-        ko = (f"Adam의 기본값은 {n}개 중 {k}개 문제에서 좋았고 {', '.join(failed)}에서는 모자랐습니다({per_problem}). "
-              "문제에 따라 다르며, 그런 문제에서는 여전히 학습률 튜닝이 중요합니다.")
+                   f"({per_problem}); {tuned_en}: Adam is a sound choice here, but its default lr is not, so tune it.")
+        ko = (f"Adam의 기본값은 {n}개 중 {k}개 문제에서 좋았고 {', '.join(failed)}에서는 모자랐습니다({per_problem_ko}). "
+              f"{tuned_ko}. Adam을 고르는 것은 괜찮지만 기본 학습률은 그대로 믿을 수 없으니 튜닝하세요.")
     else:
         verdict = "not supported"
-        summary = (f"Adam's default lr reached {GOOD_Q:.0%} of the best on only {k} of {n} problems ({per_problem}): "
-                   "at this budget other defaults were the safer first choice.")
+        summary = (f"Adam's default lr reached {GOOD_Q:.0%} of the best on only {k} of {n} problems ({per_problem}); "
+                   f"{tuned_en}: at this budget other defaults were the safer first choice.")
         ko = (f"기본 학습률의 Adam이 최대 개선폭의 {GOOD_Q:.0%}에 도달한 문제는 {n}개 중 "
-              f"{k}개뿐이었습니다({per_problem}). "
+              f"{k}개뿐이었습니다({per_problem_ko}). {tuned_ko}. "
               "이 예산에서는 다른 기본값이 더 안전한 첫 선택이었습니다.")
     return Claim("when unsure, use Adam", verdict, summary, {
         "setup": f"Every optimizer at its preset default lr and on the lr grid, {_steps_text(runs)} steps, one "
@@ -79,7 +87,8 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
                  "that problem (so a short budget favours larger learning rates).",
         "numbers": numbers,
         "thresholds": {"good run": f"q >= {GOOD_Q}", "supported": "Adam's default is good on every problem",
-                       "depends": "good on at least half of them", "not supported": "good on fewer than half"},
+                       "depends": "its default is good on at least half of them, or tuned Adam is good on every one",
+                       "not supported": "neither"},
         "figure": {"kind": "lines", "title": "quality at the default lr", "xlabel": "problem", "ylabel": "q (1 = best)",
                    "xticklabels": names, "series": series},
     }, ko={"summary": ko, "setup": f"모든 옵티마이저를 프리셋 기본 학습률과 학습률 격자로 {_steps_text(runs)} 스텝 "
@@ -118,11 +127,12 @@ def claim_sparse_adaptive(
         verdict = "depends"
         where = ", ".join(f"{d:.3f}" for _, d, *_ in wins)
         gaps = ", ".join(f"{gap:+.1%} at density {d:.3f}" for _, d, _, _, gap in rows)
+        gaps_ko = ", ".join(f"밀도 {d:.3f}에서 {gap:+.1%}" for _, d, _, _, gap in rows)
         summary = (f"Adaptive methods won clearly (by more than {gap_min:.0%}) only at feature density {where}, "
                    f"{len(wins)} of {len(rows)} levels (advantage {gaps}): it depends on how sparse the data is.")
         ko = (f"적응형 방법이 뚜렷이({gap_min:.0%} 넘게) 이긴 것은 특성 밀도 {where}, {len(rows)}개 수준 중 "
               f"{len(wins)}개뿐이었습니다"
-              f"(우위 {gaps}). 데이터가 얼마나 희소한지에 따라 다릅니다.")
+              f"(우위 {gaps_ko}). 데이터가 얼마나 희소한지에 따라 다릅니다.")
     else:
         verdict = "not supported"
         summary = (f"Tuned SGD/momentum were within {gap_min:.0%} of (or better than) the adaptive methods at "
@@ -265,19 +275,20 @@ def claim_adam_vs_rmsprop_sparse(runs: Mapping[float, GridRun], density: Mapping
     numbers = {f"density {d:.3f}": f"RMSProp {r:.4g} ± {sr:.2g}, Adam {a:.4g} ± {sa:.2g}, Adam lower by {g:+.1%}"
                for _, d, r, a, g, sr, sa in rows}
     gaps = ", ".join(f"{g:+.1%} at {d:.3f}" for _, d, _, _, g, _, _ in rows)
+    gaps_ko = ", ".join(f"밀도 {d:.3f}에서 {g:+.1%}" for _, d, _, _, g, _, _ in rows)
     if verdict == "supported":
         summary = f"Adam's lead over RMSProp grew as features got sparser ({gaps}) and was clear at the sparsest."
-        ko = f"특성이 희소해질수록 Adam이 RMSProp보다 앞서는 폭이 커졌고({gaps}), 가장 희소한 수준에서 뚜렷했습니다."
+        ko = f"특성이 희소해질수록 Adam이 RMSProp보다 앞서는 폭이 커졌고({gaps_ko}), 가장 희소한 수준에서 뚜렷했습니다."
     elif verdict == "depends":
         part = "Adam led at the sparsest level but the lead did not grow" if wins else \
             "the lead grew with sparsity but stayed within the threshold at the sparsest"
         part_ko = "가장 희소한 수준에서 Adam이 앞섰지만 그 폭이 커지지는 않았습니다" if wins else \
             "희소할수록 차이는 커졌지만 가장 희소한 수준에서도 기준 안이었습니다"
         summary = f"Partly: {part} (Adam lower by {gaps})."
-        ko = f"부분적으로만 맞습니다. {part_ko}(Adam이 낮은 정도: {gaps})."
+        ko = f"부분적으로만 맞습니다. {part_ko}(Adam 손실이 낮은 정도: {gaps_ko})."
     else:
         summary = f"Adam was not better than RMSProp as features got sparser (Adam lower by {gaps})."
-        ko = f"특성이 희소해져도 Adam이 RMSProp보다 낫지 않았습니다(Adam이 낮은 정도: {gaps})."
+        ko = f"특성이 희소해져도 Adam이 RMSProp보다 낫지 않았습니다(Adam 손실이 낮은 정도: {gaps_ko})."
     series = {o: {"x": [r[1] for r in rows], "y": [r[2] if o == "rmsprop" else r[3] for r in rows], "style": "o-"}
               for o in ("rmsprop", "adam")}
     return Claim("Adam does better than RMSProp as gradients get sparse", verdict, summary, {
