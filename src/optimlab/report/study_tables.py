@@ -131,7 +131,8 @@ def claims_html(claims: pd.DataFrame | None, out: Path, files: dict[str, Path], 
         evidence = row.get("evidence") or {}
         if not isinstance(evidence, Mapping):
             evidence = {}
-        local = evidence.get("ko") if lang == "ko" and isinstance(evidence.get("ko"), Mapping) else {}
+        found = evidence.get("ko")
+        local: Mapping[str, Any] = found if lang == "ko" and isinstance(found, Mapping) else {}
         text_lang = "ko" if local.get("summary") else "en"
         title = str(local.get("name") or name)
         summary = str(local.get("summary") or row.get("summary", ""))

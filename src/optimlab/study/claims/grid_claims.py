@@ -72,7 +72,8 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
         verdict = "depends"
         summary = (f"Adam's default was good on {k} of {n} problems; it fell short on {', '.join(failed)} "
                    f"({per_problem}); {tuned_en}: Adam is a sound choice here, but its default lr is not, so tune it.")
-        ko = (f"Adam의 기본값은 {n}개 중 {k}개 문제에서 좋았고 {', '.join(failed)}에서는 모자랐습니다({per_problem_ko}). "
+        ko = (f"Adam의 기본값은 {n}개 중 {k}개 문제에서 좋았고 {', '.join(failed)}에서는 "
+              f"모자랐습니다({per_problem_ko}). "
               f"{tuned_ko}. Adam을 고르는 것은 괜찮지만 기본 학습률은 그대로 믿을 수 없으니 튜닝하세요.")
     else:
         verdict = "not supported"
