@@ -37,7 +37,8 @@ def claim_adagrad_stalls(trace: dict[str, Any], steps: int, shrink_ratio: float 
     shrink, late_gain = {}, {}
     for i, o in enumerate(names):
         shrink[o] = float(np.nanmean(moves[i, -w:]) / np.nanmean(moves[i, early]))
-        mid = float(np.nanmean(losses[i, steps // 2 - w // 2 : steps // 2 + w // 2]))
+        half = max(w // 2, 1)
+        mid = float(np.nanmean(losses[i, steps // 2 - half : steps // 2 + half]))
         end = float(np.nanmean(losses[i, -w:]))
         late_gain[o] = (mid - end) / abs(mid) if mid else math.nan
     others_shrink = float(np.median([shrink[o] for o in names[1:]]))
