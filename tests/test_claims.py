@@ -54,7 +54,7 @@ def test_adam_verdict_follows_its_threshold() -> None:
     assert C.claim_adam_default(runs).verdict == "not supported"
     assert claim.evidence["thresholds"]["good run"] == f"q >= {C.GOOD_Q}"
     # its default fails everywhere, but tuned (lr 1e-2 here) Adam is as good as the best on every problem
-    for p, run in runs.items():
+    for run in runs.values():
         run.loss[("adam", 1e-3)] = 1.5
         run.loss[("adam", 1e-2)] = 1.0
     tuned = C.claim_adam_default(runs)

@@ -133,7 +133,8 @@ def test_adagrad_stalls_verdicts_on_synthetic_traces() -> None:
 
     def trace(adagrad_moves: np.ndarray, adagrad_loss: np.ndarray) -> dict[str, object]:
         return {"lrs": {"adagrad": 0.1, "rmsprop": 0.01, "adam": 0.01}, "problem": "p", "batch": 32,
-                "moves": np.stack([adagrad_moves, steady, steady]), "losses": np.stack([adagrad_loss, falling, falling])}
+                "moves": np.stack([adagrad_moves, steady, steady]),
+                "losses": np.stack([adagrad_loss, falling, falling])}
 
     shrinking, flat = 1.0 / t, np.where(t < steps / 2, falling, falling[steps // 2])
     assert C.claim_adagrad_stalls(trace(shrinking, flat), steps).verdict == "supported"
@@ -159,5 +160,5 @@ def test_step_costs_count_state_bytes_per_parameter() -> None:
 def test_two_basins_runs_start_on_the_shallow_side() -> None:
     paths = C.basin_runs((0.03,), steps=5)
     assert set(paths) == {"gd", "momentum, same lr", "momentum, equal step"}
-    assert all(v.shape == (len(C.mechanics.BASIN_STARTS), 6) for v in paths.values())
+    assert all(v.shape == (len(C.BASIN_STARTS), 6) for v in paths.values())
     assert (paths["gd"][:, 0] > 0).all()

@@ -41,7 +41,6 @@ td.self { background: #eee; text-align: center; }
 .figs img { box-sizing: border-box; max-width: calc(50% - 6px); border: 1px solid #eee; }
 .claim img { max-width: 100%; border: 1px solid #eee; }
 .claims-table td { vertical-align: top; text-align: left; }
-.claims-table .thumb img { width: 180px; border: 1px solid #eee; }
 .problem { margin-bottom: 28px; }
 .claim { border: 1px solid #ddd; border-radius: 6px; padding: 6px 12px; margin: 10px 0; }
 .claim h3 { margin: 4px 0; font-size: 1.05em; }

@@ -144,8 +144,8 @@ def claims_html(claims: pd.DataFrame | None, out: Path, files: dict[str, Path], 
             png = claim_png(name, figure, out / f"claim-{slug(name)}.png", lang)
             if png is not None:
                 files[f"claim:{name}"] = png
-                figure_html = png_img(png, words("alt_claim", name=title))
-                thumb = f'<a href="#{anchor}" class="thumb">{figure_html}</a>'
+                figure_html = f'<span id="{anchor}-figure">{png_img(png, words("alt_claim", name=title))}</span>'
+                thumb = f'<a href="#{anchor}-figure">{esc(figure.get("title") or words("alt_claim", name=title))}</a>'
         numbers = evidence.get("numbers") or {}
         table = "".join(f"<tr><td>{esc(k)}</td><td>{esc(plain(v))}</td></tr>" for k, v in numbers.items())
         thresholds = evidence.get("thresholds") or {}

@@ -28,7 +28,9 @@ from ._common import (
     verdict_of,
 )
 from .dynamics import (
+    BASIN_STARTS,
     adagrad_trace,
+    basin_runs,
     batch_policy_runs,
     claim_adagrad_stalls,
     claim_batch_policies,
@@ -52,7 +54,7 @@ from .grid_claims import (
     claim_adaptive_alike,
     claim_sparse_adaptive,
 )
-from .mechanics import adam_decomposition, basin_runs, gradient_noise, step_costs, train_minibatch
+from .mechanics import adam_decomposition, gradient_noise, step_costs, train_minibatch
 from .rule_claims import (
     claim_adadelta_cost,
     claim_adam_decomposition,
@@ -66,6 +68,7 @@ _noise = noise_level  # the name the tests and older notebooks use
 
 __all__ = [
     "ADAPTIVE",
+    "BASIN_STARTS",
     "BUDGETS",
     "CLASSIC",
     "GOOD_Q",

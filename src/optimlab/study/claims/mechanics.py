@@ -207,24 +207,3 @@ def train_minibatch(problem: Problem, seed: int, lr: float, steps: int, batch: i
 
 def finite_mapping(values: Mapping[Any, float]) -> bool:
     return all(math.isfinite(v) for v in values.values())
-
-
-# ---------------------------------------------------------------------------------------------- two basins
-
-
-BASIN_STARTS = tuple((x, y) for x in (1.4, 1.9) for y in (-1.6, -0.8, 0.8, 1.6))
-"""Start points on the shallow well's side of the two-basins surface."""
-
-
-def basin_runs(lrs: Sequence[float], steps: int, beta: float = 0.9) -> dict[str, np.ndarray]:
-    """x coordinate over time (``[runs, steps + 1]``, runs = lrs × :data:`BASIN_STARTS`) on the two-basins surface for
-    GD, momentum at GD's lr and momentum at ``lr × (1 − β)`` (the same long-run step as GD); NaN once diverged."""
-    from ...compare import compare
-
-    out: dict[str, list[np.ndarray]] = {"gd": [], "momentum, same lr": [], "momentum, equal step": []}
-    for lr in lrs:
-        for label, name, rate in (("gd", "gd", lr), ("momentum, same lr", "momentum", lr),
-                                  ("momentum, equal step", "momentum", lr * (1 - beta))):
-            result = compare([name], "two-basins", steps=steps, lr=rate, starts=list(BASIN_STARTS), progress=False)
-            out[label].append(result.paths[..., 0])
-    return {k: np.concatenate(v) for k, v in out.items()}

@@ -19,6 +19,7 @@ from ...problems.catalog import get_problem
 from ._common import ADAPTIVE, CLASSIC, SGD_FAMILY, Claim, GridRun, across_budgets
 from .dynamics import (
     adagrad_trace,
+    basin_runs,
     batch_policy_runs,
     claim_adagrad_stalls,
     claim_batch_policies,
@@ -33,7 +34,7 @@ from .grid_claims import (
     claim_adaptive_alike,
     claim_sparse_adaptive,
 )
-from .mechanics import adam_decomposition, basin_runs, gradient_noise, step_costs, train_minibatch
+from .mechanics import adam_decomposition, gradient_noise, step_costs, train_minibatch
 from .rule_claims import (
     claim_adadelta_cost,
     claim_adam_decomposition,
