@@ -134,6 +134,16 @@ def _steps_text(runs: Mapping[Any, GridRun]) -> str:
     return "/".join(str(s) for s in sorted({r.steps for r in runs.values()}))
 
 
+def _data_text(runs: Mapping[Any, GridRun], lang: str = "en") -> str:
+    """What the losses are means over: each problem's whole validation split (the claims never subsample)."""
+    sizes = ", ".join(f"{r.problem} {r.n_valid}" for r in runs.values() if r.n_valid)
+    if not sizes:
+        return ""
+    if lang == "ko":
+        return f" 검증 손실은 검증 세트 전체로 쟀습니다({sizes}개)."
+    return f" Validation loss on whole validation splits ({sizes} examples)."
+
+
 def _defaults_q(run: GridRun) -> dict[str, float]:
     return {o: run.q(o, _default_lr(o)) for o in CLASSIC}
 

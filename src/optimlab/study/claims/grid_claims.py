@@ -17,6 +17,7 @@ from ._common import (
     GridRun,
     _best_name,
     _clip_q,
+    _data_text,
     _default_lr,
     _defaults_q,
     _gt,
@@ -85,7 +86,7 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
     return Claim("when unsure, use Adam", verdict, summary, {
         "setup": f"Every optimizer at its preset default lr and on the lr grid, {_steps_text(runs)} steps, one "
                  "population per problem; q = fraction of the best validation-loss improvement any run reached on "
-                 "that problem (so a short budget favours larger learning rates).",
+                 "that problem (so a short budget favours larger learning rates)." + _data_text(runs),
         "numbers": numbers,
         "thresholds": {"good run": f"q >= {GOOD_Q}", "supported": "Adam's default is good on every problem",
                        "depends": "its default is good on at least half of them, or tuned Adam is good on every one",
@@ -96,7 +97,7 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
                                    f"돌렸습니다. "
                                    "q는 그 문제에서 어떤 실행이든 도달한 최대 검증 손실 개선폭 대비 비율입니다(짧은 "
                                    "예산은 큰 "
-                                   "학습률에 유리합니다)."})
+                                   "학습률에 유리합니다)." + _data_text(runs, "ko")})
 
 
 def claim_sparse_adaptive(
@@ -143,7 +144,8 @@ def claim_sparse_adaptive(
               for o in (*SGD_FAMILY, *ADAPTIVE)}
     return Claim("sparse data → adaptive methods", verdict, summary, {
         "setup": "sparse-logreg with power-law feature frequencies at several exponents; each optimizer's lr tuned "
-                 "on the grid; best of {minibatch, momentum} against best of {adagrad, rmsprop, adam}.",
+                 "on the grid; best of {minibatch, momentum} against best of {adagrad, rmsprop, adam}."
+                 + _data_text(runs),
         "numbers": numbers,
         "thresholds": {"adaptive wins at a level": f"its tuned validation loss is lower by more than {gap_min:.0%}",
                        "supported": "wins at every level and the gap is larger at the sparsest than the densest",
@@ -152,9 +154,8 @@ def claim_sparse_adaptive(
                    "xlabel": "fraction of features present",
                    "ylabel": "validation loss", "logx": True, "series": series},
     }, ko={"summary": ko, "setup": "거듭제곱 법칙 특성 빈도의 sparse-logreg를 여러 지수로 만들고, 각 옵티마이저의 "
-                                   "학습률을 "
-                                   "격자에서 튜닝해 {minibatch, momentum} 중 최선과 {adagrad, rmsprop, adam} 중 "
-                                   "최선을 비교했습니다."})
+                                   "학습률을 격자에서 튜닝해 {minibatch, momentum} 중 최선과 "
+                                   "{adagrad, rmsprop, adam} 중 최선을 비교했습니다." + _data_text(runs, "ko")})
 
 
 def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
@@ -198,15 +199,15 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
     series = {o: {"x": list(grid), "y": [max(v, -0.5) for v in worst[o]], "style": "o-"} for o in CLASSIC}
     return Claim("AdaDelta needs no learning rate", verdict, summary, {
         "setup": f"The lr grid on every problem ({_steps_text(runs)} steps); for each optimizer and lr, the worst q "
-                 "over problems (one lr for all problems).",
+                 "over problems (one lr for all problems)." + _data_text(runs),
         "numbers": numbers,
         "thresholds": {"good": f"q >= {GOOD_Q} at lr = 1", "supported": "good on every problem",
                        "depends": "good on some", "not supported": "good on none"},
         "figure": {"kind": "lines", "title": "worst q over problems at one lr", "xlabel": "learning rate",
                    "ylabel": "worst-case q (clipped at -0.5)", "logx": True, "series": series},
     }, ko={"summary": ko, "setup": f"모든 문제에서 학습률 격자를 {_steps_text(runs)} 스텝 돌리고, 옵티마이저와 "
-                                   f"학습률마다 "
-                                   "문제들 중 가장 나쁜 q를 봤습니다(모든 문제에 학습률 하나)."})
+                                   "학습률마다 문제들 중 가장 나쁜 q를 봤습니다(모든 문제에 학습률 하나)."
+                                   + _data_text(runs, "ko")})
 
 
 ALIKE = ("adadelta", "rmsprop", "adam")
@@ -248,15 +249,15 @@ def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1) -> 
     series = {o: {"x": list(range(len(names))), "style": "o-",
                   "y": [_clip_q(runs[p].q(o, runs[p].tuned(o)[0])) for p in names]} for o in ALIKE}
     return Claim("with much data, AdaDelta, RMSProp and Adam perform about the same", verdict, summary, {
-        "setup": f"Each of the three at its tuned lr on the grid, {_steps_text(runs)} steps, validation loss on the "
-                 "whole validation split, median over seeds.",
+        "setup": f"Each of the three at its tuned lr on the grid, {_steps_text(runs)} steps, median over seeds."
+                 + _data_text(runs),
         "numbers": numbers,
         "thresholds": {"about the same": f"(max − min tuned loss) ≤ {same_gap} × (L0 − L*)",
                        "supported": "on every problem", "depends": "on some", "not supported": "on none"},
         "figure": {"kind": "lines", "title": "tuned q of the three", "xlabel": "problem", "ylabel": "q (1 = best)",
                    "xticklabels": names, "series": series},
-    }, ko={"summary": ko, "setup": f"세 방법 각각 격자에서 튜닝한 학습률로 {_steps_text(runs)} 스텝, 검증 세트 전체의 "
-                                   "손실, 시드에 걸친 중앙값."})
+    }, ko={"summary": ko, "setup": f"세 방법 각각 격자에서 튜닝한 학습률로 {_steps_text(runs)} 스텝, 시드에 걸친 "
+                                   "중앙값." + _data_text(runs, "ko")})
 
 
 def claim_adam_vs_rmsprop_sparse(runs: Mapping[float, GridRun], density: Mapping[float, float],
