@@ -79,11 +79,13 @@ BUDGETS: dict[str, ClaimsBudget] = {
         batch_problem={"hidden": 64, "n_train": 2000},
     ),
     "standard": ClaimsBudget(
-        "standard", steps=(300, 3000), seeds=(0, 1, 2), grid=tuple(lr_grid(1e-4, 10**0.5, 19)),
-        problems={"quadratic": {}, "sparse-logreg": {}, "mnist1d-mlp": {"hidden": 128},
-                  "digits-autoencoder": {}, "mnist1d-cnn": {}, "digits-cnn": {}},
+        # Five problems (the advisor's development pool and the two convex ones), 300 and 2,000 steps, three seeds:
+        # about 25 minutes on the shared 2-core machine (see benchmarks/RESULTS.md).
+        "standard", steps=(300, 2000), seeds=(0, 1, 2), grid=tuple(lr_grid(1e-4, 10**0.5, 10)),
+        problems={"quadratic": {}, "sparse-logreg": {}, "mnist1d-mlp": {"hidden": 64},
+                  "digits-autoencoder": {"widths": (32, 16, 8)}, "digits-cnn": {"channels": 4}},
         sparsity_exponents=(0.0, 0.5, 1.0, 1.5, 2.0), adagrad_steps=3000, batch_steps=1000,
-        batch_problem={"hidden": 128}, cost_widths=(256, 1024),
+        batch_problem={"hidden": 64}, cost_widths=(256, 1024),
     ),
 }
 
