@@ -184,7 +184,8 @@ def claim_sgd_variance(noise: Mapping[str, Mapping[int, float]], single: int = 1
         rows.append((p, mb, s, m, s > high and s > ratio * m))
     held = [r for r in rows if r[4]]
     verdict = verdict_of(len(held), len(rows))
-    numbers = {f"{p}: noise/signal, batch {single} vs {mb}": f"{s:.3g} vs {m:.3g}" for p, mb, s, m, _ in rows}
+    numbers = {f"{p}: noise/signal, batch {single} vs {mb} (32 draws each)": f"{s:.3g} vs {m:.3g}"
+               for p, mb, s, m, _ in rows}
     listed = ", ".join(f"{p} {s:.3g} vs {m:.3g}" for p, _, s, m, _ in rows)
     if verdict == "supported":
         summary = (f"On every problem one example's gradient was mostly noise (noise/signal {listed}, single example "
@@ -201,9 +202,12 @@ def claim_sgd_variance(noise: Mapping[str, Mapping[int, float]], single: int = 1
         summary = f"One example's gradient was not much noisier than a mini-batch's ({listed})."
         ko = f"예제 하나의 그래디언트가 미니배치보다 크게 더 시끄럽지 않았습니다({listed})."
     names = list(noise)
-    series = {f"batch {b}": {"x": list(range(len(names))), "style": "o-",
-                             "y": [math.log10(max(noise[p].get(b, math.nan), 1e-12)) for p in names]}
-              for b in sorted({b for per in noise.values() for b in per})}
+    series = {
+        "one example (SGD)": {"x": list(range(len(names))), "style": "o-", "color": "#D55E00",
+                              "y": [math.log10(max(noise[p][single], 1e-12)) for p in names]},
+        "mini-batch": {"x": list(range(len(names))), "style": "o-", "color": "#0072B2",
+                       "y": [math.log10(max(noise[p][max(noise[p])], 1e-12)) for p in names]},
+    }
     return Claim("SGD's updates have high variance", verdict, summary, {
         "setup": "At the parameters reached by mini-batch SGD, 32 random batches per size; noise/signal = "
                  "E‖g_B − g‖² / ‖g‖² with g the full training-set gradient (an update is lr × g_B).",
@@ -211,7 +215,7 @@ def claim_sgd_variance(noise: Mapping[str, Mapping[int, float]], single: int = 1
         "thresholds": {"high": f"noise/signal of one example > {high} and > {ratio}× the mini-batch's",
                        "supported": "high on every problem", "depends": "on some", "not supported": "on none"},
         "figure": {"kind": "lines", "title": "log10 noise/signal of a batch gradient", "xlabel": "problem",
-                   "ylabel": "log10 E‖g_B − g‖²/‖g‖²", "xticklabels": names, "series": series},
+                   "ylabel": "log10 (noise / signal)", "xticklabels": names, "series": series},
     }, ko={"summary": ko, "setup": "미니배치 SGD로 도달한 파라미터에서 배치 크기마다 무작위 배치 32개를 뽑았습니다. "
                                    "잡음/신호 = E‖g_B − g‖² / ‖g‖²이고 g는 훈련 세트 전체의 그래디언트입니다."})
 
