@@ -37,7 +37,8 @@ def test_claims_report_leads_with_the_verdict_table_per_budget(tmp_path: Path) -
 
 def test_claims_prose_is_korean_in_the_korean_report(tmp_path: Path) -> None:
     html = claims_html(pd.DataFrame([stored_claim()]), tmp_path, {}, "ko")
-    assert "모르겠으면 Adam을 쓰라" in html and "판정이 예산에 따라 바뀝니다" in html and "긴 예산에서는 맞습니다" in html
+    assert "모르겠으면 Adam을 쓰라" in html and "판정이 예산에 따라 바뀝니다" in html
+    assert "긴 예산에서는 맞습니다" in html
     assert "150 스텝: <span" in html and "예산별 판정" in html
     assert "The verdict changes" not in html
 

@@ -55,6 +55,18 @@ def test_a_subset_scored_study_says_so_in_its_trials_export_and_ranking(tmp_path
     assert set(rows["test_examples"]) == {500} and set(rows["test_split_size"]) == {1024}
     assert set(rows["valid_examples"]) == {500} and set(rows["valid_split_size"]) == {1024}
     assert "test_loss on 500 of 1024 test examples" in format_ranking(results)
+    from optimlab.cli import main
+
+    assert main(["export", "--store", str(store), "--study", results.study_id, "--out", str(tmp_path / "t.csv")]) == 0
+    csv = pd.read_csv(tmp_path / "t.csv")
+    assert set(csv["test_examples"]) == {500} and set(csv["test_split_size"]) == {1024}
+    from optimlab.report.study_report import write_report
+
+    page = write_report(results, tmp_path / "report")["html"].read_text(encoding="utf-8")
+    assert page.count("500 of 1024 test examples") >= 2  # the problem's line and its table
+    assert "--full-eval" in page
+    ko = write_report(results, tmp_path / "report-ko", "ko")["html"].read_text(encoding="utf-8")
+    assert "테스트 예제 1024개 중 500개" in ko
     whole = bench(["quadratic"], "adam", 1, "quick", store=store, steps=2, lr_grid=[1e-2], stream=None,
                   full_eval=True)
     assert set(whole.trials["test_examples"]) == {1024}
