@@ -19,7 +19,7 @@ def stored_claim() -> dict[str, object]:
         "setup": "grid"}, ko={"summary": "짧은 예산에서는 아닙니다.", "setup": "격자"})
     long = C.Claim("when unsure, use Adam", "supported", "Long: yes.", dict(short.evidence),
                    ko={"summary": "긴 예산에서는 맞습니다.", "setup": "격자"})
-    merged = C.across_budgets("when unsure, use Adam", "모르겠으면 Adam을 쓰라",
+    merged = C.across_budgets("when unsure, use Adam", "잘 모르겠으면 Adam을 써라",
                               [("150 steps", "150 스텝", short), ("600 steps", "600 스텝", long)])
     merged.evidence["ko"] = merged.ko
     return {"name": merged.name, "verdict": merged.verdict, "summary": merged.summary, "evidence": merged.evidence}
@@ -37,7 +37,7 @@ def test_claims_report_leads_with_the_verdict_table_per_budget(tmp_path: Path) -
 
 def test_claims_prose_is_korean_in_the_korean_report(tmp_path: Path) -> None:
     html = claims_html(pd.DataFrame([stored_claim()]), tmp_path, {}, "ko")
-    assert "모르겠으면 Adam을 쓰라" in html and "판정이 예산에 따라 바뀝니다" in html
+    assert "잘 모르겠으면 Adam을 써라" in html and "판정이 예산에 따라 바뀝니다" in html
     assert "긴 예산에서는 맞습니다" in html
     assert "150 스텝: <span" in html and "예산별 판정" in html
     assert "The verdict changes" not in html
@@ -45,7 +45,7 @@ def test_claims_prose_is_korean_in_the_korean_report(tmp_path: Path) -> None:
 
 def test_the_lessons_choose_section_uses_korean_prose_and_points_to_the_claims_report() -> None:
     block = _choose(("s1", [stored_claim()]), "/tmp/store.sqlite", "ko")
-    assert "모르겠으면 Adam을 쓰라" in block and "판정이 예산에 따라 바뀝니다" in block
+    assert "잘 모르겠으면 Adam을 써라" in block and "판정이 예산에 따라 바뀝니다" in block
     assert "optimlab report s1 --store /tmp/store.sqlite" in block and "claims 보고서" in block
     linked = _choose(("s1", [stored_claim()]), "/tmp/store.sqlite", "en", "report/index.html#claims")
     assert '<a href="report/index.html#claims">' in linked

@@ -284,5 +284,5 @@ def claim_batch_policies(measured: dict[str, Any], steps: int, slow_ratio: float
                                    "메모리 = 엔진이 센 실행당 바이트."})
 
 
-PARTS_KO = {"GD slow": "GD가 느림", "GD memory-hungry": "GD가 메모리를 많이 씀", "SGD noisy": "SGD가 시끄러움",
+PARTS_KO = {"GD slow": "GD가 느림", "GD memory-hungry": "GD가 메모리를 많이 씀", "SGD noisy": "SGD의 잡음이 큼",
             "mini-batch balances": "미니배치가 균형을 잡음"}

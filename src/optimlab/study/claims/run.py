@@ -172,7 +172,7 @@ def run_claims(
                 f"{len(seed_list)} seeds, {long} steps read at {short} and {long})...")
             grids = {n: grid_run(p, CLASSIC, b.grid, seed_list, b.steps, executor) for n, p in built.items()}
             runs_at = {s: {n: g[s] for n, g in grids.items()} for s in b.steps}
-            record(by_budget("모르겠으면 Adam을 쓰라", lambda s: claim_adam_default(runs_at[s]), b.steps), t0)
+            record(by_budget("잘 모르겠으면 Adam을 써라", lambda s: claim_adam_default(runs_at[s]), b.steps), t0)
 
             t0 = time.perf_counter()
             record(by_budget("데이터가 많으면 AdaDelta, RMSProp, Adam의 성능이 비슷하다",
@@ -218,7 +218,8 @@ def run_claims(
             t0 = time.perf_counter()
             measured = batch_policy_runs(get_problem("mnist1d-mlp", **b.batch_problem), b.batch_steps,
                                          executor=executor)
-            record(by_budget("전체 배치 GD는 느리고 메모리를 많이 쓰며, SGD는 시끄럽고, 미니배치가 균형을 잡는다",
+            record(by_budget("전체 배치 GD는 느리고 메모리를 많이 쓰며, SGD는 잡음이 크고, "
+                             "미니배치가 그 사이에서 균형을 잡는다",
                              lambda s: claim_batch_policies(measured, s), (b.batch_steps // 4, b.batch_steps)), t0)
 
             t0 = time.perf_counter()
