@@ -162,3 +162,49 @@ def test_two_basins_runs_start_on_the_shallow_side() -> None:
     assert set(paths) == {"gd", "momentum, same lr", "momentum, equal step"}
     assert all(v.shape == (len(C.BASIN_STARTS), 6) for v in paths.values())
     assert (paths["gd"][:, 0] > 0).all()
+
+
+def test_zigzag_verdicts_on_synthetic_paths() -> None:
+    from types import SimpleNamespace
+
+    steps = 20
+    t = np.arange(steps + 1)
+    straight = np.stack([np.zeros(steps + 1), np.exp(-t / 5.0)], axis=-1)  # v falls to 0 without crossing
+    swing = np.stack([np.zeros(steps + 1), np.exp(-t / 5.0) * (-1.0) ** t], axis=-1)  # crosses every step
+
+    def runs(gd: np.ndarray, tuned: np.ndarray, same: np.ndarray) -> dict[str, object]:
+        losses = np.zeros((2, steps + 1))
+        return {"tuned": SimpleNamespace(paths=np.stack([gd, tuned]), losses=losses, lrs=[0.01, 0.001]),
+                "same": SimpleNamespace(paths=same[None], losses=losses[:1])}
+
+    assert C.claim_momentum_zigzag(runs(swing, straight, straight), steps).verdict == "supported"
+    assert C.claim_momentum_zigzag(runs(swing, swing, straight), steps).verdict == "depends"
+    assert C.claim_momentum_zigzag(runs(straight, swing, swing), steps).verdict == "not supported"
+
+
+def test_batch_policy_verdicts_on_synthetic_runs() -> None:
+    steps = 100
+    rng = np.random.default_rng(0)
+    smooth = 1.0 + np.exp(-np.arange(steps) / 30)
+    eval_steps = list(range(10, steps + 1, 10))
+
+    def curve(hit: int) -> np.ndarray:  # validation loss reaching 1.0 (the best) at eval step `hit`
+        return np.array([1.0 if s >= hit else 2.0 - s / (2 * hit) for s in eval_steps])
+
+    def measured(hits: dict[str, int], noise: dict[str, float], mem: dict[str, int]) -> dict[str, object]:
+        runs = {p: {"eval_steps": eval_steps, "valid": curve(hits[p]),
+                    "train": smooth + noise[p] * rng.standard_normal(steps), "bytes": mem[p], "batch": 1,
+                    "diverged": None} for p in ("gd", "sgd", "minibatch")}
+        return {"lrs": dict.fromkeys(runs, 0.1), "per_step": dict.fromkeys(runs, 1e-3), "init_loss": 2.0,
+                "grid": (0.1,), "problem": "p", "n_train": 100, "n_valid": 50, "runs": runs}
+
+    classic = measured({"gd": 100, "sgd": 50, "minibatch": 20}, {"gd": 0.0, "sgd": 0.2, "minibatch": 0.01},
+                       {"gd": 10_000, "sgd": 500, "minibatch": 1_000})
+    assert C.claim_batch_policies(classic, steps).verdict == "supported"
+    mixed = measured({"gd": 100, "sgd": 50, "minibatch": 20}, {"gd": 0.0, "sgd": 0.01, "minibatch": 0.01},
+                     {"gd": 1_000, "sgd": 500, "minibatch": 1_000})
+    claim = C.claim_batch_policies(mixed, steps)
+    assert claim.verdict == "depends" and "did not hold: GD memory-hungry, SGD noisy" in claim.summary
+    reversed_ = measured({"gd": 20, "sgd": 50, "minibatch": 100}, {"gd": 0.0, "sgd": 0.01, "minibatch": 0.01},
+                         {"gd": 1_000, "sgd": 500, "minibatch": 1_000})
+    assert C.claim_batch_policies(reversed_, steps).verdict == "not supported"
