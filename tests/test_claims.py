@@ -143,6 +143,7 @@ def test_tiny_claims_study_stores_every_verdict_per_budget(tmp_path: Path, monke
                   "mnist1d-mlp": {"hidden": 8, "n_train": 200}},
         sparsity_exponents=(0.0, 1.0), adagrad_steps=40, batch_steps=40, batch_problem={"hidden": 8, "n_train": 200},
         cost_widths=(16, 32), ravine_steps=40, basin_steps=64, basin_lrs=(0.01, 0.1), adam_steps=(5, 20),
+        data_sizes=(100, 200),
     )
     monkeypatch.setitem(C.BUDGETS, "tiny", tiny)
     threads = torch.get_num_threads()

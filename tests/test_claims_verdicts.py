@@ -55,6 +55,13 @@ def test_adaptive_alike_verdicts() -> None:
     assert c.verdict == "depends" and "not on b" in c.summary and "± 0.01" in str(c.evidence["numbers"])
     assert C.claim_adaptive_alike({"a": problem(1.5, "a")}).verdict == "not supported"
     assert c.evidence["thresholds"]["about the same"].startswith("(max − min tuned loss) ≤ 0.1")
+    # the same problem at two training-set sizes: apart with little data, alike with much
+    sized = C.claim_adaptive_alike(alike, by_size={100: problem(1.6, "m"), 2000: problem(1.03, "m")})
+    assert sized.verdict == "supported" and "m (2000 examples)" in sized.summary
+    assert sized.evidence["numbers"]["spread narrows with more data"] == "yes" and "narrowed" in sized.summary
+    assert "줄었습니다" in sized.ko["summary"]
+    wider = C.claim_adaptive_alike(alike, by_size={100: problem(1.03, "m"), 2000: problem(1.6, "m")})
+    assert wider.verdict == "depends" and wider.evidence["numbers"]["spread narrows with more data"] == "no"
 
 
 def test_adam_vs_rmsprop_sparse_verdicts() -> None:

@@ -213,16 +213,27 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
 ALIKE = ("adadelta", "rmsprop", "adam")
 
 
-def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1) -> Claim:
+def _alike_gap(run: GridRun) -> tuple[dict[str, tuple[float, float]], float]:
+    """The three's tuned (lr, loss) and their spread ``(max − min) / (L0 − L*)`` (NaN when one diverged)."""
+    tuned = {o: run.tuned(o) for o in ALIKE}
+    losses = [v for _, v in tuned.values()]
+    span = run.init_loss - run.best_loss
+    gap = (max(losses) - min(losses)) / span if all(map(math.isfinite, losses)) and span > 0 else math.nan
+    return tuned, gap
+
+
+def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1,
+                         by_size: Mapping[int, GridRun] | None = None) -> Claim:
     """"With much data, AdaDelta, RMSProp and Adam perform about the same": per problem, the spread of their tuned
-    validation losses as a fraction of the best improvement (``(max − min) / (L0 − L*)``)."""
-    rows = []
-    for p, run in runs.items():
-        tuned = {o: run.tuned(o) for o in ALIKE}
-        losses = [v for _, v in tuned.values()]
-        span = run.init_loss - run.best_loss
-        gap = (max(losses) - min(losses)) / span if all(map(math.isfinite, losses)) and span > 0 else math.nan
-        rows.append((p, run, tuned, gap))
+    validation losses as a fraction of the best improvement (``(max − min) / (L0 − L*)``). ``by_size``: one problem
+    at several training-set sizes; its largest size counts as one more case, and the numbers say whether the spread
+    narrows as the data grows."""
+    rows = [(p, run, *_alike_gap(run)) for p, run in runs.items()]
+    sizes = sorted(by_size or {})
+    if sizes:
+        assert by_size is not None
+        big = by_size[sizes[-1]]
+        rows.append((f"{big.problem} ({sizes[-1]} examples)", big, *_alike_gap(big)))
     alike = [r for r in rows if math.isfinite(r[3]) and r[3] <= same_gap]
     verdict = verdict_of(len(alike), len(rows))
     numbers: dict[str, Any] = {}
@@ -231,6 +242,19 @@ def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1) -> 
             f"{o} {v:.4g} ± {run.sd(o, lr):.2g} (lr {lr:g})" for o, (lr, v) in tuned.items())
         numbers[f"{p}: spread / best improvement"] = _num(gap)
     listed = ", ".join(f"{p} {gap:.2f}" for p, _, _, gap in rows)
+    size_en = size_ko = ""
+    if len(sizes) >= 2:
+        assert by_size is not None
+        gaps = {n_: _alike_gap(by_size[n_])[1] for n_ in sizes}
+        numbers |= {f"{by_size[n_].problem} with {n_} training examples: spread": _num(g) for n_, g in gaps.items()}
+        narrows = math.isfinite(gaps[sizes[0]]) and math.isfinite(gaps[sizes[-1]]) and gaps[sizes[-1]] < gaps[sizes[0]]
+        numbers["spread narrows with more data"] = "yes" if narrows else "no"
+        trend = ", ".join(f"{g:.2f} at {n_}" for n_, g in gaps.items())
+        trend_ko = ", ".join(f"{n_}개에서 {g:.2f}" for n_, g in gaps.items())
+        size_en = (f" With more training data the spread {'narrowed' if narrows else 'did not narrow'} "
+                   f"({big.problem}: {trend} examples).")
+        size_ko = (f" 훈련 데이터가 늘자 차이가 {'줄었습니다' if narrows else '줄지 않았습니다'}"
+                   f"({big.problem}: 예제 {trend_ko}).")
     n, k = len(rows), len(alike)
     if verdict == "supported":
         summary = (f"Tuned, the three were within {same_gap:.0%} of the best improvement of each other on all {n} "
@@ -245,6 +269,7 @@ def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1) -> 
     else:
         summary = f"The three differed by more than {same_gap:.0%} of the best improvement on every problem ({listed})."
         ko = f"세 방법의 차이가 모든 문제에서 최대 개선폭의 {same_gap:.0%}를 넘었습니다({listed})."
+    summary, ko = summary + size_en, ko + size_ko
     names = list(runs)
     series = {o: {"x": list(range(len(names))), "style": "o-",
                   "y": [_clip_q(runs[p].q(o, runs[p].tuned(o)[0])) for p in names]} for o in ALIKE}

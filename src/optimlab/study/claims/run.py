@@ -28,6 +28,7 @@ from .dynamics import (
 )
 from .experiments import grid_run
 from .grid_claims import (
+    ALIKE,
     claim_adadelta_no_lr,
     claim_adam_default,
     claim_adam_vs_rmsprop_sparse,
@@ -63,6 +64,8 @@ class ClaimsBudget:
     basin_steps: int = 400
     basin_lrs: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1, 0.3)
     adam_steps: tuple[int, int] = (10, 1000)
+    data_sizes: tuple[int, ...] = (250, 2000)
+    """Training-set sizes of mnist1d-mlp for "with much data ... about the same" (its options otherwise the grid's)."""
 
 
 # The default lrs of the classic presets (1e-3, 1e-2, 1) must be grid points: "the default" is read off the grid.
@@ -85,7 +88,7 @@ BUDGETS: dict[str, ClaimsBudget] = {
         problems={"quadratic": {}, "sparse-logreg": {}, "mnist1d-mlp": {"hidden": 64},
                   "digits-autoencoder": {"widths": (32, 16, 8)}, "digits-cnn": {"channels": 4}},
         sparsity_exponents=(0.0, 0.5, 1.0, 1.5, 2.0), adagrad_steps=3000, batch_steps=1000,
-        batch_problem={"hidden": 64}, cost_widths=(256, 1024),
+        batch_problem={"hidden": 64}, cost_widths=(256, 1024), data_sizes=(350, 3500),
     ),
 }
 
@@ -175,8 +178,17 @@ def run_claims(
             record(by_budget("잘 모르겠으면 Adam을 써라", lambda s: claim_adam_default(runs_at[s]), b.steps), t0)
 
             t0 = time.perf_counter()
+            by_size: dict[int, dict[int, GridRun]] = {}
+            if "mnist1d-mlp" in built:
+                base = dict(b.problems["mnist1d-mlp"])
+                for size in b.data_sizes:
+                    reuse = len(built["mnist1d-mlp"].data.train) == size
+                    by_size[size] = grids["mnist1d-mlp"] if reuse else grid_run(
+                        get_problem("mnist1d-mlp", **{**base, "n_train": size}), ALIKE, b.grid, seed_list, b.steps,
+                        executor)
             record(by_budget("데이터가 많으면 AdaDelta, RMSProp, Adam의 성능이 비슷하다",
-                             lambda s: claim_adaptive_alike(runs_at[s]), b.steps), t0)
+                             lambda s: claim_adaptive_alike(runs_at[s], by_size={n: g[s] for n, g in by_size.items()}),
+                             b.steps), t0)
 
             t0 = time.perf_counter()
             base = dict(b.problems.get("sparse-logreg", {}))
