@@ -42,7 +42,7 @@ def add_bench_parser(sub: Any) -> None:
                             "test metrics averaged over the first 500 examples of each split, because evaluation "
                             "is a large share of a short run; every table and export says how many of how many). "
                             "With --claims: quick (about two minutes; each claim at a short and a long budget) or "
-                            "standard (longer: more problems, 300 and 3,000 steps)")
+                            "standard (five problems, 300 and 2,000 steps: about half an hour)")
     bench.add_argument("--full-eval", action="store_true",
                        help="score on the whole validation and test splits, whatever the budget's cap")
     bench.add_argument("--steps", type=int, help="training steps per trial (overrides the budget)")
@@ -54,7 +54,9 @@ def add_bench_parser(sub: Any) -> None:
     bench.add_argument("--name", help="a name for the study")
     bench.add_argument("--resume", action="store_true", help="continue the latest unfinished study in the store")
     bench.add_argument("--study", help="with --resume: the study id to continue")
-    bench.add_argument("--claims", action="store_true", help="run the classic rules-of-thumb study instead")
+    bench.add_argument("--claims", action="store_true",
+                       help="run the lesson's rules of thumb as experiments instead: each verdict at a short and a "
+                            "long budget, losses on whole validation splits")
     bench.add_argument("--quiet", action="store_true", help="no progress lines")
     add_backend_arguments(bench)
     bench.add_argument("--lang", default="en", choices=("en", "ko"),
