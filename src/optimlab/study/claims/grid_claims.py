@@ -226,14 +226,15 @@ def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1,
                          by_size: Mapping[int, GridRun] | None = None) -> Claim:
     """"With much data, AdaDelta, RMSProp and Adam perform about the same": per problem, the spread of their tuned
     validation losses as a fraction of the best improvement (``(max − min) / (L0 − L*)``). ``by_size``: one problem
-    at several training-set sizes; its largest size counts as one more case, and the numbers say whether the spread
-    narrows as the data grows."""
+    at several training-set sizes; its largest size counts as one more case (unless it is one of ``runs``), and the
+    numbers say whether the spread narrows as the data grows."""
     rows = [(p, run, *_alike_gap(run)) for p, run in runs.items()]
     sizes = sorted(by_size or {})
     if sizes:
         assert by_size is not None
         big = by_size[sizes[-1]]
-        rows.append((f"{big.problem} ({sizes[-1]} examples)", big, *_alike_gap(big)))
+        if not any(big is r for r in runs.values()):  # the grid's own run when it already has that size
+            rows.append((f"{big.problem} ({sizes[-1]} examples)", big, *_alike_gap(big)))
     alike = [r for r in rows if math.isfinite(r[3]) and r[3] <= same_gap]
     verdict = verdict_of(len(alike), len(rows))
     numbers: dict[str, Any] = {}
