@@ -251,10 +251,202 @@ def test_two_node_cluster_same_numbers(tmp_path: Path) -> None:
         for unit in task_units(problem, trials, 10, 2):
             local = run_trials(problem, [trials[k] for k in unit], 10, eval_splits=("valid",))
             assert torch.equal(local.train_loss, out.train_loss[unit]), unit
+        # a study and an advisor tournament on the two nodes: the numbers of local runs
+        from optimlab.advise import advise
+        from optimlab.study import bench
+        def study(store, executor):
+            rows = bench(["sparse-logreg"], "adam,momentum", 2, "quick", steps=20, tune_seeds=1, lr_grid=[0.01, 0.1],
+                         max_population=2, store=store, stream=None, executor=executor).trials
+            key = ["phase", "optimizer", "lr", "seed"]
+            numbers = [c for c in rows.columns if c.startswith(("valid_", "test_", "final_"))]
+            assert numbers
+            return rows.sort_values(key).reset_index(drop=True)[key + numbers]
+        assert study(STORE + "-local", None).equals(study(STORE + "-ray", RayExecutor()))
+        def advice(executor):
+            result = advise("sparse-logreg", budget=4000, candidates="adam,momentum", seeds=2, steps=40,
+                            executor=executor)
+            return result.winner.candidate, result.winner.lr, result.bracket["score"].tolist()
+        assert advice(None) == advice(RayExecutor())
         ray.shutdown(); cluster.shutdown()
         print("two nodes ok")
-    """)
+    """).replace("STORE", repr(str(tmp_path / "two-node.sqlite")))
     temp = tempfile.mkdtemp(prefix="/tmp/ol-rayc-")  # Ray's files for this cluster (RAY_TMPDIR), not /tmp/ray
     env = {**os.environ, **RAY_ENV, "RAY_TMPDIR": temp}
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, env=env)
     assert "two nodes ok" in done.stdout, done.stderr[-3000:]
+
+
+FLAKY_PROBLEM = '''
+import os
+import sqlite3
+import time
+
+import torch
+from torch import nn
+from optimlab.problems.base import Data, ModuleProblem, Split, accuracy
+
+BROKEN = {broken!r}  # while this file exists, the loss breaks on full batches (the gd trials)
+
+
+def _wait_for_finished_trials(store, count, timeout=120.0):
+    """Break only once the store holds ``count`` finished trials: the test is that those are kept."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with sqlite3.connect(store) as db:
+            if db.execute("SELECT COUNT(*) FROM trials WHERE status='done'").fetchone()[0] >= count:
+                return
+        time.sleep(0.1)
+
+
+def loss(outputs, targets):
+    if outputs.shape[0] == 48 and os.path.exists(BROKEN):
+        _wait_for_finished_trials(open(BROKEN).read(), 2)
+        raise ArithmeticError("the full-batch loss broke on purpose")
+    return nn.functional.cross_entropy(outputs, targets)
+
+
+def make():
+    g = torch.Generator().manual_seed(5)
+    x, y = torch.randn(80, 6, generator=g), torch.randint(0, 3, (80,), generator=g)
+    data = Data(Split(x[:48], y[:48]), Split(x[48:64], y[48:64]), Split(x[64:], y[64:]))
+    return ModuleProblem(name="flaky", make_module=lambda: nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3)),
+                         data=data, loss_fn=loss, metrics={{"accuracy": accuracy}}, default_steps=30,
+                         default_batch_size=16)
+'''
+
+
+def test_bad_user_code_fails_the_study_in_one_sentence_and_resume_finishes_it(
+    cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A study on Ray whose user code raises in some tasks: exit 2 with the worker's sentence, the trials that
+    finished are in the store, and once the code is mended ``--resume`` ends with a local run's numbers."""
+    from optimlab.cli import main
+    from optimlab.study import load_results
+
+    store = tmp_path / "ray.sqlite"
+    broken = tmp_path / "broken"
+    broken.write_text(str(store))
+    source = tmp_path / "flaky_problem.py"
+    source.write_text(FLAKY_PROBLEM.format(broken=str(broken)))
+    common = ["bench", "--problems", "", "--problem-file", f"{source}:make", "--optimizers", "adam,gd",
+              "--seeds", "2", "--steps", "30", "--tune-seeds", "1", "--lr-grid", "0.01,0.1", "--max-population", "2",
+              "--quiet"]
+    assert main([*common, "--store", str(store), "--backend", "ray"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "ArithmeticError: the full-batch loss broke on purpose" in err
+    assert "Traceback" not in err and len(err.splitlines()) == 1, err
+    rows = load_results(store, curves=False).trials
+    kept = rows[rows["status"].isin(("done", "diverged"))]
+    assert len(kept) and set(kept["optimizer"]) == {"adam"}, rows[["optimizer", "phase", "status"]]
+    assert set(rows.loc[rows["optimizer"] == "gd", "status"]) == {"failed"}, rows[["optimizer", "status"]]
+
+    broken.unlink()  # the user mends the code
+    assert main(["bench", "--resume", "--store", str(store), "--backend", "ray", "--quiet"]) == 0
+    local = tmp_path / "local.sqlite"
+    torch.set_num_threads(1)
+    assert main([*common, "--store", str(local)]) == 0
+    capsys.readouterr()
+    key = ["phase", "optimizer", "lr", "seed"]
+    a = load_results(local, curves=False).trials.sort_values(key).reset_index(drop=True)
+    b = load_results(store, curves=False).trials.sort_values(key).reset_index(drop=True)
+    numeric = [c for c in a.columns if c.startswith(("valid_", "test_", "final_"))]
+    assert len(a) == len(b) and len(b) > len(kept)
+    assert (a[key] == b[key]).all().all() and a[numeric].equals(b[numeric])
+
+
+def test_advise_on_ray_gives_the_local_advice(cluster: None, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """``optimlab advise --backend ray``: the same tournament, rung by rung and seed by seed, as a local run."""
+    from optimlab.advise import advise
+    from optimlab.cli import main
+
+    source = tmp_path / "flaky_problem.py"
+    source.write_text(FLAKY_PROBLEM.format(broken=str(tmp_path / "absent")))
+    torch.set_num_threads(1)
+    runs = {name: advise(f"{source}:make", budget=6000, candidates="adam,momentum,rmsprop", seeds=3,
+                         executor=executor) for name, executor in (("local", None), ("ray", RayExecutor()))}
+    local, on_ray = runs["local"], runs["ray"]
+    assert local.winner is not None and on_ray.winner is not None
+    assert (local.winner.candidate, local.winner.lr) == (on_ray.winner.candidate, on_ray.winner.lr)
+    assert local.trial_steps() == on_ray.trial_steps()
+    for frame in ("bracket", "final"):
+        a, b = getattr(local, frame), getattr(on_ray, frame)
+        numbers = [c for c in a.columns if c not in ("seconds",)]
+        assert len(a) and a[numbers].equals(b[numbers]), frame
+    out = tmp_path / "advice"
+    assert main(["advise", f"{source}:make", "--budget", "6000", "--candidates", "adam,momentum,rmsprop",
+                 "--seeds", "3", "--backend", "ray", "--out", str(out), "--quiet"]) == 0
+    assert f"{on_ray.winner.candidate.optimizer} at lr " in capsys.readouterr().out
+    assert (out / "index.html").is_file()
+
+
+def test_a_study_on_ray_plans_populations_that_keep_the_cluster_busy(cluster: None, tmp_path: Path) -> None:
+    """No ``max_population``: the Ray study cuts its largest phase into about ``units_wanted()`` populations,
+    stores that size in its plan, and a local run given the same size reproduces its numbers."""
+    from optimlab.study import bench
+
+    executor = RayExecutor()
+    assert executor.units_wanted() == 4  # 2 CPUs, one thread per task, two tasks per CPU
+    on_ray = bench(["sparse-logreg"], "adam,momentum", 2, "standard", steps=20, tune_seeds=1, lr_grid=[0.01, 0.1],
+                   store=tmp_path / "ray.sqlite", stream=None, executor=executor)
+    assert on_ray.plan["max_population"] == 1  # largest phase: 2 optimizers x 2 seeds = 4 trials, 4 units
+    assert executor.counts.total == 4
+    torch.set_num_threads(1)
+    local = bench(["sparse-logreg"], "adam,momentum", 2, "standard", steps=20, tune_seeds=1, lr_grid=[0.01, 0.1],
+                  max_population=1, store=tmp_path / "local.sqlite", stream=None)
+    key = ["phase", "optimizer", "lr", "seed"]
+    a, b = (r.trials.sort_values(key).reset_index(drop=True) for r in (local, on_ray))
+    numeric = [c for c in a.columns if c.startswith(("valid_", "test_", "final_"))]
+    assert len(a) == 8 and a[numeric].equals(b[numeric])
+
+
+def _task_worker_pids() -> list[int]:
+    """Worker processes running an optimlab task now (Ray titles a busy worker ``ray::<function>``); found in
+    /proc, because Ray's state API needs the dashboard, which the test cluster leaves out."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(b"ray::_run_unit"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def test_a_worker_killed_mid_study_is_retried_and_the_store_has_every_trial_once(cluster: None,
+                                                                                 tmp_path: Path) -> None:
+    """SIGKILL to a worker busy with a task, mid-study: Ray's task is submitted again, the study finishes, every
+    trial is in the store exactly once, with a local run's numbers."""
+    from optimlab.study import bench
+
+    killed: list[int] = []
+
+    def kill_a_busy_worker() -> None:
+        deadline = time.time() + 120
+        while not killed and time.time() < deadline:
+            for pid in _task_worker_pids():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                break
+            time.sleep(0.02)
+
+    retried = [0]  # the most retries one rung's tasks needed (the counts start again with every rung)
+
+    def count(counts: TaskCounts) -> None:
+        retried[0] = max(retried[0], counts.retried)
+
+    killer = threading.Thread(target=kill_a_busy_worker)
+    killer.start()
+    args = (["sparse-logreg"], "adam,momentum", 2, "quick")
+    options = {"steps": 300, "tune_seeds": 1, "lr_grid": [0.01, 0.1], "max_population": 2, "stream": None}
+    on_ray = bench(*args, store=tmp_path / "ray.sqlite", executor=RayExecutor(task_progress=count), **options)
+    killer.join()
+    assert killed and retried[0] >= 1
+    torch.set_num_threads(1)
+    local = bench(*args, store=tmp_path / "local.sqlite", **options)
+    key = ["phase", "optimizer", "lr", "seed"]
+    a, b = (r.trials.sort_values(key).reset_index(drop=True) for r in (local, on_ray))
+    assert len(b) == 8 and not b["key"].duplicated().any() and set(b["status"]) == {"done"}
+    numeric = [c for c in a.columns if c.startswith(("valid_", "test_", "final_"))]
+    assert a[numeric].equals(b[numeric])

@@ -19,6 +19,11 @@ The interface (what a new executor, such as a Ray cluster's, implements; the ver
   tolerance between batched and one-by-one arithmetic);
 * bad input or a lost worker raises a :class:`~optimlab.errors.UserError` whose message is one sentence.
 
+Two optional methods, for an executor that runs several populations at once (a cluster):
+``run_units(problem, units, steps, ..., on_done=...)`` runs the caller's populations whole, one unit each (the
+sweep then hands it a rung's populations together), and ``units_wanted() -> int`` says how many units keep it
+busy (a study with no population bound plans populations that small and stores the size in its plan).
+
 An executor that runs work in other processes or machines ships the problem as
 :mod:`optimlab.engine.processes` does (rebuilt from ``problem.source`` where it has one, else pickled) and runs
 each share there with :class:`PopulationExecutor` or :class:`~optimlab.engine.per_trial.PerTrialExecutor`.

@@ -169,6 +169,12 @@ class RayExecutor:
         self.counts = TaskCounts()
         self._shipped: tuple[Problem, str, Any] | None = None  # the last problem put, the cluster, its ref
 
+    def units_wanted(self) -> int:
+        """How many units (populations) a rung should have to keep the cluster busy: :data:`TASKS_PER_CPU` per
+        task slot (the cluster's CPUs over the threads a task takes)."""
+        ray = connect(self.address, num_cpus=self.num_cpus)
+        return TASKS_PER_CPU * max(1, cluster_cpus(ray) // self.threads)
+
     def run(
         self,
         problem: Problem,

@@ -17,6 +17,7 @@ uninterrupted one.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -139,6 +140,15 @@ class Plan:
     def defaults_trials(self, problem: str) -> list[TrialSpec]:
         return [TrialSpec("defaults", problem, o, float(get_preset(o).defaults()["lr"]), s)
                 for o in self.optimizers for s in self.seeds]
+
+    def sized_for(self, units: int) -> Plan:
+        """This plan with populations small enough that its largest phase makes about ``units`` of them (what
+        an executor running several at once asks for), never larger than the plan's own bound. The size is
+        stored with the plan, so a resume, or a local run given the same ``max_population``, trains the same
+        populations and gets the same numbers."""
+        largest = max(len(self.optimizers) * max(len(self.lr_grid) * len(self.tune_seeds), len(self.seeds)), 1)
+        size = max(1, math.ceil(largest / max(1, units)))
+        return replace(self, max_population=min(size, self.max_population or size))
 
     def populations(self, trials: Sequence[TrialSpec]) -> list[list[TrialSpec]]:
         """The trials cut, in plan order, into consecutive populations of at most ``max_population``."""

@@ -192,7 +192,8 @@ class _PhaseWriter:
         self.name, self.steps = specs[0].problem, plan.steps[specs[0].problem]
         self.by_cell = {(s.optimizer, s.lr, s.seed): s for s in specs}
         self.status = {r["key"]: r["status"] for r in store.trials(study_id, specs[0].phase, self.name)}
-        self.keys: list[str] = []  # the population now running
+        self.keys: list[str] = []  # the population last started (the progress meter's)
+        self.running: dict[str, None] = {}  # every started, unfinished trial (a cluster runs several populations)
         self.work = self.reported = 0.0
         self.base = self.seen = self.trial_steps = 0
 
@@ -206,6 +207,7 @@ class _PhaseWriter:
         self.keys = self.keys_of(trials)
         self.work = sum(_cost(self.steps, batch_size_for(t, self.problem)) for t in trials)
         self.base, self.trial_steps, self.reported = self.seen, len(trials) * self.steps, 0.0
+        self.running.update(dict.fromkeys(self.keys))
         self.store.mark(self.study_id, self.keys, "running")
 
     def progress(self, done: int, _total: int) -> None:
@@ -226,6 +228,8 @@ class _PhaseWriter:
         self.meter.advance(work - self.reported if keys == self.keys else work,
                            trials=sum(self.status.get(k) not in FINISHED for k in keys))
         self.status.update((r["key"], r["status"]) for r in rows)
+        for key in keys:
+            self.running.pop(key, None)
         self.keys = []
         self.meter.best = _best_so_far(self.store, self.study_id, self.plan, self.name)
         self.meter.advance(0, force=True)
@@ -249,11 +253,11 @@ def _run_phase(
                   population_size=plan.max_population, skip=writer.finished, on_start=writer.start,
                   on_done=writer.done, progress=writer.progress)
     except KeyboardInterrupt:
-        store.mark(study_id, writer.keys, "pending")
+        store.mark(study_id, list(writer.running), "pending")
         raise
     except Exception as exc:
         message = f"{type(exc).__name__}: {exc}"
-        store.mark(study_id, writer.keys, "failed", message)
+        store.mark(study_id, list(writer.running), "failed", message)
         raise UserError(
             f"Training on problem {problem.name!r} failed ({' '.join(message.split())}); finished trials are kept "
             "and `optimlab bench --resume` retries the rest."
