@@ -16,33 +16,12 @@ from ...engine.executor import Executor
 from ...engine.tuning import lr_grid
 from ...errors import UserError
 from ...problems.catalog import get_problem
+from . import dynamics as D
+from . import grid_claims as G
+from . import mechanics as M
+from . import rule_claims as R
 from ._common import ADAPTIVE, CLASSIC, SGD_FAMILY, Claim, GridRun, across_budgets
-from .dynamics import (
-    adagrad_trace,
-    basin_runs,
-    batch_policy_runs,
-    claim_adagrad_stalls,
-    claim_batch_policies,
-    claim_momentum_zigzag,
-    ravine_runs,
-)
 from .experiments import grid_run
-from .grid_claims import (
-    ALIKE,
-    claim_adadelta_no_lr,
-    claim_adam_default,
-    claim_adam_vs_rmsprop_sparse,
-    claim_adaptive_alike,
-    claim_sparse_adaptive,
-)
-from .mechanics import adam_decomposition, gradient_noise, step_costs, train_minibatch
-from .rule_claims import (
-    claim_adadelta_cost,
-    claim_adam_decomposition,
-    claim_adam_memory,
-    claim_momentum_escapes,
-    claim_sgd_variance,
-)
 
 
 @dataclass(frozen=True)
@@ -175,7 +154,7 @@ def run_claims(
                 f"{len(seed_list)} seeds, {long} steps read at {short} and {long})...")
             grids = {n: grid_run(p, CLASSIC, b.grid, seed_list, b.steps, executor) for n, p in built.items()}
             runs_at = {s: {n: g[s] for n, g in grids.items()} for s in b.steps}
-            record(by_budget("잘 모르겠으면 Adam을 써라", lambda s: claim_adam_default(runs_at[s]), b.steps), t0)
+            record(by_budget("잘 모르겠으면 Adam을 써라", lambda s: G.claim_adam_default(runs_at[s]), b.steps), t0)
 
             t0 = time.perf_counter()
             by_size: dict[int, dict[int, GridRun]] = {}
@@ -184,10 +163,11 @@ def run_claims(
                 for size in b.data_sizes:
                     reuse = len(built["mnist1d-mlp"].data.train) == size
                     by_size[size] = grids["mnist1d-mlp"] if reuse else grid_run(
-                        get_problem("mnist1d-mlp", **{**base, "n_train": size}), ALIKE, b.grid, seed_list, b.steps,
+                        get_problem("mnist1d-mlp", **{**base, "n_train": size}), G.ALIKE, b.grid, seed_list, b.steps,
                         executor)
             record(by_budget("데이터가 많으면 AdaDelta, RMSProp, Adam의 성능이 비슷하다",
-                             lambda s: claim_adaptive_alike(runs_at[s], by_size={n: g[s] for n, g in by_size.items()}),
+                             lambda s: G.claim_adaptive_alike(runs_at[s],
+                                                              by_size={n: g[s] for n, g in by_size.items()}),
                              b.steps), t0)
 
             t0 = time.perf_counter()
@@ -201,38 +181,39 @@ def run_claims(
                 sparse[e] = grids["sparse-logreg"] if reuse else grid_run(
                     problem, (*SGD_FAMILY, *ADAPTIVE), b.grid, seed_list, b.steps, executor)
             sparse_at = {s: {e: g[s] for e, g in sparse.items()} for s in b.steps}
-            record(by_budget("희소한 데이터에는 적응형 방법", lambda s: claim_sparse_adaptive(sparse_at[s], density),
+            record(by_budget("희소한 데이터에는 적응형 방법", lambda s: G.claim_sparse_adaptive(sparse_at[s], density),
                              b.steps), t0)
             t0 = time.perf_counter()
             record(by_budget("그래디언트가 희소할수록 Adam이 RMSProp보다 낫다",
-                             lambda s: claim_adam_vs_rmsprop_sparse(sparse_at[s], density), b.steps), t0)
+                             lambda s: G.claim_adam_vs_rmsprop_sparse(sparse_at[s], density), b.steps), t0)
 
             t0 = time.perf_counter()
             mlp = built.get("mnist1d-mlp") or next(iter(built.values()))
-            trace = adagrad_trace(mlp, grids[mlp.name][long], b.adagrad_steps, seed=seed_list[0])
-            record(by_budget("AdaGrad의 스텝은 학습이 멈출 때까지 줄어든다", lambda s: claim_adagrad_stalls(trace, s),
+            trace = D.adagrad_trace(mlp, grids[mlp.name][long], b.adagrad_steps, seed=seed_list[0])
+            record(by_budget("AdaGrad의 스텝은 학습이 멈출 때까지 줄어든다", lambda s: D.claim_adagrad_stalls(trace, s),
                              (b.adagrad_steps // 4, b.adagrad_steps)), t0)
 
             t0 = time.perf_counter()
-            ravine = ravine_runs(b.ravine_steps)
-            record(by_budget("모멘텀은 지그재그를 줄인다", lambda s: claim_momentum_zigzag(ravine, s),
+            ravine = D.ravine_runs(b.ravine_steps)
+            record(by_budget("모멘텀은 지그재그를 줄인다", lambda s: D.claim_momentum_zigzag(ravine, s),
                              (b.ravine_steps // 5, b.ravine_steps)), t0)
 
             t0 = time.perf_counter()
-            basins = basin_runs(b.basin_lrs, b.basin_steps)
+            basins = D.basin_runs(b.basin_lrs, b.basin_steps)
             record(by_budget("모멘텀은 작은 지역 최솟값을 빠져나온다",
-                             lambda s: claim_momentum_escapes({k: list(v[:, s] < 0) for k, v in basins.items()}),
+                             lambda s: R.claim_momentum_escapes({k: list(v[:, s] < 0) for k, v in basins.items()}),
                              (b.basin_steps // 16, b.basin_steps)), t0)
 
             t0 = time.perf_counter()
-            record(by_budget("AdaDelta는 학습률이 필요 없다", lambda s: claim_adadelta_no_lr(runs_at[s]), b.steps), t0)
+            record(by_budget("AdaDelta는 학습률이 필요 없다", lambda s: G.claim_adadelta_no_lr(runs_at[s]),
+                             b.steps), t0)
 
             t0 = time.perf_counter()
-            measured = batch_policy_runs(get_problem("mnist1d-mlp", **b.batch_problem), b.batch_steps,
+            measured = D.batch_policy_runs(get_problem("mnist1d-mlp", **b.batch_problem), b.batch_steps,
                                          executor=executor)
             record(by_budget("전체 배치 GD는 느리고 메모리를 많이 쓰며, SGD는 잡음이 크고, "
                              "미니배치가 그 사이에서 균형을 잡는다",
-                             lambda s: claim_batch_policies(measured, s), (b.batch_steps // 4, b.batch_steps)), t0)
+                             lambda s: D.claim_batch_policies(measured, s), (b.batch_steps // 4, b.batch_steps)), t0)
 
             t0 = time.perf_counter()
             noise: dict[int, dict[str, dict[int, float]]] = {s: {} for s in b.steps}
@@ -240,25 +221,25 @@ def run_claims(
                 batch = p.default_batch_size
                 for s in b.steps:
                     lr = runs_at[s][n].tuned("minibatch")[0]
-                    params = train_minibatch(p, seed_list[0], lr, s)
-                    noise[s][n] = gradient_noise(p, params, (1, batch), seed=seed_list[0])
-            record(by_budget("SGD의 업데이트는 분산이 크다", lambda s: claim_sgd_variance(noise[s]), b.steps), t0)
+                    params = M.train_minibatch(p, seed_list[0], lr, s)
+                    noise[s][n] = M.gradient_noise(p, params, (1, batch), seed=seed_list[0])
+            record(by_budget("SGD의 업데이트는 분산이 크다", lambda s: R.claim_sgd_variance(noise[s]), b.steps), t0)
 
             t0 = time.perf_counter()
             record(by_budget("Adam = RMSProp + 모멘텀 + 편향 보정",
-                             lambda s: claim_adam_decomposition(adam_decomposition(s)), b.adam_steps), t0)
+                             lambda s: R.claim_adam_decomposition(M.adam_decomposition(s)), b.adam_steps), t0)
 
             t0 = time.perf_counter()
-            costs = {w: step_costs(COST_SET, w) for w in b.cost_widths}
+            costs = {w: M.step_costs(COST_SET, w) for w in b.cost_widths}
 
             def sized(make: Callable[[dict[str, Any]], Claim], name_ko: str) -> Claim:
                 parts = [(f"{costs[w]['params']:,} parameters", f"파라미터 {costs[w]['params']:,}개", make(costs[w]))
                          for w in b.cost_widths]
                 return across_budgets(parts[-1][2].name, name_ko, parts)
 
-            record(sized(claim_adadelta_cost, "AdaDelta는 2차 도함수를 계산해서 느리다"), t0)
+            record(sized(R.claim_adadelta_cost, "AdaDelta는 2차 도함수를 계산해서 느리다"), t0)
             t0 = time.perf_counter()
-            record(sized(claim_adam_memory, "Adam은 메모리를 적게 쓴다"), t0)
+            record(sized(R.claim_adam_memory, "Adam은 메모리를 적게 쓴다"), t0)
             ok = True
         finally:
             db.set_status(study_id, "done" if ok else "failed")
