@@ -53,6 +53,13 @@ def test_adam_verdict_follows_its_threshold() -> None:
     runs["p1"] = classic_run(1.5, name="p1")
     assert C.claim_adam_default(runs).verdict == "not supported"
     assert claim.evidence["thresholds"]["good run"] == f"q >= {C.GOOD_Q}"
+    # its default fails everywhere, but tuned (lr 1e-2 here) Adam is as good as the best on every problem
+    for run in runs.values():
+        run.loss[("adam", 1e-3)] = 1.5
+        run.loss[("adam", 1e-2)] = 1.0
+    tuned = C.claim_adam_default(runs)
+    assert tuned.verdict == "depends" and "tune it" in tuned.summary and "3 of 3" in tuned.summary
+    assert "튜닝" in tuned.ko["summary"]
 
 
 def test_adadelta_verdict_depends_on_lr_one_everywhere() -> None:
@@ -128,28 +135,34 @@ def test_unknown_budget_is_one_clear_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_tiny_claims_study_stores_six_verdicts_with_evidence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tiny_claims_study_stores_every_verdict_per_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tiny = C.ClaimsBudget(
-        "tiny", steps=30, seeds=(0,), grid=(1e-2, 1e-1, 1.0),
+        "tiny", steps=(15, 30), seeds=(0,), grid=(1e-3, 1e-2, 1e-1, 1.0),
         problems={"quadratic": {"dim": 5, "n_train": 128, "n_eval": 64},
                   "sparse-logreg": {"n_features": 20, "n_train": 200, "n_eval": 100},
                   "mnist1d-mlp": {"hidden": 8, "n_train": 200}},
         sparsity_exponents=(0.0, 1.0), adagrad_steps=40, batch_steps=40, batch_problem={"hidden": 8, "n_train": 200},
+        cost_widths=(16, 32), ravine_steps=40, basin_steps=64, basin_lrs=(0.01, 0.1), adam_steps=(5, 20),
+        data_sizes=(100, 200),
     )
     monkeypatch.setitem(C.BUDGETS, "tiny", tiny)
     threads = torch.get_num_threads()
     messages: list[str] = []
     result = C.run_claims(tmp_path / "s.sqlite", "tiny", progress=messages.append)
     assert torch.get_num_threads() == threads
-    assert len(result.claims) == 6 and len(messages) == 7
+    assert len(result.claims) == C.N_CLAIMS == 13 and len(messages) == C.N_CLAIMS + 1
     stored = load_results(tmp_path / "s.sqlite", result.study_id)
     assert stored.status == "done" and stored.trials.empty
     assert list(stored.claims["name"]) == [c.name for c in result.claims]
     for _, row in stored.claims.iterrows():
         assert row["verdict"] in VERDICTS
         assert row["summary"]
-        assert row["evidence"]["numbers"] and row["evidence"]["thresholds"] and row["evidence"]["figure"]["series"]
-    assert str(result).count("\n") >= 7
+        evidence = row["evidence"]
+        assert evidence["numbers"] and evidence["thresholds"] and evidence["figure"]["series"]
+        assert len(evidence["budgets"]) == 2 and all(b["verdict"] in VERDICTS for b in evidence["budgets"])
+        assert evidence["ko"]["name"] and evidence["ko"]["summary"] and evidence["ko"]["setup"]
+        assert any("\uac00" <= ch <= "\ud7a3" for ch in evidence["ko"]["summary"])  # written in Hangul
+    assert str(result).count("\n") >= C.N_CLAIMS + 1
 
 
 def test_step_seconds_times_every_trial_alone() -> None:
@@ -174,3 +187,6 @@ def test_bench_claims_passes_budget_and_seeds(tmp_path: Path, monkeypatch: pytes
     store = str(tmp_path / "s.sqlite")
     assert main(["bench", "--claims", "--seeds", "3", "--store", store]) == 0
     assert seen["claim_seeds"] == 3 and seen["budget"] == "quick" and str(seen["store"]) == store
+    assert seen["executor"] is None  # --backend auto: the engine chooses per problem
+    assert main(["bench", "--claims", "--backend", "per-trial", "--store", store]) == 0
+    assert getattr(seen["executor"], "name", None) == "per-trial"  # the CLI's backend reaches every sweep

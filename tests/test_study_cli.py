@@ -27,7 +27,7 @@ def test_bench_prints_the_ranking_and_progress(tmp_path: Path, capsys: pytest.Ca
     path = tmp_path / "s.sqlite"
     assert main(["bench", *TINY, "--store", str(path)]) == 0
     out, err = capsys.readouterr()
-    assert "sparse-logreg (test_accuracy, median)" in out and "mean rank" in out
+    assert "sparse-logreg (test_accuracy on 500 of " in out and "test examples, median)" in out and "mean rank" in out
     assert {line.split()[0] for line in out.splitlines()[4:6]} == {"adam", "gd"}
     assert "optimlab report" in out
     assert "[8/8 trials] all trials finished" in err and "best so far: sparse-logreg:" in err

@@ -38,7 +38,13 @@ def add_bench_parser(sub: Any) -> None:
         "--seeds", type=int, help="final seeds per optimizer (default 5); with --claims, seeds per claim setting"
     )
     bench.add_argument("--budget", default="quick", choices=LazyChoices(budget_names), metavar="NAME",
-                       help="named budget: %(choices)s (default quick)")
+                       help="named budget: %(choices)s (default quick: 200 steps, a 6-point lr grid, and validation/"
+                            "test metrics averaged over the first 500 examples of each split, because evaluation "
+                            "is a large share of a short run; every table and export says how many of how many). "
+                            "With --claims: quick (about two minutes; each claim at a short and a long budget) or "
+                            "standard (five problems, 300 and 2,000 steps: about half an hour)")
+    bench.add_argument("--full-eval", action="store_true",
+                       help="score on the whole validation and test splits, whatever the budget's cap")
     bench.add_argument("--steps", type=int, help="training steps per trial (overrides the budget)")
     bench.add_argument("--lr-grid", help="MIN:MAX:POINTS (log spaced) or a comma list (overrides the budget)")
     bench.add_argument("--tune-seeds", type=int, help="seeds per grid point while tuning (overrides the budget)")
@@ -48,7 +54,9 @@ def add_bench_parser(sub: Any) -> None:
     bench.add_argument("--name", help="a name for the study")
     bench.add_argument("--resume", action="store_true", help="continue the latest unfinished study in the store")
     bench.add_argument("--study", help="with --resume: the study id to continue")
-    bench.add_argument("--claims", action="store_true", help="run the classic rules-of-thumb study instead")
+    bench.add_argument("--claims", action="store_true",
+                       help="run the lesson's rules of thumb as experiments instead: each verdict at a short and a "
+                            "long budget, losses on whole validation splits")
     bench.add_argument("--quiet", action="store_true", help="no progress lines")
     add_backend_arguments(bench)
     bench.add_argument("--lang", default="en", choices=("en", "ko"),
@@ -83,8 +91,8 @@ def _run_bench(args: argparse.Namespace) -> int:
             problems, args.optimizers, 5 if args.seeds is None else args.seeds, args.budget, store=args.store,
             tune=not args.no_tune,
             lr_grid=parse_lr_grid(args.lr_grid) if args.lr_grid else None, steps=args.steps,
-            tune_seeds=args.tune_seeds, max_population=args.max_population, name=args.name, stream=stream,
-            executor=executor,
+            tune_seeds=args.tune_seeds, max_population=args.max_population, full_eval=args.full_eval,
+            name=args.name, stream=stream, executor=executor,
         )
     print(f"Study {results.study_id} ({results.name}): {len(results.trials)} trials in {args.store}")
     print()
@@ -103,8 +111,10 @@ def _run_bench(args: argparse.Namespace) -> int:
 def _run_claims(args: argparse.Namespace, stream: Any) -> int:
     from .study.claims import run_claims
 
-    # With --claims, --seeds is the number of seeds per claim setting (the claims budget's own otherwise).
-    result = run_claims(args.store, args.budget, claim_seeds=args.seeds, stream=stream)
+    # With --claims, --seeds is the number of seeds per claim setting (the claims budget's own otherwise); the claims
+    # score on whole validation splits, so --full-eval changes nothing there.
+    executor = executor_from_args(args, quiet=args.quiet)
+    result = run_claims(args.store, args.budget, claim_seeds=args.seeds, stream=stream, executor=executor)
     if result is not None:
         print(result)
     return 0
@@ -116,8 +126,16 @@ def format_ranking(results: Any) -> str:
     if table.empty:
         return "No finished trials to rank."
     problems = [c for c in table.columns if c not in ("optimizer", "mean_rank")]
+    from .study.plan import examples_text
+
     metrics = results.plan.get("score_metric", {})
-    header = ["optimizer", *(f"{p} ({metrics.get(p, '')}, median)" for p in problems), "mean rank"]
+
+    def head(p: str) -> str:
+        metric = str(metrics.get(p, ""))
+        on = examples_text(results.plan, p, metric.split("_")[0]) if metric else ""
+        return f"{p} ({metric}{' on ' + on if on else ''}, median)"
+
+    header = ["optimizer", *(head(p) for p in problems), "mean rank"]
     rows = [[str(r["optimizer"]), *(f"{r[p]:.4f}" for p in problems), f"{r['mean_rank']:.2f}"]
             for _, r in table.iterrows()]
     widths = [max(len(x) for x in col) for col in zip(header, *rows, strict=True)]

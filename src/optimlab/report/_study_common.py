@@ -84,3 +84,20 @@ def chosen_lrs(results: Any, scored: pd.DataFrame) -> dict[tuple[str, str], floa
     for (p, o), rows in scored.groupby(["problem", "optimizer"]):
         chosen.setdefault((str(p), str(o)), float(rows["lr"].iloc[0]))
     return chosen
+
+
+def examples_note(plan: Mapping[str, Any], problem: str, split: str, lang: str = "en") -> str:
+    """How many examples of ``problem``'s ``split`` the metrics average over, in ``lang`` ("" when unknown)."""
+    from ..study.plan import eval_examples
+
+    used, total = eval_examples(plan, problem, split)
+    if used is None:
+        return ""
+    ko = lang == "ko"
+    names = {"valid": "검증", "test": "테스트"} if ko else {"valid": "validation", "test": "test"}
+    name = names.get(split, split)
+    if total is None:
+        return f"{name} 예제 앞쪽 {used}개" if ko else f"the first {used} {name} examples"
+    if used == total:
+        return f"{name} 예제 {total}개 전체" if ko else f"all {total} {name} examples"
+    return f"{name} 예제 {total}개 중 {used}개" if ko else f"{used} of {total} {name} examples"

@@ -160,19 +160,27 @@ def _cards(names: Sequence[str], lang: str) -> str:
     return "".join(out)
 
 
-def _choose(claims: tuple[str, list[dict[str, Any]]] | None, store: str, lang: str) -> str:
+def _choose(claims: tuple[str, list[dict[str, Any]]] | None, store: str, lang: str,
+            report: str | None = None) -> str:
     if not claims:
         return f"<p>{_code(word('claims_none', lang, store=store))}</p><p>{_code(word('advise', lang))}</p>"
     study, rows = claims
+
+    def text(c: Mapping[str, Any], key: str) -> str:
+        local = (c.get("evidence") or {}).get("ko") if lang == "ko" else None
+        return str((local or {}).get(key) or c.get(key, ""))
+
     body = "".join(
-        f"<tr><td>{html.escape(c['name'])}</td><td class=\"verdict\">"
+        f"<tr><td>{html.escape(text(c, 'name'))}</td><td class=\"verdict\">"
         f"{html.escape(word(c['verdict'], lang) if c['verdict'] in WORDS else c['verdict'])}</td>"
-        f"<td style=\"text-align:left\">{html.escape(str(c.get('summary', '')))}</td></tr>"
+        f"<td style=\"text-align:left\">{html.escape(text(c, 'summary'))}</td></tr>"
         for c in rows
     )
+    where = (f'<a href="{html.escape(report, quote=True)}">{html.escape(word("claims_report_link", lang))}</a>'
+             if report else _code(word("claims_report", lang, study=study, store=store)))
     return (f"<p>{html.escape(word('claims_head', lang, study=study))}</p><table class=\"facts\"><tr>"
             f"<th>{html.escape(word('claim', lang))}</th><th>{html.escape(word('verdict', lang))}</th><th></th></tr>"
-            f"{body}</table><p>{_code(word('advise', lang))}</p>")
+            f"{body}</table><p>{where}</p><p>{_code(word('advise', lang))}</p>")
 
 
 def network_surface(network: Mapping[str, Any], lang: str) -> dict[str, Any]:
@@ -236,6 +244,7 @@ def lesson_html(
     facts: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
     claims: tuple[str, list[dict[str, Any]]] | None = None,
     store: str = "",
+    claims_report: str | None = None,
     landscape: str | None = None,
     network: Mapping[str, Any] | None = None,
     network_reused: bool = False,
@@ -270,7 +279,7 @@ def lesson_html(
             body += _controls(i, sec, grids[sec.surface], lang, roles) + _facts(sec, facts or {}, lang)
             body += _cards(sec.optimizers, lang)
         else:
-            body += _choose(claims, store, lang)
+            body += _choose(claims, store, lang, claims_report)
         parts.append(f'<section class="lesson" id="sec-{sec.key}"><h2>{number}. {html.escape(title)}</h2>'
                      f"{body}</section>")
     network_html = network_section(network, landscape, lang, len(sections) + 1, len(playable), network_reused)

@@ -215,10 +215,16 @@ WORDS: dict[str, tuple[str, str]] = {
     "no_card": ("No explain card for {name} yet.", "{name}의 설명 카드는 아직 없습니다."),
     "claims_head": ("The rules of thumb, measured (claims study {study}):",
                     "측정한 경험칙 (claims 연구 {study}):"),
-    "claims_none": ("No claims study is stored in {store} yet: run `optimlab bench --claims` (about a minute and a "
-                    "half) and build this page again to see each rule of thumb's verdict here.",
-                    "{store}에 저장된 claims 연구가 아직 없습니다. `optimlab bench --claims`(약 1분 30초)를 실행한 "
+    "claims_none": ("No claims study is stored in {store} yet: run `optimlab bench --claims` (about two "
+                    "minutes) and build this page again to see each rule of thumb's verdict here.",
+                    "{store}에 저장된 claims 연구가 아직 없습니다. `optimlab bench --claims`(약 2분)를 실행한 "
                     "뒤 이 페이지를 다시 만들면 경험칙별 판정이 여기에 나옵니다."),
+    "claims_report": ("Each verdict at a short and a long budget, with its numbers, seeds and the figure that shows "
+                      "why: the claims report, `optimlab report {study} --store {store} --out optimlab-report`.",
+                      "짧은 예산과 긴 예산에서의 판정, 근거가 된 수치와 시드, 이유를 보여 주는 그림은 claims 보고서에 "
+                      "있습니다: `optimlab report {study} --store {store} --out optimlab-report --lang ko`."),
+    "claims_report_link": ("Each verdict at a short and a long budget, with its numbers and figure: the claims report",
+                           "짧은 예산과 긴 예산에서의 판정, 수치와 그림: claims 보고서"),
     "verdict": ("verdict", "판정"),
     "claim": ("rule of thumb", "경험칙"),
     "supported": ("supported", "지지됨"),

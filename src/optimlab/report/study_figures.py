@@ -15,7 +15,7 @@ import pandas as pd
 from .. import stats
 from ._embed import pyplot, save_png
 from ._i18n import Messages, figure_style, metric_label
-from ._study_common import chosen_lrs, color, goal_of, metric_of, plan_of, scored_trials
+from ._study_common import chosen_lrs, color, examples_note, goal_of, metric_of, plan_of, scored_trials
 from .study_text import TEXT
 
 DPI = 110
@@ -78,7 +78,9 @@ def lr_sensitivity_png(results: Any, problem: str, path: Path, lang: str = "en")
         if positive:
             ax.set_yscale("log")
         ax.set_xlabel(words("lr_xlabel"), fontsize=8)
-        ax.set_ylabel(words("lr_ylabel", metric=metric_label(metric, lang)))
+        on = examples_note(plan, problem, metric.split("_")[0], lang)
+        ax.set_ylabel(words("lr_ylabel", metric=metric_label(metric, lang)) + (f"\n{on}" if on else ""),
+                      fontsize=8 if on else None)
         ax.set_title(words("lr_title", problem=problem), fontsize=10)
         ax.grid(True, which="both", alpha=0.25)
         ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
@@ -109,7 +111,8 @@ def curves_png(results: Any, problem: str, scored: pd.DataFrame, path: Path, lan
                 continue
             if i == len(kinds) - 1:
                 ax.set_xlabel(words("step"))
-            ax.set_ylabel(metric_label(kind, lang))
+            on = examples_note(plan, problem, "valid", lang) if kind.startswith("valid_") else ""
+            ax.set_ylabel(metric_label(kind, lang) + (f"\n{on}" if on else ""), fontsize=8 if on else None)
             ax.grid(True, which="both", alpha=0.25)
             if i == 0:
                 ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))

@@ -21,7 +21,7 @@ import numpy as np
 from .. import stats
 from ._embed import png_img
 from ._i18n import Messages, check_lang, metric_label
-from ._study_common import chosen_lrs, esc, fmt, goal_of, metric_of, plan_of, scored_trials, slug
+from ._study_common import chosen_lrs, esc, examples_note, fmt, goal_of, metric_of, plan_of, scored_trials, slug
 from .study_figures import claim_png, curves_png, lr_sensitivity_png, profile_png
 from .study_tables import cards_html, claims_html, metrics_html, metrics_table, pairwise_html, ranking_html
 from .study_text import TEXT
@@ -40,6 +40,7 @@ td.self { background: #eee; text-align: center; }
 .figs { display: flex; flex-wrap: wrap; gap: 10px; align-items: flex-start; }
 .figs img { box-sizing: border-box; max-width: calc(50% - 6px); border: 1px solid #eee; }
 .claim img { max-width: 100%; border: 1px solid #eee; }
+.claims-table td { vertical-align: top; text-align: left; }
 .problem { margin-bottom: 28px; }
 .claim { border: 1px solid #ddd; border-radius: 6px; padding: 6px 12px; margin: 10px 0; }
 .claim h3 { margin: 4px 0; font-size: 1.05em; }
@@ -122,13 +123,19 @@ def _problem_section(results: Any, p: str, plan: Mapping[str, Any], scored: Any,
     if lr_png is None:
         figs.append(f'<p class="note">{words("no_sweep")}</p>')
     table = metrics_table(scored, p, list(plan["optimizers"]), chosen_lrs(results, scored), metric)
+    examples = examples_note(plan, p, "test", lang)
     steps = (plan.get("steps") or {}).get(p)
     selection = metric_label(metric_of(plan, "selection_metric", p, "valid_loss"), lang)
     meta = words("problem_meta", score=esc(metric_label(metric, lang)), selection=esc(selection),
                  direction=words("lower" if goal == "min" else "higher"))
+    valid = examples_note(plan, p, "valid", lang)
+    if examples or valid:
+        meta += esc(words("problem_examples", test=examples or "–", valid=valid or "–"))
+        if plan.get("max_eval_examples"):
+            meta += esc(words("subset_why", n=plan["max_eval_examples"]))
     return (f'<div class="problem" id="problem-{s}"><h3>{esc(p)}</h3>'
             f'<p class="meta">{meta}{words("problem_steps", steps=steps) if steps else ""}</p>'
-            f'<div class="figs">{"".join(figs)}</div>{metrics_html(table, metric, goal, lang)}</div>')
+            f'<div class="figs">{"".join(figs)}</div>{metrics_html(table, metric, goal, lang, examples)}</div>')
 
 
 def _across(scored: Any, problems: list[str], optimizers: list[str], plan: Mapping[str, Any],
@@ -140,7 +147,8 @@ def _across(scored: Any, problems: list[str], optimizers: list[str], plan: Mappi
     goals = {p: goal_of(plan, p, metrics[p]) for p in problems}
     medians = stats.median_scores(scored, problems, optimizers, metrics, goals)
     rank = stats.ranks(medians, goals)
-    rank_html, order = ranking_html(rank, medians, metrics, lang)
+    rank_html, order = ranking_html(rank, medians, metrics, lang,
+                                    {p: examples_note(plan, p, metrics[p].split("_")[0], lang) for p in problems})
     prof = stats.profile(stats.ratios(medians, goals, metrics), TAUS)
     files["profiles"] = profile_png(prof, out / "performance-profiles.png", lang)
     pairs = stats.pairwise(scored, order, metrics, goals)

@@ -47,7 +47,8 @@ def _swatch(name: str) -> str:
     return f'<span class="swatch" style="background:{color(name)}"></span>'
 
 
-def metrics_html(table: pd.DataFrame, score_metric: str, goal: str, lang: str = "en") -> str:
+def metrics_html(table: pd.DataFrame, score_metric: str, goal: str, lang: str = "en", examples: str = "") -> str:
+    """The test-metrics table; ``examples`` ("500 of 896 test examples") heads every metric column."""
     words = Messages(TEXT, lang)
     if table.empty:
         return f"<p>{words('no_finished')}</p>"
@@ -58,7 +59,9 @@ def metrics_html(table: pd.DataFrame, score_metric: str, goal: str, lang: str = 
         finite = [m for m in medians if math.isfinite(m)]
         if finite:
             best = min(finite) if goal == "min" else max(finite)
-    head = "".join(f"<th>{esc(metric_label(c, lang))}<br><small>{words('spread')}</small></th>" for c in metric_cols)
+    on = f"<br><small class=\"examples\">{esc(examples)}</small>" if examples else ""
+    head = "".join(f"<th>{esc(metric_label(c, lang))}{on}<br><small>{words('spread')}</small></th>"
+                   for c in metric_cols)
     body = []
     for _, row in table.iterrows():
         cells = []
@@ -74,12 +77,15 @@ def metrics_html(table: pd.DataFrame, score_metric: str, goal: str, lang: str = 
 
 
 def ranking_html(rank: pd.DataFrame, medians: pd.DataFrame, metrics: Mapping[str, str],
-                 lang: str = "en") -> tuple[str, list[str]]:
-    """The ranking table, best mean rank first, and that order."""
+                 lang: str = "en", examples: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
+    """The ranking table, best mean rank first, and that order; ``examples[problem]`` says what each problem's
+    score averages over."""
     words = Messages(TEXT, lang)
     mean_rank = rank.mean(axis=0).sort_values()
     order = list(mean_rank.index)
-    head = "".join(f"<th>{esc(p)}<br><small>{esc(metric_label(metrics[p], lang))}</small></th>" for p in rank.index)
+    on = dict(examples or {})
+    head = "".join(f"<th>{esc(p)}<br><small>{esc(metric_label(metrics[p], lang))}"
+                   f"{'<br>' + esc(on[p]) if on.get(p) else ''}</small></th>" for p in rank.index)
     body = []
     for place, o in enumerate(order, start=1):
         cells = "".join(f"<td>{fmt(rank.loc[p, o], 3)} <small>({fmt(medians.loc[p, o])})</small></td>"
@@ -112,45 +118,70 @@ def pairwise_html(pairs: Mapping[tuple[str, str], stats.PairVerdict], order: Seq
 
 
 def claims_html(claims: pd.DataFrame | None, out: Path, files: dict[str, Path], lang: str = "en") -> str:
-    """Each claim's verdict (the label in ``lang``), its summary, figure and numbers (the claims' own words)."""
+    """The claims: first one table (claim, verdict, verdict per budget, the figure that shows why), then each
+    claim's summary, setup, figure, numbers and rule. Prose comes from the claims study in ``lang`` where it wrote
+    that language (``evidence["ko"]``), else as written."""
     words = Messages(TEXT, lang)
     if claims is None or len(claims) == 0:
         return f"<p>{words('no_claims')}</p>"
-    parts = []
+    parts, rows = [], []
     for _, row in claims.iterrows():
         name = str(row["name"])
         verdict = str(row["verdict"])
         evidence = row.get("evidence") or {}
         if not isinstance(evidence, Mapping):
             evidence = {}
-        css = {"supported": "win", "not supported": "loss"}.get(verdict, "even")
-        figure_html = ""
+        found = evidence.get("ko")
+        local: Mapping[str, Any] = found if lang == "ko" and isinstance(found, Mapping) else {}
+        text_lang = "ko" if local.get("summary") else "en"
+        title = str(local.get("name") or name)
+        summary = str(local.get("summary") or row.get("summary", ""))
+        setup = str(local.get("setup") or evidence.get("setup", ""))
+        anchor = f"claim-{slug(name)}"
+        figure_html, thumb = "", ""
         figure = evidence.get("figure")
         if isinstance(figure, Mapping):
             png = claim_png(name, figure, out / f"claim-{slug(name)}.png", lang)
             if png is not None:
                 files[f"claim:{name}"] = png
-                figure_html = png_img(png, words("alt_claim", name=name))
+                figure_html = f'<span id="{anchor}-figure">{png_img(png, words("alt_claim", name=title))}</span>'
+                thumb = f'<a href="#{anchor}-figure">{esc(figure.get("title") or words("alt_claim", name=title))}</a>'
         numbers = evidence.get("numbers") or {}
-        rows = "".join(f"<tr><td>{esc(k)}</td><td>{esc(plain(v))}</td></tr>" for k, v in numbers.items())
+        table = "".join(f"<tr><td>{esc(k)}</td><td>{esc(plain(v))}</td></tr>" for k, v in numbers.items())
         thresholds = evidence.get("thresholds") or {}
         rule = "".join(f"<li>{esc(k)}: {esc(plain(v))}</li>" for k, v in thresholds.items())
-        setup = evidence.get("setup", "")
-        label = words(verdict) if verdict in TEXT["en"] else verdict
+        budgets = [b for b in evidence.get("budgets") or [] if isinstance(b, Mapping)]
+        per_budget = "<br>".join(
+            f"{esc(b.get('budget_ko') if lang == 'ko' and b.get('budget_ko') else b.get('budget', ''))}: "
+            f'<span class="verdict {_css(str(b.get("verdict")))}">{esc(_label(str(b.get("verdict")), words))}</span>'
+            for b in budgets)
+        rows.append(f'<tr><td lang="{text_lang}"><a href="#{anchor}">{esc(title)}</a></td>'
+                    f'<td><span class="verdict {_css(verdict)}">{esc(_label(verdict, words))}</span></td>'
+                    f"<td>{per_budget or '–'}</td><td>{thumb}</td></tr>")
         parts.append(
-            f'<div class="claim" lang="en"><h3>“{esc(name)}” '
-            f'<span lang="{lang}" class="verdict {css}">{esc(label)}</span></h3>'
-            f"<p>{esc(row.get('summary', ''))}</p>"
+            f'<div class="claim" id="{anchor}" lang="{text_lang}"><h3>“{esc(title)}” '
+            f'<span lang="{lang}" class="verdict {_css(verdict)}">{esc(_label(verdict, words))}</span></h3>'
+            f"<p>{esc(summary)}</p>"
             + (f'<p class="setup">{esc(setup)}</p>' if setup else "")
             + '<div class="claim-body">'
             + figure_html
-            + (f'<table class="data small">{rows}</table>' if rows else "")
+            + (f'<table class="data small" lang="en">{table}</table>' if table else "")
             + "</div>"
-            + (f'<details><summary lang="{lang}">{words("how_decided")}</summary><ul>{rule}</ul></details>'
+            + (f'<details><summary lang="{lang}">{words("how_decided")}</summary><ul lang="en">{rule}</ul></details>'
                if rule else "")
             + "</div>"
         )
-    return "".join(parts)
+    lead = (f'<table class="data claims-table"><tr><th>{words("claim")}</th><th>{words("verdict")}</th>'
+            f'<th>{words("per_budget")}</th><th>{words("why_figure")}</th></tr>' + "".join(rows) + "</table>")
+    return lead + "".join(parts)
+
+
+def _css(verdict: str) -> str:
+    return {"supported": "win", "not supported": "loss"}.get(verdict, "even")
+
+
+def _label(verdict: str, words: Messages) -> str:
+    return words(verdict) if verdict in TEXT["en"] else verdict
 
 
 def plain(value: Any) -> str:

@@ -1,7 +1,8 @@
 """Every word the study report writes, in English and Korean, keyed by message id (read with ``Messages``).
 
-The claims' own sentences (summaries, setups, evidence labels, their figures' titles) come from the claims study
-and stay as it wrote them; the report translates only what it writes itself, including the verdict labels.
+The claims' own sentences come from the claims study: their names, summaries and setups in Korean where it wrote
+them (``evidence["ko"]``), their evidence labels and figure titles as written; the report translates what it writes
+itself, including the verdict labels.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ TEXT: Table = {
         "no_claims": "No claims study in this store yet: run <code>optimlab bench --claims</code> to test the classic "
                      "rules of thumb.",
         "how_decided": "How the verdict is decided",
+        "claim": "rule of thumb",
+        "verdict": "verdict",
+        "per_budget": "verdict at each budget",
+        "why_figure": "the figure that shows why",
         "supported": "supported",
         "not supported": "not supported",
         "depends": "depends",
@@ -59,6 +64,9 @@ TEXT: Table = {
         "higher": "higher",
         "problem_meta": "score: {score} ({direction} is better); selection: {selection}",
         "problem_steps": "; {steps} steps",
+        "problem_examples": "; test metrics on {test}, validation on {valid}",
+        "subset_why": " (this budget scores on at most {n} examples per split to keep evaluation cheap; "
+                      "`optimlab bench --full-eval` scores whole splits)",
         "needs_problem": "Needs at least one problem with finished runs.",
         "glance_rank": "Best mean rank: <b>{best}</b> ({best_rank} over {n} problem(s)); last: {last} ({last_rank}).",
         "glance_best": "Best per problem (median {metrics}): {winners}.",
@@ -134,6 +142,10 @@ TEXT: Table = {
         "no_claims": "이 저장소에는 아직 경험칙(claims) 실험이 없다. 고전적인 경험칙을 검증하려면 "
                      "<code>optimlab bench --claims</code>를 실행한다.",
         "how_decided": "판정 기준",
+        "claim": "경험칙",
+        "verdict": "판정",
+        "per_budget": "예산별 판정",
+        "why_figure": "근거 그림",
         "supported": "지지됨",
         "not supported": "지지되지 않음",
         "depends": "조건부",
@@ -148,6 +160,9 @@ TEXT: Table = {
         "higher": "높을수록",
         "problem_meta": "평가 지표: {score} ({direction} 좋음) · 선택 기준: {selection}",
         "problem_steps": " · {steps} 스텝",
+        "problem_examples": " · 테스트 지표는 {test}, 검증 지표는 {valid} 기준",
+        "subset_why": " (이 예산은 평가 비용을 줄이려고 분할마다 최대 {n}개 예제로 채점합니다. 분할 전체로 채점하려면 "
+                      "`optimlab bench --full-eval`을 쓰세요)",
         "needs_problem": "끝까지 학습된 실행이 있는 문제가 하나 이상 필요하다.",
         "glance_rank": "평균 순위 1위: <b>{best}</b> (문제 {n}개에서 {best_rank}), 꼴찌: {last} ({last_rank}).",
         "glance_best": "문제별 1위 ({metrics} 중앙값 기준): {winners}.",

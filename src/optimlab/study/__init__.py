@@ -46,6 +46,7 @@ def bench(
     tune_seeds: int | None = None,
     problem_options: Mapping[str, Mapping[str, Any]] | None = None,
     max_population: int | None = None,
+    full_eval: bool = False,
     name: str | None = None,
     resume: bool = False,
     study: str | None = None,
@@ -59,6 +60,8 @@ def bench(
     :class:`optimlab.engine.ray_executor.RayExecutor` for a cluster). The plan fixes the populations, so every
     executor gives the same numbers for the same plan; an executor that runs several populations at once (Ray)
     and no ``max_population`` plan populations small enough to keep it busy (the size is stored with the plan).
+    ``full_eval``: score on whole validation and test splits (the ``quick`` budget otherwise averages over the
+    first 500 examples of each, and says so wherever the numbers are shown).
 
     Bad input (unknown names, an impossible budget, a problem that fails to build, a foreign store) raises
     :class:`~optimlab.errors.UserError` before the store is touched.
@@ -71,7 +74,7 @@ def bench(
 
     plan, built = make_plan(
         list(problems), optimizers, seeds, budget, tune=tune, lr_grid_values=lr_grid, steps=steps,
-        tune_seeds=tune_seeds, problem_options=problem_options, max_population=max_population,
+        tune_seeds=tune_seeds, problem_options=problem_options, max_population=max_population, full_eval=full_eval,
     )
     wanted = getattr(executor, "units_wanted", None)
     if max_population is None and callable(wanted):  # a cluster: enough populations to keep its CPUs busy

@@ -45,6 +45,8 @@ class StudyBudget:
     tune_seeds: int
     eval_every: int
     max_eval_examples: int | None
+    """Validation and test metrics are means over the first this many examples of the split (``None``: all of it);
+    every table and export says how many of how many (:func:`eval_examples`); ``--full-eval`` lifts it."""
     max_population: int | None
     """At most this many trials train together (``None``: a whole problem × phase at once)."""
     problem_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -52,7 +54,9 @@ class StudyBudget:
 
 
 BUDGETS: dict[str, StudyBudget] = {
-    # Measured on the 2-core machine: the default study (2 problems x 8 optimizers x 5 seeds) in a few minutes.
+    # Measured on the 2-core machine: the default study (2 problems x 8 optimizers x 5 seeds) in a few minutes. It
+    # scores on the first 500 examples of each evaluation split: evaluation is a large share of a short run's time
+    # (the reports say "500 of N examples"; `--full-eval` scores on whole splits).
     "quick": StudyBudget(
         "quick", steps=200, lr_min=1e-4, lr_max=10.0, lr_points=6, tune_seeds=1, eval_every=25,
         max_eval_examples=500, max_population=24,
@@ -106,6 +110,8 @@ class Plan:
     threads: int = 1
     """torch threads while training: fixed, because the thread count can change a matmul's last bits (and one
     thread per process is fastest on a shared two-core machine)."""
+    split_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """``{problem: {"valid": N, "test": N}}``: the whole splits' sizes (absent in stores written before it)."""
     protocol: str = (
         "lr tuned on the log grid (other hyperparameters at defaults) with the tuning seeds; best by the "
         "selection metric on the validation split, diverged runs never chosen; best lr re-run on the final "
@@ -164,8 +170,10 @@ def make_plan(
     tune_seeds: int | None = None,
     problem_options: Mapping[str, Mapping[str, Any]] | None = None,
     max_population: int | None = None,
+    full_eval: bool = False,
 ) -> tuple[Plan, dict[str, Any]]:
-    """Validate the request and build its plan; also returns the built problems (so bad ones fail first)."""
+    """Validate the request and build its plan; also returns the built problems (so bad ones fail first).
+    ``full_eval`` scores on whole validation and test splits whatever the budget's cap."""
     from ..problems.catalog import get_problem
 
     if budget not in BUDGETS:
@@ -203,11 +211,33 @@ def make_plan(
         problems=list(problems), optimizers=names, lr_grid=sorted(grid),
         tune_seeds=[TUNE_SEED_BASE + i for i in range(n_tune)] if tune else [],
         seeds=list(range(seeds)), budget=budget, steps=plan_steps, tune=tune, eval_every=eval_every,
-        max_eval_examples=b.max_eval_examples, max_population=max_population or b.max_population,
+        max_eval_examples=None if full_eval else b.max_eval_examples,
+        max_population=max_population or b.max_population,
         problem_options=options, selection_metric=selection, score_metric=score, goals=goals,
         memory_budget=_memory_budget(),
+        split_sizes={n: {"valid": len(built[n].data.valid), "test": len(built[n].data.test)} for n in problems},
     )
     return plan, built
+
+
+def eval_examples(plan: Mapping[str, Any], problem: str, split: str) -> tuple[int | None, int | None]:
+    """``(used, total)``: how many examples of ``problem``'s ``split`` its metrics are means over, and the split's
+    size (``None`` where a store written before split sizes were recorded does not say)."""
+    cap = plan.get("max_eval_examples")
+    total = (plan.get("split_sizes") or {}).get(problem, {}).get(split)
+    if total is None:
+        return (int(cap), None) if cap else (None, None)
+    return (min(int(cap), int(total)) if cap else int(total)), int(total)
+
+
+def examples_text(plan: Mapping[str, Any], problem: str, split: str) -> str:
+    """"500 of 896 test examples", "all 896 test examples", "the first 500 test examples" or "" (unknown)."""
+    used, total = eval_examples(plan, problem, split)
+    if used is None:
+        return ""
+    if total is None:
+        return f"the first {used} {split} examples"
+    return f"all {total} {split} examples" if used == total else f"{used} of {total} {split} examples"
 
 
 def _memory_budget() -> int:

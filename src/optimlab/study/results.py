@@ -12,7 +12,7 @@ import pandas as pd
 
 from .. import stats
 from ..errors import UserError
-from .plan import Plan, choose_lr
+from .plan import Plan, choose_lr, eval_examples
 from .store import Store
 
 TRIAL_COLUMNS = ["trial_id", "key", "phase", "problem", "optimizer", "lr", "seed", "batch_size", "steps", "status",
@@ -88,6 +88,20 @@ def _nan(value: Any) -> bool:
     return isinstance(value, float) and math.isnan(value)
 
 
+EXAMPLE_COLUMNS = ("valid_examples", "valid_split_size", "test_examples", "test_split_size")
+"""How many examples each trial's validation and test metrics are means over, and how many the split has."""
+
+
+def _add_example_counts(trials: pd.DataFrame, plan: dict[str, Any]) -> None:
+    """The :data:`EXAMPLE_COLUMNS` of every trial, from its plan (NaN where the plan does not say)."""
+    for split in ("valid", "test"):
+        counts = {p: eval_examples(plan, p, split) for p in trials["problem"].unique()} if len(trials) else {}
+        used = [counts[p][0] for p in trials["problem"]] if len(trials) else []
+        total = [counts[p][1] for p in trials["problem"]] if len(trials) else []
+        trials[f"{split}_examples"] = pd.array(used, dtype="Int64")
+        trials[f"{split}_split_size"] = pd.array(total, dtype="Int64")
+
+
 def load_results(store_path: str | Path, study: str | None = None, *, curves: bool = True) -> StudyResults:
     """Read study ``study`` (an id or unique prefix; ``None``: the latest) from the store at ``store_path``."""
     with Store(store_path, readonly=True) as store:
@@ -113,6 +127,7 @@ def load_results(store_path: str | Path, study: str | None = None, *, curves: bo
                 row[m] = math.nan if value is None else float(value)
             rows.append(row)
         trials = pd.DataFrame(rows, columns=[*TRIAL_COLUMNS, *metric_names])
+        _add_example_counts(trials, plan)
         curve_rows = []
         if curves:
             for c in store.curves([r["id"] for r in raw]):

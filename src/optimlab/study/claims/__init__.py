@@ -10,12 +10,33 @@ validation loss seen on that problem (L0: loss at the initial weights, L*: the l
 the experiment reached). ``q = 1`` is the best, ``q = 0`` no progress; a diverged run has no ``q``.
 
 Modules: ``_common`` (q, the claim record, the selection rule), ``experiments`` (the measurements, all through the
-sweep), ``grid_claims`` and ``dynamics`` (each claim's verdict rule, text and figure), ``run`` (sizes and the
-study).
+sweep), ``mechanics`` (measurements of the rules themselves: identities, step cost and state, gradient noise, the
+two-basins runs), ``grid_claims``, ``dynamics`` and ``rule_claims`` (each claim's verdict rule, text in English and
+Korean, and figure), ``run`` (sizes, the short and long budget of every claim, and the study).
 """
 
-from ._common import ADAPTIVE, CLASSIC, GOOD_Q, SELECTION_RULE, SGD_FAMILY, Claim, GridRun
-from .dynamics import claim_adagrad_stalls, claim_batch_policies, claim_momentum_zigzag
+from ._common import (
+    ADAPTIVE,
+    CLASSIC,
+    GOOD_Q,
+    SELECTION_RULE,
+    SGD_FAMILY,
+    VERDICT_KO,
+    Claim,
+    GridRun,
+    across_budgets,
+    verdict_of,
+)
+from .dynamics import (
+    BASIN_STARTS,
+    adagrad_trace,
+    basin_runs,
+    batch_policy_runs,
+    claim_adagrad_stalls,
+    claim_batch_policies,
+    claim_momentum_zigzag,
+    ravine_runs,
+)
 from .experiments import (
     UpdateSizeProblem,
     grid_run,
@@ -26,35 +47,69 @@ from .experiments import (
     update_sizes,
     zigzag,
 )
-from .grid_claims import claim_adadelta_no_lr, claim_adam_default, claim_sparse_adaptive
-from .run import BUDGETS, ClaimsBudget, ClaimsResult, run_claims
+from .grid_claims import (
+    claim_adadelta_no_lr,
+    claim_adam_default,
+    claim_adam_vs_rmsprop_sparse,
+    claim_adaptive_alike,
+    claim_sparse_adaptive,
+)
+from .mechanics import adam_decomposition, gradient_noise, step_costs, train_minibatch
+from .rule_claims import (
+    claim_adadelta_cost,
+    claim_adam_decomposition,
+    claim_adam_memory,
+    claim_momentum_escapes,
+    claim_sgd_variance,
+)
+from .run import BUDGETS, N_CLAIMS, ClaimsBudget, ClaimsResult, run_claims
 
 _noise = noise_level  # the name the tests and older notebooks use
 
 __all__ = [
     "ADAPTIVE",
+    "BASIN_STARTS",
     "BUDGETS",
     "CLASSIC",
     "GOOD_Q",
+    "N_CLAIMS",
     "SELECTION_RULE",
     "SGD_FAMILY",
+    "VERDICT_KO",
     "Claim",
     "ClaimsBudget",
     "ClaimsResult",
     "GridRun",
     "UpdateSizeProblem",
+    "across_budgets",
+    "adagrad_trace",
+    "adam_decomposition",
+    "basin_runs",
+    "batch_policy_runs",
+    "claim_adadelta_cost",
     "claim_adadelta_no_lr",
     "claim_adagrad_stalls",
+    "claim_adam_decomposition",
     "claim_adam_default",
+    "claim_adam_memory",
+    "claim_adam_vs_rmsprop_sparse",
+    "claim_adaptive_alike",
     "claim_batch_policies",
+    "claim_momentum_escapes",
     "claim_momentum_zigzag",
+    "claim_sgd_variance",
     "claim_sparse_adaptive",
+    "gradient_noise",
     "grid_run",
     "init_loss",
     "noise_level",
     "policy_run",
+    "ravine_runs",
     "run_claims",
+    "step_costs",
     "step_seconds",
+    "train_minibatch",
     "update_sizes",
+    "verdict_of",
     "zigzag",
 ]

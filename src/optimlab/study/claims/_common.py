@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,51 @@ class Claim:
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    ko: dict[str, str] = field(default_factory=dict)
+    """The claim's ``name``, ``summary`` and ``setup`` in Korean (stored in the evidence under ``"ko"``)."""
+
+
+VERDICT_KO = {"supported": "지지됨", "not supported": "지지되지 않음", "depends": "조건부"}
+
+
+def across_budgets(name: str, name_ko: str, parts: Sequence[tuple[str, str, Claim]]) -> Claim:
+    """One claim from its verdicts at several budgets (``(label, Korean label, claim)``, shortest first).
+
+    The verdict is the budgets' common verdict, or *depends* when they differ, and the summary then says at which
+    budget it holds and where it flips. Numbers carry their budget; the thresholds are the (shared) rule's; the
+    figure is the longest budget's."""
+    verdicts = [c.verdict for _, _, c in parts]
+    same = len(set(verdicts)) == 1
+    verdict = verdicts[0] if same else "depends"
+    per_en = "; ".join(f"{label}: {c.verdict}" for label, _, c in parts)
+    per_ko = "; ".join(f"{label_ko}: {VERDICT_KO.get(c.verdict, c.verdict)}" for _, label_ko, c in parts)
+    body_en = " ".join(f"At {label}: {c.summary}" for label, _, c in parts)
+    body_ko = " ".join(f"{label_ko}: {c.ko.get('summary', c.summary)}" for _, label_ko, c in parts)
+    if same:
+        head_en, head_ko = f"The same verdict at every budget ({per_en}).", f"모든 예산에서 같은 판정입니다({per_ko})."
+    else:
+        head_en = f"The verdict changes with the budget ({per_en})."
+        head_ko = f"판정이 예산에 따라 바뀝니다({per_ko})."
+    last = parts[-1][2]
+    numbers: dict[str, Any] = {}
+    for label, _, c in parts:
+        numbers |= {f"[{label}] {k}": v for k, v in (c.evidence.get("numbers") or {}).items()}
+    figure = dict(last.evidence.get("figure") or {})
+    if figure.get("title"):
+        figure["title"] = f"{figure['title']} ({parts[-1][0]})"
+    evidence = {**last.evidence, "numbers": numbers, "figure": figure,
+                "budgets": [{"budget": label, "budget_ko": label_ko, "verdict": c.verdict, "summary": c.summary,
+                             "summary_ko": c.ko.get("summary", "")} for label, label_ko, c in parts]}
+    setup_ko = last.ko.get("setup", "")
+    return Claim(name, verdict, f"{head_en} {body_en}", evidence,
+                 ko={"name": name_ko, "summary": f"{head_ko} {body_ko}", "setup": setup_ko})
+
+
+def verdict_of(held: int, total: int) -> str:
+    """*supported* when a condition held in every case, *not supported* when in none, else *depends*."""
+    if total and held == total:
+        return "supported"
+    return "depends" if held else "not supported"
 
 
 @dataclass
@@ -45,11 +90,19 @@ class GridRun:
     init_loss: float
     seconds: float
     steps: int = 0
+    spread: dict[tuple[str, float], float] = field(default_factory=dict)
+    """Sample standard deviation of the validation loss over seeds (NaN with one seed or a diverged one)."""
+    seeds: int = 0
+    n_train: int = 0
+    n_valid: int = 0
 
     @property
     def best_loss(self) -> float:
         finite = [v for v in self.loss.values() if math.isfinite(v)]
         return min(finite) if finite else math.nan
+
+    def sd(self, optimizer: str, lr: float) -> float:
+        return self.spread.get((optimizer, lr), math.nan)
 
     def q(self, optimizer: str, lr: float) -> float:
         """Fraction of the best improvement reached (NaN: every seed diverged)."""
@@ -79,6 +132,16 @@ def _num(value: float, digits: int = 3) -> float | None:
 
 def _steps_text(runs: Mapping[Any, GridRun]) -> str:
     return "/".join(str(s) for s in sorted({r.steps for r in runs.values()}))
+
+
+def _data_text(runs: Mapping[Any, GridRun], lang: str = "en") -> str:
+    """What the losses are means over: each problem's whole validation split (the claims never subsample)."""
+    sizes = ", ".join(f"{r.problem} {r.n_valid}" for r in runs.values() if r.n_valid)
+    if not sizes:
+        return ""
+    if lang == "ko":
+        return f" 검증 손실은 검증 세트 전체로 쟀습니다({sizes}개)."
+    return f" Validation loss on whole validation splits ({sizes} examples)."
 
 
 def _defaults_q(run: GridRun) -> dict[str, float]:

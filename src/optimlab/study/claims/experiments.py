@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ...engine import Config, PopulationExecutor, run_sweep, run_trials
+from ...engine.executor import Executor
 from ...engine.tuning import rank
 from ...population import Trial
 from ...problems.base import Params, Problem
@@ -33,14 +34,24 @@ def init_loss(problem: Problem, seeds: Sequence[int]) -> float:
 
 
 def grid_run(problem: Problem, optimizers: Sequence[str], grid: Sequence[float], seeds: Sequence[int],
-             steps: int) -> GridRun:
-    """Every optimizer at every lr of ``grid`` and every seed, as one sweep; per (optimizer, lr) the median final
-    validation loss over seeds (NaN when a seed diverged), by :data:`SELECTION_RULE`."""
+             steps: int | Sequence[int], executor: Executor | None = None) -> dict[int, GridRun]:
+    """Every optimizer at every lr of ``grid`` and every seed, as one sweep run for the longest of ``steps`` and
+    read at each of them (the same runs, evaluated every gcd of the budgets); per budget and (optimizer, lr) the
+    median validation loss over seeds (NaN when a seed diverged by then), by :data:`SELECTION_RULE`."""
+    budgets = sorted({int(steps)} if isinstance(steps, int) else {int(s) for s in steps})
     cells = [(o, lr) for o in optimizers for lr in grid]
-    sweep = run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in cells], seeds, steps, eval_splits=("valid",))
-    loss = {cells[int(r.config)]: r.score for r in rank(sweep.outcomes(), SELECTION_RULE)}
+    sweep = run_sweep(problem, [Config(o, {"lr": lr}) for o, lr in cells], seeds, budgets[-1], executor=executor,
+                      eval_every=math.gcd(*budgets), eval_splits=("valid",))
     seconds = sum(rec.seconds for rec in sweep.records)
-    return GridRun(problem.name, tuple(optimizers), tuple(grid), loss, init_loss(problem, seeds), seconds, steps)
+    l0 = init_loss(problem, seeds)
+    out: dict[int, GridRun] = {}
+    for b in budgets:
+        ranked = rank(sweep.outcomes(at_step=b), SELECTION_RULE)
+        loss = {cells[int(r.config)]: r.score for r in ranked}
+        spread = {cells[int(r.config)]: r.spread for r in ranked}
+        out[b] = GridRun(problem.name, tuple(optimizers), tuple(grid), loss, l0, seconds, b, spread, len(seeds),
+                         len(problem.data.train), len(problem.data.valid))
+    return out
 
 
 class UpdateSizeProblem(Problem):
