@@ -92,16 +92,35 @@ def test_run_units_keeps_the_callers_populations(cluster: None) -> None:
         assert torch.equal(local.train_loss, out.train_loss[start : start + len(unit)])
 
 
-class _PidRecordingLoss:
-    """Cross-entropy that writes its worker's process id to a file on every call (so the test can kill it)."""
+def _task_worker_pids() -> list[int]:
+    """Worker processes running an optimlab task now (Ray titles a busy worker ``ray::<function>``); found in
+    /proc, because Ray's state API needs the dashboard, which the test cluster leaves out."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "cmdline").read_bytes().startswith(b"ray::_run_unit"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
 
-    def __init__(self, path: str) -> None:
-        self.path = path
 
-    def __call__(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        Path(self.path).write_text(str(os.getpid()))
-        time.sleep(0.01)
-        return nn.functional.cross_entropy(outputs, targets)
+def _kill_one_busy_worker(killed: list[int], timeout: float = 120) -> None:
+    """SIGKILL to the first worker seen running an optimlab task (its pid appended to ``killed``)."""
+    deadline = time.time() + timeout
+    while not killed and time.time() < deadline:
+        for pid in _task_worker_pids():
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+            break
+        time.sleep(0.02)
+
+
+def _slow_loss(outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy that takes its time, so a test can kill the worker mid-task."""
+    time.sleep(0.01)
+    return nn.functional.cross_entropy(outputs, targets)
 
 
 def _tiny_problem(loss: object, steps: int = 200) -> ModuleProblem:
@@ -112,26 +131,18 @@ def _tiny_problem(loss: object, steps: int = 200) -> ModuleProblem:
                          data=data, loss_fn=loss, default_steps=steps)  # type: ignore[arg-type]
 
 
-def test_a_killed_worker_is_retried_and_loses_nothing(cluster: None, tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
-    problem = _tiny_problem(_PidRecordingLoss(str(pid_file)))
+def test_a_killed_worker_is_retried_and_loses_nothing(cluster: None) -> None:
+    problem = _tiny_problem(_slow_loss)
     units = [[Trial("adam", {"lr": 1e-2}, seed=s)] for s in range(2)]
-
-    def kill_first_worker() -> None:
-        deadline = time.time() + 120
-        while not pid_file.exists() and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
-
-    killer = threading.Thread(target=kill_first_worker)
+    killed: list[int] = []
+    killer = threading.Thread(target=_kill_one_busy_worker, args=(killed,))
     killer.start()
     executor = RayExecutor()
     delivered: list[list[int]] = []
     out = executor.run_units(problem, units, 60, eval_splits=("valid",),
                              on_done=lambda rows, part: delivered.append(rows))
     killer.join()
-    assert executor.counts.retried >= 1
+    assert killed and executor.counts.retried >= 1
     assert sorted(r for rows in delivered for r in rows) == [0, 1]  # each trial delivered exactly once
     torch.set_num_threads(1)
     plain = _tiny_problem(nn.functional.cross_entropy)
@@ -400,20 +411,6 @@ def test_a_study_on_ray_plans_populations_that_keep_the_cluster_busy(cluster: No
     assert len(a) == 8 and a[numeric].equals(b[numeric])
 
 
-def _task_worker_pids() -> list[int]:
-    """Worker processes running an optimlab task now (Ray titles a busy worker ``ray::<function>``); found in
-    /proc, because Ray's state API needs the dashboard, which the test cluster leaves out."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                if (entry / "cmdline").read_bytes().startswith(b"ray::_run_unit"):
-                    pids.append(int(entry.name))
-            except OSError:
-                continue
-    return pids
-
-
 def test_a_worker_killed_mid_study_is_retried_and_the_store_has_every_trial_once(cluster: None,
                                                                                  tmp_path: Path) -> None:
     """SIGKILL to a worker busy with a task, mid-study: Ray's task is submitted again, the study finishes, every
@@ -421,22 +418,12 @@ def test_a_worker_killed_mid_study_is_retried_and_the_store_has_every_trial_once
     from optimlab.study import bench
 
     killed: list[int] = []
-
-    def kill_a_busy_worker() -> None:
-        deadline = time.time() + 120
-        while not killed and time.time() < deadline:
-            for pid in _task_worker_pids():
-                os.kill(pid, signal.SIGKILL)
-                killed.append(pid)
-                break
-            time.sleep(0.02)
-
     retried = [0]  # the most retries one rung's tasks needed (the counts start again with every rung)
 
     def count(counts: TaskCounts) -> None:
         retried[0] = max(retried[0], counts.retried)
 
-    killer = threading.Thread(target=kill_a_busy_worker)
+    killer = threading.Thread(target=_kill_one_busy_worker, args=(killed,))
     killer.start()
     args = (["sparse-logreg"], "adam,momentum", 2, "quick")
     options = {"steps": 300, "tune_seeds": 1, "lr_grid": [0.01, 0.1], "max_population": 2, "stream": None}
@@ -450,3 +437,33 @@ def test_a_worker_killed_mid_study_is_retried_and_the_store_has_every_trial_once
     assert len(b) == 8 and not b["key"].duplicated().any() and set(b["status"]) == {"done"}
     numeric = [c for c in a.columns if c.startswith(("valid_", "test_", "final_"))]
     assert a[numeric].equals(b[numeric])
+
+
+GRID_CLAIMS = ("when unsure, use Adam", "sparse data → adaptive methods", "AdaDelta needs no learning rate",
+               "with much data, AdaDelta, RMSProp and Adam perform about the same",
+               "Adam does better than RMSProp as gradients get sparse")
+"""The claims decided by lr-grid sweeps (what the executor runs); the others time steps or trace one population."""
+
+
+def test_a_claims_run_on_ray_gives_the_local_verdicts_and_numbers(cluster: None, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from optimlab.study import claims as C
+
+    tiny = C.ClaimsBudget(
+        "tiny", steps=(15, 30), seeds=(0,), grid=(1e-2, 1e-1, 1.0),
+        problems={"quadratic": {"dim": 5, "n_train": 128, "n_eval": 64},
+                  "sparse-logreg": {"n_features": 20, "n_train": 200, "n_eval": 100}},
+        sparsity_exponents=(0.0, 1.0), adagrad_steps=30, batch_steps=30, batch_problem={"hidden": 8, "n_train": 200},
+        cost_widths=(16,), ravine_steps=30, basin_steps=32, basin_lrs=(0.1,), adam_steps=(5,),
+        data_sizes=(100, 200),
+    )
+    monkeypatch.setitem(C.BUDGETS, "tiny", tiny)
+    torch.set_num_threads(1)
+    runs = {name: C.run_claims(tmp_path / f"{name}.sqlite", "tiny", progress=lambda _: None, executor=executor)
+            for name, executor in (("local", None), ("ray", RayExecutor()))}
+    by_name = {name: {c.name: c for c in result.claims} for name, result in runs.items()}
+    assert set(GRID_CLAIMS) <= set(by_name["local"])
+    for claim in GRID_CLAIMS:
+        local, on_ray = by_name["local"][claim], by_name["ray"][claim]
+        assert local.evidence["numbers"], claim
+        assert (local.verdict, local.evidence["numbers"]) == (on_ray.verdict, on_ray.evidence["numbers"]), claim
