@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from optimlab.report.lesson_page import _choose
 from optimlab.report.study_tables import claims_html
@@ -49,3 +50,22 @@ def test_the_lessons_choose_section_uses_korean_prose_and_points_to_the_claims_r
     assert "optimlab report s1 --store /tmp/store.sqlite" in block and "claims 보고서" in block
     linked = _choose(("s1", [stored_claim()]), "/tmp/store.sqlite", "en", "report/index.html#claims")
     assert '<a href="report/index.html#claims">' in linked
+
+
+def test_the_lesson_links_a_claims_report_written_beside_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pointer names the folder beside the page; once ``optimlab report`` wrote there, the page links it."""
+    from optimlab.report import lesson_page
+
+    seen: list[dict[str, object]] = []
+    monkeypatch.setattr(lesson_page, "lesson_html", lambda *a, **options: seen.append(options) or "<html></html>")
+    monkeypatch.setattr(lesson_page, "stored_claims", lambda store: ("s1", [stored_claim()]))
+    page = tmp_path / "compare" / "index.html"
+    page.parent.mkdir()
+    lesson_page.write_lesson(page, {}, [], store=tmp_path / "s.sqlite")
+    assert seen[-1]["claims_report"] is None and seen[-1]["claims_report_dir"] == str(page.parent / "claims")
+    (page.parent / "claims").mkdir()
+    (page.parent / "claims" / "index.html").write_text("<html></html>")
+    lesson_page.write_lesson(page, {}, [], store=tmp_path / "s.sqlite")
+    assert seen[-1]["claims_report"] == "claims/index.html"
+    block = _choose(("s1", [stored_claim()]), "s.sqlite", "en", None, "optimlab-out/compare/claims")
+    assert "--out optimlab-out/compare/claims" in block and "links it once it is there" in block

@@ -161,7 +161,7 @@ def _cards(names: Sequence[str], lang: str) -> str:
 
 
 def _choose(claims: tuple[str, list[dict[str, Any]]] | None, store: str, lang: str,
-            report: str | None = None) -> str:
+            report: str | None = None, report_dir: str = "optimlab-report") -> str:
     if not claims:
         return f"<p>{_code(word('claims_none', lang, store=store))}</p><p>{_code(word('advise', lang))}</p>"
     study, rows = claims
@@ -177,7 +177,7 @@ def _choose(claims: tuple[str, list[dict[str, Any]]] | None, store: str, lang: s
         for c in rows
     )
     where = (f'<a href="{html.escape(report, quote=True)}">{html.escape(word("claims_report_link", lang))}</a>'
-             if report else _code(word("claims_report", lang, study=study, store=store)))
+             if report else _code(word("claims_report", lang, study=study, store=store, out=report_dir)))
     return (f"<p>{html.escape(word('claims_head', lang, study=study))}</p><table class=\"facts\"><tr>"
             f"<th>{html.escape(word('claim', lang))}</th><th>{html.escape(word('verdict', lang))}</th><th></th></tr>"
             f"{body}</table><p>{where}</p><p>{_code(word('advise', lang))}</p>")
@@ -245,6 +245,7 @@ def lesson_html(
     claims: tuple[str, list[dict[str, Any]]] | None = None,
     store: str = "",
     claims_report: str | None = None,
+    claims_report_dir: str = "optimlab-report",
     landscape: str | None = None,
     network: Mapping[str, Any] | None = None,
     network_reused: bool = False,
@@ -279,7 +280,7 @@ def lesson_html(
             body += _controls(i, sec, grids[sec.surface], lang, roles) + _facts(sec, facts or {}, lang)
             body += _cards(sec.optimizers, lang)
         else:
-            body += _choose(claims, store, lang, claims_report)
+            body += _choose(claims, store, lang, claims_report, claims_report_dir)
         parts.append(f'<section class="lesson" id="sec-{sec.key}"><h2>{number}. {html.escape(title)}</h2>'
                      f"{body}</section>")
     network_html = network_section(network, landscape, lang, len(sections) + 1, len(playable), network_reused)
@@ -308,14 +309,22 @@ def lesson_html(
 def write_lesson(path: str | Path, grids: Mapping[str, Playground], sections: Sequence[Section],
                  store: str | Path | None = None, **options: Any) -> Path:
     """Write :func:`lesson_html` to ``path``, with the latest claim verdicts found in ``store`` (default:
-    optimlab's default store)."""
+    optimlab's default store), linking their report when ``optimlab report`` wrote it into :data:`CLAIMS_DIR`
+    beside the page."""
     from ..study.store import DEFAULT_STORE
 
     where = Path(store) if store is not None else DEFAULT_STORE
     options.setdefault("claims", stored_claims(where))
+    folder = Path(path).parent / CLAIMS_DIR  # `optimlab report STUDY --out` there: the page links it
+    options.setdefault("claims_report", f"{CLAIMS_DIR}/index.html" if (folder / "index.html").is_file() else None)
+    options.setdefault("claims_report_dir", str(folder))
     options["store"] = str(where)
     Path(path).write_text(lesson_html(grids, sections, **options), encoding="utf-8")
     return Path(path)
+
+
+CLAIMS_DIR = "claims"
+"""The folder, beside the lesson page, where a claims report written by ``optimlab report`` is linked from it."""
 
 
 def stored_claims(store: Path) -> tuple[str, list[dict[str, Any]]] | None:

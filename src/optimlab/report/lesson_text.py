@@ -220,9 +220,11 @@ WORDS: dict[str, tuple[str, str]] = {
                     "{store}에 저장된 claims 연구가 아직 없습니다. `optimlab bench --claims`(약 2분)를 실행한 "
                     "뒤 이 페이지를 다시 만들면 경험칙별 판정이 여기에 나옵니다."),
     "claims_report": ("Each verdict at a short and a long budget, with its numbers, seeds and the figure that shows "
-                      "why: the claims report, `optimlab report {study} --store {store} --out optimlab-report`.",
+                      "why: the claims report, `optimlab report {study} --store {store} --out {out}` (this page "
+                      "links it once it is there).",
                       "짧은 예산과 긴 예산에서의 판정, 근거가 된 수치와 시드, 이유를 보여 주는 그림은 claims 보고서에 "
-                      "있습니다: `optimlab report {study} --store {store} --out optimlab-report --lang ko`."),
+                      "있습니다: `optimlab report {study} --store {store} --out {out} --lang ko` (보고서를 그 "
+                      "위치에 만들면 이 페이지에서 바로 연결됩니다)."),
     "claims_report_link": ("Each verdict at a short and a long budget, with its numbers and figure: the claims report",
                            "짧은 예산과 긴 예산에서의 판정, 수치와 그림: claims 보고서"),
     "verdict": ("verdict", "판정"),
