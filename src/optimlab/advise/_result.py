@@ -75,6 +75,8 @@ class AdviceResult:
     choice: dict[str, Any] = field(default_factory=dict)
     """How a tie in the final was settled: ``lead`` (best mean), ``pick``, ``tied`` labels, their state tensors
     ``lead_cost``/``pick_cost``, ``alpha`` and ``tolerance`` (empty when nothing tied with the best mean)."""
+    late_starter: str | None = None
+    """A candidate whose scan was flat and that had started learning by the refinement: kept for the final."""
     compute: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None
 
