@@ -3,8 +3,8 @@
 A short scan cannot rank a candidate that sits on a plateau for longer than the scan: its validation curve over
 the learning rates is flat, so its best scan rate is noise. Such a candidate is refined around its *largest
 stable* scan rate instead (the rate a plateau is left soonest at, as long as it does not blow up), and when the
-refinement shows it has left the plateau it keeps one place in the final, since a late start also means a
-score at S/2 that understates the score at S.
+refinement shows it has left the plateau (caught up at least half way with the leader) it keeps one place in the
+final, since a late start also means a score at S/2 that understates the score at S.
 """
 
 from __future__ import annotations
@@ -45,10 +45,19 @@ def largest_stable_lr(table: pd.DataFrame, name: str) -> float:
 
 
 def late_starter(scan: pd.DataFrame, refined: pd.DataFrame, flat: Sequence[str]) -> str | None:
-    """The best-ranked refinement row's candidate among the ``flat`` ones that left the plateau in the refinement
-    (validation loss below their scan's smallest-rate loss by more than the tolerance); None when none did."""
-    for row in refined.sort_values("rank").itertuples():
-        if row.candidate in flat and row.valid_loss < _base_loss(scan, str(row.candidate)) * (1 - _plan.FLAT_TOLERANCE):
+    """The best-ranked candidate among the ``flat`` ones that left the plateau in the refinement: its validation
+    loss fell below its scan's smallest-rate loss by at least :data:`~._plan.CATCH_UP` of the fall of the
+    refinement's leader (a slow learner far behind is not kept); None when none did."""
+    ranked = refined.sort_values("rank")
+    if not len(ranked):
+        return None
+    lead = ranked.iloc[0]
+    lead_drop = _base_loss(scan, str(lead["candidate"])) - float(lead["valid_loss"])
+    if not lead_drop > 0:
+        return None
+    for row in ranked.itertuples():
+        drop = _base_loss(scan, str(row.candidate)) - float(row.valid_loss)
+        if row.candidate in flat and drop >= _plan.CATCH_UP * lead_drop:
             return str(row.candidate)
     return None
 
