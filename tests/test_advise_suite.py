@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from optimlab.problems.suite import SEEN_BEFORE, SUITE, build, split_of
+from optimlab.problems.suite import SECOND_ROUND, SEEN_BEFORE, SUITE, build, split_of
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
@@ -35,6 +35,7 @@ def test_the_split_is_fixed_and_follows_its_rule() -> None:
         digest = int(hashlib.sha256(name.encode()).hexdigest(), 16)
         assert split_of(name) == ("dev" if name in SEEN_BEFORE or digest % 3 == 0 else "test")
     assert all(split_of(name) == "dev" for name in SEEN_BEFORE)  # what earlier rules saw is never a test
+    assert set(SECOND_ROUND) <= set(SUITE) and sum(SPLIT[n] == "test" for n in SECOND_ROUND) >= 3
 
 
 def test_every_suite_problem_builds_with_its_own_name() -> None:
