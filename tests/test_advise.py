@@ -368,3 +368,8 @@ def test_a_plateau_start_winner_reaches_the_final() -> None:
     assert sorted(refine["lr"]) == [0.316, 1.0, 3.16]
     assert result.late_starter == "gd" and ("gd", 1.0) in result.final_order
     assert result.winner is not None and result.winner.candidate.name == "gd"
+    assert "gd was on a plateau through the whole scan" in result.summary()
+    losers = result.losers()
+    behind = losers[losers["reason"] == "behind"]
+    gd_refined = float(refine[refine["lr"] == 1.0]["score"].iloc[0])
+    assert len(behind) and (behind["cut"] > gd_refined).all()  # the cut is a place won on the score
