@@ -9,6 +9,10 @@ candidate × half-decade learning rates widened until no best rate sits on an ed
 and the key's best (the grid's best by its own seeds), "Adam at 1e-3" and "AdamW at 1e-3" scored on ten fresh
 seeds (7000-7009).
 
+Test problems are reported by round too: the flat-scan rule (:mod:`optimlab.advise._plateau`) was made after
+the first round's test failure on deep-narrow-tanh was seen, so only the second round
+(:data:`optimlab.problems.suite.SECOND_ROUND`) is held out for it.
+
 For each problem the advisor runs ``advise(problem, budget=BUDGET, steps=S)`` (its own seeds: 1000+ to tune,
 0-2 to confirm); its pick then trains on the same ten fresh seeds. Regret = how much worse the pick's mean
 validation metric over the fresh seeds is than the key's best, in % of the best (accuracy: (best − pick) / best;

@@ -4,8 +4,11 @@
    population, on the same tuning seeds (1000, ...: paired, same initial weights and batches). A candidate whose
    best rate is an end of the scan, and strictly better than the next rate in, tries one decade further.
 2. **Refinement** — every candidate at its best scan rate and half a decade either side, S/2 steps. No
-   candidate is dropped on the short scan, so a slow starter (a plateau, a warm-up phase) keeps its chance.
-3. **Final** — the best configurations of the refinement (at least two candidates) train the full S steps on
+   candidate is dropped on the short scan, so a slow starter (a plateau, a warm-up phase) keeps its chance; one
+   whose scan is flat (still on a plateau at every rate) is refined around its largest stable rate instead
+   (:mod:`._plateau`).
+3. **Final** — the best configurations of the refinement (at least two candidates; the last place goes to a
+   flat-scan candidate that has since caught up half way with the leader) train the full S steps on
    fresh seeds (0, 1, ...; never used for tuning). The best mean validation score wins, unless a finalist the
    paired test cannot tell from it, within :data:`~._ranking.TIE_TOLERANCE`, keeps fewer optimizer-state
    tensors: then that cheaper one (:func:`~._ranking.record_final`).
