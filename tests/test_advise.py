@@ -316,3 +316,60 @@ def test_cli_bad_input_is_one_sentence_and_exit_2(problem_file: Path, tmp_path: 
     err = capsys.readouterr().err.strip()
     assert err.startswith("optimlab: error: ") and fragment in err
     assert "\n" not in err and "Traceback" not in err
+
+
+def _scan_table(losses: dict[str, list[float]]) -> object:
+    import pandas as pd
+
+    lrs = [1e-5, 1e-4, 1e-3, 0.01, 0.1, 1.0, 10.0]
+    return pd.DataFrame([{"candidate": c, "lr": lr, "valid_loss": v} for c, vs in losses.items()
+                         for lr, v in zip(lrs, vs, strict=True)])
+
+
+def test_a_flat_scan_is_refined_at_its_largest_stable_rate_and_a_late_starter_is_kept() -> None:
+    import pandas as pd
+
+    from optimlab.advise import _plateau
+
+    scan = _scan_table({
+        "gd": [1.386, 1.386, 1.386, 1.385, 1.388, 1.390, 24.0],  # on the plateau at every rate; 10 blows up
+        "adam": [1.386, 1.385, 1.38, 0.96, 1.5, 2.1, 39.0],  # learns at 0.01
+    })
+    assert _plateau.flat_scan(scan, "gd") and not _plateau.flat_scan(scan, "adam")
+    assert _plateau.largest_stable_lr(scan, "gd") == 1.0
+    refined = pd.DataFrame([
+        {"candidate": "adam", "lr": 0.01, "valid_loss": 0.75, "rank": 1},
+        {"candidate": "adam", "lr": 0.00316, "valid_loss": 0.76, "rank": 2},
+        {"candidate": "gd", "lr": 1.0, "valid_loss": 0.90, "rank": 3},
+        {"candidate": "gd", "lr": 0.316, "valid_loss": 1.38, "rank": 4},
+    ])
+    assert _plateau.late_starter(scan, refined, ["gd"]) == "gd"
+    still_flat = refined.assign(valid_loss=[0.75, 0.76, 1.38, 1.385])  # gd never left the plateau: no place kept
+    assert _plateau.late_starter(scan, still_flat, ["gd"]) is None
+    far_behind = refined.assign(valid_loss=[0.75, 0.76, 1.2, 1.3])  # learning, but under half the leader's fall
+    assert _plateau.late_starter(scan, far_behind, ["gd"]) is None
+    adam, gd = Candidate("adam"), Candidate("gd")
+    ordered = [(adam, 0.01), (adam, 0.00316), (gd, 1.0), (gd, 0.316)]
+    assert _plateau.keep_late_starter(ordered[:2], ordered, "gd") == [(adam, 0.01), (gd, 1.0)]
+    assert _plateau.keep_late_starter(ordered[:3], ordered, "gd") == ordered[:3]  # already a finalist
+    assert _plateau.keep_late_starter(ordered[:2], ordered, None) == ordered[:2]
+
+
+@pytest.mark.slow
+def test_a_plateau_start_winner_reaches_the_final() -> None:
+    """deep-narrow-tanh (a suite problem; the failure this rule was made for): full-batch GD is flat on the whole
+    scan, is refined at its largest stable rate 1 and kept for the final as a late starter, where it wins."""
+    from optimlab.problems.suite import build
+
+    problem, steps = build("deep-narrow-tanh")
+    result = advise(problem, steps=steps)
+    bracket = result.bracket
+    refine = bracket[(bracket["rung"] == 1) & (bracket["candidate"] == "gd")]
+    assert sorted(refine["lr"]) == [0.316, 1.0, 3.16]
+    assert result.late_starter == "gd" and ("gd", 1.0) in result.final_order
+    assert result.winner is not None and result.winner.candidate.name == "gd"
+    assert "gd was on a plateau through the whole scan" in result.summary()
+    losers = result.losers()
+    behind = losers[losers["reason"] == "behind"]
+    gd_refined = float(refine[refine["lr"] == 1.0]["score"].iloc[0])
+    assert len(behind) and (behind["cut"] > gd_refined).all()  # the cut is a place won on the score

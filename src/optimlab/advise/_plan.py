@@ -30,6 +30,13 @@ WIDEN = 2
 """Scan points reserved for widening: a candidate whose best scan rate is an end of the scan tries one decade
 further that way (up to this many extra points in all)."""
 FINALISTS = 4
+FLAT_TOLERANCE = 0.01
+"""A candidate's scan is flat when no rate lowered its validation loss by more than this fraction of the loss at
+the smallest rate; its largest stable rate is the largest whose loss rose by at most this fraction
+(:mod:`._plateau`)."""
+CATCH_UP = 0.5
+"""A flat-scan candidate has left its plateau by the refinement when its validation loss has fallen (from its
+smallest-rate scan loss) by at least this fraction of the refinement leader's fall: it then keeps a final place."""
 
 _SHAPES = ((2, 2, 4), (1, 2, 4), (1, 1, 4), (1, 1, 3), (1, 1, 2))
 """(scan seeds, refinement seeds, finalists), richest first."""

@@ -75,6 +75,8 @@ class AdviceResult:
     choice: dict[str, Any] = field(default_factory=dict)
     """How a tie in the final was settled: ``lead`` (best mean), ``pick``, ``tied`` labels, their state tensors
     ``lead_cost``/``pick_cost``, ``alpha`` and ``tolerance`` (empty when nothing tied with the best mean)."""
+    late_starter: str | None = None
+    """A candidate whose scan was flat and that had started learning by the refinement: kept for the final."""
     compute: list[dict[str, Any]] = field(default_factory=list)
     stopped: str | None = None
 
@@ -146,7 +148,8 @@ class AdviceResult:
         pick = self.winner.candidate.name
         tests = {t.b.split("@")[0]: t for t in self.tests}
         last_rung = self.bracket[self.bracket["rung"] == self.bracket["rung"].max()]
-        sent = last_rung[last_rung["promoted"]]["score"]
+        # the cut is the last place won on the score: a late starter's kept place (see _plateau) is not one
+        sent = last_rung[last_rung["promoted"] & (last_rung["candidate"] != self.late_starter)]["score"]
         cut = float(sent.min() if up else sent.max()) if len(sent) else math.nan
         for name in dict.fromkeys(self.bracket["candidate"]):
             if name == pick:

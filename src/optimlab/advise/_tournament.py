@@ -4,8 +4,11 @@
    population, on the same tuning seeds (1000, ...: paired, same initial weights and batches). A candidate whose
    best rate is an end of the scan, and strictly better than the next rate in, tries one decade further.
 2. **Refinement** — every candidate at its best scan rate and half a decade either side, S/2 steps. No
-   candidate is dropped on the short scan, so a slow starter (a plateau, a warm-up phase) keeps its chance.
-3. **Final** — the best configurations of the refinement (at least two candidates) train the full S steps on
+   candidate is dropped on the short scan, so a slow starter (a plateau, a warm-up phase) keeps its chance; one
+   whose scan is flat (still on a plateau at every rate) is refined around its largest stable rate instead
+   (:mod:`._plateau`).
+3. **Final** — the best configurations of the refinement (at least two candidates; the last place goes to a
+   flat-scan candidate that has since caught up half way with the leader) train the full S steps on
    fresh seeds (0, 1, ...; never used for tuning). The best mean validation score wins, unless a finalist the
    paired test cannot tell from it, within :data:`~._ranking.TIE_TOLERANCE`, keeps fewer optimizer-state
    tensors: then that cheaper one (:func:`~._ranking.record_final`).
@@ -40,7 +43,7 @@ from ..population import Trial
 from ..problems.base import Problem
 from ..registry import SETS, get_preset, resolve_set
 from ..training import batch_size_for
-from . import _plan
+from . import _plan, _plateau
 from ._plan import Budget, parse_budget, plan_tournament
 from ._ranking import finalists, record_final, score_rung, selection_rule
 from ._result import AdviceResult
@@ -345,16 +348,22 @@ def _tournament(problem: Problem, cands: list[Candidate], result: AdviceResult, 
         records = records + [dataclasses.replace(rec, config=rec.config + len(scan)) for rec in more.records]
         scan = scan + wider
         table = _stage(result, scan, records, rule, 0, plan.scan_steps)
-    # 2. The refinement: every candidate (none is dropped on a short run) around its best scan rate.
-    best = {c.name: _best_lr(table, c.name)[0] for c in cands}
+    # 2. The refinement: every candidate (none is dropped on a short run) around its best scan rate, or, when its
+    # scan is flat (it had not started learning), around its largest stable scan rate.
+    flat = [c.name for c in cands if _plateau.flat_scan(table, c.name)]
+    best = {c.name: _plateau.largest_stable_lr(table, c.name) if c.name in flat else _best_lr(table, c.name)[0]
+            for c in cands}
     _mark(result, 0, set(best.items()))
     refine = [(c, _rounded(best[c.name] * 10.0**o)) for c in cands for o in _plan.REFINE_OFFSETS]
     refine_seeds = [TUNE_SEEDS + s for s in range(plan.refine_seeds)]
     refined = runner.sweep(["refine"], [c.config(lr) for c, lr in refine], refine_seeds, plan.refine_steps,
                            ("valid",))
-    _stage(result, refine, refined.records, rule, 1, plan.refine_steps)
-    # 3. The final: the best configurations of the refinement, full length, on fresh seeds.
-    configs = finalists([refine[int(r.config)] for r in rank(refined.outcomes(), rule)], plan.finalists)
+    refined_table = _stage(result, refine, refined.records, rule, 1, plan.refine_steps)
+    # 3. The final: the best configurations of the refinement, and a flat-scan candidate that has since started
+    # learning (its S/2 score understates it), full length, on fresh seeds.
+    ordered = [refine[int(r.config)] for r in rank(refined.outcomes(), rule)]
+    result.late_starter = _plateau.late_starter(table, refined_table, flat)
+    configs = _plateau.keep_late_starter(finalists(ordered, plan.finalists), ordered, result.late_starter)
     _mark(result, 1, {(c.name, lr) for c, lr in configs})
     final = runner.sweep(["final"], [c.config(lr) for c, lr in configs], list(range(seeds)), run_steps,
                          ("valid", "test"), eval_every=max(1, run_steps // 20))

@@ -85,6 +85,8 @@ TEXT: Table = {
         "choice_cheaper": "{lead} has the best mean, but {pick} is tied with it (paired test p ≥ {alpha}, means "
                           "within {tol} %) and keeps {pick_cost} optimizer-state tensor(s) per parameter against "
                           "{lead_cost}: the tie goes to the cheaper one.",
+        "late": "{name} was on a plateau through the whole scan (flat at every rate), so it was refined at its "
+                "largest stable rate and, having started learning by then, kept a place in the final.",
         "lost_diverged": "{name} lost in the scan: it diverged at every learning rate.",
         "lost_flat": "{name} lost in the scan: no learning rate changed its validation {metric} in {steps} steps.",
         "lost_behind": "{name} lost in the {stage} ({steps} steps): its best, {score} at lr {lr}, ranked below the "
@@ -168,6 +170,8 @@ TEXT: Table = {
         "choice_cheaper": "평균은 {lead}이(가) 가장 좋지만 {pick}이(가) 동률이고(짝 검정 p ≥ {alpha}, "
                           "평균 차이 {tol} % 이내) 파라미터당 옵티마이저 상태 텐서가 {lead_cost}개가 아니라 "
                           "{pick_cost}개다: 동률이면 더 싼 쪽을 뽑는다.",
+        "late": "{name}은(는) 훑기 내내 정체 구간에 있었다(모든 학습률에서 평평). 그래서 발산하지 않은 가장 큰 "
+                "학습률 주변에서 다듬었고, 그때는 학습을 시작했기에 결승에 한 자리를 남겨 두었다.",
         "lost_diverged": "{name}: 훑기에서 탈락. 모든 학습률에서 발산했다.",
         "lost_flat": "{name}: 훑기에서 탈락. {steps} 스텝 동안 어떤 학습률도 검증 {metric}을(를) 바꾸지 못했다.",
         "lost_behind": "{name}: {stage}에서 탈락({steps} 스텝). 가장 좋은 값 {score}(학습률 {lr})이(가) 다음 단계로 "
@@ -270,6 +274,8 @@ def summary(result: Any, lang: str = "en") -> str:
                               match=match, steps=result.run_steps)
             lines.append(words("worse", who=who, test=name, p=f"{test.p:.3g}", speed=speed))
         lines.extend(_confidence(result, metric, words))
+    if getattr(result, "late_starter", None):
+        lines.append(words("late", name=result.late_starter))
     lines.extend(_lost(result, metric, words))
     by_phase: dict[str, int] = {}
     for part in result.compute:
