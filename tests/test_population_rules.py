@@ -154,9 +154,10 @@ def test_rule_on_population_equals_single_runs(name: str, flags: dict[str, Any],
     pop, singles = _run_population_and_singles(rule, hps, STEPS)
     # Muon's float32 Newton–Schulz: batched (bmm) and single (mm) float32 products take different BLAS kernels,
     # so they agree to float32 rounding, which the iteration amplifies along small singular values (slope a = 3.4
-    # at zero per step, a⁵ ≈ 480 over five): measured up to 2.8e-4 over 25 steps. A trial reading another's
-    # numbers would be off by O(1). In bfloat16 (the default) and float64 they agree to 1e-12.
-    tol = 1e-3 if flags.get("newton_schulz_dtype") == "float32" else 1e-12
+    # at zero per step, a⁵ ≈ 480 over five): measured up to 2.8e-4 over 25 steps on an Intel machine and 1.3e-3 on
+    # an AMD EPYC one (whose BLAS kernels differ more), so the bound is 1e-2. A trial reading another's numbers
+    # would be off by O(1). In bfloat16 (the default) and float64 they agree to 1e-12.
+    tol = 1e-2 if flags.get("newton_schulz_dtype") == "float32" else 1e-12
     for k in range(K):
         err = rel_error([pop[k]], [singles[k]])
         record_error("rule on [K,...] with tensor hypers vs K float runs (relative)", err)
