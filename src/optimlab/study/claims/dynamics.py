@@ -101,7 +101,12 @@ def claim_adagrad_stalls(trace: dict[str, Any], steps: int, shrink_ratio: float 
                        "supported": "both", "depends": "one of the two", "not supported": "neither"},
         "figure": {"kind": "lines", "title": "update size / early update size", "xlabel": "step",
                    "ylabel": "relative step size", "logy": True, "series": series},
-    }, ko={"summary": ko, "setup": f"{trace['problem']}, 각 옵티마이저를 튜닝한 학습률로 {steps} 스텝, 미니배치 "
+    }, ko={"summary": ko,
+           "thresholds": {"스텝이 줄어듦": f"AdaGrad의 후반/초반 스텝 크기 비율 < 다른 방법 중앙값의 {shrink_ratio}배",
+                         "학습이 멈춤": f"AdaGrad의 후반부 손실 감소 < 다른 방법 중앙값의 {stall_ratio}배",
+                         "지지됨": "둘 다", "조건부": "둘 중 하나", "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "업데이트 크기 / 초반 업데이트 크기", "xlabel": "스텝", "ylabel": "상대 스텝 크기"},
+           "setup": f"{trace['problem']}, 각 옵티마이저를 튜닝한 학습률로 {steps} 스텝, 미니배치 "
                                    f"{trace['batch']}. 스텝 크기 = ‖θ(t+1) − θ(t)‖(모든 파라미터)."})
 
 
@@ -184,7 +189,13 @@ def claim_momentum_zigzag(runs: dict[str, Any] | None = None, steps: int = 150, 
                        "not supported": "in neither"},
         "figure": {"kind": "lines", "title": "across-valley coordinate v over time", "xlabel": "step",
                    "ylabel": "v = (x − y)/√2", "series": series},
-    }, ko={"summary": ko, "setup": f"골짜기 곡면 ½(u² + 100 v²)에서 (-2.5, -1.5)부터 {steps} 스텝. 학습률은 "
+    }, ko={"summary": ko,
+           "thresholds": {"진동을 줄임": f"모멘텀의 골짜기 가로 이동 < GD의 {damp_ratio}배",
+                         "지지됨": "튜닝한 학습률과 같은 유효 스텝 모두에서 줄임", "조건부": "둘 중 하나에서",
+                         "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "시간에 따른 골짜기 가로 좌표 v", "xlabel": "스텝", "ylabel": "v = (x − y)/√2",
+                      "labels": {"momentum, equal step": "momentum, 같은 유효 스텝"}},
+           "setup": f"골짜기 곡면 ½(u² + 100 v²)에서 (-2.5, -1.5)부터 {steps} 스텝. 학습률은 "
                                    f"optimlab.compare의 "
                                    "공통 규칙으로 튜닝했고, '같은 스텝'은 모멘텀을 lr_GD × (1 − β)로 돌린 것입니다."})
 
@@ -276,7 +287,16 @@ def claim_batch_policies(measured: dict[str, Any], steps: int, slow_ratio: float
                        "supported": "all four", "depends": "some", "not supported": "none"},
         "figure": {"kind": "lines", "title": "validation loss vs wall time", "xlabel": "seconds (this machine)",
                    "ylabel": "validation loss", "series": series},
-    }, ko={"summary": ko, "setup": f"{measured['problem']}(훈련 예제 {measured['n_train']}개, 검증 손실은 검증 예제 "
+    }, ko={"summary": ko,
+           "thresholds": {"목표": f"검증 손실 최대 개선폭의 {target_fraction:.0%}",
+                         "GD가 느림": f"GD의 목표 도달 시간 > 미니배치의 {slow_ratio}배",
+                         "GD가 메모리를 많이 씀": f"GD의 바이트 수 > 미니배치의 {memory_ratio}배",
+                         "SGD가 잡음이 큼": f"SGD의 상대 손실 잡음 > 미니배치의 {noise_ratio}배",
+                         "미니배치가 균형을 맞춤": "미니배치가 목표에 가장 먼저 도달(10% 이내)",
+                         "지지됨": "넷 모두", "조건부": "일부", "지지되지 않음": "하나도 아님"},
+           "figure": {"title": "벽시계 시간에 따른 검증 손실", "xlabel": "초 (이 머신)", "ylabel": "검증 손실",
+                      "labels": {"target": "목표"}},
+           "setup": f"{measured['problem']}(훈련 예제 {measured['n_train']}개, 검증 손실은 검증 예제 "
                                    f"{measured['n_valid']}개 전체). 정책마다 학습률을 튜닝한 뒤 "
                                    f"따로 {steps} 스텝 돌렸습니다. "
                                    "벽시계 시간 = 스텝 수 × 여기서 잰 스텝당 시간(스레드 1개, 번갈아 20 스텝씩 5회 중 "

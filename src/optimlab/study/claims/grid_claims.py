@@ -93,7 +93,13 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
                        "not supported": "neither"},
         "figure": {"kind": "lines", "title": "quality at the default lr", "xlabel": "problem", "ylabel": "q (1 = best)",
                    "xticklabels": names, "series": series},
-    }, ko={"summary": ko, "setup": f"모든 옵티마이저를 프리셋 기본 학습률과 학습률 격자로 {_steps_text(runs)} 스텝 "
+    }, ko={"summary": ko,
+           "thresholds": {"좋은 실행": f"q ≥ {GOOD_Q}", "지지됨": "Adam의 기본값이 모든 문제에서 좋음",
+                         "조건부": "기본값이 문제의 절반 이상에서 좋거나, 튜닝한 Adam이 모든 문제에서 좋음",
+                         "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "기본 학습률에서의 품질", "xlabel": "문제", "ylabel": "q (1 = 최선)",
+                      "labels": {f"{o} (default lr)": f"{o} (기본 학습률)" for o in CLASSIC}},
+           "setup": f"모든 옵티마이저를 프리셋 기본 학습률과 학습률 격자로 {_steps_text(runs)} 스텝 "
                                    f"돌렸습니다. "
                                    "q는 그 문제에서 어떤 실행이든 도달한 최대 검증 손실 개선폭 대비 비율입니다(짧은 "
                                    "예산은 큰 "
@@ -153,7 +159,13 @@ def claim_sparse_adaptive(
         "figure": {"kind": "lines", "title": "tuned validation loss vs density",
                    "xlabel": "fraction of features present",
                    "ylabel": "validation loss", "logx": True, "series": series},
-    }, ko={"summary": ko, "setup": "거듭제곱 법칙 특성 빈도의 sparse-logreg를 여러 지수로 만들고, 각 옵티마이저의 "
+    }, ko={"summary": ko,
+           "thresholds": {"한 수준에서 적응형이 이김": f"튜닝한 검증 손실이 {gap_min:.0%}보다 더 낮음",
+                         "지지됨": "모든 수준에서 이기고, 격차가 가장 조밀한 곳보다 가장 희소한 곳에서 더 큼",
+                         "조건부": "일부 수준에서 이김", "지지되지 않음": "어느 수준에서도 못 이김"},
+           "figure": {"title": "밀도에 따른 튜닝한 검증 손실", "xlabel": "존재하는 특성의 비율",
+                      "ylabel": "검증 손실"},
+           "setup": "거듭제곱 법칙 특성 빈도의 sparse-logreg를 여러 지수로 만들고, 각 옵티마이저의 "
                                    "학습률을 격자에서 튜닝해 {minibatch, momentum} 중 최선과 "
                                    "{adagrad, rmsprop, adam} 중 최선을 비교했습니다." + _data_text(runs, "ko")})
 
@@ -205,7 +217,12 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
                        "depends": "good on some", "not supported": "good on none"},
         "figure": {"kind": "lines", "title": "worst q over problems at one lr", "xlabel": "learning rate",
                    "ylabel": "worst-case q (clipped at -0.5)", "logx": True, "series": series},
-    }, ko={"summary": ko, "setup": f"모든 문제에서 학습률 격자를 {_steps_text(runs)} 스텝 돌리고, 옵티마이저와 "
+    }, ko={"summary": ko,
+           "thresholds": {"좋음": f"lr = 1에서 q ≥ {GOOD_Q}", "지지됨": "모든 문제에서 좋음",
+                         "조건부": "일부 문제에서 좋음", "지지되지 않음": "어느 문제에서도 좋지 않음"},
+           "figure": {"title": "한 학습률에서 문제들 중 최악의 q", "xlabel": "학습률",
+                      "ylabel": "최악의 q (-0.5에서 자름)"},
+           "setup": f"모든 문제에서 학습률 격자를 {_steps_text(runs)} 스텝 돌리고, 옵티마이저와 "
                                    "학습률마다 문제들 중 가장 나쁜 q를 봤습니다(모든 문제에 학습률 하나)."
                                    + _data_text(runs, "ko")})
 
@@ -282,7 +299,11 @@ def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1,
                        "supported": "on every problem", "depends": "on some", "not supported": "on none"},
         "figure": {"kind": "lines", "title": "tuned q of the three", "xlabel": "problem", "ylabel": "q (1 = best)",
                    "xticklabels": names, "series": series},
-    }, ko={"summary": ko, "setup": f"세 방법 각각 격자에서 튜닝한 학습률로 {_steps_text(runs)} 스텝, 시드에 걸친 "
+    }, ko={"summary": ko,
+           "thresholds": {"거의 같음": f"(튜닝한 손실의 최대 − 최소) ≤ {same_gap} × (L0 − L*)",
+                         "지지됨": "모든 문제에서", "조건부": "일부 문제에서", "지지되지 않음": "어느 문제에서도 아님"},
+           "figure": {"title": "세 방법의 튜닝한 q", "xlabel": "문제", "ylabel": "q (1 = 최선)"},
+           "setup": f"세 방법 각각 격자에서 튜닝한 학습률로 {_steps_text(runs)} 스텝, 시드에 걸친 "
                                    "중앙값." + _data_text(runs, "ko")})
 
 
@@ -330,6 +351,13 @@ def claim_adam_vs_rmsprop_sparse(runs: Mapping[float, GridRun], density: Mapping
         "figure": {"kind": "lines", "title": "tuned validation loss vs density",
                    "xlabel": "fraction of features present",
                    "ylabel": "validation loss", "logx": True, "series": series},
-    }, ko={"summary": ko, "setup": "거듭제곱 법칙으로 특성 빈도가 정해지는 sparse-logreg를 여러 지수로 만들고, "
+    }, ko={"summary": ko,
+           "thresholds": {"Adam이 앞섬": f"튜닝한 손실이 {gap_min:.0%}보다 더 낮음",
+                         "격차가 커짐": f"가장 희소한 곳의 격차가 가장 조밀한 곳보다 {gap_min:.0%}p 넘게 큼",
+                         "지지됨": "가장 희소한 곳에서 앞서고 격차도 커짐", "조건부": "둘 중 하나",
+                         "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "밀도에 따른 튜닝한 검증 손실", "xlabel": "존재하는 특성의 비율",
+                      "ylabel": "검증 손실"},
+           "setup": "거듭제곱 법칙으로 특성 빈도가 정해지는 sparse-logreg를 여러 지수로 만들고, "
                                    "RMSProp와 "
                                    "Adam을 각자 튜닝한 학습률로 돌렸습니다. 검증 손실(시드에 걸친 중앙값 ± 표준편차)."})

@@ -55,7 +55,13 @@ def claim_adam_decomposition(diffs: Mapping[str, float], tol: float = 1e-12) -> 
         "figure": {"kind": "bars", "title": "largest relative difference (log10)", "xlabel": "identity",
                    "ylabel": "log10 relative difference",
                    "series": {k: {"x": [0], "y": [math.log10(max(diffs[k], 1e-17))]} for k in checks}},
-    }, ko={"summary": ko, "setup": f"같은 무작위 그래디언트 {steps} 스텝(크기가 네 자릿수에 걸친 64개 좌표)에 규칙들을 "
+    }, ko={"summary": ko,
+           "thresholds": {"항등식 성립": f"최대 상대 차이 ≤ {tol:g}", "지지됨": "네 항등식 모두 성립",
+                         "조건부": "일부만 성립", "지지되지 않음": "하나도 성립하지 않음"},
+           "figure": {"title": "최대 상대 차이 (log10)", "xlabel": "항등식", "ylabel": "log10 상대 차이",
+                      "labels": {"second moment": "2차 모멘트", "first moment": "1차 모멘트",
+                                 "bias-corrected step": "편향 보정 스텝", "beta1=0 vs RMSProp": "beta1=0 대 RMSProp"}},
+           "setup": f"같은 무작위 그래디언트 {steps} 스텝(크기가 네 자릿수에 걸친 64개 좌표)에 규칙들을 "
                                    "float64로 나란히 적용했습니다. SGD의 모멘텀 버퍼는 0에서 시작합니다."})
 
 
@@ -119,7 +125,14 @@ def claim_adadelta_cost(costs: Mapping[str, Any], step_ratio: float = 1.5, state
                        "supported": f"step ≥ {2 * step_ratio}× or state ≥ {2 * state_ratio}× Adam's",
                        "depends": "in between"},
         "figure": {"kind": "bars", "title": "milliseconds per call", "xlabel": "", "ylabel": "ms", "series": series},
-    }, ko={"summary": ko, "setup": f"파라미터 {costs['params']:,}개의 tanh MLP, 배치 64, torch 스레드 1개. 각 "
+    }, ko={"summary": ko,
+           "thresholds": {"Adam만큼 가벼움": f"학습 스텝 < Adam의 {step_ratio}배이고 상태 < Adam의 {state_ratio}배",
+                         "지지되지 않음(오해)": "Adam만큼 가벼움",
+                         "지지됨": f"스텝 ≥ Adam의 {2 * step_ratio}배 또는 상태 ≥ Adam의 {2 * state_ratio}배",
+                         "조건부": "그 사이"},
+           "figure": {"title": "호출 한 번당 밀리초", "xlabel": "", "ylabel": "ms",
+                      "labels": {"gradient": "그래디언트", "Hessian-vector product": "헤세 행렬-벡터 곱"}},
+           "setup": f"파라미터 {costs['params']:,}개의 tanh MLP, 배치 64, torch 스레드 1개. 각 "
                                    f"옵티마이저의 "
                                    "step()을 번갈아 재고(10 스텝씩 5회 중 최선), 상태는 한 스텝 뒤에 셌습니다. 같은 "
                                    "모델에서 "
@@ -169,7 +182,12 @@ def claim_adam_memory(costs: Mapping[str, Any], curvature_fraction: float = 0.01
                        "supported": "both", "depends": "only next to second order", "not supported": "neither"},
         "figure": {"kind": "bars", "title": "state bytes per parameter", "xlabel": "", "ylabel": "bytes",
                    "series": series},
-    }, ko={"summary": ko, "setup": f"float32 파라미터 {n:,}개에서 한 스텝 뒤 드롭인 클래스의 옵티마이저 상태를 "
+    }, ko={"summary": ko,
+           "thresholds": {"2차 방법에 비하면 가벼움": f"상태 < P×P 행렬의 {curvature_fraction:.0%}",
+                         "1차 방법 중에서도 가벼움": "상태 ≤ 고전 옵티마이저들의 중앙값",
+                         "지지됨": "둘 다", "조건부": "2차 방법에 비해서만", "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "파라미터당 상태 바이트", "xlabel": "", "ylabel": "바이트"},
+           "setup": f"float32 파라미터 {n:,}개에서 한 스텝 뒤 드롭인 클래스의 옵티마이저 상태를 "
                                    f"셌습니다."})
 
 
@@ -216,7 +234,13 @@ def claim_sgd_variance(noise: Mapping[str, Mapping[int, float]], single: int = 1
                        "supported": "high on every problem", "depends": "on some", "not supported": "on none"},
         "figure": {"kind": "lines", "title": "log10 noise/signal of a batch gradient", "xlabel": "problem",
                    "ylabel": "log10 (noise / signal)", "xticklabels": names, "series": series},
-    }, ko={"summary": ko, "setup": "미니배치 SGD로 도달한 파라미터에서 배치 크기마다 무작위 배치 32개를 뽑았습니다. "
+    }, ko={"summary": ko,
+           "thresholds": {"높음": f"예제 하나의 잡음/신호 > {high}이고 미니배치의 {ratio}배 초과",
+                          "지지됨": "모든 문제에서 높음", "조건부": "일부 문제에서",
+                          "지지되지 않음": "어느 문제에서도 아님"},
+           "figure": {"title": "배치 그래디언트의 log10 잡음/신호", "xlabel": "문제", "ylabel": "log10 (잡음 / 신호)",
+                      "labels": {"one example (SGD)": "예제 하나 (SGD)", "mini-batch": "미니배치"}},
+           "setup": "미니배치 SGD로 도달한 파라미터에서 배치 크기마다 무작위 배치 32개를 뽑았습니다. "
                                    "잡음/신호 = E‖g_B − g‖² / ‖g‖²이고 g는 훈련 세트 전체의 그래디언트입니다."})
 
 
@@ -254,7 +278,14 @@ def claim_momentum_escapes(deep: Mapping[str, Sequence[bool]], margin: float = 0
                        "not supported": "in neither"},
         "figure": {"kind": "bars", "title": "runs ending in the deep well", "xlabel": "", "ylabel": "fraction",
                    "series": series},
-    }, ko={"summary": ko, "setup": "두 우물 곡면(x ≈ 1의 얕은 우물, x ≈ −1의 깊은 우물)에서 얕은 쪽의 여러 출발점 × "
+    }, ko={"summary": ko,
+           "thresholds": {"탈출함": f"깊은 우물에서 끝난 비율 ≥ GD의 비율 + {margin:.0%}p",
+                         "지지됨": "같은 학습률과 같은 유효 스텝 모두에서", "조건부": "둘 중 하나에서",
+                         "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "깊은 우물에서 끝난 실행", "xlabel": "", "ylabel": "비율",
+                      "labels": {"momentum, same lr": "momentum, 같은 학습률",
+                                 "momentum, equal step": "momentum, 같은 유효 스텝"}},
+           "setup": "두 우물 곡면(x ≈ 1의 얕은 우물, x ≈ −1의 깊은 우물)에서 얕은 쪽의 여러 출발점 × "
                                    "여러 GD "
                                    "학습률로 돌렸습니다. 모멘텀(β = 0.9)은 같은 학습률과 lr × (1 − β) 두 가지로 "
                                    "돌렸습니다."})
