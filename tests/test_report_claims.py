@@ -44,8 +44,8 @@ def test_claims_prose_is_korean_in_the_korean_report(tmp_path: Path) -> None:
     assert "The verdict changes" not in html
 
 
-def test_the_korean_report_uses_the_claims_korean_labels_and_falls_back_to_english(tmp_path: Path,
-                                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_korean_report_uses_the_claims_korean_labels_else_english(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """Numbers, thresholds and figure words come from ``evidence["ko"]`` where the study wrote them; a study stored
     before it did (no Korean labels) still renders, in English."""
     import optimlab.report.study_tables as T
