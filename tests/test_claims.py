@@ -167,12 +167,14 @@ def test_tiny_claims_study_stores_every_verdict_per_budget(tmp_path: Path, monke
         ko = evidence["ko"]
         assert _hangul(ko["figure"]["title"]) and set(ko["figure"]) >= {"xlabel", "ylabel"}
         assert len(ko["thresholds"]) == len(evidence["thresholds"])
+        assert len(ko["numbers"]) == len(evidence["numbers"]) and all(_hangul(k) for k in ko["numbers"])
         assert all(_hangul(f"{k} {v}") for k, v in ko["thresholds"].items())
     html = claims_html(stored.claims, tmp_path, {}, "ko")
     for _, row in stored.claims.iterrows():  # the Korean report shows each claim's Korean figure title and rule
         ko = row["evidence"]["ko"]
         assert f'-figure">{escape(ko["figure"]["title"])}</a>' in html
         assert all(f"<li>{escape(k)}: {escape(v)}</li>" in html for k, v in ko["thresholds"].items())
+        assert all(f"<tr><td>{escape(k)}</td>" in html for k in ko["numbers"])
     assert 'ul lang="en"' not in html
     assert str(result).count("\n") >= C.N_CLAIMS + 1
 

@@ -161,10 +161,10 @@ def _gt(a: float, b: float) -> bool:
     return math.isfinite(a) and (not math.isfinite(b) or a > b)
 
 
-def _best_name(qs: Mapping[str, float], exclude: str | None = None) -> str:
+def _best_name(qs: Mapping[str, float], exclude: str | None = None, lang: str = "en") -> str:
     cands = {o: q for o, q in qs.items() if o != exclude and math.isfinite(q)}
     if not cands:
-        return "none finished"
+        return "끝난 실행 없음" if lang == "ko" else "none finished"
     o = max(cands, key=lambda k: cands[k])
     return f"{o} (q={cands[o]:.3f})"
 
