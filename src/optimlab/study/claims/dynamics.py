@@ -162,7 +162,8 @@ def claim_momentum_zigzag(runs: dict[str, Any] | None = None, steps: int = 150, 
                   "모멘텀 같은 유효 스텝 학습률": _num(lr_gd * (1 - beta)),
                   "GD 골짜기 가로 이동": _num(z[0]), "모멘텀(튜닝) 가로 이동": _num(z[1]),
                   "모멘텀(같은 유효 스텝) 가로 이동": _num(z_same)}
-    numbers_ko |= {f"최종 손실, {k.replace('(equal step)', '(같은 유효 스텝)')}": _num(v) for k, v in loss_end.items()}
+    runs_ko = {"gd": "gd", "momentum (tuned)": "momentum(튜닝)", "momentum (equal step)": "momentum(같은 유효 스텝)"}
+    numbers_ko |= {f"최종 손실, {runs_ko.get(k, k)}": _num(v) for k, v in loss_end.items()}
     if tuned_damps and same_damps:
         verdict = "supported"
         summary = (f"Momentum crossed the valley far less: {z[1]:.1f} (tuned) and {z_same:.1f} (same effective step) "
