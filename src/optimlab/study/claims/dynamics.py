@@ -111,7 +111,7 @@ def claim_adagrad_stalls(trace: dict[str, Any], steps: int, shrink_ratio: float 
                          "지지됨": "둘 다", "조건부": "둘 중 하나", "지지되지 않음": "둘 다 아님"},
            "figure": {"title": "업데이트 크기 / 초반 업데이트 크기", "xlabel": "스텝", "ylabel": "상대 스텝 크기"},
            "setup": f"{trace['problem']}, 각 옵티마이저를 튜닝한 학습률로 {steps} 스텝, 미니배치 "
-                                   f"{trace['batch']}. 스텝 크기 = ‖θ(t+1) − θ(t)‖(모든 파라미터)."})
+                     f"{trace['batch']}. 스텝 크기 = ‖θ(t+1) − θ(t)‖(모든 파라미터)."})
 
 
 def ravine_runs(steps: int = 150) -> dict[str, Any]:
@@ -206,8 +206,8 @@ def claim_momentum_zigzag(runs: dict[str, Any] | None = None, steps: int = 150, 
            "figure": {"title": "시간에 따른 골짜기 가로 좌표 v", "xlabel": "스텝", "ylabel": "v = (x − y)/√2",
                       "labels": {"momentum, equal step": "momentum, 같은 유효 스텝"}},
            "setup": f"골짜기 곡면 ½(u² + 100 v²)에서 (-2.5, -1.5)부터 {steps} 스텝. 학습률은 "
-                                   f"optimlab.compare의 "
-                                   "공통 규칙으로 튜닝했고, '같은 스텝'은 모멘텀을 lr_GD × (1 − β)로 돌린 것입니다."})
+                     f"optimlab.compare의 "
+                     "공통 규칙으로 튜닝했고, '같은 스텝'은 모멘텀을 lr_GD × (1 − β)로 돌린 것입니다."})
 
 
 def batch_policy_runs(problem: Problem, steps: int, grid: Sequence[float] = (0.01, 0.0316, 0.1, 0.316, 1.0),
@@ -316,11 +316,11 @@ def claim_batch_policies(measured: dict[str, Any], steps: int, slow_ratio: float
            "figure": {"title": "벽시계 시간에 따른 검증 손실", "xlabel": "초 (이 머신)", "ylabel": "검증 손실",
                       "labels": {"target": "목표"}},
            "setup": f"{measured['problem']}(훈련 예제 {measured['n_train']}개, 검증 손실은 검증 예제 "
-                                   f"{measured['n_valid']}개 전체). 정책마다 학습률을 튜닝한 뒤 "
-                                   f"따로 {steps} 스텝 돌렸습니다. "
-                                   "벽시계 시간 = 스텝 수 × 여기서 잰 스텝당 시간(스레드 1개, 번갈아 20 스텝씩 5회 중 "
-                                   "최선). "
-                                   "메모리 = 엔진이 센 실행당 바이트."})
+                     f"{measured['n_valid']}개 전체). 정책마다 학습률을 튜닝한 뒤 "
+                     f"따로 {steps} 스텝 돌렸습니다. "
+                     "벽시계 시간 = 스텝 수 × 여기서 잰 스텝당 시간(스레드 1개, 번갈아 20 스텝씩 5회 중 "
+                     "최선). "
+                     "메모리 = 엔진이 센 실행당 바이트."})
 
 
 PARTS_KO = {"GD slow": "GD가 느림", "GD memory-hungry": "GD가 메모리를 많이 씀", "SGD noisy": "SGD의 잡음이 큼",

@@ -106,10 +106,10 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
            "figure": {"title": "기본 학습률에서의 품질", "xlabel": "문제", "ylabel": "q (1 = 최선)",
                       "labels": {f"{o} (default lr)": f"{o} (기본 학습률)" for o in CLASSIC}},
            "setup": f"모든 옵티마이저를 프리셋 기본 학습률과 학습률 격자로 {_steps_text(runs)} 스텝 "
-                                   f"돌렸습니다. "
-                                   "q는 그 문제에서 어떤 실행이든 도달한 최대 검증 손실 개선폭 대비 비율입니다(짧은 "
-                                   "예산은 큰 "
-                                   "학습률에 유리합니다)." + _data_text(runs, "ko")})
+                     f"돌렸습니다. "
+                     "q는 그 문제에서 어떤 실행이든 도달한 최대 검증 손실 개선폭 대비 비율입니다(짧은 "
+                     "예산은 큰 "
+                     "학습률에 유리합니다)." + _data_text(runs, "ko")})
 
 
 def claim_sparse_adaptive(
@@ -175,8 +175,8 @@ def claim_sparse_adaptive(
            "figure": {"title": "밀도에 따른 튜닝한 검증 손실", "xlabel": "존재하는 특성의 비율",
                       "ylabel": "검증 손실"},
            "setup": "거듭제곱 법칙 특성 빈도의 sparse-logreg를 여러 지수로 만들고, 각 옵티마이저의 "
-                                   "학습률을 격자에서 튜닝해 {minibatch, momentum} 중 최선과 "
-                                   "{adagrad, rmsprop, adam} 중 최선을 비교했습니다." + _data_text(runs, "ko")})
+                     "학습률을 격자에서 튜닝해 {minibatch, momentum} 중 최선과 "
+                     "{adagrad, rmsprop, adam} 중 최선을 비교했습니다." + _data_text(runs, "ko")})
 
 
 def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
@@ -236,8 +236,8 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
            "figure": {"title": "한 학습률에서 문제들 중 최악의 q", "xlabel": "학습률",
                       "ylabel": "최악의 q (-0.5에서 자름)"},
            "setup": f"모든 문제에서 학습률 격자를 {_steps_text(runs)} 스텝 돌리고, 옵티마이저와 "
-                                   "학습률마다 문제들 중 가장 나쁜 q를 봤습니다(모든 문제에 학습률 하나)."
-                                   + _data_text(runs, "ko")})
+                     "학습률마다 문제들 중 가장 나쁜 q를 봤습니다(모든 문제에 학습률 하나)."
+                     + _data_text(runs, "ko")})
 
 
 ALIKE = ("adadelta", "rmsprop", "adam")
@@ -323,7 +323,7 @@ def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1,
                          "지지됨": "모든 문제에서", "조건부": "일부 문제에서", "지지되지 않음": "어느 문제에서도 아님"},
            "figure": {"title": "세 방법의 튜닝한 q", "xlabel": "문제", "ylabel": "q (1 = 최선)"},
            "setup": f"세 방법 각각 격자에서 튜닝한 학습률로 {_steps_text(runs)} 스텝, 시드에 걸친 "
-                                   "중앙값." + _data_text(runs, "ko")})
+                     "중앙값." + _data_text(runs, "ko")})
 
 
 def claim_adam_vs_rmsprop_sparse(runs: Mapping[float, GridRun], density: Mapping[float, float],
@@ -380,5 +380,5 @@ def claim_adam_vs_rmsprop_sparse(runs: Mapping[float, GridRun], density: Mapping
            "figure": {"title": "밀도에 따른 튜닝한 검증 손실", "xlabel": "존재하는 특성의 비율",
                       "ylabel": "검증 손실"},
            "setup": "거듭제곱 법칙으로 특성 빈도가 정해지는 sparse-logreg를 여러 지수로 만들고, "
-                                   "RMSProp와 "
-                                   "Adam을 각자 튜닝한 학습률로 돌렸습니다. 검증 손실(시드에 걸친 중앙값 ± 표준편차)."})
+                     "RMSProp와 "
+                     "Adam을 각자 튜닝한 학습률로 돌렸습니다. 검증 손실(시드에 걸친 중앙값 ± 표준편차)."})

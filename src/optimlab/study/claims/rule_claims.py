@@ -67,7 +67,7 @@ def claim_adam_decomposition(diffs: Mapping[str, float], tol: float = 1e-12) -> 
                       "labels": {"second moment": "2차 모멘트", "first moment": "1차 모멘트",
                                  "bias-corrected step": "편향 보정 스텝", "beta1=0 vs RMSProp": "beta1=0 대 RMSProp"}},
            "setup": f"같은 무작위 그래디언트 {steps} 스텝(크기가 네 자릿수에 걸친 64개 좌표)에 규칙들을 "
-                                   "float64로 나란히 적용했습니다. SGD의 모멘텀 버퍼는 0에서 시작합니다."})
+                     "float64로 나란히 적용했습니다. SGD의 모멘텀 버퍼는 0에서 시작합니다."})
 
 
 def claim_adadelta_cost(costs: Mapping[str, Any], step_ratio: float = 1.5, state_ratio: float = 1.25) -> Claim:
@@ -146,10 +146,10 @@ def claim_adadelta_cost(costs: Mapping[str, Any], step_ratio: float = 1.5, state
            "figure": {"title": "호출 한 번당 밀리초", "xlabel": "", "ylabel": "ms",
                       "labels": {"gradient": "그래디언트", "Hessian-vector product": "헤세 행렬-벡터 곱"}},
            "setup": f"파라미터 {costs['params']:,}개의 tanh MLP, 배치 64, torch 스레드 1개. 각 "
-                                   f"옵티마이저의 "
-                                   "step()을 번갈아 재고(10 스텝씩 5회 중 최선), 상태는 한 스텝 뒤에 셌습니다. 같은 "
-                                   "모델에서 "
-                                   "그래디언트와 헤시안-벡터 곱(이중 역전파)도 쟀습니다."})
+                     f"옵티마이저의 "
+                     "step()을 번갈아 재고(10 스텝씩 5회 중 최선), 상태는 한 스텝 뒤에 셌습니다. 같은 "
+                     "모델에서 "
+                     "그래디언트와 헤시안-벡터 곱(이중 역전파)도 쟀습니다."})
 
 
 def claim_adam_memory(costs: Mapping[str, Any], curvature_fraction: float = 0.01) -> Claim:
@@ -204,7 +204,7 @@ def claim_adam_memory(costs: Mapping[str, Any], curvature_fraction: float = 0.01
                          "지지됨": "둘 다", "조건부": "2차 방법에 비해서만", "지지되지 않음": "둘 다 아님"},
            "figure": {"title": "파라미터당 상태 바이트", "xlabel": "", "ylabel": "바이트"},
            "setup": f"float32 파라미터 {n:,}개에서 한 스텝 뒤 드롭인 클래스의 옵티마이저 상태를 "
-                                   f"셌습니다."})
+                     f"셌습니다."})
 
 
 def claim_sgd_variance(noise: Mapping[str, Mapping[int, float]], single: int = 1, high: float = 1.0,
@@ -259,7 +259,7 @@ def claim_sgd_variance(noise: Mapping[str, Mapping[int, float]], single: int = 1
            "figure": {"title": "배치 그래디언트의 log10 잡음/신호", "xlabel": "문제", "ylabel": "log10 (잡음 / 신호)",
                       "labels": {"one example (SGD)": "예제 하나 (SGD)", "mini-batch": "미니배치"}},
            "setup": "미니배치 SGD로 도달한 파라미터에서 배치 크기마다 무작위 배치 32개를 뽑았습니다. "
-                                   "잡음/신호 = E‖g_B − g‖² / ‖g‖²이고 g는 훈련 세트 전체의 그래디언트입니다."})
+                     "잡음/신호 = E‖g_B − g‖² / ‖g‖²이고 g는 훈련 세트 전체의 그래디언트입니다."})
 
 
 def claim_momentum_escapes(deep: Mapping[str, Sequence[bool]], margin: float = 0.2) -> Claim:
@@ -307,6 +307,6 @@ def claim_momentum_escapes(deep: Mapping[str, Sequence[bool]], margin: float = 0
                       "labels": {"momentum, same lr": "momentum, 같은 학습률",
                                  "momentum, equal step": "momentum, 같은 유효 스텝"}},
            "setup": "두 우물 곡면(x ≈ 1의 얕은 우물, x ≈ −1의 깊은 우물)에서 얕은 쪽의 여러 출발점 × "
-                                   "여러 GD "
-                                   "학습률로 돌렸습니다. 모멘텀(β = 0.9)은 같은 학습률과 lr × (1 − β) 두 가지로 "
-                                   "돌렸습니다."})
+                     "여러 GD "
+                     "학습률로 돌렸습니다. 모멘텀(β = 0.9)은 같은 학습률과 lr × (1 − β) 두 가지로 "
+                     "돌렸습니다."})
