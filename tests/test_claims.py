@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ from optimlab.engine import Config
 from optimlab.errors import UserError
 from optimlab.population import Trial
 from optimlab.problems.catalog import get_problem
+from optimlab.report.study_tables import claims_html
 from optimlab.study import claims as C
 from optimlab.study.results import load_results
 from optimlab.training import BatchStream
@@ -162,6 +164,18 @@ def test_tiny_claims_study_stores_every_verdict_per_budget(tmp_path: Path, monke
         assert len(evidence["budgets"]) == 2 and all(b["verdict"] in VERDICTS for b in evidence["budgets"])
         assert evidence["ko"]["name"] and evidence["ko"]["summary"] and evidence["ko"]["setup"]
         assert any("\uac00" <= ch <= "\ud7a3" for ch in evidence["ko"]["summary"])  # written in Hangul
+        ko = evidence["ko"]
+        assert _hangul(ko["figure"]["title"]) and set(ko["figure"]) >= {"xlabel", "ylabel"}
+        assert len(ko["thresholds"]) == len(evidence["thresholds"])
+        assert len(ko["numbers"]) == len(evidence["numbers"]) and all(_hangul(k) for k in ko["numbers"])
+        assert all(_hangul(f"{k} {v}") for k, v in ko["thresholds"].items())
+    html = claims_html(stored.claims, tmp_path, {}, "ko")
+    for _, row in stored.claims.iterrows():  # the Korean report shows each claim's Korean figure title and rule
+        ko = row["evidence"]["ko"]
+        assert f'-figure">{escape(ko["figure"]["title"])}</a>' in html
+        assert all(f"<li>{escape(k)}: {escape(v)}</li>" in html for k, v in ko["thresholds"].items())
+        assert all(f"<tr><td>{escape(k)}</td>" in html for k in ko["numbers"])
+    assert 'ul lang="en"' not in html
     assert str(result).count("\n") >= C.N_CLAIMS + 1
 
 
@@ -190,3 +204,7 @@ def test_bench_claims_passes_budget_and_seeds(tmp_path: Path, monkeypatch: pytes
     assert seen["executor"] is None  # --backend auto: the engine chooses per problem
     assert main(["bench", "--claims", "--backend", "per-trial", "--store", store]) == 0
     assert getattr(seen["executor"], "name", None) == "per-trial"  # the CLI's backend reaches every sweep
+
+
+def _hangul(text: str) -> bool:
+    return any("\uac00" <= ch <= "\ud7a3" for ch in str(text))

@@ -44,6 +44,32 @@ def test_claims_prose_is_korean_in_the_korean_report(tmp_path: Path) -> None:
     assert "The verdict changes" not in html
 
 
+def test_korean_report_uses_the_claims_korean_labels_else_english(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Numbers, thresholds and figure words come from ``evidence["ko"]`` where the study wrote them; a study stored
+    before it did (no Korean labels) still renders, in English."""
+    import optimlab.report.study_tables as T
+
+    drawn: list[object] = []
+    real = T.claim_png
+    monkeypatch.setattr(T, "claim_png", lambda *a: drawn.append(a[4]) or real(*a))
+    old = stored_claim()
+    html = claims_html(pd.DataFrame([old]), tmp_path, {}, "ko")
+    assert '<ul lang="en"><li>good run: q &gt;= 0.9</li>' in html and "<td>[600 steps] q</td>" in html
+    assert 'figure">quality (600 steps)</a>' in html and drawn[-1] == {}
+    new = stored_claim()
+    evidence = new["evidence"]
+    assert isinstance(evidence, dict)
+    evidence["ko"] = {**evidence["ko"], "thresholds": {"좋은 실행": "q ≥ 0.9"}, "numbers": {"[600 스텝] q": 0.2},
+                      "figure": {"title": "품질 (600 스텝)", "ylabel": "q", "labels": {"adam": "아담"}}}
+    html = claims_html(pd.DataFrame([new]), tmp_path, {}, "ko")
+    assert '<ul lang="ko"><li>좋은 실행: q ≥ 0.9</li>' in html and "<td>[600 스텝] q</td>" in html
+    assert 'figure">품질 (600 스텝)</a>' in html and "good run" not in html and "quality" not in html
+    assert drawn[-1] == evidence["ko"]["figure"] and (tmp_path / "claim-when-unsure-use-adam.png").stat().st_size
+    english = claims_html(pd.DataFrame([new]), tmp_path, {}, "en")
+    assert "good run: q &gt;= 0.9" in english and "품질" not in english and drawn[-1] == {}
+
+
 def test_the_lessons_choose_section_uses_korean_prose_and_points_to_the_claims_report() -> None:
     block = _choose(("s1", [stored_claim()]), "/tmp/store.sqlite", "ko")
     assert "잘 모르겠으면 Adam을 써라" in block and "판정이 예산에 따라 바뀝니다" in block

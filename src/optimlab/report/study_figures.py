@@ -166,11 +166,21 @@ def profile_png(prof: pd.DataFrame, path: Path, lang: str = "en") -> Path:
         return save_png(fig, path, DPI)
 
 
-def claim_png(name: str, figure: Mapping[str, Any], path: Path, lang: str = "en") -> Path | None:
+def claim_png(name: str, figure: Mapping[str, Any], path: Path, lang: str = "en",
+              local: Mapping[str, Any] | None = None) -> Path | None:
     """A claim's small figure from its evidence: ``{"kind": "lines"|"bars", "series": {label: {x, y}}, ...}``.
 
-    Its title and axis labels are the claims study's own words (drawn with ``lang``'s font)."""
+    Its title, axis labels and legend are the claims study's own words: ``local`` (the study's ``lang`` version,
+    ``{"title", "xlabel", "ylabel", "labels": {series: text}}``) where it has them, else the figure's own."""
     series = figure.get("series") or {}
+    words = {k: v for k, v in (local or {}).items() if k != "labels"}
+    text = {k: str(words.get(k, figure.get(k, name if k == "title" else ""))) for k in ("title", "xlabel", "ylabel")}
+    found = (local or {}).get("labels")
+    names: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+
+    def shown(label: str) -> str:
+        return str(names.get(label) or label)
+
     if not series:
         return None
     with figure_style(lang):
@@ -179,13 +189,13 @@ def claim_png(name: str, figure: Mapping[str, Any], path: Path, lang: str = "en"
             labels = list(series)
             heights = [float(series[k]["y"][0]) if series[k]["y"] else math.nan for k in labels]
             ax.bar(range(len(labels)), heights, color=[color(k) for k in labels])
-            ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
+            ax.set_xticks(range(len(labels)), [shown(k) for k in labels], rotation=30, ha="right", fontsize=8)
         else:
             for label, xy in series.items():
                 x = np.asarray(xy.get("x", []), float)
                 y = np.asarray(xy.get("y", []), float)
                 style = xy.get("style", "-")
-                ax.plot(x, y, style, color=xy.get("color") or color(label), lw=1.5, ms=3, label=label)
+                ax.plot(x, y, style, color=xy.get("color") or color(label), lw=1.5, ms=3, label=shown(label))
             ticks = figure.get("xticklabels")
             if ticks:
                 ax.set_xticks(range(len(ticks)), [str(t) for t in ticks], fontsize=8)
@@ -194,8 +204,8 @@ def claim_png(name: str, figure: Mapping[str, Any], path: Path, lang: str = "en"
             ax.set_xscale("log")
         if figure.get("logy"):
             ax.set_yscale("log")
-        ax.set_xlabel(str(figure.get("xlabel", "")), fontsize=8)
-        ax.set_ylabel(str(figure.get("ylabel", "")), fontsize=8)
-        ax.set_title(str(figure.get("title", name)), fontsize=9)
+        ax.set_xlabel(text["xlabel"], fontsize=8)
+        ax.set_ylabel(text["ylabel"], fontsize=8)
+        ax.set_title(text["title"], fontsize=9)
         ax.grid(True, alpha=0.25)
         return save_png(fig, path, DPI)

@@ -141,14 +141,16 @@ def claims_html(claims: pd.DataFrame | None, out: Path, files: dict[str, Path], 
         figure_html, thumb = "", ""
         figure = evidence.get("figure")
         if isinstance(figure, Mapping):
-            png = claim_png(name, figure, out / f"claim-{slug(name)}.png", lang)
+            local_figure = _part(local, "figure")
+            png = claim_png(name, figure, out / f"claim-{slug(name)}.png", lang, local_figure)
             if png is not None:
                 files[f"claim:{name}"] = png
                 figure_html = f'<span id="{anchor}-figure">{png_img(png, words("alt_claim", name=title))}</span>'
-                thumb = f'<a href="#{anchor}-figure">{esc(figure.get("title") or words("alt_claim", name=title))}</a>'
-        numbers = evidence.get("numbers") or {}
+                caption = local_figure.get("title") or figure.get("title") or words("alt_claim", name=title)
+                thumb = f'<a href="#{anchor}-figure">{esc(caption)}</a>'
+        numbers, numbers_lang = _localized(evidence, local, "numbers", lang)
         table = "".join(f"<tr><td>{esc(k)}</td><td>{esc(plain(v))}</td></tr>" for k, v in numbers.items())
-        thresholds = evidence.get("thresholds") or {}
+        thresholds, rule_lang = _localized(evidence, local, "thresholds", lang)
         rule = "".join(f"<li>{esc(k)}: {esc(plain(v))}</li>" for k, v in thresholds.items())
         budgets = [b for b in evidence.get("budgets") or [] if isinstance(b, Mapping)]
         per_budget = "<br>".join(
@@ -165,15 +167,31 @@ def claims_html(claims: pd.DataFrame | None, out: Path, files: dict[str, Path], 
             + (f'<p class="setup">{esc(setup)}</p>' if setup else "")
             + '<div class="claim-body">'
             + figure_html
-            + (f'<table class="data small" lang="en">{table}</table>' if table else "")
+            + (f'<table class="data small" lang="{numbers_lang}">{table}</table>' if table else "")
             + "</div>"
-            + (f'<details><summary lang="{lang}">{words("how_decided")}</summary><ul lang="en">{rule}</ul></details>'
-               if rule else "")
+            + (f'<details><summary lang="{lang}">{words("how_decided")}</summary>'
+               f'<ul lang="{rule_lang}">{rule}</ul></details>' if rule else "")
             + "</div>"
         )
     lead = (f'<table class="data claims-table"><tr><th>{words("claim")}</th><th>{words("verdict")}</th>'
             f'<th>{words("per_budget")}</th><th>{words("why_figure")}</th></tr>' + "".join(rows) + "</table>")
     return lead + "".join(parts)
+
+
+def _part(local: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    found = local.get(key)
+    return found if isinstance(found, Mapping) else {}
+
+
+def _localized(evidence: Mapping[str, Any], local: Mapping[str, Any], key: str,
+               lang: str) -> tuple[Mapping[str, Any], str]:
+    """The evidence's ``key`` table in ``lang`` where the claims study wrote it (``local``), else as stored (English;
+    older studies stored only that), with the language it is in."""
+    mine = _part(local, key)
+    if mine:
+        return mine, lang
+    found = evidence.get(key)
+    return (found if isinstance(found, Mapping) else {}), "en"
 
 
 def _css(verdict: str) -> str:

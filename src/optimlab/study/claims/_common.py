@@ -32,8 +32,9 @@ class Claim:
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-    ko: dict[str, str] = field(default_factory=dict)
-    """The claim's ``name``, ``summary`` and ``setup`` in Korean (stored in the evidence under ``"ko"``)."""
+    ko: dict[str, Any] = field(default_factory=dict)
+    """The claim in Korean (stored in the evidence under ``"ko"``): ``name``, ``summary``, ``setup``, the
+    ``thresholds`` and ``numbers`` tables, and ``figure`` (``title``, ``xlabel``, ``ylabel``, ``labels`` of series)."""
 
 
 VERDICT_KO = {"supported": "지지됨", "not supported": "지지되지 않음", "depends": "조건부"}
@@ -67,9 +68,17 @@ def across_budgets(name: str, name_ko: str, parts: Sequence[tuple[str, str, Clai
     evidence = {**last.evidence, "numbers": numbers, "figure": figure,
                 "budgets": [{"budget": label, "budget_ko": label_ko, "verdict": c.verdict, "summary": c.summary,
                              "summary_ko": c.ko.get("summary", "")} for label, label_ko, c in parts]}
-    setup_ko = last.ko.get("setup", "")
-    return Claim(name, verdict, f"{head_en} {body_en}", evidence,
-                 ko={"name": name_ko, "summary": f"{head_ko} {body_ko}", "setup": setup_ko})
+    ko: dict[str, Any] = {"name": name_ko, "summary": f"{head_ko} {body_ko}", "setup": last.ko.get("setup", "")}
+    if all(c.ko.get("numbers") for _, _, c in parts):
+        ko["numbers"] = {f"[{label_ko}] {k}": v for _, label_ko, c in parts for k, v in c.ko["numbers"].items()}
+    if last.ko.get("thresholds"):
+        ko["thresholds"] = last.ko["thresholds"]
+    figure_ko = dict(last.ko.get("figure") or {})
+    if figure_ko.get("title"):
+        figure_ko["title"] = f"{figure_ko['title']} ({parts[-1][1]})"
+    if figure_ko:
+        ko["figure"] = figure_ko
+    return Claim(name, verdict, f"{head_en} {body_en}", evidence, ko=ko)
 
 
 def verdict_of(held: int, total: int) -> str:
@@ -152,10 +161,10 @@ def _gt(a: float, b: float) -> bool:
     return math.isfinite(a) and (not math.isfinite(b) or a > b)
 
 
-def _best_name(qs: Mapping[str, float], exclude: str | None = None) -> str:
+def _best_name(qs: Mapping[str, float], exclude: str | None = None, lang: str = "en") -> str:
     cands = {o: q for o, q in qs.items() if o != exclude and math.isfinite(q)}
     if not cands:
-        return "none finished"
+        return "끝난 실행 없음" if lang == "ko" else "none finished"
     o = max(cands, key=lambda k: cands[k])
     return f"{o} (q={cands[o]:.3f})"
 

@@ -50,6 +50,10 @@ def claim_adagrad_stalls(trace: dict[str, Any], steps: int, shrink_ratio: float 
     numbers |= {f"{o}: step size last/early": _num(shrink[o]) for o in names}
     numbers |= {f"{o}: loss drop in 2nd half": f"{late_gain[o]:.1%}" for o in names}
     numbers |= {f"{o}: final batch loss": _num(final[o], 4) for o in names}
+    numbers_ko: dict[str, Any] = {f"{o}: 학습률": lrs[o] for o in names}
+    numbers_ko |= {f"{o}: 스텝 크기 후반/초반": _num(shrink[o]) for o in names}
+    numbers_ko |= {f"{o}: 후반부 손실 감소": f"{late_gain[o]:.1%}" for o in names}
+    numbers_ko |= {f"{o}: 마지막 배치 손실": _num(final[o], 4) for o in names}
     if steps_shrink and stops:
         verdict = "supported"
         summary = (f"AdaGrad's updates shrank to {shrink['adagrad']:.2f}× their early size (RMSProp/Adam: "
@@ -101,8 +105,13 @@ def claim_adagrad_stalls(trace: dict[str, Any], steps: int, shrink_ratio: float 
                        "supported": "both", "depends": "one of the two", "not supported": "neither"},
         "figure": {"kind": "lines", "title": "update size / early update size", "xlabel": "step",
                    "ylabel": "relative step size", "logy": True, "series": series},
-    }, ko={"summary": ko, "setup": f"{trace['problem']}, 각 옵티마이저를 튜닝한 학습률로 {steps} 스텝, 미니배치 "
-                                   f"{trace['batch']}. 스텝 크기 = ‖θ(t+1) − θ(t)‖(모든 파라미터)."})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"스텝이 줄어듦": f"AdaGrad의 후반/초반 스텝 크기 비율 < 다른 방법 중앙값의 {shrink_ratio}배",
+                         "학습이 멈춤": f"AdaGrad의 후반부 손실 감소 < 다른 방법 중앙값의 {stall_ratio}배",
+                         "지지됨": "둘 다", "조건부": "둘 중 하나", "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "업데이트 크기 / 초반 업데이트 크기", "xlabel": "스텝", "ylabel": "상대 스텝 크기"},
+           "setup": f"{trace['problem']}, 각 옵티마이저를 튜닝한 학습률로 {steps} 스텝, 미니배치 "
+                     f"{trace['batch']}. 스텝 크기 = ‖θ(t+1) − θ(t)‖(모든 파라미터)."})
 
 
 def ravine_runs(steps: int = 150) -> dict[str, Any]:
@@ -149,6 +158,12 @@ def claim_momentum_zigzag(runs: dict[str, Any] | None = None, steps: int = 150, 
                "GD cross-valley travel": _num(z[0]), "momentum (tuned) travel": _num(z[1]),
                "momentum (equal step) travel": _num(z_same)}
     numbers |= {f"final loss, {k}": _num(v) for k, v in loss_end.items()}
+    numbers_ko = {"GD 튜닝 학습률": lr_gd, "모멘텀 튜닝 학습률": lr_mom,
+                  "모멘텀 같은 유효 스텝 학습률": _num(lr_gd * (1 - beta)),
+                  "GD 골짜기 가로 이동": _num(z[0]), "모멘텀(튜닝) 가로 이동": _num(z[1]),
+                  "모멘텀(같은 유효 스텝) 가로 이동": _num(z_same)}
+    runs_ko = {"gd": "gd", "momentum (tuned)": "momentum(튜닝)", "momentum (equal step)": "momentum(같은 유효 스텝)"}
+    numbers_ko |= {f"최종 손실, {runs_ko.get(k, k)}": _num(v) for k, v in loss_end.items()}
     if tuned_damps and same_damps:
         verdict = "supported"
         summary = (f"Momentum crossed the valley far less: {z[1]:.1f} (tuned) and {z_same:.1f} (same effective step) "
@@ -184,9 +199,15 @@ def claim_momentum_zigzag(runs: dict[str, Any] | None = None, steps: int = 150, 
                        "not supported": "in neither"},
         "figure": {"kind": "lines", "title": "across-valley coordinate v over time", "xlabel": "step",
                    "ylabel": "v = (x − y)/√2", "series": series},
-    }, ko={"summary": ko, "setup": f"골짜기 곡면 ½(u² + 100 v²)에서 (-2.5, -1.5)부터 {steps} 스텝. 학습률은 "
-                                   f"optimlab.compare의 "
-                                   "공통 규칙으로 튜닝했고, '같은 스텝'은 모멘텀을 lr_GD × (1 − β)로 돌린 것입니다."})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"진동을 줄임": f"모멘텀의 골짜기 가로 이동 < GD의 {damp_ratio}배",
+                         "지지됨": "튜닝한 학습률과 같은 유효 스텝 모두에서 줄임", "조건부": "둘 중 하나에서",
+                         "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "시간에 따른 골짜기 가로 좌표 v", "xlabel": "스텝", "ylabel": "v = (x − y)/√2",
+                      "labels": {"momentum, equal step": "momentum, 같은 유효 스텝"}},
+           "setup": f"골짜기 곡면 ½(u² + 100 v²)에서 (-2.5, -1.5)부터 {steps} 스텝. 학습률은 "
+                     f"optimlab.compare의 "
+                     "공통 규칙으로 튜닝했고, '같은 스텝'은 모멘텀을 lr_GD × (1 − β)로 돌린 것입니다."})
 
 
 def batch_policy_runs(problem: Problem, steps: int, grid: Sequence[float] = (0.01, 0.0316, 0.1, 0.316, 1.0),
@@ -237,6 +258,15 @@ def claim_batch_policies(measured: dict[str, Any], steps: int, slow_ratio: float
                       f"time to target {t}, memory {mem[p] / 2**20:.2f} MiB, loss noise {noise[p]:.3f}")
     numbers["target validation loss"] = _num(target, 4)
     numbers |= {k: "yes" if v else "no" for k, v in parts.items()}
+    numbers_ko: dict[str, Any] = {}
+    for p in policies:
+        t = "도달 못 함" if not math.isfinite(ttt[p]) else f"{ttt[p]:.3g}초"
+        numbers_ko[p] = (f"배치 {runs[p]['batch']}, 학습률 {lrs[p]:g}, 스텝당 {per_step[p] * 1e3:.2f} ms, "
+                         f"목표 도달 시간 {t}, 메모리 {mem[p] / 2**20:.2f} MiB, 손실 잡음 {noise[p]:.3f}")
+    numbers_ko["목표 검증 손실"] = _num(target, 4)
+    parts_ko = {"GD slow": "GD가 느림", "GD memory-hungry": "GD가 메모리를 많이 씀", "SGD noisy": "SGD가 잡음이 큼",
+                "mini-batch balances": "미니배치가 균형을 맞춤"}
+    numbers_ko |= {parts_ko[k]: "예" if v else "아니요" for k, v in parts.items()}
     held = [k for k, v in parts.items() if v]
     if len(held) == len(parts):
         verdict = "supported"
@@ -276,12 +306,21 @@ def claim_batch_policies(measured: dict[str, Any], steps: int, slow_ratio: float
                        "supported": "all four", "depends": "some", "not supported": "none"},
         "figure": {"kind": "lines", "title": "validation loss vs wall time", "xlabel": "seconds (this machine)",
                    "ylabel": "validation loss", "series": series},
-    }, ko={"summary": ko, "setup": f"{measured['problem']}(훈련 예제 {measured['n_train']}개, 검증 손실은 검증 예제 "
-                                   f"{measured['n_valid']}개 전체). 정책마다 학습률을 튜닝한 뒤 "
-                                   f"따로 {steps} 스텝 돌렸습니다. "
-                                   "벽시계 시간 = 스텝 수 × 여기서 잰 스텝당 시간(스레드 1개, 번갈아 20 스텝씩 5회 중 "
-                                   "최선). "
-                                   "메모리 = 엔진이 센 실행당 바이트."})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"목표": f"검증 손실 최대 개선폭의 {target_fraction:.0%}",
+                         "GD가 느림": f"GD의 목표 도달 시간 > 미니배치의 {slow_ratio}배",
+                         "GD가 메모리를 많이 씀": f"GD의 바이트 수 > 미니배치의 {memory_ratio}배",
+                         "SGD가 잡음이 큼": f"SGD의 상대 손실 잡음 > 미니배치의 {noise_ratio}배",
+                         "미니배치가 균형을 맞춤": "미니배치가 목표에 가장 먼저 도달(10% 이내)",
+                         "지지됨": "넷 모두", "조건부": "일부", "지지되지 않음": "하나도 아님"},
+           "figure": {"title": "벽시계 시간에 따른 검증 손실", "xlabel": "초 (이 머신)", "ylabel": "검증 손실",
+                      "labels": {"target": "목표"}},
+           "setup": f"{measured['problem']}(훈련 예제 {measured['n_train']}개, 검증 손실은 검증 예제 "
+                     f"{measured['n_valid']}개 전체). 정책마다 학습률을 튜닝한 뒤 "
+                     f"따로 {steps} 스텝 돌렸습니다. "
+                     "벽시계 시간 = 스텝 수 × 여기서 잰 스텝당 시간(스레드 1개, 번갈아 20 스텝씩 5회 중 "
+                     "최선). "
+                     "메모리 = 엔진이 센 실행당 바이트."})
 
 
 PARTS_KO = {"GD slow": "GD가 느림", "GD memory-hungry": "GD가 메모리를 많이 씀", "SGD noisy": "SGD의 잡음이 큼",

@@ -30,6 +30,7 @@ from ._common import (
 def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
     """"When unsure, use Adam": Adam at its default lr against the others at defaults and tuned."""
     numbers: dict[str, Any] = {}
+    numbers_ko: dict[str, Any] = {}
     safe: list[str] = []
     series: dict[str, dict[str, Any]] = {}
     names = list(runs)
@@ -44,6 +45,10 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
         numbers[f"{p}: best other default"] = _best_name(qs, exclude="adam")
         numbers[f"{p}: best tuned"] = _best_name(tuned)
         numbers[f"{p}: defaults beating Adam's"] = better_defaults or "none"
+        numbers_ko |= {f"{p}: Adam 기본값의 q": _num(q_adam),
+                       f"{p}: Adam 외 최선의 기본값": _best_name(qs, "adam", "ko"),
+                       f"{p}: 튜닝 후 최선": _best_name(tuned, lang="ko"),
+                       f"{p}: Adam보다 나은 기본값": better_defaults or "없음"}
         if math.isfinite(q_adam) and q_adam >= GOOD_Q:
             safe.append(p)
         for o in CLASSIC:
@@ -55,6 +60,7 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
     tuned_good = [p for p, r in runs.items() if math.isfinite(r.q("adam", r.tuned("adam")[0]))
                   and r.q("adam", r.tuned("adam")[0]) >= GOOD_Q]
     numbers["tuned Adam good (q ≥ 0.9) on"] = f"{len(tuned_good)} of {n}"
+    numbers_ko["튜닝한 Adam이 좋은(q ≥ 0.9) 문제"] = f"{n}개 중 {len(tuned_good)}개"
     per_problem = "; ".join(
         f"{p}: q = {runs[p].q('adam', _default_lr('adam')):.2f}, best default {_best_name(_defaults_q(runs[p]))}"
         for p in runs)
@@ -93,11 +99,17 @@ def claim_adam_default(runs: Mapping[str, GridRun]) -> Claim:
                        "not supported": "neither"},
         "figure": {"kind": "lines", "title": "quality at the default lr", "xlabel": "problem", "ylabel": "q (1 = best)",
                    "xticklabels": names, "series": series},
-    }, ko={"summary": ko, "setup": f"모든 옵티마이저를 프리셋 기본 학습률과 학습률 격자로 {_steps_text(runs)} 스텝 "
-                                   f"돌렸습니다. "
-                                   "q는 그 문제에서 어떤 실행이든 도달한 최대 검증 손실 개선폭 대비 비율입니다(짧은 "
-                                   "예산은 큰 "
-                                   "학습률에 유리합니다)." + _data_text(runs, "ko")})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"좋은 실행": f"q ≥ {GOOD_Q}", "지지됨": "Adam의 기본값이 모든 문제에서 좋음",
+                         "조건부": "기본값이 문제의 절반 이상에서 좋거나, 튜닝한 Adam이 모든 문제에서 좋음",
+                         "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "기본 학습률에서의 품질", "xlabel": "문제", "ylabel": "q (1 = 최선)",
+                      "labels": {f"{o} (default lr)": f"{o} (기본 학습률)" for o in CLASSIC}},
+           "setup": f"모든 옵티마이저를 프리셋 기본 학습률과 학습률 격자로 {_steps_text(runs)} 스텝 "
+                     f"돌렸습니다. "
+                     "q는 그 문제에서 어떤 실행이든 도달한 최대 검증 손실 개선폭 대비 비율입니다(짧은 "
+                     "예산은 큰 "
+                     "학습률에 유리합니다)." + _data_text(runs, "ko")})
 
 
 def claim_sparse_adaptive(
@@ -118,6 +130,9 @@ def claim_sparse_adaptive(
                                                     f"adaptive lower by {gap:+.1%}"
                for e, d, sgd, ada, gap in rows}
     numbers["adaptive advantage larger at the sparsest than the densest"] = "yes" if grows else "no"
+    numbers_ko = {f"밀도 {d:.3f} (지수 {e:g})": f"SGD 계열 손실 {sgd:.4g}, 적응형 {ada:.4g}, 적응형이 {gap:+.1%} 낮음"
+                  for e, d, sgd, ada, gap in rows}
+    numbers_ko["가장 희소한 곳의 적응형 우위가 가장 조밀한 곳보다 큼"] = "예" if grows else "아니요"
     if len(wins) == len(rows) and grows:
         verdict = "supported"
         summary = (f"Tuned adaptive methods beat tuned SGD/momentum by more than {gap_min:.0%} at every sparsity, "
@@ -153,9 +168,15 @@ def claim_sparse_adaptive(
         "figure": {"kind": "lines", "title": "tuned validation loss vs density",
                    "xlabel": "fraction of features present",
                    "ylabel": "validation loss", "logx": True, "series": series},
-    }, ko={"summary": ko, "setup": "거듭제곱 법칙 특성 빈도의 sparse-logreg를 여러 지수로 만들고, 각 옵티마이저의 "
-                                   "학습률을 격자에서 튜닝해 {minibatch, momentum} 중 최선과 "
-                                   "{adagrad, rmsprop, adam} 중 최선을 비교했습니다." + _data_text(runs, "ko")})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"한 수준에서 적응형이 이김": f"튜닝한 검증 손실이 {gap_min:.0%}보다 더 낮음",
+                         "지지됨": "모든 수준에서 이기고, 격차가 가장 조밀한 곳보다 가장 희소한 곳에서 더 큼",
+                         "조건부": "일부 수준에서 이김", "지지되지 않음": "어느 수준에서도 못 이김"},
+           "figure": {"title": "밀도에 따른 튜닝한 검증 손실", "xlabel": "존재하는 특성의 비율",
+                      "ylabel": "검증 손실"},
+           "setup": "거듭제곱 법칙 특성 빈도의 sparse-logreg를 여러 지수로 만들고, 각 옵티마이저의 "
+                     "학습률을 격자에서 튜닝해 {minibatch, momentum} 중 최선과 "
+                     "{adagrad, rmsprop, adam} 중 최선을 비교했습니다." + _data_text(runs, "ko")})
 
 
 def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
@@ -171,6 +192,10 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
     numbers |= {f"{p}: AdaDelta best lr": r.tuned("adadelta")[0] for p, r in runs.items()}
     numbers |= {f"{o}: best one-lr-for-all worst-case q": _num(best_single[o]) for o in CLASSIC}
     numbers |= {f"{o}: grid points with worst-case q ≥ 0.5": width[o] for o in CLASSIC}
+    numbers_ko: dict[str, Any] = {f"{p}: lr = 1인 AdaDelta의 q": _num(q) for p, q in at_one.items()}
+    numbers_ko |= {f"{p}: AdaDelta의 최선 학습률": r.tuned("adadelta")[0] for p, r in runs.items()}
+    numbers_ko |= {f"{o}: 모든 문제에 한 학습률일 때 최선의 최악 q": _num(best_single[o]) for o in CLASSIC}
+    numbers_ko |= {f"{o}: 최악 q ≥ 0.5인 격자점 수": width[o] for o in CLASSIC}
     n = len(runs)
     if len(good) == n:
         verdict = "supported"
@@ -205,9 +230,14 @@ def claim_adadelta_no_lr(runs: Mapping[str, GridRun]) -> Claim:
                        "depends": "good on some", "not supported": "good on none"},
         "figure": {"kind": "lines", "title": "worst q over problems at one lr", "xlabel": "learning rate",
                    "ylabel": "worst-case q (clipped at -0.5)", "logx": True, "series": series},
-    }, ko={"summary": ko, "setup": f"모든 문제에서 학습률 격자를 {_steps_text(runs)} 스텝 돌리고, 옵티마이저와 "
-                                   "학습률마다 문제들 중 가장 나쁜 q를 봤습니다(모든 문제에 학습률 하나)."
-                                   + _data_text(runs, "ko")})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"좋음": f"lr = 1에서 q ≥ {GOOD_Q}", "지지됨": "모든 문제에서 좋음",
+                         "조건부": "일부 문제에서 좋음", "지지되지 않음": "어느 문제에서도 좋지 않음"},
+           "figure": {"title": "한 학습률에서 문제들 중 최악의 q", "xlabel": "학습률",
+                      "ylabel": "최악의 q (-0.5에서 자름)"},
+           "setup": f"모든 문제에서 학습률 격자를 {_steps_text(runs)} 스텝 돌리고, 옵티마이저와 "
+                     "학습률마다 문제들 중 가장 나쁜 q를 봤습니다(모든 문제에 학습률 하나)."
+                     + _data_text(runs, "ko")})
 
 
 ALIKE = ("adadelta", "rmsprop", "adam")
@@ -238,7 +268,11 @@ def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1,
     alike = [r for r in rows if math.isfinite(r[3]) and r[3] <= same_gap]
     verdict = verdict_of(len(alike), len(rows))
     numbers: dict[str, Any] = {}
+    numbers_ko: dict[str, Any] = {}
     for p, run, tuned, gap in rows:
+        numbers_ko[f"{p} (훈련 예제 {run.n_train}개): 시드 {run.seeds}개의 튜닝 손실 ± 표준편차"] = "; ".join(
+            f"{o} {v:.4g} ± {run.sd(o, lr):.2g} (lr {lr:g})" for o, (lr, v) in tuned.items())
+        numbers_ko[f"{p}: 차이 / 최대 개선폭"] = _num(gap)
         numbers[f"{p} ({run.n_train} training examples): tuned loss ± sd over {run.seeds} seeds"] = "; ".join(
             f"{o} {v:.4g} ± {run.sd(o, lr):.2g} (lr {lr:g})" for o, (lr, v) in tuned.items())
         numbers[f"{p}: spread / best improvement"] = _num(gap)
@@ -250,6 +284,8 @@ def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1,
         numbers |= {f"{by_size[n_].problem} with {n_} training examples: spread": _num(g) for n_, g in gaps.items()}
         narrows = math.isfinite(gaps[sizes[0]]) and math.isfinite(gaps[sizes[-1]]) and gaps[sizes[-1]] < gaps[sizes[0]]
         numbers["spread narrows with more data"] = "yes" if narrows else "no"
+        numbers_ko |= {f"{by_size[n_].problem}, 훈련 예제 {n_}개: 차이": _num(g) for n_, g in gaps.items()}
+        numbers_ko["데이터가 많을수록 차이가 줄어듦"] = "예" if narrows else "아니요"
         trend = ", ".join(f"{g:.2f} at {n_}" for n_, g in gaps.items())
         trend_ko = ", ".join(f"{n_}개에서 {g:.2f}" for n_, g in gaps.items())
         size_en = (f" With more training data the spread {'narrowed' if narrows else 'did not narrow'} "
@@ -282,8 +318,12 @@ def claim_adaptive_alike(runs: Mapping[str, GridRun], same_gap: float = 0.1,
                        "supported": "on every problem", "depends": "on some", "not supported": "on none"},
         "figure": {"kind": "lines", "title": "tuned q of the three", "xlabel": "problem", "ylabel": "q (1 = best)",
                    "xticklabels": names, "series": series},
-    }, ko={"summary": ko, "setup": f"세 방법 각각 격자에서 튜닝한 학습률로 {_steps_text(runs)} 스텝, 시드에 걸친 "
-                                   "중앙값." + _data_text(runs, "ko")})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"거의 같음": f"(튜닝한 손실의 최대 − 최소) ≤ {same_gap} × (L0 − L*)",
+                         "지지됨": "모든 문제에서", "조건부": "일부 문제에서", "지지되지 않음": "어느 문제에서도 아님"},
+           "figure": {"title": "세 방법의 튜닝한 q", "xlabel": "문제", "ylabel": "q (1 = 최선)"},
+           "setup": f"세 방법 각각 격자에서 튜닝한 학습률로 {_steps_text(runs)} 스텝, 시드에 걸친 "
+                     "중앙값." + _data_text(runs, "ko")})
 
 
 def claim_adam_vs_rmsprop_sparse(runs: Mapping[float, GridRun], density: Mapping[float, float],
@@ -302,6 +342,8 @@ def claim_adam_vs_rmsprop_sparse(runs: Mapping[float, GridRun], density: Mapping
     verdict = "supported" if wins and grows else "depends" if wins or grows else "not supported"
     numbers = {f"density {d:.3f}": f"RMSProp {r:.4g} ± {sr:.2g}, Adam {a:.4g} ± {sa:.2g}, Adam lower by {g:+.1%}"
                for _, d, r, a, g, sr, sa in rows}
+    numbers_ko = {f"밀도 {d:.3f}": f"RMSProp {r:.4g} ± {sr:.2g}, Adam {a:.4g} ± {sa:.2g}, Adam이 {g:+.1%} 낮음"
+                  for _, d, r, a, g, sr, sa in rows}
     gaps = ", ".join(f"{g:+.1%} at {d:.3f}" for _, d, _, _, g, _, _ in rows)
     gaps_ko = ", ".join(f"밀도 {d:.3f}에서 {g:+.1%}" for _, d, _, _, g, _, _ in rows)
     if verdict == "supported":
@@ -330,6 +372,13 @@ def claim_adam_vs_rmsprop_sparse(runs: Mapping[float, GridRun], density: Mapping
         "figure": {"kind": "lines", "title": "tuned validation loss vs density",
                    "xlabel": "fraction of features present",
                    "ylabel": "validation loss", "logx": True, "series": series},
-    }, ko={"summary": ko, "setup": "거듭제곱 법칙으로 특성 빈도가 정해지는 sparse-logreg를 여러 지수로 만들고, "
-                                   "RMSProp와 "
-                                   "Adam을 각자 튜닝한 학습률로 돌렸습니다. 검증 손실(시드에 걸친 중앙값 ± 표준편차)."})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"Adam이 앞섬": f"튜닝한 손실이 {gap_min:.0%}보다 더 낮음",
+                         "격차가 커짐": f"가장 희소한 곳의 격차가 가장 조밀한 곳보다 {gap_min:.0%}p 넘게 큼",
+                         "지지됨": "가장 희소한 곳에서 앞서고 격차도 커짐", "조건부": "둘 중 하나",
+                         "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "밀도에 따른 튜닝한 검증 손실", "xlabel": "존재하는 특성의 비율",
+                      "ylabel": "검증 손실"},
+           "setup": "거듭제곱 법칙으로 특성 빈도가 정해지는 sparse-logreg를 여러 지수로 만들고, "
+                     "RMSProp와 "
+                     "Adam을 각자 튜닝한 학습률로 돌렸습니다. 검증 손실(시드에 걸친 중앙값 ± 표준편차)."})

@@ -26,6 +26,11 @@ def claim_adam_decomposition(diffs: Mapping[str, float], tol: float = 1e-12) -> 
     numbers: dict[str, Any] = {f"max relative difference, {k}": f"{diffs[k]:.1e}" for k in checks}
     numbers["RMSProp at the plain lr, step 1 / Adam (β₁ = 0) step 1"] = _num(ratio)
     numbers["torch RMSProp momentum vs Adam, last step (relative)"] = _num(rmsm)
+    names_ko = {"second moment": "2차 모멘트", "first moment": "1차 모멘트", "bias-corrected step": "편향 보정 스텝",
+                "beta1=0 vs RMSProp": "beta1=0 대 RMSProp"}
+    numbers_ko: dict[str, Any] = {f"최대 상대 차이, {names_ko[k]}": f"{diffs[k]:.1e}" for k in checks}
+    numbers_ko["기본 학습률 RMSProp의 1스텝 / Adam(β₁ = 0)의 1스텝"] = _num(ratio)
+    numbers_ko["torch RMSProp 모멘텀 대 Adam, 마지막 스텝(상대값)"] = _num(rmsm)
     verdict = verdict_of(len(held), len(checks))
     if verdict == "supported":
         summary = (f"Exact, run over {steps} steps in float64: Adam's second moment is RMSProp's (α = β₂), its first "
@@ -55,8 +60,14 @@ def claim_adam_decomposition(diffs: Mapping[str, float], tol: float = 1e-12) -> 
         "figure": {"kind": "bars", "title": "largest relative difference (log10)", "xlabel": "identity",
                    "ylabel": "log10 relative difference",
                    "series": {k: {"x": [0], "y": [math.log10(max(diffs[k], 1e-17))]} for k in checks}},
-    }, ko={"summary": ko, "setup": f"같은 무작위 그래디언트 {steps} 스텝(크기가 네 자릿수에 걸친 64개 좌표)에 규칙들을 "
-                                   "float64로 나란히 적용했습니다. SGD의 모멘텀 버퍼는 0에서 시작합니다."})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"항등식 성립": f"최대 상대 차이 ≤ {tol:g}", "지지됨": "네 항등식 모두 성립",
+                         "조건부": "일부만 성립", "지지되지 않음": "하나도 성립하지 않음"},
+           "figure": {"title": "최대 상대 차이 (log10)", "xlabel": "항등식", "ylabel": "log10 상대 차이",
+                      "labels": {"second moment": "2차 모멘트", "first moment": "1차 모멘트",
+                                 "bias-corrected step": "편향 보정 스텝", "beta1=0 vs RMSProp": "beta1=0 대 RMSProp"}},
+           "setup": f"같은 무작위 그래디언트 {steps} 스텝(크기가 네 자릿수에 걸친 64개 좌표)에 규칙들을 "
+                     "float64로 나란히 적용했습니다. SGD의 모멘텀 버퍼는 0에서 시작합니다."})
 
 
 def claim_adadelta_cost(costs: Mapping[str, Any], step_ratio: float = 1.5, state_ratio: float = 1.25) -> Claim:
@@ -75,6 +86,14 @@ def claim_adadelta_cost(costs: Mapping[str, Any], step_ratio: float = 1.5, state
         "Hessian-vector product": f"{hvp * 1e3:.3f} ms ({hvp / grad:.1f}× a gradient)",
         "training step, AdaDelta / Adam": _num(ratio), "update only, AdaDelta / Adam": _num(update_ratio),
         "state bytes per parameter, AdaDelta / Adam": f"{state['adadelta']:g} / {state['adam']:g}",
+    }
+    numbers_ko: dict[str, Any] = {
+        "파라미터 수": costs["params"],
+        "AdaDelta 업데이트": f"{sec['adadelta'] * 1e3:.3f} ms", "Adam 업데이트": f"{sec['adam'] * 1e3:.3f} ms",
+        "그래디언트(순전파 + 역전파)": f"{grad * 1e3:.3f} ms",
+        "헤세 행렬-벡터 곱": f"{hvp * 1e3:.3f} ms (그래디언트의 {hvp / grad:.1f}배)",
+        "학습 스텝, AdaDelta / Adam": _num(ratio), "업데이트만, AdaDelta / Adam": _num(update_ratio),
+        "파라미터당 상태 바이트, AdaDelta / Adam": f"{state['adadelta']:g} / {state['adam']:g}",
     }
     cheap = ratio < step_ratio and mem < state_ratio
     costly = ratio >= 2 * step_ratio or mem >= 2 * state_ratio
@@ -119,11 +138,18 @@ def claim_adadelta_cost(costs: Mapping[str, Any], step_ratio: float = 1.5, state
                        "supported": f"step ≥ {2 * step_ratio}× or state ≥ {2 * state_ratio}× Adam's",
                        "depends": "in between"},
         "figure": {"kind": "bars", "title": "milliseconds per call", "xlabel": "", "ylabel": "ms", "series": series},
-    }, ko={"summary": ko, "setup": f"파라미터 {costs['params']:,}개의 tanh MLP, 배치 64, torch 스레드 1개. 각 "
-                                   f"옵티마이저의 "
-                                   "step()을 번갈아 재고(10 스텝씩 5회 중 최선), 상태는 한 스텝 뒤에 셌습니다. 같은 "
-                                   "모델에서 "
-                                   "그래디언트와 헤시안-벡터 곱(이중 역전파)도 쟀습니다."})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"Adam만큼 가벼움": f"학습 스텝 < Adam의 {step_ratio}배이고 상태 < Adam의 {state_ratio}배",
+                         "지지되지 않음(오해)": "Adam만큼 가벼움",
+                         "지지됨": f"스텝 ≥ Adam의 {2 * step_ratio}배 또는 상태 ≥ Adam의 {2 * state_ratio}배",
+                         "조건부": "그 사이"},
+           "figure": {"title": "호출 한 번당 밀리초", "xlabel": "", "ylabel": "ms",
+                      "labels": {"gradient": "그래디언트", "Hessian-vector product": "헤세 행렬-벡터 곱"}},
+           "setup": f"파라미터 {costs['params']:,}개의 tanh MLP, 배치 64, torch 스레드 1개. 각 "
+                     f"옵티마이저의 "
+                     "step()을 번갈아 재고(10 스텝씩 5회 중 최선), 상태는 한 스텝 뒤에 셌습니다. 같은 "
+                     "모델에서 "
+                     "그래디언트와 헤시안-벡터 곱(이중 역전파)도 쟀습니다."})
 
 
 def claim_adam_memory(costs: Mapping[str, Any], curvature_fraction: float = 0.01) -> Claim:
@@ -139,6 +165,9 @@ def claim_adam_memory(costs: Mapping[str, Any], curvature_fraction: float = 0.01
     numbers: dict[str, Any] = {f"{o}: state bytes per parameter": v for o, v in state.items()}
     numbers["Adam state / parameter memory"] = _num(adam / pb)
     numbers["a full P×P curvature matrix, bytes per parameter"] = f"{full:,.0f}"
+    numbers_ko: dict[str, Any] = {f"{o}: 파라미터당 상태 바이트": v for o, v in state.items()}
+    numbers_ko["Adam 상태 / 파라미터 메모리"] = _num(adam / pb)
+    numbers_ko["P×P 곡률 행렬 전체, 파라미터당 바이트"] = f"{full:,.0f}"
     verdict = "supported" if vs_curvature and vs_first_order else "depends" if vs_curvature else "not supported"
     if verdict == "supported":
         summary = (f"Adam keeps {adam:g} bytes per parameter, no more than the median classic method and a tiny "
@@ -169,8 +198,13 @@ def claim_adam_memory(costs: Mapping[str, Any], curvature_fraction: float = 0.01
                        "supported": "both", "depends": "only next to second order", "not supported": "neither"},
         "figure": {"kind": "bars", "title": "state bytes per parameter", "xlabel": "", "ylabel": "bytes",
                    "series": series},
-    }, ko={"summary": ko, "setup": f"float32 파라미터 {n:,}개에서 한 스텝 뒤 드롭인 클래스의 옵티마이저 상태를 "
-                                   f"셌습니다."})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"2차 방법에 비하면 가벼움": f"상태 < P×P 행렬의 {curvature_fraction:.0%}",
+                         "1차 방법 중에서도 가벼움": "상태 ≤ 고전 옵티마이저들의 중앙값",
+                         "지지됨": "둘 다", "조건부": "2차 방법에 비해서만", "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "파라미터당 상태 바이트", "xlabel": "", "ylabel": "바이트"},
+           "setup": f"float32 파라미터 {n:,}개에서 한 스텝 뒤 드롭인 클래스의 옵티마이저 상태를 "
+                     f"셌습니다."})
 
 
 def claim_sgd_variance(noise: Mapping[str, Mapping[int, float]], single: int = 1, high: float = 1.0,
@@ -186,6 +220,8 @@ def claim_sgd_variance(noise: Mapping[str, Mapping[int, float]], single: int = 1
     verdict = verdict_of(len(held), len(rows))
     numbers = {f"{p}: noise/signal, batch {single} vs {mb} (32 draws each)": f"{s:.3g} vs {m:.3g}"
                for p, mb, s, m, _ in rows}
+    numbers_ko = {f"{p}: 잡음/신호, 배치 {single} 대 {mb} (각 32번 추출)": f"{s:.3g} 대 {m:.3g}"
+                  for p, mb, s, m, _ in rows}
     listed = ", ".join(f"{p} {s:.3g} vs {m:.3g}" for p, _, s, m, _ in rows)
     if verdict == "supported":
         summary = (f"On every problem one example's gradient was mostly noise (noise/signal {listed}, single example "
@@ -216,8 +252,14 @@ def claim_sgd_variance(noise: Mapping[str, Mapping[int, float]], single: int = 1
                        "supported": "high on every problem", "depends": "on some", "not supported": "on none"},
         "figure": {"kind": "lines", "title": "log10 noise/signal of a batch gradient", "xlabel": "problem",
                    "ylabel": "log10 (noise / signal)", "xticklabels": names, "series": series},
-    }, ko={"summary": ko, "setup": "미니배치 SGD로 도달한 파라미터에서 배치 크기마다 무작위 배치 32개를 뽑았습니다. "
-                                   "잡음/신호 = E‖g_B − g‖² / ‖g‖²이고 g는 훈련 세트 전체의 그래디언트입니다."})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"높음": f"예제 하나의 잡음/신호 > {high}이고 미니배치의 {ratio}배 초과",
+                          "지지됨": "모든 문제에서 높음", "조건부": "일부 문제에서",
+                          "지지되지 않음": "어느 문제에서도 아님"},
+           "figure": {"title": "배치 그래디언트의 log10 잡음/신호", "xlabel": "문제", "ylabel": "log10 (잡음 / 신호)",
+                      "labels": {"one example (SGD)": "예제 하나 (SGD)", "mini-batch": "미니배치"}},
+           "setup": "미니배치 SGD로 도달한 파라미터에서 배치 크기마다 무작위 배치 32개를 뽑았습니다. "
+                     "잡음/신호 = E‖g_B − g‖² / ‖g‖²이고 g는 훈련 세트 전체의 그래디언트입니다."})
 
 
 def claim_momentum_escapes(deep: Mapping[str, Sequence[bool]], margin: float = 0.2) -> Claim:
@@ -228,6 +270,9 @@ def claim_momentum_escapes(deep: Mapping[str, Sequence[bool]], margin: float = 0
     better = {k: frac[k] >= gd + margin for k in ("momentum, same lr", "momentum, equal step")}
     verdict = verdict_of(sum(better.values()), len(better))
     numbers = {f"{k}: runs ending in the deep well": f"{sum(v)} of {len(v)} ({frac[k]:.0%})" for k, v in deep.items()}
+    runs_ko = {"momentum, same lr": "momentum, 같은 학습률", "momentum, equal step": "momentum, 같은 유효 스텝"}
+    numbers_ko = {f"{runs_ko.get(k, k)}: 깊은 우물에서 끝난 실행": f"{len(v)}개 중 {sum(v)}개 ({frac[k]:.0%})"
+                  for k, v in deep.items()}
     text = ", ".join(f"{k} {frac[k]:.0%}" for k in deep)
     if verdict == "supported":
         summary = (f"Momentum carried past the shallow well far more often ({text}): at GD's lr and at the same "
@@ -254,7 +299,14 @@ def claim_momentum_escapes(deep: Mapping[str, Sequence[bool]], margin: float = 0
                        "not supported": "in neither"},
         "figure": {"kind": "bars", "title": "runs ending in the deep well", "xlabel": "", "ylabel": "fraction",
                    "series": series},
-    }, ko={"summary": ko, "setup": "두 우물 곡면(x ≈ 1의 얕은 우물, x ≈ −1의 깊은 우물)에서 얕은 쪽의 여러 출발점 × "
-                                   "여러 GD "
-                                   "학습률로 돌렸습니다. 모멘텀(β = 0.9)은 같은 학습률과 lr × (1 − β) 두 가지로 "
-                                   "돌렸습니다."})
+    }, ko={"summary": ko, "numbers": numbers_ko,
+           "thresholds": {"탈출함": f"깊은 우물에서 끝난 비율 ≥ GD의 비율 + {margin:.0%}p",
+                         "지지됨": "같은 학습률과 같은 유효 스텝 모두에서", "조건부": "둘 중 하나에서",
+                         "지지되지 않음": "둘 다 아님"},
+           "figure": {"title": "깊은 우물에서 끝난 실행", "xlabel": "", "ylabel": "비율",
+                      "labels": {"momentum, same lr": "momentum, 같은 학습률",
+                                 "momentum, equal step": "momentum, 같은 유효 스텝"}},
+           "setup": "두 우물 곡면(x ≈ 1의 얕은 우물, x ≈ −1의 깊은 우물)에서 얕은 쪽의 여러 출발점 × "
+                     "여러 GD "
+                     "학습률로 돌렸습니다. 모멘텀(β = 0.9)은 같은 학습률과 lr × (1 − β) 두 가지로 "
+                     "돌렸습니다."})
