@@ -73,8 +73,8 @@ def _numel(node: fx.Node) -> int | None:
 
 
 def _is_small(node: fx.Node) -> bool:
-    n = _numel(node)
-    return n is not None and n <= SMALL_ELEMENTS
+    n = _numel(node)  # a symbolic size (a dynamic-length loop) counts as large: comparing it would add a guard
+    return isinstance(n, int) and n <= SMALL_ELEMENTS
 
 
 def _is_pure(node: fx.Node) -> bool:
@@ -95,7 +95,9 @@ def _op_name(node: fx.Node) -> str:
 def _feeds_larger(node: fx.Node, user: fx.Node) -> bool:
     """Whether ``user`` broadcasts ``node`` over more elements (and so would recompute it per element)."""
     n, m = _numel(node), _numel(user)
-    return user.op == "call_function" and n is not None and m is not None and m > n
+    if user.op != "call_function" or not isinstance(n, int) or m is None:
+        return False
+    return not isinstance(m, int) or m > n  # a symbolic size is a loop over the elements
 
 
 class HoistScalars(CustomGraphPass):
