@@ -65,7 +65,8 @@ class FlatGroup:
         self.grad = torch.empty(total, dtype=first.dtype)
         self.slices = list(itertools.pairwise(offsets))
         self.grad_views: list[Tensor] = []
-        state_list = [states[p] for p in self.params]
+        state_list = [states[p] if p in states else {} for p in self.params]
+        self.stateless = not state_list[0]  # plain SGD keeps no state (the reference loop drops empty entries)
         self.dense_keys = sorted(k for k, v in state_list[0].items() if k != "step" and v.shape == first.shape)
         self.scalar_keys = sorted(k for k, v in state_list[0].items() if k not in self.dense_keys)
         self.dense = {k: torch.empty(total, dtype=state_list[0][k].dtype) for k in self.dense_keys}
@@ -108,6 +109,8 @@ class FlatGroup:
         """Whether ``params`` and their state are still the views of these buffers."""
         if tuple(map(id, params)) != self.ids:
             return False
+        if self.stateless:
+            return all(not states.get(p) for p in params) and tuple(p.data_ptr() for p in params) == self.pointers
         state_list = [states.get(p) for p in params]
         if any(s is None for s in state_list):
             return False
@@ -170,7 +173,9 @@ class FlatGroup:
         self.ids = ()
 
 
-def eligible(rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any]) -> bool:
+def eligible(
+    rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar]
+) -> bool:
     """Whether a group's tensors can live in flat buffers: one dtype, CPU, dense, real, each with state."""
     if not params or sum(p.numel() for p in params) < MIN_ELEMENTS:
         return False
@@ -183,6 +188,8 @@ def eligible(rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any])
         if p.grad is not None and (p.grad.is_sparse or p.grad.dtype != dtype):
             return False
     state_list = [states.get(p) for p in params]
+    if not any(state_list) and not rule.counts_steps and not rule.init_state(params[0][:1], hp):
+        return True  # a rule that keeps no state (plain SGD)
     if any(not s for s in state_list):
         return False  # a parameter without state yet: the reference path creates it
     keys = set(state_list[0] or ())
@@ -250,7 +257,7 @@ class FlatPlan:
             return False  # the reference path skips those parameters, and updates the views of the others
         flat = self.flat
         if flat is None or not flat.holds(params, states):
-            if not eligible(rule, params, states) or not _fused.available(warn=mode is True):
+            if not eligible(rule, params, states, hp) or not _fused.available(warn=mode is True):
                 return False
             if flat is not None:
                 self.rebuilds += 1

@@ -56,7 +56,6 @@ def _write(dst: Tensor, value: Scalar) -> None:
 
 class ASGDRule(Rule):
     name = "asgd"
-    elementwise = True
     hypers = (
         common.lr(1e-2),
         Hyper("lambd", 1e-4, low=0.0, doc="decay term λ: L2 strength of the objective and the step's decay rate"),
