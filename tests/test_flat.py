@@ -164,5 +164,8 @@ def test_default_takes_the_flat_path_only_when_the_reference_step_is_slow(monkey
     monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
     params = mlp_params()
     opt = adam(params, None)
-    train(opt, params, 4)
+    train(opt, params, 3)  # two timed reference steps, then the compile starts in the background
+    assert flat_group(opt) is None
+    flat.wait_for_compiles(opt)
+    train(opt, params, 1)
     assert flat_group(opt) is not None

@@ -33,6 +33,7 @@ with its foreach ones, not bit for bit; bit-identity with ``torch.optim`` holds 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -209,7 +210,6 @@ def eligible(
     return True
 
 
-__all__ = ["MIN_ELEMENTS", "FlatGroup", "eligible", "supports"]
 
 
 AUTO_MIN_REFERENCE_SECONDS = 0.005
@@ -230,6 +230,10 @@ class FlatPlan:
     about 10 s, a warm one 2-3 s; from 5 ms per reference step the saving (≥ 3 ms a step) repays a warm compile
     within about a thousand steps and a cold one within a few thousand, less than any training run it is worth
     optimising. Below it, the group stays on the reference path and compiles nothing.
+
+    With ``fused=None`` the compile runs in a background thread (:class:`WarmUp`, on small stand-in buffers of the
+    group's dtypes and state keys: the compiled loop does not depend on the length), and the group keeps taking
+    the reference path until it is done: no step waits for the compiler. ``fused=True`` compiles in the step.
     """
 
     def __init__(self) -> None:
@@ -237,6 +241,7 @@ class FlatPlan:
         self.reference_seconds: list[float] = []
         self.rebuilds = 0
         self.given_up = False
+        self.warm_up: WarmUp | None = None
 
     def timed(self, seconds: float) -> None:
         """Note the duration of one reference step of the group (``fused=None`` decides from the first two)."""
@@ -259,6 +264,14 @@ class FlatPlan:
         if flat is None or not flat.holds(params, states):
             if not eligible(rule, params, states, hp) or not _fused.available(warn=mode is True):
                 return False
+            if mode is None and BACKGROUND:
+                if self.warm_up is None:
+                    self.warm_up = WarmUp(rule, params, states, hp, group)
+                if not self.warm_up.done():
+                    return False
+                if self.warm_up.failed:
+                    self.given_up = True
+                    return False
             if flat is not None:
                 self.rebuilds += 1
                 if mode is None and self.rebuilds > AUTO_MAX_REBUILDS:
@@ -266,3 +279,50 @@ class FlatPlan:
                     return False
             flat = self.flat = FlatGroup(rule, params, states)
         return flat.step(rule, group, hp, states)
+
+
+BACKGROUND = True
+"""Whether ``fused=None`` compiles in a background thread (``False``: in the step, as ``fused=True`` does)."""
+
+
+class WarmUp:
+    """Compiles a group's flat step in a background thread, on stand-in buffers shaped like the group's."""
+
+    def __init__(
+        self, rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar],
+        group: Mapping[str, Any],
+    ) -> None:
+        first = params[0]
+        state = dict(states.get(first) or {})
+        length = 64  # any length >= 2: the compiled loop's length is symbolic
+        dense = {k: torch.zeros(length, dtype=v.dtype) for k, v in state.items() if k != "step" and v.dim()}
+        scalars = {k: v.detach().clone() for k, v in state.items() if k != "step" and not v.dim()}
+        flats = [torch.zeros(length, dtype=first.dtype), torch.ones(length, dtype=first.dtype), *dense.values()]
+        for t in flats:
+            torch._dynamo.mark_dynamic(t, 0)
+        step = torch.ones((), dtype=torch.float64) if rule.counts_steps else None
+        self.args = (
+            rule, [flats[0]], [flats[1]], [{**dense, **scalars}],
+            _fused.hyper_tensors(hp, {}, rule.structural_names()), bool(group.get("maximize", False)), step,
+        )
+        self.failed = False
+        self.thread = threading.Thread(target=self._compile, name=f"optimlab-flat-{rule.name}", daemon=True)
+        self.thread.start()
+
+    def _compile(self) -> None:
+        try:
+            _fused.run_compiled(self.args[0].name, self.args, None, flat=True)
+        except Exception:  # the step will take the reference path; fused=True reports the error itself
+            self.failed = True
+
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+
+def wait_for_compiles(optimizer: Any, timeout: float | None = None) -> None:
+    """Wait until every background compile the optimizer's groups started has finished (benchmarks, tests)."""
+    for plan in getattr(optimizer, "__dict__", {}).get("_flat_plans", {}).values():
+        if plan.warm_up is not None:
+            plan.warm_up.thread.join(timeout)
+
+__all__ = ["MIN_ELEMENTS", "FlatGroup", "FlatPlan", "WarmUp", "eligible", "supports", "wait_for_compiles"]
