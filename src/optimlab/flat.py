@@ -242,6 +242,7 @@ class FlatPlan:
         self.rebuilds = 0
         self.given_up = False
         self.warm_up: WarmUp | None = None
+        self.stepped = False
 
     def timed(self, seconds: float) -> None:
         """Note the duration of one reference step of the group (``fused=None`` decides from the first two)."""
@@ -256,6 +257,9 @@ class FlatPlan:
         """Update the group on the flat path and return ``True``, or return ``False`` to leave it to the caller."""
         mode = group.get("fused")
         if mode is False or self.given_up or (mode is None and not self.pays()):
+            return False
+        if not self.stepped:  # the first step runs the reference path: it creates the state the rule keeps
+            self.stepped = True
             return False
         params = group["params"]
         if any(p.grad is None for p in params):
