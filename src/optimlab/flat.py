@@ -258,10 +258,11 @@ class FlatPlan:
         mode = group.get("fused")
         if mode is False or self.given_up or (mode is None and not self.pays()):
             return False
-        if not self.stepped:  # the first step runs the reference path: it creates the state the rule keeps
-            self.stepped = True
-            return False
         params = group["params"]
+        if not self.stepped:  # the first step runs the reference path where it creates state (not after a load)
+            self.stepped = True
+            if not all(states.get(p) for p in params):
+                return False
         if any(p.grad is None for p in params):
             return False  # the reference path skips those parameters, and updates the views of the others
         flat = self.flat
