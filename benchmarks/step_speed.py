@@ -139,6 +139,35 @@ MATRIX_SETS: dict[str, tuple[tuple[int, int], ...]] = {
 """Transformer-like matrix shape sets (``--sizes d512x4``): the weights of a few GPT-style blocks."""
 
 
+def gpt2_small_shapes() -> tuple[tuple[int, ...], ...]:
+    """The parameter shapes of GPT-2 small (124M, 148 tensors): token and position embeddings, 12 blocks (two
+    LayerNorms, qkv, attention out, MLP in and out, with biases), the final LayerNorm; the head is tied."""
+    d, vocab, context = 768, 50257, 1024
+    block = ((d,), (d,), (d, 3 * d), (3 * d,), (d, d), (d,), (d,), (d,), (d, 4 * d), (4 * d,), (4 * d, d), (d,))
+    return ((vocab, d), (context, d), *block * 12, (d,), (d,))
+
+
+def resnet50_shapes() -> tuple[tuple[int, ...], ...]:
+    """The parameter shapes of ResNet-50 (25.6M, 161 tensors): the stem, 16 bottleneck blocks (1×1, 3×3, 1×1
+    convolutions with BatchNorm weight and bias; a projection shortcut in the first block of each stage), the
+    classifier."""
+    shapes: list[tuple[int, ...]] = [(64, 3, 7, 7), (64,), (64,)]
+    inputs = 64
+    for width, blocks in ((64, 3), (128, 4), (256, 6), (512, 3)):
+        out = 4 * width
+        for b in range(blocks):
+            shapes += [(width, inputs, 1, 1), (width,), (width,), (width, width, 3, 3), (width,), (width,),
+                       (out, width, 1, 1), (out,), (out,)]
+            if b == 0:
+                shapes += [(out, inputs, 1, 1), (out,), (out,)]
+            inputs = out
+    return (*shapes, (1000, 2048), (1000,))
+
+
+MODEL_SETS: dict[str, tuple[tuple[int, ...], ...]] = {"gpt2": gpt2_small_shapes(), "resnet50": resnet50_shapes()}
+"""Model-shaped parameter sets (``--sizes gpt2,resnet50``): every optimizer runs on them like a flat size."""
+
+
 def matrix_flops(name: str, shapes: Sequence[tuple[int, ...]]) -> float | None:
     """Matrix-multiply FLOPs of one default step (elementwise work and SOAP's every-k-steps refresh left out)."""
     total = 0.0
@@ -173,10 +202,14 @@ class Size:
     label: str
     matrices: tuple[tuple[int, int], ...] = ()
     """For a matrix shape set, the 2-D shapes (else the parameters are ``tensors`` flat tensors)."""
+    model: tuple[tuple[int, ...], ...] = ()
+    """For a model-shaped set (:data:`MODEL_SETS`), its parameter shapes."""
 
     def shapes(self) -> list[tuple[int, ...]]:
         if self.matrices:
             return list(self.matrices)
+        if self.model:
+            return list(self.model)
         base, extra = divmod(self.params, self.tensors)
         return [(base + (1 if i < extra else 0),) for i in range(self.tensors)]
 
@@ -260,6 +293,10 @@ def parse_sizes(text: str) -> list[Size]:
     the name of a matrix shape set, :data:`MATRIX_SETS`)."""
     sizes = []
     for item in text.split(","):
+        if item.strip() in MODEL_SETS:
+            model = MODEL_SETS[item.strip()]
+            sizes.append(Size(sum(math.prod(shape) for shape in model), len(model), item.strip(), model=model))
+            continue
         if item.strip() in MATRIX_SETS:
             shapes = MATRIX_SETS[item.strip()]
             sizes.append(Size(sum(m * n for m, n in shapes), len(shapes), item.strip(), shapes))
@@ -296,6 +333,12 @@ def optimlab_optim() -> ModuleType:
     except ModuleNotFoundError:
         sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
         return importlib.import_module("optimlab.optim")
+
+
+def flat_module() -> ModuleType:
+    """``optimlab.flat`` (after :func:`optimlab_optim` has made the package importable)."""
+    optimlab_optim()
+    return importlib.import_module("optimlab.flat")
 
 
 def inplace_bandwidth(elements: int, reps: int = 10) -> float:
@@ -412,8 +455,12 @@ def build_runners(
     sharing the memory keeps that lottery out of the comparison. The values drift apart from any one mode's
     trajectory, which does not change what a step costs; :func:`check_modes` compares the numbers."""
     params = leaves([t.clone() for t in start], grads)
+    # optimlab's flat path makes the parameters views of its own buffers (p.data): two such optimizers on the same
+    # tensors would take them from each other every step, so each optimlab mode steps its own copy.
     runners = [
-        Runner(library, mode, make_optimizer(library, getattr(classes[library], name), params, MODES[mode]))
+        Runner(library, mode, make_optimizer(
+            library, getattr(classes[library], name),
+            leaves([t.clone() for t in start], grads) if library == "optimlab" else params, MODES[mode]))
         for library, mode in modes
     ]
     runners.append(Runner(*PROBE, InPlaceAdd(size.params)))
@@ -425,6 +472,8 @@ def time_steps(runners: Sequence[Runner], warmup: int, reps: int) -> None:
     for _ in range(warmup):
         for runner in runners:
             runner.optimizer.step()
+            if runner.library == "optimlab":  # optimlab's default compiles in the background: time it compiled
+                flat_module().wait_for_compiles(runner.optimizer)
     for rep in range(reps):
         shift = rep % len(runners)
         for runner in [*runners[shift:], *runners[:shift]]:
@@ -557,11 +606,74 @@ def fused_bars(rows: Sequence[Row]) -> tuple[float, float, float, str]:
     if not ours:
         return math.nan, math.nan, math.nan, "-"
     largest = max(r.params for r in ours.values())
-    most_tensors = max(ours.values(), key=lambda r: int(r.size.split("/")[1])).size
+    most_tensors = max(ours.values(), key=lambda r: tensor_count(r.size)).size
     worst_torch = max(r.vs_torch_default for r in ours.values())
     worst_floor = max(r.vs_floor() for r in ours.values() if r.params == largest)
     worst_best = max(r.median_ms / theirs[key].median_ms for key, r in ours.items() if r.size == most_tensors)
     return worst_torch, worst_floor, worst_best, most_tensors
+
+
+def tensor_count(label: str) -> int:
+    """The number of tensors of a size label (``10M/200``, a model or matrix set's name)."""
+    if "/" in label:
+        return int(label.split("/")[1])
+    return len(MODEL_SETS.get(label, MATRIX_SETS.get(label, ())))
+
+
+TORCH_FUSED = ("SGD", "Adam", "AdamW", "Adagrad")
+"""The optimizers PyTorch has fused CPU kernels for: optimlab's default must be no slower than torch's best mode."""
+
+
+def default_bars(rows: Sequence[Row]) -> tuple[float, float, float, list[str]]:
+    """Issue 18's numbers over optimlab's *default* mode on every flat and model-shaped size: (worst default / torch
+    default, worst default / floor, worst default / torch's best mode among :data:`TORCH_FUSED`, one line per
+    size with its worst floor ratio)."""
+    flat = [r for r in rows if not r.matrix and r.library != PROBE[0]]
+    ours = [r for r in flat if (r.library, r.mode) == CANDIDATE]
+    theirs = best_rows(flat, "torch", tuple(MODES))
+    if not ours:
+        return math.nan, math.nan, math.nan, []
+    bound = [r for r in ours if not math.isnan(r.floor_ms())]
+    worst_floor = max((r.vs_floor() for r in bound), default=math.nan)
+    versus_best = [r.median_ms / theirs[(r.optimizer, r.size)].median_ms for r in ours if r.optimizer in TORCH_FUSED]
+    lines = []
+    for label in dict.fromkeys(r.size for r in bound):
+        worst = max((r for r in bound if r.size == label), key=lambda r: r.vs_floor())
+        lines.append(f"bars: optimlab default / floor at {label}, worst {worst.vs_floor():.2f} ({worst.optimizer}; "
+                     "bar 1.15)")
+    return (max(r.vs_torch_default for r in ours), worst_floor, max(versus_best, default=math.nan), lines)
+
+
+def compile_probe(name: str, size: Size) -> None:
+    """In this (fresh) process: time optimlab's ``fused=True`` steps on ``size`` and print the compile time (the
+    slower of steps 1 and 2, where the flat path compiles, minus step 3) as ``COMPILE <seconds>``."""
+    start, grads = case_tensors(size, 0)
+    params = leaves(start, grads)
+    optimizer = make_optimizer("optimlab", getattr(optimlab_optim(), name), params, {"fused": True})
+    times = []
+    for _ in range(3):
+        began = time.perf_counter()
+        optimizer.step()
+        times.append(time.perf_counter() - began)
+    print(f"COMPILE {max(times[:2]) - times[2]:.3f}")  # a stateless rule (plain SGD) compiles in step 1
+
+
+def compile_times(name: str, size: Size) -> tuple[float, float]:
+    """(cold, warm) compile seconds of optimlab's fast path for ``name`` on ``size``: each in a fresh process,
+    cold with an empty Inductor cache directory, warm with the directory the cold run filled."""
+    import subprocess
+    import tempfile
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="step_speed_inductor_") as cache:
+        env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
+        for _ in ("cold", "warm"):
+            out = subprocess.run(
+                [sys.executable, __file__, "--compile-probe", name, "--sizes", size.label],
+                env=env, capture_output=True, text=True, check=True,
+            ).stdout
+            results.append(float(re.findall(r"^COMPILE (\S+)$", out, flags=re.MULTILINE)[-1]))
+    return results[0], results[1]
 
 
 NEW_MEMORY_BOUND = ("Lion", "Signum", "ADOPT", "AdEMAMix", "AdamWScheduleFree", "SGDScheduleFree", "Prodigy", "ASGD",
@@ -600,6 +712,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads (default 2)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help=f"smoke test: sizes {QUICK_SIZES}, 5 reps")
+    parser.add_argument("--compile-times", action="store_true",
+                        help="also time optimlab's cold and warm compile per optimizer, in fresh processes")
+    parser.add_argument("--compile-probe", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sizes is None:
         args.sizes = parse_sizes(QUICK_SIZES if args.quick else DEFAULT_SIZES)
@@ -613,6 +728,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.compile_probe is not None:
+        compile_probe(args.compile_probe, args.sizes[0])
+        return 0
     classes: dict[str, Any] = {"torch": Baselines(), "optimlab": optimlab_optim()}
     probe = PROBE_ELEMENTS
 
@@ -666,14 +784,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  {line}")
     print()
     default_torch, default_floor = summary(rows)
-    worst_torch, worst_floor, worst_best, most_tensors = fused_bars(rows)
+    _, worst_floor, worst_best, most_tensors = fused_bars(rows)
     print(f"bars: issue 2, optimlab default / torch default, worst {default_torch:.2f} (bar 1.10)")
     print(f"bars: optimlab default / floor at the largest size, worst {default_floor:.2f}")
     print(f"bars: optimlab best / torch best mode at {most_tensors}, worst {worst_best:.2f} (bar 1.10)")
     print(f"bars: optimlab best / floor at the largest size, worst {worst_floor:.2f} (bar 1.25)")
     for line in modern_bars(rows):
         print(line)
-    print(f"RESULT step_speed worst_ratio_vs_torch_default={worst_torch:.2f} worst_ratio_vs_floor={worst_floor:.2f}")
+    ours_torch, ours_floor, ours_best, floor_lines = default_bars(rows)
+    for line in floor_lines:
+        print(line)
+    print(f"bars: optimlab default / torch best mode for {', '.join(TORCH_FUSED)}, worst {ours_best:.2f} (bar 1.00)")
+    worst_cold = math.nan
+    if args.compile_times:
+        flat_sizes = [size for size in args.sizes if not size.matrices]
+        compile_size = max(flat_sizes, key=lambda size: size.tensors) if flat_sizes else args.sizes[0]
+        print()
+        print(f"Compile of optimlab's fast path (fused=True) on {compile_size.label}, each in a fresh process "
+              f"(load {_load()}):")
+        colds = []
+        for name in args.optimizers:
+            if compile_size.runs(name):
+                cold, warm = compile_times(name, compile_size)
+                colds.append(cold)
+                print(f"  {name:8s} cold {cold:6.1f} s  warm {warm:5.1f} s", flush=True)
+        worst_cold = max(colds, default=math.nan)
+        print(f"bars: worst cold compile {worst_cold:.1f} s (bar 10)")
+    print(f"RESULT step_speed worst_ratio_vs_torch_default={ours_torch:.2f} worst_ratio_vs_floor={ours_floor:.2f} "
+          f"worst_cold_compile_s={worst_cold:.1f}")
     return 0
 
 

@@ -163,7 +163,9 @@ def test_missing_compiler_falls_back_with_one_warning(monkeypatch: pytest.Monkey
 
 
 def test_default_compiles_only_large_stable_groups(monkeypatch: pytest.MonkeyPatch, float64_default: None) -> None:
-    case = Case("Adam", {"lr": 1e-2})
+    # The size rule of the per-tensor compiled path: cautious Adam counts per tensor, so it never goes flat
+    # (the flat path's own default is tests/test_flat.py's).
+    case = Case("Adam", {"lr": 1e-2, "cautious": True})
     small = mlp_params()
     before = graphs_compiled()
     opt = case.make(small)  # fused=None: the MLP is far below the size threshold
@@ -329,7 +331,8 @@ def test_direct_calls_skip_dynamo_only_while_nothing_changed(
     runs = []
     for mode in (True, False):
         params = mlp_params()
-        opt = optim.Adam([{"params": params, "fused": mode}], lr=0.01)
+        # cautious: the per-tensor compiled path (the flat path copies a gradient of another layout instead)
+        opt = optim.Adam([{"params": params, "fused": mode}], lr=0.01, cautious=True)
         for step in range(1, 11):
             opt.zero_grad()
             mlp_loss(params, x, y).backward()

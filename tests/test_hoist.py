@@ -26,7 +26,7 @@ ELEMENTS = 4096 * 5  # more than hoist.SMALL_ELEMENTS per trial tensor: the elem
 def element_loop_kernels(codes: list[str], size: int) -> list[str]:
     """The C++ kernels (source strings) that loop over ``size`` elements."""
     kernels = [k for code in codes for k in re.findall(r"r'''(.*?)'''", code, re.DOTALL)]
-    return [k for k in kernels if f"{size}L" in k]
+    return [k for k in kernels if f"{size}L" in k or re.search(r"\bks\d+\b", k)]  # or a symbolic length (flat path)
 
 
 def compiled_code(step: object) -> list[str]:

@@ -35,10 +35,11 @@ eager reference path.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import types
 import warnings
-from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
 from typing import Any
 
 import torch
@@ -58,7 +59,46 @@ _DYNAMO_SETTINGS: dict[str, Any] = {"recompile_limit": 64}
 def _inductor_settings() -> dict[str, Any]:
     from .hoist import HoistScalars  # an Inductor pass: imported where something compiles, not at import
 
-    return {"post_grad_custom_post_pass": HoistScalars(), "size_asserts": False}
+    # No precompiled header: building it costs more (9 s measured) than the few kernels a flat step compiles save.
+    return {"post_grad_custom_post_pass": HoistScalars(), "size_asserts": False, "cpp_cache_precompile_headers": False}
+
+
+@contextlib.contextmanager
+def _known_isa() -> Iterator[None]:
+    """While the fast path compiles: the vector instruction set is the one ATen itself runs with.
+
+    Inductor otherwise probes every instruction-set variant the CPU reports by compiling and loading a test
+    program for each (six C++ builds, 18 s measured in a fresh cache directory), before the first kernel. ATen has
+    already chosen (``torch.backends.cpu.get_cpu_capability()``); an elementwise update needs nothing beyond it.
+    Outside this block Inductor's own choice stands.
+    """
+    try:
+        import torch._inductor.cpu_vec_isa as isa_module
+
+        chosen = _aten_isa()
+    except Exception:  # torch's private ISA API changed: keep Inductor's own probe
+        chosen = None
+    if chosen is None:
+        yield
+        return
+    probe = isa_module.valid_vec_isa_list
+    isa_module.valid_vec_isa_list = lambda: [chosen]  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        isa_module.valid_vec_isa_list = probe
+
+
+@functools.cache
+def _aten_isa() -> Any:
+    """An Inductor ``VecISA`` for ATen's CPU capability, trusted without a test build; ``None`` if there is none."""
+    import torch._inductor.cpu_vec_isa as isa_module
+
+    base = {"AVX512": isa_module.VecAVX512, "AVX2": isa_module.VecAVX2}.get(torch.backends.cpu.get_cpu_capability())
+    if base is None:
+        return None
+    trusted = type("TrustedISA", (base,), {"__bool__": lambda self: True, "__hash__": base.__hash__})
+    return trusted()
 
 
 _warned_no_compiler = False
@@ -165,6 +205,7 @@ class Variant:
             "lambda a: [" + ", ".join(paths) + "]"
         )
         self.fresh = tuple(path.startswith(("a['grads']", "a['step']")) for path in paths)
+        self.derived = tuple(".shape[" in path for path in paths)  # a length read off an input checked otherwise
 
 
 def _input_paths(example_inputs: Sequence[Any], frame: Mapping[str, Any]) -> list[str] | None:
@@ -183,8 +224,18 @@ def _input_paths(example_inputs: Sequence[Any], frame: Mapping[str, Any]) -> lis
             where[id(value)] = f"a['hp'][{key!r}]"
     if isinstance(frame["step"], Tensor):
         where[id(frame["step"])] = "a['step']"
-    paths = [where.get(id(t), "") for t in example_inputs]
+    paths = [where.get(id(t), "") if isinstance(t, Tensor) else _length_path(t, frame) for t in example_inputs]
     return paths if all(paths) else None
+
+
+def _length_path(value: Any, frame: Mapping[str, Any]) -> str:
+    """The path of a symbolic length input (a flat buffer's length, the last dimension of the first parameter),
+    or ``""`` when ``value`` is not that."""
+    params = frame["params"]
+    if not isinstance(value, torch.SymInt) or len(params) != 1:
+        return ""
+    hint = value.node.hint
+    return "a['params'][0].shape[-1]" if hint is not None and hint == params[0].shape[-1] else ""
 
 
 class CompiledUpdate:
@@ -197,10 +248,12 @@ class CompiledUpdate:
     only callers that make direct calls ask (it runs Dynamo's full guards once more).
     """
 
-    def __init__(self, rule_name: str) -> None:
-        code = group_update.__code__.replace(co_name=f"fused_{rule_name}")
+    def __init__(self, rule_name: str, flat: bool = False) -> None:
+        code = group_update.__code__.replace(co_name=f"{'flat' if flat else 'fused'}_{rule_name}")
         self.function = types.FunctionType(code, group_update.__globals__, code.co_name)
-        self.compiled = torch.compile(self.function, fullgraph=True, dynamic=False, backend=self._inductor)
+        # The flat path marks its buffers' length dynamic (flat.FlatGroup), so one compile serves every length.
+        dynamic = None if flat else False
+        self.compiled = torch.compile(self.function, fullgraph=True, dynamic=dynamic, backend=self._inductor)
         self.variants: list[Variant] = []
         self._new: tuple[list[Any], Callable[..., Any]] | None = None
 
@@ -215,7 +268,7 @@ class CompiledUpdate:
 
     def __call__(self, *args: Any) -> None:
         self._new = None
-        with torch._dynamo.config.patch(_DYNAMO_SETTINGS):
+        with torch._dynamo.config.patch(_DYNAMO_SETTINGS), _known_isa():
             self.compiled(*args)
         try:
             if self._new is not None:
@@ -242,9 +295,22 @@ class CompiledUpdate:
 
 
 @functools.cache
-def compiled_update(rule_name: str) -> CompiledUpdate:
-    """The compiled :func:`group_update` of one rule (see :class:`CompiledUpdate`)."""
-    return CompiledUpdate(rule_name)
+def compiled_update(rule_name: str, flat: bool = False) -> CompiledUpdate:
+    """The compiled :func:`group_update` of one rule (see :class:`CompiledUpdate`); ``flat``: over flat buffers of
+    any length (:mod:`optimlab.flat`)."""
+    return CompiledUpdate(rule_name, flat)
+
+
+def run_compiled(rule_name: str, args: Sequence[Any], direct: DirectCall | None, flat: bool) -> DirectCall | None:
+    """Run :func:`group_update` compiled on ``args``, directly when ``direct`` still applies; returns the direct
+    call to use next time."""
+    frame = dict(zip(_ARGUMENTS, args, strict=True))
+    if direct is not None and direct.run(frame):
+        return direct
+    update = compiled_update(rule_name, flat)
+    update(*args)
+    variant = update.variant_for(frame)
+    return DirectCall(variant, frame) if variant is not None else None
 
 
 class DirectCall:
@@ -268,7 +334,8 @@ class DirectCall:
     def __init__(self, variant: Variant, frame: Mapping[str, Any]) -> None:
         self.variant = variant
         inputs = variant.inputs(frame)
-        self.kept = [None if fresh else t for t, fresh in zip(inputs, variant.fresh, strict=True)]
+        self.skip = tuple(f or d for f, d in zip(variant.fresh, variant.derived, strict=True))
+        self.kept = [None if skip else t for t, skip in zip(inputs, self.skip, strict=True)]
         self.fresh_match = _layout_check([t for t, fresh in zip(inputs, variant.fresh, strict=True) if fresh])
         self.context = _context(frame)
 
@@ -281,7 +348,7 @@ class DirectCall:
         except (KeyError, IndexError):
             return False
         fresh = [t for t, f in zip(inputs, self.variant.fresh, strict=True) if f]
-        if any(a is not b for a, b, f in zip(inputs, self.kept, self.variant.fresh, strict=True) if not f):
+        if any(a is not b for a, b, skip in zip(inputs, self.kept, self.skip, strict=True) if not skip):
             return False
         if not self.fresh_match(fresh):
             return False
@@ -428,12 +495,7 @@ class GroupPlan:
             bool(group.get("maximize", False)),
             self._advance_counts(rule, found),
         )
-        frame = dict(zip(_ARGUMENTS, args, strict=True))
-        if self.direct is None or not self.direct.run(frame):
-            update = compiled_update(rule.name)
-            update(*args)
-            variant = update.variant_for(frame)
-            self.direct = DirectCall(variant, frame) if variant is not None else None
+        self.direct = run_compiled(rule.name, args, self.direct, flat=False)
         for i in fresh:
             if found[i]:
                 states[params[i]] = found[i]

@@ -10,7 +10,7 @@ floats and ran at 3–5× the memory-bandwidth floor.
 most :data:`SMALL_ELEMENTS` elements computed only from small graph inputs and other small nodes (one-element
 scalars on the drop-in path, one value per trial, ``[K, 1, ...]``, in a population). It removes duplicates (every
 tensor of a group computes the same bias correction), moves the rest to the top of the graph, and routes every
-edge from that subgraph into a larger node through one ``optimlab::pack_small`` call per dtype, an opaque op
+edge from that subgraph into a larger node through one ``optimlab::pack_small`` call, an opaque op
 that packs the values into one vector. Inductor cannot inline through an opaque op, so the small values are
 computed once per step into a buffer, and the element loops only load them. Values are unchanged: the same
 operations run in the same precision, only once. A small subgraph of plain arithmetic (SGD's −lr, Adagrad's
@@ -45,7 +45,7 @@ one value per trial (``[K, 1, ...]``) on the population path."""
 
 
 def _pack_small(xs: list[Tensor]) -> Tensor:
-    """Flatten small tensors of one dtype into one vector (the barrier :class:`HoistScalars` inserts)."""
+    """Flatten small float64 tensors into one vector (the barrier :class:`HoistScalars` inserts)."""
     return torch.cat([x.reshape(-1) for x in xs])
 
 
@@ -73,8 +73,8 @@ def _numel(node: fx.Node) -> int | None:
 
 
 def _is_small(node: fx.Node) -> bool:
-    n = _numel(node)
-    return n is not None and n <= SMALL_ELEMENTS
+    n = _numel(node)  # a symbolic size (a dynamic-length loop) counts as large: comparing it would add a guard
+    return isinstance(n, int) and n <= SMALL_ELEMENTS
 
 
 def _is_pure(node: fx.Node) -> bool:
@@ -95,7 +95,9 @@ def _op_name(node: fx.Node) -> str:
 def _feeds_larger(node: fx.Node, user: fx.Node) -> bool:
     """Whether ``user`` broadcasts ``node`` over more elements (and so would recompute it per element)."""
     n, m = _numel(node), _numel(user)
-    return user.op == "call_function" and n is not None and m is not None and m > n
+    if user.op != "call_function" or not isinstance(n, int) or m is None:
+        return False
+    return not isinstance(m, int) or m > n  # a symbolic size is a loop over the elements
 
 
 class HoistScalars(CustomGraphPass):
@@ -123,22 +125,29 @@ class HoistScalars(CustomGraphPass):
         anchor = next(n for n in graph.nodes if n.op != "placeholder" and n not in small)
         for node in computed:  # depends only on inputs and earlier small nodes: safe to compute first
             anchor.prepend(node)
-        by_dtype: dict[torch.dtype, list[fx.Node]] = {}
-        for node in boundary:
-            by_dtype.setdefault(_value(node).dtype, []).append(node)
         fake_mode = torch._guards.detect_fake_mode([_value(n) for n in boundary])
-        for nodes in by_dtype.values():
-            with graph.inserting_before(anchor):
-                packed = _call(graph, fake_mode, torch.ops.optimlab.pack_small.default, (nodes,))
-                offset = 0
-                for node in nodes:
-                    size = _value(node).numel()
-                    piece = _call(graph, fake_mode, torch.ops.aten.slice.Tensor, (packed, 0, offset, offset + size))
-                    piece = _call(graph, fake_mode, torch.ops.aten.view.default, (piece, list(_value(node).shape)))
-                    offset += size
-                    for user in list(node.users):
-                        if user not in small and user is not packed and _feeds_larger(node, user):
-                            user.replace_input_with(node, piece)
+        # One packing call for every dtype: each value goes in as float64 (exact for bools, floats and integers up
+        # to 2^53) and is cast back where it is used. With a call per dtype Inductor compiled one more small
+        # kernel, a separate C++ build (about 3 s on a cold cache).
+        with graph.inserting_before(anchor):
+            wide = [
+                n if _value(n).dtype == torch.float64
+                else _call(graph, fake_mode, torch.ops.prims.convert_element_type.default, (n, torch.float64))
+                for n in boundary
+            ]
+            packed = _call(graph, fake_mode, torch.ops.optimlab.pack_small.default, (wide,))
+            offset = 0
+            for node in boundary:
+                size = _value(node).numel()
+                piece = _call(graph, fake_mode, torch.ops.aten.slice.Tensor, (packed, 0, offset, offset + size))
+                piece = _call(graph, fake_mode, torch.ops.aten.view.default, (piece, list(_value(node).shape)))
+                if _value(node).dtype != torch.float64:
+                    piece = _call(graph, fake_mode, torch.ops.prims.convert_element_type.default,
+                                  (piece, _value(node).dtype))
+                offset += size
+                for user in list(node.users):
+                    if user not in small and user not in wide and user is not packed and _feeds_larger(node, user):
+                        user.replace_input_with(node, piece)
         graph.lint()
 
     def uuid(self) -> Any:

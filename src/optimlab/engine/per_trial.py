@@ -128,6 +128,10 @@ def train_trial(
         optimizer: torch.optim.Optimizer
         if optimizer_factory is None:
             optimizer = trial.preset.make(params, **trial.hypers)
+            # The reference path: fused=None decides from a timed step (optimlab.flat), which would make the
+            # numbers depend on the machine's load; a trial must give the same numbers for the same seed.
+            for group in optimizer.param_groups:
+                group["fused"] = False
         else:
             optimizer = optimizer_factory(params, **{**trial.preset.settings, **trial.hypers})
         schedule = trial.schedule

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
@@ -9,6 +10,7 @@ import torch
 from torch import Tensor
 from torch.optim.optimizer import Optimizer
 
+from .. import flat as _flat
 from .. import fused as _fused
 from ..rules import Rule, Scalar
 from ..rules._math import descent_gradient
@@ -135,10 +137,16 @@ class RuleOptimizer(Optimizer):
             self._reducing_step()
             return loss
         plans: dict[int, _fused.GroupPlan] = self.__dict__.setdefault("_fused_plans", {})
+        flat_plans: dict[int, _flat.FlatPlan] = self.__dict__.setdefault("_flat_plans", {})
         for index, group in enumerate(self.param_groups):
             hp = self.group_values(group)
-            if plans.setdefault(index, _fused.GroupPlan()).step(rule, group, hp, self.state):
+            flat_plan = flat_plans.setdefault(index, _flat.FlatPlan()) if _flat.supports(rule, hp) else None
+            if flat_plan is not None:
+                if flat_plan.step(rule, group, hp, self.state):
+                    continue
+            elif plans.setdefault(index, _fused.GroupPlan()).step(rule, group, hp, self.state):
                 continue
+            started = time.perf_counter()
             for p in group["params"]:
                 prepared = self._prepare(p, group, hp)
                 if prepared is None:
@@ -147,6 +155,8 @@ class RuleOptimizer(Optimizer):
                 rule.update(x, g, state, hp, t)
                 if not state:
                     del self.state[p]
+            if flat_plan is not None:
+                flat_plan.timed(time.perf_counter() - started)
         return loss
 
     def _prepare(self, p: Tensor, group: Mapping[str, Any], hp: Mapping[str, Scalar]) -> Any:

@@ -192,6 +192,10 @@ class Rule:
     """Whether complex parameters update as pairs of real coordinates (False: refused, as torch's Muon does)."""
     counts_steps: ClassVar[bool] = True
     """Whether the rule needs the step count (torch.optim keeps a ``step`` entry in its state)."""
+    elementwise: ClassVar[bool] = False
+    """Whether ``update`` treats every element on its own, given the step's scalars (no shapes, norms, sums or
+    matrix products; the cautious mask counts per tensor and is checked separately): such a rule gives the same
+    numbers on one flat buffer of all a group's tensors as tensor by tensor (:mod:`optimlab.flat`)."""
     shared_state: ClassVar[tuple[str, ...]] = ()
     """Names of the group-level state of a rule that reduces over its group's tensors (module docstring); empty
     for every rule that updates one tensor at a time."""

@@ -23,6 +23,7 @@ from ._math import add_scaled_, ema_square_, l2_gradient, zeros_state
 
 class AdadeltaRule(Rule):
     name = "adadelta"
+    elementwise = True
     hypers = (
         common.lr(1.0),
         Hyper("rho", 0.9, low=0.0, high=1.0, doc="decay rate ρ of both moving averages"),

@@ -25,6 +25,7 @@ from ._math import add_ratio_, is_active, l2_gradient, sparse_like
 
 class AdagradRule(Rule):
     name = "adagrad"
+    elementwise = True
     hypers = (
         common.lr(1e-2),
         Hyper("lr_decay", 0.0, low=0.0, doc="learning-rate decay per step"),

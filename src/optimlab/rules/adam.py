@@ -44,6 +44,7 @@ from ._math import (
 
 class AdamRule(Rule):
     name = "adam"
+    elementwise = True
     hypers = (
         *common.adam_family(1e-3),
         Hyper("amsgrad", False, structural=True, doc="use the running maximum of the second moment (AMSGrad)"),

@@ -26,6 +26,7 @@ from ._math import add_ratio_, bias_correction, cautious_, ema_, l2_gradient, ze
 
 class AdamaxRule(Rule):
     name = "adamax"
+    elementwise = True
     hypers = (
         *common.adam_family(2e-3),
         common.CAUTIOUS,

@@ -80,6 +80,7 @@ def beta3_schedule(beta1: Scalar, beta3: Scalar, step: Scalar, warmup: Scalar) -
 
 class AdEMAMixRule(Rule):
     name = "ademamix"
+    elementwise = True
     hypers = (
         common.lr(1e-3),
         common.beta("beta1", 0.9),

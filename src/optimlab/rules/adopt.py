@@ -68,6 +68,7 @@ def _first_or_later(step: int | Tensor, first: float, later: Scalar) -> Scalar:
 
 class ADOPTRule(Rule):
     name = "adopt"
+    elementwise = True
     hypers = (
         common.lr(1e-3),
         common.beta("beta1", 0.9),

@@ -48,6 +48,7 @@ def _sign_step_(p: Tensor, direction: Tensor, g: Tensor, hp: Mapping[str, Scalar
 
 class LionRule(Rule):
     name = "lion"
+    elementwise = True
     counts_steps = False
     hypers = (
         common.lr(1e-4),
@@ -71,6 +72,7 @@ class LionRule(Rule):
 
 class SignumRule(Rule):
     name = "signum"
+    elementwise = True
     counts_steps = False
     hypers = (
         common.lr(1e-3),

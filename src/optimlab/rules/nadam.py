@@ -44,6 +44,7 @@ def scalar_dtype() -> torch.dtype:
 
 class NAdamRule(Rule):
     name = "nadam"
+    elementwise = True
     hypers = (
         *common.adam_family(2e-3),
         Hyper("momentum_decay", 4e-3, low=0.0, doc="ψ in the momentum schedule μₜ = β₁(1 − ½·0.96^(tψ))"),

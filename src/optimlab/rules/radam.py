@@ -33,6 +33,7 @@ THRESHOLD = 5.0
 
 class RAdamRule(Rule):
     name = "radam"
+    elementwise = True
     hypers = (
         *common.adam_family(1e-3),
         common.DECOUPLED,

@@ -23,6 +23,7 @@ from ._math import add_ratio_, add_scaled_, ema_, ema_square_, is_active, l2_gra
 
 class RMSpropRule(Rule):
     name = "rmsprop"
+    elementwise = True
     hypers = (
         common.lr(1e-2),
         # torch only checks alpha >= 0; above 1 the "average" is no longer an average, so optimlab refuses it.

@@ -34,6 +34,7 @@ from ._math import zeros_state
 
 class RpropRule(Rule):
     name = "rprop"
+    elementwise = True
     hypers = (
         common.lr(1e-2),
         Hyper(

@@ -90,6 +90,7 @@ class ScheduleFreeRule(Rule):
 
     interpolation: ClassVar[str]
     """The name of the hyperparameter β of y = (1 − β)·z + β·x."""
+    elementwise = True
 
     def init_state(self, p: Tensor, hp: Mapping[str, Scalar]) -> dict[str, Tensor]:
         y_beta = _scalar_state(p, hp)

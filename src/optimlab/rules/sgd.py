@@ -30,6 +30,7 @@ from ._math import add_scaled_, is_active, l2_gradient, scaled_sum
 
 class SGDRule(Rule):
     name = "sgd"
+    elementwise = True
     hypers = (
         common.lr(1e-3),
         Hyper("momentum", 0.0, low=0.0, doc="momentum factor μ"),

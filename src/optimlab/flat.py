@@ -1,0 +1,333 @@
+"""The flat fast path: one compiled loop over a whole parameter group, whatever its number of tensors.
+
+For a rule whose update is elementwise (:attr:`optimlab.rules.Rule.elementwise`), a group's parameters, gradients
+and per-element state live in one flat buffer each (per group; the group has one dtype), and the user's tensors
+are views of them (``p.data``, ``p.grad``, ``state[key]``), as large-scale trainers keep contiguous gradient
+buffers. The rule's own ``update`` then runs once, on the flat buffers, through :func:`optimlab.fused.group_update`
+compiled with a symbolic length: one compile per rule, dtype, flags and state keys serves every group of every
+size (1 to any number of tensors), and a step is one call.
+
+Per-tensor scalar state (step counts, NAdam's running product, ASGD's η and μ) stays one 0-d tensor per parameter,
+as torch.optim keeps it, held as views of one vector per key; the flat walk updates the first and the step copies
+it to the others. While those values differ between tensors (a parameter added mid-run) the group takes the
+reference path.
+
+What is checked every step, and what happens otherwise:
+
+* the group's parameters are the same objects, ``p.data`` and every per-element state tensor still the views
+  (a ``.data`` swap, a loaded ``state_dict``, an edited ``param_groups`` entry): the buffers are rebuilt from the
+  tensors as they are now (one copy) and the step continues on the flat path;
+* every parameter has a gradient: otherwise the step runs the reference path, which updates the views in place
+  (so both paths stay interchangeable at every step);
+* a gradient that is not the view (``zero_grad()`` sets gradients to ``None`` and backward makes new ones) is
+  copied into the flat gradient buffer and the parameter's ``.grad`` becomes the view: that copy is the flat
+  path's one cost over the memory floor; with ``zero_grad(set_to_none=False)`` backward accumulates into the
+  views directly and no copy happens.
+
+Numerics: the same operations in the same order as the reference path, compiled (Inductor contracts some of them
+into fused multiply-adds), so float64 agrees to about 1e-15 relative and float32 as PyTorch's fused kernels agree
+with its foreach ones, not bit for bit; bit-identity with ``torch.optim`` holds on the reference path
+(``fused=False``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Mapping, MutableMapping, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from . import fused as _fused
+from .rules import Rule, Scalar
+
+MIN_ELEMENTS = 2
+"""A group of fewer elements takes the reference path (a symbolic length is specialised at 0 and 1)."""
+
+
+def supports(rule: Rule, hp: Mapping[str, Scalar]) -> bool:
+    """Whether the flat path computes ``rule`` exactly as its per-tensor reference loop does for ``hp``."""
+    return rule.elementwise and not rule.shared_state and not hp.get("cautious", False)
+
+
+class FlatGroup:
+    """The flat buffers of one parameter group and the views the optimizer's tensors are (module docstring)."""
+
+    def __init__(self, rule: Rule, params: Sequence[Tensor], states: MutableMapping[Tensor, Any]) -> None:
+        self.params = list(params)
+        self.ids = tuple(map(id, self.params))
+        sizes = [p.numel() for p in self.params]
+        offsets = [0, *itertools.accumulate(sizes)]
+        total = offsets[-1]
+        first = self.params[0]
+        self.flat = torch.empty(total, dtype=first.dtype)
+        self.grad = torch.empty(total, dtype=first.dtype)
+        self.slices = list(itertools.pairwise(offsets))
+        self.grad_views: list[Tensor] = []
+        state_list = [states[p] if p in states else {} for p in self.params]
+        self.stateless = not state_list[0]  # plain SGD keeps no state (the reference loop drops empty entries)
+        self.dense_keys = sorted(k for k, v in state_list[0].items() if k != "step" and v.shape == first.shape)
+        self.scalar_keys = sorted(k for k, v in state_list[0].items() if k not in self.dense_keys)
+        self.dense = {k: torch.empty(total, dtype=state_list[0][k].dtype) for k in self.dense_keys}
+        for p, (a, b), state in zip(self.params, self.slices, state_list, strict=True):
+            view = self.flat[a:b].view(p.shape)
+            view.copy_(p.detach())
+            p.data = view
+            g = self.grad[a:b].view(p.shape)
+            self.grad_views.append(g)
+            if p.grad is not None:
+                g.copy_(p.grad)
+                p.grad = g
+            for key in self.dense_keys:
+                dense = self.dense[key][a:b].view(p.shape)
+                dense.copy_(state[key])
+                state[key] = dense
+        self.scalars = {k: torch.stack([s[k] for s in state_list]) for k in self.scalar_keys}
+        for key, vector in self.scalars.items():
+            for i, state in enumerate(state_list):
+                state[key] = vector[i]
+        self.state_ids = tuple(map(id, state_list))
+        self.pointers = self._pointers(state_list)
+        self.hyper_cache: dict[str, tuple[float, Tensor]] = {}
+        # What the flat walk updates: the dense buffers and the first of each scalar state's views.
+        self.walk_state: dict[str, Tensor] = {k: self.dense[k] for k in self.dense_keys}
+        self.walk_state.update({k: self.scalars[k][0] for k in self.scalar_keys if k != "step"})
+        self.direct: _fused.DirectCall | None = None
+        for t in (self.flat, self.grad, *self.dense.values()):
+            torch._dynamo.mark_dynamic(t, 0)
+
+    def _pointers(self, state_list: Sequence[Mapping[str, Tensor]]) -> tuple[int, ...]:
+        out = []
+        for p, state in zip(self.params, state_list, strict=True):
+            out.append(p.data_ptr())
+            out.extend(state[k].data_ptr() for k in self.dense_keys)
+            out.extend(state[k].data_ptr() for k in self.scalar_keys)
+        return tuple(out)
+
+    def holds(self, params: Sequence[Tensor], states: Mapping[Tensor, Any]) -> bool:
+        """Whether ``params`` and their state are still the views of these buffers."""
+        if tuple(map(id, params)) != self.ids:
+            return False
+        if self.stateless:
+            return all(not states.get(p) for p in params) and tuple(p.data_ptr() for p in params) == self.pointers
+        state_list = [states.get(p) for p in params]
+        if any(s is None for s in state_list):
+            return False
+        if tuple(map(id, state_list)) != self.state_ids:
+            return False
+        try:
+            return self._pointers(state_list) == self.pointers  # type: ignore[arg-type]
+        except KeyError:
+            return False
+
+    def gather_gradients(self) -> None:
+        """Make every ``p.grad`` the view of the flat gradient buffer, copying the gradients that are not."""
+        for p, view in zip(self.params, self.grad_views, strict=True):
+            g = p.grad
+            if g is view:
+                continue
+            assert g is not None
+            view.copy_(g)
+            p.grad = view
+
+    def step(self, rule: Rule, group: Mapping[str, Any], hp: Mapping[str, Scalar], states: Any) -> bool:
+        """One flat step of the group; ``False`` (nothing done) when the scalar state differs between tensors."""
+        step: Tensor | None = None
+        if rule.counts_steps:
+            counts = self.scalars["step"]
+            if not bool((counts == counts[0]).all()):
+                return False
+        for key in self.scalar_keys:
+            vector = self.scalars[key]
+            if key != "step" and not bool((vector == vector[0]).all()):
+                return False
+        self.gather_gradients()
+        if rule.counts_steps:
+            counts = self.scalars["step"]
+            counts += 1
+            step = counts[0].to(torch.float64)
+        args = (
+            rule, [self.flat], [self.grad], [self.walk_state],
+            _fused.hyper_tensors(hp, self.hyper_cache, rule.structural_names()),
+            bool(group.get("maximize", False)), step,
+        )
+        known = len(self.walk_state)
+        self.direct = _fused.run_compiled(rule.name, args, self.direct, flat=True)
+        if len(self.walk_state) != known:  # the rule created state (a term switched on mid-run): hand it out
+            self._hand_out([k for k in self.walk_state if k not in self.dense_keys and k not in self.scalar_keys],
+                           states)
+        for key in self.scalar_keys:
+            if key != "step":
+                vector = self.scalars[key]
+                vector.copy_(vector[0].expand_as(vector))
+        return True
+
+
+    def _hand_out(self, keys: Sequence[str], states: Any) -> None:
+        """Give every tensor its view of state the flat walk created, and rebuild the buffers next step."""
+        for key in keys:
+            made = self.walk_state.pop(key)
+            for p, (a, b) in zip(self.params, self.slices, strict=True):
+                states[p][key] = made[a:b].view(p.shape) if made.dim() else made.clone()
+        self.ids = ()
+
+
+def eligible(
+    rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar]
+) -> bool:
+    """Whether a group's tensors can live in flat buffers: one dtype, CPU, dense, real, each with state."""
+    if not params or sum(p.numel() for p in params) < MIN_ELEMENTS:
+        return False
+    dtype = params[0].dtype
+    for p in params:
+        if p.dim() == 0 or p.dtype != dtype or p.device.type != "cpu" or p.is_complex() or p.is_sparse:
+            return False
+        if not p.is_contiguous():
+            return False
+        if p.grad is not None and (p.grad.is_sparse or p.grad.dtype != dtype):
+            return False
+    state_list = [states.get(p) for p in params]
+    if not any(state_list) and not rule.counts_steps and not rule.init_state(params[0][:1], hp):
+        return True  # a rule that keeps no state (plain SGD)
+    if any(not s for s in state_list):
+        return False  # a parameter without state yet: the reference path creates it
+    keys = set(state_list[0] or ())
+    for p, state in zip(params, state_list, strict=True):
+        assert state is not None
+        if set(state) != keys:
+            return False
+        for key, value in state.items():
+            if not isinstance(value, Tensor) or value.is_sparse:
+                return False
+            if value.dim() == 0:
+                continue
+            if value.shape != p.shape or not value.is_contiguous() or key == "step":
+                return False
+    if rule.counts_steps and "step" not in keys:
+        return False
+    return True
+
+
+
+
+AUTO_MIN_REFERENCE_SECONDS = 0.005
+"""``fused=None`` (the default) moves a group to the flat path when its reference step takes at least this long
+(the faster of its first two steps, measured): see :class:`FlatPlan`."""
+
+AUTO_MAX_REBUILDS = 2
+"""``fused=None`` gives a group back to the reference path after this many rebuilds of its buffers."""
+
+
+class FlatPlan:
+    """What one parameter group of a drop-in optimizer keeps for the flat path between steps.
+
+    ``group["fused"]``: ``False`` never takes it; ``True`` from the second step on (the first creates the state);
+    ``None`` (the default) when the group's reference step, timed on its first two steps, took at least
+    :data:`AUTO_MIN_REFERENCE_SECONDS`. The rule behind the threshold, measured (``benchmarks/RESULTS.md``): the
+    flat step is 2-7× faster than the reference loop on models of 10 to 200 tensors, and a cold compile costs
+    about 10 s, a warm one 2-3 s; from 5 ms per reference step the saving (≥ 3 ms a step) repays a warm compile
+    within about a thousand steps and a cold one within a few thousand, less than any training run it is worth
+    optimising. Below it, the group stays on the reference path and compiles nothing.
+
+    With ``fused=None`` the compile runs in a background thread (:class:`WarmUp`, on small stand-in buffers of the
+    group's dtypes and state keys: the compiled loop does not depend on the length), and the group keeps taking
+    the reference path until it is done: no step waits for the compiler. ``fused=True`` compiles in the step.
+    """
+
+    def __init__(self) -> None:
+        self.flat: FlatGroup | None = None
+        self.reference_seconds: list[float] = []
+        self.rebuilds = 0
+        self.given_up = False
+        self.warm_up: WarmUp | None = None
+        self.stepped = False
+
+    def timed(self, seconds: float) -> None:
+        """Note the duration of one reference step of the group (``fused=None`` decides from the first two)."""
+        if len(self.reference_seconds) < 2:
+            self.reference_seconds.append(seconds)
+
+    def pays(self) -> bool:
+        """Whether ``fused=None`` takes the flat path for this group (see the class docstring)."""
+        return len(self.reference_seconds) >= 2 and min(self.reference_seconds) >= AUTO_MIN_REFERENCE_SECONDS
+
+    def step(self, rule: Rule, group: Mapping[str, Any], hp: Mapping[str, Scalar], states: Any) -> bool:
+        """Update the group on the flat path and return ``True``, or return ``False`` to leave it to the caller."""
+        mode = group.get("fused")
+        if mode is False or self.given_up or (mode is None and not self.pays()):
+            return False
+        params = group["params"]
+        if not self.stepped:  # the first step runs the reference path where it creates state (not after a load)
+            self.stepped = True
+            if not all(states.get(p) for p in params):
+                return False
+        if any(p.grad is None for p in params):
+            return False  # the reference path skips those parameters, and updates the views of the others
+        flat = self.flat
+        if flat is None or not flat.holds(params, states):
+            if not eligible(rule, params, states, hp) or not _fused.available(warn=mode is True):
+                return False
+            if mode is None and BACKGROUND:
+                if self.warm_up is None:
+                    self.warm_up = WarmUp(rule, params, states, hp, group)
+                if not self.warm_up.done():
+                    return False
+                if self.warm_up.failed:
+                    self.given_up = True
+                    return False
+            if flat is not None:
+                self.rebuilds += 1
+                if mode is None and self.rebuilds > AUTO_MAX_REBUILDS:
+                    self.given_up, self.flat = True, None
+                    return False
+            flat = self.flat = FlatGroup(rule, params, states)
+        return flat.step(rule, group, hp, states)
+
+
+BACKGROUND = True
+"""Whether ``fused=None`` compiles in a background thread (``False``: in the step, as ``fused=True`` does)."""
+
+
+class WarmUp:
+    """Compiles a group's flat step in a background thread, on stand-in buffers shaped like the group's."""
+
+    def __init__(
+        self, rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar],
+        group: Mapping[str, Any],
+    ) -> None:
+        first = params[0]
+        state = dict(states.get(first) or {})
+        length = 64  # any length >= 2: the compiled loop's length is symbolic
+        dense = {k: torch.zeros(length, dtype=v.dtype) for k, v in state.items() if k != "step" and v.dim()}
+        scalars = {k: v.detach().clone() for k, v in state.items() if k != "step" and not v.dim()}
+        flats = [torch.zeros(length, dtype=first.dtype), torch.ones(length, dtype=first.dtype), *dense.values()]
+        for t in flats:
+            torch._dynamo.mark_dynamic(t, 0)
+        step = torch.ones((), dtype=torch.float64) if rule.counts_steps else None
+        self.args = (
+            rule, [flats[0]], [flats[1]], [{**dense, **scalars}],
+            _fused.hyper_tensors(hp, {}, rule.structural_names()), bool(group.get("maximize", False)), step,
+        )
+        self.failed = False
+        self.thread = threading.Thread(target=self._compile, name=f"optimlab-flat-{rule.name}", daemon=True)
+        self.thread.start()
+
+    def _compile(self) -> None:
+        try:
+            _fused.run_compiled(self.args[0].name, self.args, None, flat=True)
+        except Exception:  # the step will take the reference path; fused=True reports the error itself
+            self.failed = True
+
+    def done(self) -> bool:
+        return not self.thread.is_alive()
+
+
+def wait_for_compiles(optimizer: Any, timeout: float | None = None) -> None:
+    """Wait until every background compile the optimizer's groups started has finished (benchmarks, tests)."""
+    for plan in getattr(optimizer, "__dict__", {}).get("_flat_plans", {}).values():
+        if plan.warm_up is not None:
+            plan.warm_up.thread.join(timeout)
+
+__all__ = ["MIN_ELEMENTS", "FlatGroup", "FlatPlan", "WarmUp", "eligible", "supports", "wait_for_compiles"]
