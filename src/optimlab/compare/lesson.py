@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.tuning import at_edge
 from ..errors import UserError
 from ..problems.surfaces import SURFACES
-from ._api import at_edge
 from ._gallery import one_torch_thread
 from ._linreg import batch_playground
 from .playground import Playground, playground

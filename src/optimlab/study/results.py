@@ -11,6 +11,7 @@ from typing import Any
 import pandas as pd
 
 from .. import stats
+from ..engine.tuning import at_edge
 from ..errors import UserError
 from .plan import Plan, choose_lr, eval_examples
 from .store import Store
@@ -56,7 +57,7 @@ class StudyResults:
                 choice = choose_lr(records, metric, goal)
                 if choice is not None:
                     grid = sorted(set(mine["lr"]))
-                    edge = tune and len(grid) > 1 and choice[0] in (grid[0], grid[-1])
+                    edge = tune and len(grid) > 1 and at_edge(grid, choice[0])
                     rows.append({"problem": problem, "optimizer": optimizer, "lr": choice[0], "metric": metric,
                                  "value": choice[1], "at_edge": edge})
         return pd.DataFrame(rows, columns=["problem", "optimizer", "lr", "metric", "value", "at_edge"])
