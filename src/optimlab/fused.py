@@ -229,13 +229,14 @@ def _input_paths(example_inputs: Sequence[Any], frame: Mapping[str, Any]) -> lis
 
 
 def _length_path(value: Any, frame: Mapping[str, Any]) -> str:
-    """The path of a symbolic length input (a flat buffer's length, the last dimension of the first parameter),
-    or ``""`` when ``value`` is not that."""
+    """The path of a symbolic size input (a flat buffer's length, the last dimension of the first parameter; a
+    population's trial count, its first), or ``""`` when ``value`` is not one of those or could be either."""
     params = frame["params"]
     if not isinstance(value, torch.SymInt) or len(params) != 1:
         return ""
-    hint = value.node.hint
-    return "a['params'][0].shape[-1]" if hint is not None and hint == params[0].shape[-1] else ""
+    hint, shape = value.node.hint, params[0].shape
+    found = [f"a['params'][0].shape[{i}]" for i in sorted({0, len(shape) - 1}) if hint is not None and hint == shape[i]]
+    return found[0] if len(found) == 1 else ""
 
 
 class CompiledUpdate:

@@ -20,6 +20,7 @@ decayed step size) is left where it is: a few multiplications per vector cost le
 from __future__ import annotations
 
 import contextlib
+import operator
 from typing import Any
 
 import torch
@@ -63,18 +64,41 @@ _LIBRARY.impl("pack_small", _pack_small_meta, "Meta")
 pack_small = torch.ops.optimlab.pack_small.default
 
 
+def _pack_small_each(xs: list[Tensor]) -> list[Tensor]:
+    """The same barrier for values of symbolic size: a copy of each."""
+    return [x.clone() for x in xs]
+
+
+def _pack_small_each_meta(xs: list[Tensor]) -> list[Tensor]:
+    return [torch.empty_like(x) for x in xs]
+
+
+_LIBRARY.define("pack_small_each(Tensor[] xs) -> Tensor[]")
+_LIBRARY.impl("pack_small_each", _pack_small_each, "CompositeExplicitAutograd")
+_LIBRARY.impl("pack_small_each", _pack_small_each_meta, "Meta")
+pack_small_each = torch.ops.optimlab.pack_small_each.default
+
+
 def _value(node: Any) -> Any:
     return node.meta.get("val") if isinstance(node, fx.Node) else None
 
 
-def _numel(node: fx.Node) -> int | None:
+def _numel(node: fx.Node) -> int | torch.SymInt | None:
     val = _value(node)
     return val.numel() if isinstance(val, Tensor) and not val.is_sparse else None
 
 
 def _is_small(node: fx.Node) -> bool:
-    n = _numel(node)  # a symbolic size (a dynamic-length loop) counts as large: comparing it would add a guard
-    return isinstance(n, int) and n <= SMALL_ELEMENTS
+    n = _numel(node)
+    if n is None or isinstance(n, int):
+        return n is not None and n <= SMALL_ELEMENTS
+    # A symbolic size is small when its declared range says so (a population's trial count is marked dynamic up to
+    # SMALL_ELEMENTS), read without a guard; else it is a loop over the elements (a flat buffer's length).
+    try:
+        upper = n.node.shape_env.bound_sympy(n.node.expr).upper
+        return bool(upper.is_number and upper <= SMALL_ELEMENTS)
+    except Exception:  # torch's private symbolic-shape API changed: count it as large, as before
+        return False
 
 
 def _is_pure(node: fx.Node) -> bool:
@@ -95,9 +119,11 @@ def _op_name(node: fx.Node) -> str:
 def _feeds_larger(node: fx.Node, user: fx.Node) -> bool:
     """Whether ``user`` broadcasts ``node`` over more elements (and so would recompute it per element)."""
     n, m = _numel(node), _numel(user)
-    if user.op != "call_function" or not isinstance(n, int) or m is None:
+    if user.op != "call_function" or n is None or m is None:
         return False
-    return not isinstance(m, int) or m > n  # a symbolic size is a loop over the elements
+    if isinstance(n, int) and isinstance(m, int):
+        return m > n
+    return isinstance(n, int) or not _is_small(user)  # a symbolic size not known small is a loop over the elements
 
 
 class HoistScalars(CustomGraphPass):
@@ -135,12 +161,18 @@ class HoistScalars(CustomGraphPass):
                 else _call(graph, fake_mode, torch.ops.prims.convert_element_type.default, (n, torch.float64))
                 for n in boundary
             ]
-            packed = _call(graph, fake_mode, torch.ops.optimlab.pack_small.default, (wide,))
+            # Values of a symbolic size (one per trial, a population's trial count being dynamic) go through the
+            # list form: slicing one vector at symbolic offsets would put raw sizes in the graph.
+            each = not all(isinstance(_numel(n), int) for n in boundary)
+            packed = _call(graph, fake_mode, pack_small_each if each else pack_small, (wide,))
             offset = 0
-            for node in boundary:
+            for i, node in enumerate(boundary):
                 size = _value(node).numel()
-                piece = _call(graph, fake_mode, torch.ops.aten.slice.Tensor, (packed, 0, offset, offset + size))
-                piece = _call(graph, fake_mode, torch.ops.aten.view.default, (piece, list(_value(node).shape)))
+                if each:
+                    piece = _call(graph, fake_mode, operator.getitem, (packed, i))
+                else:
+                    piece = _call(graph, fake_mode, torch.ops.aten.slice.Tensor, (packed, 0, offset, offset + size))
+                    piece = _call(graph, fake_mode, torch.ops.aten.view.default, (piece, list(_value(node).shape)))
                 if _value(node).dtype != torch.float64:
                     piece = _call(graph, fake_mode, torch.ops.prims.convert_element_type.default,
                                   (piece, _value(node).dtype))
@@ -190,4 +222,4 @@ def _call(graph: fx.Graph, fake_mode: Any, target: Any, args: tuple[Any, ...]) -
     return node
 
 
-__all__ = ["SMALL_ELEMENTS", "HoistScalars", "pack_small"]
+__all__ = ["SMALL_ELEMENTS", "HoistScalars", "pack_small", "pack_small_each"]

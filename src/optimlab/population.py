@@ -25,6 +25,7 @@ import torch
 from torch import Tensor
 
 from . import fused as _fused
+from . import population_flat as _popflat
 from .registry import Preset, get_preset
 from .rules import TRIAL_DIMS, Rule, Scalar
 from .schedules import Schedule
@@ -127,6 +128,7 @@ class Population:
         self.diverged_at: list[int | None] = [None] * k
         self._frozen = torch.zeros(k, dtype=torch.bool)
         self._snapshots: list[Tensor] | None = None
+        self._flat: _popflat.FlatPopulation | None = None
         dtype = params[0].dtype if params else torch.get_default_dtype()
         self._groups = _make_groups(self.trials, dtype)
         for group in self._groups:
@@ -156,18 +158,31 @@ class Population:
         newly = bad & ~self._frozen
         if newly.any():
             self._freeze(newly)
-        # A gradient in another memory layout than its parameter (batched backward passes often return
-        # transposed weight gradients) is copied into the parameter's layout once, so that every following
-        # elementwise pass reads memory in order (measured faster). training.train stores parameters in
-        # their gradients' layout, which makes this copy unnecessary.
-        grads = [
-            g if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
-            for p, g in zip(self.params, grads, strict=True)
+        compiled = [
+            self.step_count > 1 and _fused.wanted(self.fused, [len(group.rows) * p[0].numel() for p in self.params])
+            for group in self._groups
         ]
-        for group in self._groups:
-            sizes = [len(group.rows) * p[0].numel() for p in self.params]
-            if self.step_count > 1 and _fused.wanted(self.fused, sizes):
-                self._fused_update(group, grads)
+        flat = self._flat_buffers(compiled)
+        if flat is not None:  # one copy into the flat gradient buffer, in the parameters' layout
+            grads = flat.gather_gradients(grads)
+        else:
+            # A gradient in another memory layout than its parameter (batched backward passes often return
+            # transposed weight gradients) is copied into the parameter's layout once, so that every following
+            # elementwise pass reads memory in order (measured faster). training.train stores parameters in
+            # their gradients' layout, which makes this copy unnecessary.
+            grads = [
+                g if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
+                for p, g in zip(self.params, grads, strict=True)
+            ]
+        for index, (group, compile_it) in enumerate(zip(self._groups, compiled, strict=True)):
+            if compile_it:
+                rows = None
+                if flat is not None and _popflat.supports(group.rule, group.values, len(group.rows)):
+                    rows = flat.group(index, group.rule, group.rows, group.span, group.states)
+                if rows is not None:
+                    rows.step(flat, self._values(group), self.step_count)  # type: ignore[arg-type]
+                else:
+                    self._fused_update(group, grads)
                 continue
             if group.rule.shared_state:
                 self._reducing_update(group, grads)
@@ -246,6 +261,18 @@ class Population:
         if group.span is not None:
             return p[group.span], g[group.span]
         return p.index_select(0, group.rows), g.index_select(0, group.rows)
+
+    def _flat_buffers(self, compiled: Sequence[bool]) -> _popflat.FlatPopulation | None:
+        """The flat buffers (:mod:`optimlab.population_flat`) when a group compiled this step takes the flat update
+        (made on first use: the parameters become views of them), else ``None``."""
+        if not any(c and _popflat.supports(g.rule, g.values, len(g.rows))
+                   for g, c in zip(self._groups, compiled, strict=True)):
+            return None
+        if self._flat is None or not self._flat.holds(self.params):
+            if not _popflat.eligible(self.params):
+                return None
+            self._flat = _popflat.FlatPopulation(self.params)
+        return self._flat
 
     def _fused_update(self, group: _Group, grads: Sequence[Tensor]) -> None:
         """The same update as the loop in :meth:`step`, compiled over all of the group's tensors at once."""
