@@ -16,17 +16,33 @@ over tens of seconds, so the MLP cases up to K = 64 are timed alternately (popul
 
     python benchmarks/population_speed.py            # full run (several minutes)
     python benchmarks/population_speed.py --quick    # smoke test with small sizes
+    python benchmarks/population_speed.py --update   # the population's update only (issue 18, below)
 
 Ends with ``RESULT population_speed speedup_mlp_k64=X.X speedup_surface_k1024=Y.Y``.
+
+``--update`` (issue 18) compares the population's three updates on the K = 64 Adam MLP: eager (``fused=False``),
+the per-tensor compiled update (``fused=True`` as before, ``population_flat.ENABLED = False``) and the compiled
+update on flat buffers (``fused=True``): the update's time per step inside ``train`` (``Population.step`` timed,
+median of the run) and whole 200-step runs, alternating, best of ``--repeats``; then the first compile of each
+compiled update in fresh processes sharing one new Inductor cache directory: model A (40-256-256-10, K = 64)
+cold, then model B (40-128-128-10, K = 24: a new shape), then model B again (warm). It ends with
+``RESULT population_update flat_ms=X old_ms=Y eager_ms=Z flat_new_shape_s=A old_new_shape_s=B``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import torch
 
+from optimlab import population_flat
 from optimlab.population import Population, Trial
 from optimlab.problems.base import ModuleProblem
 from optimlab.problems.catalog import get_problem
@@ -117,14 +133,111 @@ def row(case: str, k: int, population: float, sequential: float, extra: str = ""
     return f"{case:<22} {k:>5} {population:>9.2f} {sequential:>10.2f} {sequential / population:>8.1f}x  {extra}"
 
 
+UPDATES = {"eager": (False, True), "old compiled": (True, False), "flat compiled": (True, True)}
+"""The population's updates: ``fused`` for ``train`` and ``population_flat.ENABLED``."""
+
+
+def timed_update_run(problem: ModuleProblem, trials: list[Trial], steps: int, update: str) -> tuple[float, float]:
+    """One ``train`` run with the given update: (median update ms per step, whole run s)."""
+    fused, flat = UPDATES[update]
+    population_flat.ENABLED = flat
+    durations: list[float] = []
+    real = Population.step
+
+    def step(self: Population, *args: object, **kwargs: object) -> None:
+        begin = time.perf_counter()
+        real(self, *args, **kwargs)  # type: ignore[arg-type]
+        durations.append(time.perf_counter() - begin)
+
+    Population.step = step  # type: ignore[method-assign]
+    try:
+        total = time_population(problem, trials, steps, fused=fused)
+    finally:
+        Population.step = real  # type: ignore[method-assign]
+        population_flat.ENABLED = True
+    return statistics.median(durations[2:]) * 1e3, total
+
+
+def mlp_trials(k: int) -> list[Trial]:
+    lrs = [10 ** (-4 + 0.5 * i) for i in range(8)]
+    return [Trial("adam", {"lr": lrs[i % 8]}, seed=i // 8, batch_size=128) for i in range(k)]
+
+
+def first_compile_child(update: str, hidden: int, k: int) -> None:
+    """In a fresh process: the first two steps of ``train`` (step 2 compiles), minus two eager steps."""
+    problem = get_problem("mnist1d-mlp", hidden=hidden)
+    assert isinstance(problem, ModuleProblem)
+    trials = mlp_trials(k)
+    time_population(problem, trials, 2, fused=False)  # warms everything but the compile
+    eager = time_population(problem, trials, 2, fused=False)
+    fused, flat = UPDATES[update]
+    population_flat.ENABLED = flat
+    compiled = time_population(problem, trials, 2, fused=fused)
+    print(json.dumps({"seconds": compiled - eager}))
+
+
+def first_compiles(threads: int) -> dict[str, list[float]]:
+    """The first compile of each compiled update: model A cold, model B (new shape), model B again, one cache."""
+    out: dict[str, list[float]] = {}
+    for update in ("old compiled", "flat compiled"):
+        with tempfile.TemporaryDirectory(prefix="optimlab-inductor-") as cache:
+            env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
+            runs = []
+            for hidden, k in ((256, 64), (128, 24), (128, 24)):
+                command = [sys.executable, __file__, "--compile-child", update, str(hidden), str(k),
+                           "--threads", str(threads)]
+                done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+                runs.append(json.loads(done.stdout.strip().splitlines()[-1])["seconds"])
+            out[update] = runs
+    return out
+
+
+def update_main(args: argparse.Namespace) -> int:
+    """``--update``: the population's three updates side by side (module docstring)."""
+    steps = 40 if args.quick else 200
+    problem = get_problem("mnist1d-mlp")
+    assert isinstance(problem, ModuleProblem)
+    trials = mlp_trials(64)
+    print(f"machine: {args.threads} threads, load average {os.getloadavg()[0]:.2f} (start)")
+    for update in ("old compiled", "flat compiled"):  # each compile happens here, outside the timed runs
+        timed_update_run(problem, trials, 3, update)
+    times: dict[str, list[tuple[float, float]]] = {u: [] for u in UPDATES}
+    for _ in range(args.repeats):
+        for update in UPDATES:
+            times[update].append(timed_update_run(problem, trials, steps, update))
+    print(f"{'update (K=64 Adam MLP)':<24} {'ms/step':>8} {'run s':>7}  runs (update ms / run s)")
+    best = {}
+    for update, runs in times.items():
+        best[update] = min(ms for ms, _ in runs)
+        listed = ", ".join(f"{ms:.2f}/{s:.2f}" for ms, s in runs)
+        print(f"{update:<24} {best[update]:>8.2f} {min(s for _, s in runs):>7.2f}  {listed}")
+    compiles = first_compiles(args.threads)
+    print(f"{'first compile (s)':<24} {'A cold':>8} {'B new':>7} {'B warm':>7}")
+    for update, runs in compiles.items():
+        print(f"{update:<24} {runs[0]:>8.1f} {runs[1]:>7.1f} {runs[2]:>7.1f}")
+    print(f"machine: load average {os.getloadavg()[0]:.2f} (end)")
+    print(f"RESULT population_update flat_ms={best['flat compiled']:.2f} old_ms={best['old compiled']:.2f} "
+          f"eager_ms={best['eager']:.2f} flat_new_shape_s={compiles['flat compiled'][1]:.1f} "
+          f"old_new_shape_s={compiles['old compiled'][1]:.1f}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3, help="alternating timings of the MLP cases up to K=64 "
                         "(best of each is reported; K=256 runs once)")
+    parser.add_argument("--update", action="store_true", help="only the population's update (issue 18)")
+    parser.add_argument("--compile-child", nargs=3, metavar=("UPDATE", "HIDDEN", "K"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.compile_child:
+        update, hidden, k = args.compile_child
+        first_compile_child(update, int(hidden), int(k))
+        return 0
+    if args.update:
+        return update_main(args)
     quick = args.quick
     mlp_steps, surface_steps = (20, 50) if quick else (200, 500)
     mlp_ks = (8, 16) if quick else (8, 64, 256)

@@ -24,9 +24,13 @@ ELEMENTS = 4096 * 5  # more than hoist.SMALL_ELEMENTS per trial tensor: the elem
 
 
 def element_loop_kernels(codes: list[str], size: int) -> list[str]:
-    """The C++ kernels (source strings) that loop over ``size`` elements."""
+    """The C++ kernels (source strings) that loop over ``size`` elements, or over the most symbolic sizes (the flat
+    paths: a length, and a population's trial count besides it; a kernel over the trials alone computes the
+    per-trial values once)."""
     kernels = [k for code in codes for k in re.findall(r"r'''(.*?)'''", code, re.DOTALL)]
-    return [k for k in kernels if f"{size}L" in k or re.search(r"\bks\d+\b", k)]  # or a symbolic length (flat path)
+    symbols = [len(set(re.findall(r"\bks\d+\b", k))) for k in kernels]
+    most = max(symbols, default=0)
+    return [k for k, n in zip(kernels, symbols, strict=True) if f"{size}L" in k or (most and n == most)]
 
 
 def compiled_code(step: object) -> list[str]:

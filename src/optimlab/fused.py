@@ -205,12 +205,16 @@ class Variant:
             "lambda a: [" + ", ".join(paths) + "]"
         )
         self.fresh = tuple(path.startswith(("a['grads']", "a['step']")) for path in paths)
-        self.derived = tuple(".shape[" in path for path in paths)  # a length read off an input checked otherwise
+        # A size read off an input that is checked otherwise.
+        self.derived = tuple(".shape[" in path or ".storage_offset()" in path for path in paths)
 
 
-def _input_paths(example_inputs: Sequence[Any], frame: Mapping[str, Any]) -> list[str] | None:
+def _input_paths(
+    example_inputs: Sequence[Any], frame: Mapping[str, Any], fakes: Sequence[Any] = ()
+) -> list[str] | None:
     """Where each of a graph's inputs sits in ``frame`` (:func:`group_update`'s arguments by name), as a
-    subscript expression on ``a``; ``None`` when one of them is not a tensor found there."""
+    subscript expression on ``a``; ``None`` when one of them is not found there. ``fakes``: the graph's
+    placeholder values (symbolic), which say which size of the first parameter a symbolic input is."""
     where: dict[int, str] = {}
     for name in ("params", "grads"):
         for i, t in enumerate(frame[name]):
@@ -224,19 +228,28 @@ def _input_paths(example_inputs: Sequence[Any], frame: Mapping[str, Any]) -> lis
             where[id(value)] = f"a['hp'][{key!r}]"
     if isinstance(frame["step"], Tensor):
         where[id(frame["step"])] = "a['step']"
-    paths = [where.get(id(t), "") if isinstance(t, Tensor) else _length_path(t, frame) for t in example_inputs]
+    paths = [where.get(id(t), "") if isinstance(t, Tensor) else "" for t in example_inputs]
+    sizes = _size_paths(paths, fakes)
+    paths = [path or (sizes.get(t.node.expr, "") if isinstance(t, torch.SymInt) else "")
+             for t, path in zip(example_inputs, paths, strict=True)]
     return paths if all(paths) else None
 
 
-def _length_path(value: Any, frame: Mapping[str, Any]) -> str:
-    """The path of a symbolic size input (a flat buffer's length, the last dimension of the first parameter; a
-    population's trial count, its first), or ``""`` when ``value`` is not one of those or could be either."""
-    params = frame["params"]
-    if not isinstance(value, torch.SymInt) or len(params) != 1:
-        return ""
-    hint, shape = value.node.hint, params[0].shape
-    found = [f"a['params'][0].shape[{i}]" for i in sorted({0, len(shape) - 1}) if hint is not None and hint == shape[i]]
-    return found[0] if len(found) == 1 else ""
+def _size_paths(paths: Sequence[str], fakes: Sequence[Any]) -> dict[Any, str]:
+    """Where each symbolic size of the graph can be read (a flat buffer's length, a population's trial count, the
+    storage offset of a population group's rows): from the symbolic values of the tensor inputs (``fakes``, by
+    position, ``paths`` their places in the frame), by symbol; gradients last (they are new every step)."""
+    out: dict[Any, str] = {}
+    order = sorted(range(min(len(paths), len(fakes))), key=lambda i: paths[i].startswith("a['grads']"))
+    for i in order:
+        fake, path = fakes[i], paths[i]
+        if not path or not isinstance(fake, Tensor):
+            continue
+        sizes = [(f"{path}.shape[{d}]", fake.shape[d]) for d in range(fake.dim())]
+        for where, size in [*sizes, (f"{path}.storage_offset()", fake.storage_offset())]:
+            if isinstance(size, torch.SymInt) and size.node.expr.is_Symbol:
+                out.setdefault(size.node.expr, where)
+    return out
 
 
 class CompiledUpdate:
@@ -256,7 +269,7 @@ class CompiledUpdate:
         dynamic = None if flat else False
         self.compiled = torch.compile(self.function, fullgraph=True, dynamic=dynamic, backend=self._inductor)
         self.variants: list[Variant] = []
-        self._new: tuple[list[Any], Callable[..., Any]] | None = None
+        self._new: tuple[list[Any], Callable[..., Any], list[Any]] | None = None
 
     def _inductor(self, graph: torch.fx.GraphModule, example_inputs: list[Any]) -> Callable[..., Any]:
         """The Dynamo backend: Inductor with :func:`_inductor_settings`, noting what it compiled."""
@@ -264,7 +277,8 @@ class CompiledUpdate:
 
         run: Callable[..., Any] = compile_fx(graph, example_inputs, config_patches=_inductor_settings())  # type: ignore[assignment]
         output = next(node for node in graph.graph.nodes if node.op == "output")
-        self._new = (list(example_inputs), run) if not output.args[0] else None
+        fakes = [node.meta.get("example_value") for node in graph.graph.nodes if node.op == "placeholder"]
+        self._new = (list(example_inputs), run, fakes) if not output.args[0] else None
         return run
 
     def __call__(self, *args: Any) -> None:
@@ -286,19 +300,25 @@ class CompiledUpdate:
         except Exception:  # torch's private guard API changed
             return None
 
-    def _adopt(self, frame: Mapping[str, Any], example_inputs: list[Any], run: Callable[..., Any]) -> None:
+    def _adopt(
+        self, frame: Mapping[str, Any], example_inputs: list[Any], run: Callable[..., Any], fakes: list[Any]
+    ) -> None:
         from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
-        paths = _input_paths(example_inputs, frame)
+        paths = _input_paths(example_inputs, frame, fakes)
         if paths is not None:  # Dynamo puts the entry it just made first
             guard = _debug_get_cache_entry_list(self.function.__code__)[0].guard_manager
             self.variants = [Variant(guard, run, paths), *self.variants][:_MAX_VARIANTS]
 
 
-@functools.cache
 def compiled_update(rule_name: str, flat: bool = False) -> CompiledUpdate:
     """The compiled :func:`group_update` of one rule (see :class:`CompiledUpdate`); ``flat``: over flat buffers of
     any length (:mod:`optimlab.flat`)."""
+    return _compiled_update(rule_name, bool(flat))  # one cache key however ``flat`` is passed
+
+
+@functools.cache
+def _compiled_update(rule_name: str, flat: bool) -> CompiledUpdate:
     return CompiledUpdate(rule_name, flat)
 
 

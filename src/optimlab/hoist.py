@@ -12,7 +12,10 @@ scalars on the drop-in path, one value per trial, ``[K, 1, ...]``, in a populati
 tensor of a group computes the same bias correction), moves the rest to the top of the graph, and routes every
 edge from that subgraph into a larger node through one ``optimlab::pack_small`` call, an opaque op
 that packs the values into one vector. Inductor cannot inline through an opaque op, so the small values are
-computed once per step into a buffer, and the element loops only load them. Values are unchanged: the same
+computed once per step into a buffer, and the element loops only load them (a population whose trial count is
+symbolic, :mod:`optimlab.population_flat`, bounds it so that its per-trial values count as small; those go through
+``optimlab::pack_small_each``, one copy each, since slicing one vector would need symbolic offsets). Values are
+unchanged: the same
 operations run in the same precision, only once. A small subgraph of plain arithmetic (SGD's −lr, Adagrad's
 decayed step size) is left where it is: a few multiplications per vector cost less than the packing call.
 """

@@ -123,7 +123,10 @@ class Population:
         self.params = list(params)
         self.check_gradients = check_gradients
         self.fused = fused
-        """The compiled per-group update (:mod:`optimlab.fused`): ``True``, ``False``, or ``None`` for large groups."""
+        """The compiled per-group update (:mod:`optimlab.fused`): ``True``, ``False``, or ``None`` for large groups.
+        Groups whose rule the flat path supports (:func:`optimlab.flat.supports`) compile on flat buffers
+        (:mod:`optimlab.population_flat`: one compile for every model shape and K; the parameters become views),
+        the others per tensor (one compile per set of shapes)."""
         self.step_count = 0
         self.diverged_at: list[int | None] = [None] * k
         self._frozen = torch.zeros(k, dtype=torch.bool)
