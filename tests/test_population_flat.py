@@ -97,6 +97,7 @@ def test_flat_population_equals_the_per_tensor_loop_in_float64(name: str, float6
     assert fast._flat is not None and fast._flat.groups  # it took the flat update
     assert rel_error(fast_params, ref_params) <= TOL64
     assert rel_error(_states(fast), _states(ref)) <= TOL64
+    assert rel_error(fast.evaluation_params(), ref.evaluation_params()) <= TOL64  # Schedule-Free: from the views
     assert rel_error(ref_params, start) > 1e-6  # the trials moved
     assert all(p.data_ptr() == v.data_ptr() for p, v in zip(fast_params, fast._flat.views, strict=True))
 
