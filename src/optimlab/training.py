@@ -131,8 +131,9 @@ def train(
     Evaluation runs every ``eval_every`` steps (default: only at the end) and always after the last step.
     ``memory_budget`` (bytes; default a quarter of this machine's memory) caps one chunk's footprint.
     ``fused`` chooses the per-rule update (:class:`optimlab.population.Population`): ``True`` compiles it
-    (2–3× faster per step; the first compile of a shape costs seconds, ~12 s for Adam on the K = 64 MNIST-1D MLP,
-    less once Inductor's disk cache holds it), ``False`` never, ``None`` only for large groups.
+    (2–3× faster per step; the first compile costs seconds, ~9 s for Adam on the K = 64 MNIST-1D MLP with an
+    empty Inductor cache; the elementwise optimizers compile once for every shape and K, ~2 s in a new process),
+    ``False`` never, ``None`` only for large groups.
     ``on_chunk(rows, part)`` is called as each chunk finishes, with the result of its trials.
     """
     steps = problem.default_steps if steps is None else steps
