@@ -162,14 +162,14 @@ def test_lr_schedule_does_not_recompile(float64_default: None) -> None:
 
 
 def test_one_compile_serves_every_model_shape_and_population_size(float64_default: None) -> None:
-    """Two populations of different sizes (3 and 6 trials) and different models (3 tensors, and 5 others): the
-    second compiles nothing, and calls the compiled update without Dynamo after its first step."""
+    """Two populations of different sizes (3 and 6 trials) and different models (3 tensors, and 5 others, one of
+    them a number per trial): the second compiles nothing, and calls the compiled update without Dynamo."""
     update = fused.compiled_update("radam", flat=True)  # the one the population calls
     first = [Trial("radam", {"lr": lr}, seed=i) for i, lr in enumerate((0.1, 0.05, 0.02))]
     _run(first, _start(3, seed=8, dtype=torch.float64), True, steps=3)
     graphs, variants = int(counters["stats"]["unique_graphs"]), len(update.variants)
     gen = torch.Generator().manual_seed(9)
-    other = [torch.randn(6, *shape, generator=gen) for shape in ((7,), (3, 3, 2), (11, 4), (2,), (13,))]
+    other = [torch.randn(6, *shape, generator=gen) for shape in ((7,), (3, 3, 2), (11, 4), (), (13,))]
     second = [Trial("radam", {"lr": 0.01 * (i + 1)}, seed=i) for i in range(6)]
     pop, params = _run(second, other, True, steps=4)
     assert int(counters["stats"]["unique_graphs"]) == graphs

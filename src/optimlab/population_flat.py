@@ -46,7 +46,7 @@ def _mark(t: Tensor, trial_dim: bool = True) -> Tensor:
 
 def _trial_major(p: Tensor) -> bool:
     """Whether ``p[K, ...]`` is one dense block per trial, trials one after another (any layout inside a block)."""
-    if p.dim() < 2 or p[0].numel() == 0 or (p.shape[0] > 1 and p.stride(0) != p[0].numel()):
+    if p.dim() < 1 or p[0].numel() == 0 or (p.shape[0] > 1 and p.stride(0) != p[0].numel()):
         return False
     expected = 1
     for stride, size in sorted((st, s) for s, st in zip(p.shape[1:], p.stride()[1:], strict=True) if s > 1):
