@@ -26,7 +26,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # names: presets, sets, the family tree, the explain cards
     ("catalog", ("optimlab.registry", "optimlab.lineage", "optimlab.explain")),
     # trials, problems and the executors that train them
-    ("engine", ("optimlab.engine", "optimlab.population", "optimlab.training", "optimlab.problems")),
+    ("engine", ("optimlab.engine", "optimlab.population", "optimlab.population_flat", "optimlab.training",
+                "optimlab.problems")),
     # what a user does: study (bench), advise, compare
     ("verbs", ("optimlab.study", "optimlab.advise", "optimlab.compare", "optimlab.landscape")),
     # pictures and pages made from results

@@ -79,9 +79,12 @@ def test_diverged_trial_is_frozen_and_others_are_bit_identical(problem: ModulePr
 
 @pytest.mark.skipif(not fused.available(warn=False), reason="no C++ compiler: nothing to compile")
 def test_compiled_update_trains_the_same_trials(problem: ModuleProblem, monkeypatch: pytest.MonkeyPatch) -> None:
+    from optimlab.population_flat import FlatGroupRows
+
     calls = []
-    compiled_step = Population._fused_update
+    compiled_step, flat_step = Population._fused_update, FlatGroupRows.step
     monkeypatch.setattr(Population, "_fused_update", lambda self, *a: calls.append(1) or compiled_step(self, *a))
+    monkeypatch.setattr(FlatGroupRows, "step", lambda self, *a: calls.append(1) or flat_step(self, *a))
     trials = [Trial("adam", {"lr": lr}, seed=s) for lr in (1e-3, 1e-2) for s in (0, 1)]
     eager = train(problem, trials, 12, fused=False)
     assert not calls

@@ -92,7 +92,7 @@ class FlatGroupRows:
         self.walk_state: dict[str, Tensor] = {}
         for key in self.dense_keys:
             buffer = self.walk_state[key] = _mark(torch.empty(k, n, dtype=states[0][key].dtype))
-            for j, (p, offset) in enumerate(zip(owner.params, owner.offsets, strict=False)):
+            for j, (p, offset) in enumerate(zip(owner.params, owner.offsets, strict=True)):
                 view = _view(buffer, p, offset, k)
                 view.copy_(states[j][key])
                 states[j][key] = view
@@ -104,6 +104,7 @@ class FlatGroupRows:
         self.states = states
         self.state_ids = self._state_ids()
         self.hp: dict[str, Scalar] = {}
+        self.sources: dict[str, Tensor] = {}  # the population's value each tensor of ``hp`` was copied from
         self.direct: _fused.DirectCall | None = None
 
     def _state_ids(self) -> tuple[int, ...]:
@@ -120,11 +121,14 @@ class FlatGroupRows:
             if not isinstance(value, Tensor):
                 self.hp[name] = value
                 continue
+            if self.sources.get(name) is value:
+                continue  # the population replaces a changed value (lr schedules) and never writes into one
             held = self.hp.get(name)
             if not isinstance(held, Tensor) or held.shape != value.shape or held.dtype != value.dtype:
                 held = self.hp[name] = _mark(value.clone())
-            elif held is not value:
+            else:
                 held.copy_(value)
+            self.sources[name] = value
         return self.hp
 
     def step(self, owner: FlatPopulation, values: Mapping[str, Scalar], step: int) -> None:
@@ -140,7 +144,7 @@ class FlatGroupRows:
         if len(self.walk_state) != known:  # the rule created state: hand out views, rebuild next step
             for key in [k for k in self.walk_state if k not in (*self.dense_keys, *self.scalar_keys)]:
                 made = self.walk_state.pop(key)
-                for j, (p, offset) in enumerate(zip(owner.params, owner.offsets, strict=False)):
+                for j, (p, offset) in enumerate(zip(owner.params, owner.offsets, strict=True)):
                     self.states[j][key] = (_view(made, p, offset, len(self.rows)) if made.shape == self.params.shape
                                            else made.clone().view(-1, *[1] * (p.dim() - 1)))
             self.state_ids = ()
