@@ -48,8 +48,17 @@ def test_every_elementwise_class_has_a_flat_case() -> None:
     assert {"SGD", "Adam", "AdamW", "NAdam", "RAdam", "Adamax", "RMSprop", "Adagrad", "Adadelta", "Lion"} <= names
 
 
+SPLITS = {"shared": flat.SEPARATE_ELEMENTS, "weights-alone": 20, "all-alone": 1}
+"""``flat.SEPARATE_ELEMENTS`` settings: every MLP tensor in the flat buffers; the two weight matrices (40 and 24
+elements) on their own beside the shared biases; every tensor on its own."""
+
+
+@pytest.mark.parametrize("split", list(SPLITS))
 @pytest.mark.parametrize("case", FLAT_CASES, ids=lambda c: c.id)
-def test_float64_flat_path_equals_the_reference(case: object, float64_default: None) -> None:
+def test_float64_flat_path_equals_the_reference(
+    case: object, split: str, float64_default: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", SPLITS[split])
     ref, fast, opt = both_ways(case, torch.float64)
     assert flat_group(opt) is not None, "the flat path did not run"
     assert rel_error(fast, ref) <= 1e-12
@@ -144,7 +153,27 @@ def test_tensors_are_views_and_gradients_accumulate_in_place() -> None:
     assert all(p.grad is v for p, v in zip(params, group.grad_views, strict=True))
 
 
-def test_state_switched_on_mid_run_is_handed_out() -> None:
+def test_large_tensors_keep_their_memory_and_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 20)
+    params = mlp_params()
+    x, y = mlp_data()
+    opt = adam(params)
+    train(opt, params, 2, (x, y))
+    group = flat_group(opt)
+    assert group is not None and group.alone == [0, 2] and group.shared == [1, 3]
+    weights = [params[0].data_ptr(), params[2].data_ptr()]
+    opt.zero_grad()
+    mlp_loss(params, x, y).backward()
+    made = [params[0].grad, params[2].grad]
+    opt.step()
+    assert [params[0].data_ptr(), params[2].data_ptr()] == weights  # updated where they are, not moved
+    assert params[0].grad is made[0] and params[2].grad is made[1]  # read where backward left them, not copied
+    assert params[1].grad is group.grad_views[0] and params[3].grad is group.grad_views[1]
+
+
+@pytest.mark.parametrize("split", list(SPLITS))
+def test_state_switched_on_mid_run_is_handed_out(split: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", SPLITS[split])
     ref, fast = mlp_params(), mlp_params()
     data = mlp_data()
     opts = [optim.SGD([{"params": p, "fused": m}], lr=0.05) for p, m in ((ref, False), (fast, True))]
@@ -169,3 +198,71 @@ def test_default_takes_the_flat_path_only_when_the_reference_step_is_slow(monkey
     flat.wait_for_compiles(opt)
     train(opt, params, 1)
     assert flat_group(opt) is not None
+
+
+def test_default_takes_the_flat_path_for_a_stateless_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
+    monkeypatch.setattr(flat.FlatPlan, "timed", _timed_as(10.0))  # the reference step "took" 10 s: flat pays
+    ref, fast = mlp_params(), mlp_params()
+    data = mlp_data()
+    opts = [optim.SGD([{"params": ps, "fused": mode}], lr=0.05) for ps, mode in ((ref, False), (fast, None))]
+    for opt, params in zip(opts, (ref, fast), strict=True):
+        train(opt, params, 3, data)  # plain SGD keeps no state: the compile starts right after the timed steps
+        flat.wait_for_compiles(opt)
+        train(opt, params, 1 + flat.AUTO_TRIAL_STEPS + 2, data)
+    assert flat_group(opts[1]) is not None
+    assert flat.decisions(opts[1])[0].startswith("flat: ")
+    assert rel_error(fast, ref) <= 1e-12
+
+
+def _timed_as(seconds: float) -> object:
+    """A stand-in for ``FlatPlan.timed`` that notes every reference step as lasting ``seconds``."""
+    real = flat.FlatPlan.timed
+
+    def timed(plan: flat.FlatPlan, _: float) -> None:
+        real(plan, seconds)
+
+    return timed
+
+
+@pytest.mark.parametrize("reference_seconds", [10.0, 0.0])
+def test_default_keeps_the_flat_path_only_if_its_timed_steps_beat_the_reference(
+    monkeypatch: pytest.MonkeyPatch, reference_seconds: float
+) -> None:
+    monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
+    monkeypatch.setattr(flat.FlatPlan, "timed", _timed_as(reference_seconds))
+    ref, fast = mlp_params(), mlp_params()
+    data = mlp_data()
+    opt_ref, opt = adam(ref, False), adam(fast, None)
+    train(opt_ref, ref, 3, data)
+    train(opt, fast, 3, data)  # two timed reference steps; the compile starts in the third
+    flat.wait_for_compiles(opt)
+    train(opt_ref, ref, 1 + flat.AUTO_TRIAL_STEPS, data)
+    train(opt, fast, 1 + flat.AUTO_TRIAL_STEPS, data)  # builds the buffers, then the timed flat steps
+    plan = opt.__dict__["_flat_plans"][0]
+    assert len(plan.flat_seconds) == flat.AUTO_TRIAL_STEPS
+    kept = reference_seconds > 0  # no flat step beats a reference step of 0 s
+    assert (flat_group(opt) is not None) == kept
+    assert flat.decisions(opt)[0].startswith("flat: " if kept else "reference: the flat step took")
+    train(opt_ref, ref, 3, data)
+    train(opt, fast, 3, data)  # either way the run continues as the reference does
+    assert plan.given_up == (not kept)
+    assert rel_error(fast, ref) <= 1e-12
+
+
+def test_default_without_a_compiler_warns_once_and_stays_on_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
+    monkeypatch.setattr(fused, "_find_compiler", lambda: None)
+    monkeypatch.setattr(fused, "_warned_no_compiler", False)
+    ref, fast = mlp_params(), mlp_params()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opt = adam(fast, None)
+        train(opt, fast, 6)
+    train(adam(ref, False), ref, 6)
+    assert [w.category for w in caught] == [fused.FastPathUnavailable]
+    assert flat.decisions(opt)[0] == "reference: no C++ compiler to build the flat step"
+    assert opt.__dict__["_flat_plans"][0].warm_up is None
+    assert rel_error(fast, ref) == 0.0  # the reference path itself

@@ -127,8 +127,8 @@ def available(warn: bool = True) -> bool:
     if warn and not _warned_no_compiler:
         _warned_no_compiler = True
         warnings.warn(
-            "optimlab: no C++ compiler found, so fused=True runs the eager (reference) update instead; "
-            "install g++ (or set CXX) to get the compiled step.",
+            "optimlab: no C++ compiler found, so the compiled step (fused=True, or the default where it would "
+            "pay) runs the eager reference update instead; install g++ (or set CXX) to get it.",
             FastPathUnavailable,
             stacklevel=3,
         )
@@ -436,7 +436,7 @@ def wanted(mode: bool | None, sizes: Sequence[int]) -> bool:
         total = sum(sizes)
         if total < AUTO_MIN_ELEMENTS or total < AUTO_MIN_ELEMENTS_PER_TENSOR * len(sizes):
             return False
-    return available(warn=mode is True)
+    return available()
 
 
 class GroupPlan:
