@@ -266,3 +266,60 @@ def test_default_without_a_compiler_warns_once_and_stays_on_the_reference(monkey
     assert flat.decisions(opt)[0] == "reference: no C++ compiler to build the flat step"
     assert opt.__dict__["_flat_plans"][0].warm_up is None
     assert rel_error(fast, ref) == 0.0  # the reference path itself
+
+
+class _Net(torch.nn.Module):
+    """A small convolutional network with BatchNorm: parameters of many shapes, buffers beside them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # No bias before BatchNorm (which removes it): its gradient would be rounding noise, which Adam scales up
+        # to full-size steps, so the two paths' last-bit differences would show in it.
+        self.conv = torch.nn.Conv2d(2, 8, 3, padding=1, bias=False)
+        self.norm = torch.nn.BatchNorm2d(8)
+        self.head = torch.nn.Linear(8 * 6 * 6, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.norm(self.conv(x))).flatten(1))
+
+
+def _fit(model: torch.nn.Module, opt: torch.optim.Optimizer, steps: int) -> None:
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(steps):
+        x = torch.randn(16, 2, 6, 6, generator=gen, dtype=torch.float64)
+        y = torch.randint(0, 5, (16,), generator=gen)
+        opt.zero_grad()  # gradients set to None: backward makes new ones every step
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("split", ["shared", "weights-alone"])
+def test_a_module_trains_saves_and_resumes_through_its_own_state_dicts(
+    split: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", {"shared": 10**6, "weights-alone": 100}[split])
+    torch.manual_seed(0)
+    ref = _Net().double()
+    fast = copy.deepcopy(ref)
+    opt_ref = optim.Adam(ref.parameters(), lr=1e-2, fused=False)
+    opt = optim.Adam(fast.parameters(), lr=1e-2, fused=True)
+    _fit(ref, opt_ref, 4)
+    _fit(fast, opt, 4)
+    group = flat_group(opt)
+    assert group is not None
+    assert len(group.alone) == (2 if split == "weights-alone" else 0)  # the conv (144) and head (1440) weights
+    path = f"{tmp_path}/checkpoint.pt"
+    torch.save({"model": fast.state_dict(), "optimizer": opt.state_dict()}, path)
+    _fit(fast, opt, 3)  # uninterrupted
+    saved = torch.load(path)
+    resumed = _Net().double()
+    resumed.load_state_dict(saved["model"])
+    opt_resumed = optim.Adam(resumed.parameters(), lr=1e-2, fused=True)
+    opt_resumed.load_state_dict(saved["optimizer"])
+    _fit(resumed, opt_resumed, 3)
+    assert all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), fast.state_dict().values(),
+                                                 strict=True))
+    _fit(ref, opt_ref, 3)
+    assert rel_error(list(fast.parameters()), list(ref.parameters())) <= 1e-12
+    copied = copy.deepcopy(fast)  # a module whose parameters are views of one buffer copies like any other
+    assert all(torch.equal(a, b) for a, b in zip(copied.parameters(), fast.parameters(), strict=True))
