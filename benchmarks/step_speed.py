@@ -2,9 +2,10 @@
 
 For every optimizer and problem size this first runs each *mode* (torch default, torch ``foreach=True``, torch
 ``fused=True`` where PyTorch accepts it on CPU, optimlab default, optimlab ``foreach=True``, optimlab
-``fused=True``; optimlab takes ``fused`` as a parameter-group key for the classes whose torch namesake has no
-such argument) for a few steps on its own copy of the same random parameters, with a random gradient set once
-and reused, and checks that every mode ends where torch's default does. Then all modes step one shared set of
+``fused=True``, optimlab reference ``fused=False``; optimlab takes ``fused`` as a parameter-group key for the
+classes whose torch namesake has no such argument) for a few steps on its own copy of the same random
+parameters, with a random gradient set once and reused, and checks that every mode ends where torch's default
+does. Then all modes step one shared set of
 parameter and gradient tensors (each optimizer with its own state), so where the allocator placed a buffer
 cannot favour one mode; after a warm-up it times ``step()`` for all modes round-robin, rotating the order
 each repetition, so machine drift hits every mode alike. It reports the median and minimum step time, the ratio
@@ -189,7 +190,12 @@ def matrix_flops(name: str, shapes: Sequence[tuple[int, ...]]) -> float | None:
             return None
     return total
 
-MODES: dict[str, dict[str, bool]] = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+MODES: dict[str, dict[str, bool]] = {
+    "default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}, "reference": {"fused": False},
+}
+OWN_MODES = {"reference": "optimlab"}
+"""Modes timed for one library only: optimlab's reference path (``fused=False``, the per-tensor loop that is
+bit-identical to torch.optim), from which its default decides (torch's ``fused=False`` is its default)."""
 LIBRARIES = ("torch", "optimlab")
 BASELINE = ("torch", "default")
 CANDIDATE = ("optimlab", "default")
@@ -404,6 +410,8 @@ def accepted_modes(name: str, classes: dict[str, ModuleType]) -> tuple[list[tupl
     for library in LIBRARIES:
         factory = getattr(classes[library], name)
         for mode, kwargs in MODES.items():
+            if OWN_MODES.get(mode, library) != library:
+                continue
             reason = accepted(library, factory, kwargs)
             if reason is None:
                 modes.append((library, mode))
