@@ -112,7 +112,10 @@ class FlatGroup:
             for i, state in enumerate(state_list):
                 state[key] = vector[i]
         self.state_ids = tuple(map(id, state_list))
-        self.pointers = self._pointers(state_list)
+        self.pointers = tuple(p.data_ptr() for p in self.params)
+        # The state tensors as built, held here so that an identity check is a valid check (no id is reused while
+        # the object lives): a state_dict load or an assignment to state[key] puts other objects there.
+        self.state_tensors = [[state[k] for k in (*self.dense_keys, *self.scalar_keys)] for state in state_list]
         self.hyper_cache: dict[str, tuple[float, Tensor]] = {}
         # What each walk updates: the shared buffers with the first shared tensor's scalar state, and each tensor
         # alone with its own (torch.optim keeps scalar state per tensor); the step copies it to the others.
@@ -134,40 +137,33 @@ class FlatGroup:
     def _scalar_views(self, i: int) -> dict[str, Tensor]:
         return {k: self.scalars[k][i] for k in self.scalar_keys if k != "step"}
 
-    def _pointers(self, state_list: Sequence[Mapping[str, Tensor]]) -> tuple[int, ...]:
-        out = []
-        for p, state in zip(self.params, state_list, strict=True):
-            out.append(p.data_ptr())
-            out.extend(state[k].data_ptr() for k in self.dense_keys)
-            out.extend(state[k].data_ptr() for k in self.scalar_keys)
-        return tuple(out)
-
     def holds(self, params: Sequence[Tensor], states: Mapping[Tensor, Any]) -> bool:
         """Whether ``params`` and their state are still the views of these buffers (or, for the tensors alone,
         the tensors they were)."""
         if tuple(map(id, params)) != self.ids:
             return False
-        if self.stateless:
-            return all(not states.get(p) for p in params) and tuple(p.data_ptr() for p in params) == self.pointers
-        state_list = [states.get(p) for p in params]
-        if any(s is None for s in state_list):
+        if tuple(p.data_ptr() for p in params) != self.pointers:  # a .data swap
             return False
+        if self.stateless:
+            return all(not states.get(p) for p in params)
+        state_list = [states.get(p) for p in params]
         if tuple(map(id, state_list)) != self.state_ids:
             return False
-        try:
-            return self._pointers(state_list) == self.pointers  # type: ignore[arg-type]
-        except KeyError:
-            return False
+        keys = (*self.dense_keys, *self.scalar_keys)
+        for state, built in zip(state_list, self.state_tensors, strict=True):
+            assert state is not None  # the id check above: the very dicts the buffers were built from
+            if len(state) != len(keys) or any(state.get(k) is not t for k, t in zip(keys, built, strict=True)):
+                return False
+        return True
 
     def gather_gradients(self) -> None:
         """Make the shared tensors' ``p.grad`` the views of the flat gradient buffer, copying those that are not."""
-        for i, view in zip(self.shared, self.grad_views, strict=True):
-            p = self.params[i]
-            g = p.grad
-            if g is view:
-                continue
-            assert g is not None
-            view.copy_(g)
+        stale = [(self.params[i], view) for i, view in zip(self.shared, self.grad_views, strict=True)
+                 if self.params[i].grad is not view]
+        if not stale:
+            return
+        torch._foreach_copy_([view for _, view in stale], [p.grad for p, _ in stale])  # type: ignore[misc]
+        for p, view in stale:
             p.grad = view
 
     def step(self, rule: Rule, group: Mapping[str, Any], hp: Mapping[str, Scalar], states: Any) -> bool:
