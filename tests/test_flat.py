@@ -323,3 +323,24 @@ def test_a_module_trains_saves_and_resumes_through_its_own_state_dicts(
     assert rel_error(list(fast.parameters()), list(ref.parameters())) <= 1e-12
     copied = copy.deepcopy(fast)  # a module whose parameters are views of one buffer copies like any other
     assert all(torch.equal(a, b) for a, b in zip(copied.parameters(), fast.parameters(), strict=True))
+
+
+def test_a_first_compile_from_a_tensor_alone_serves_every_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: the first compile of a process came from a tensor alone, whose gradient (a new tensor each step)
+    # was not marked dynamic, so Dynamo specialised the length and refused the marked parameter and state.
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 1)
+    fused.compiled_update.cache_clear()  # as in a fresh process: no compiled flat step yet
+    before = counters["stats"]["unique_graphs"]
+    ref = [torch.randn(64, dtype=torch.float64, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    ref.append(torch.randn(40, dtype=torch.float64))
+    fast = [t.clone() for t in ref]
+    opts = [optim.RMSprop([{"params": ps, "fused": mode}], lr=1e-2) for ps, mode in ((ref, False), (fast, True))]
+    for step in range(4):
+        for opt, params in zip(opts, (ref, fast), strict=True):
+            for i, p in enumerate(params):
+                p.grad = torch.full_like(p, 0.1 * (i + 1) + 0.01 * step)
+            opt.step()
+    group = flat_group(opts[1])
+    assert group is not None and group.alone == [0, 1, 2, 3]
+    assert counters["stats"]["unique_graphs"] == before + 1  # one compile for the four tensors of two lengths
+    assert rel_error(fast, ref) <= 1e-12

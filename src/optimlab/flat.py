@@ -189,7 +189,7 @@ class FlatGroup:
             g = self.grad if i < 0 else self.params[i].grad.reshape(-1)  # type: ignore[union-attr]
             known = len(walk)
             args = (rule, [x], [g], [walk], hyper, maximize, step)
-            self.directs[n] = _fused.run_compiled(rule.name, args, self.directs[n], flat=True)
+            self.directs[n] = _fused.run_compiled(rule.name, args, self.directs[n], flat=True, dynamic=[g])
             if len(walk) != known:  # the rule created state (a term switched on mid-run): hand it out
                 self._hand_out(walk, i, states)
                 created = True

@@ -331,12 +331,17 @@ def compiled_update(rule_name: str, flat: bool = False) -> CompiledUpdate:
     return CompiledUpdate(rule_name, flat)
 
 
-def run_compiled(rule_name: str, args: Sequence[Any], direct: DirectCall | None, flat: bool) -> DirectCall | None:
+def run_compiled(
+    rule_name: str, args: Sequence[Any], direct: DirectCall | None, flat: bool, dynamic: Sequence[Tensor] = ()
+) -> DirectCall | None:
     """Run :func:`group_update` compiled on ``args``, directly when ``direct`` still applies; returns the direct
-    call to use next time."""
+    call to use next time. ``dynamic``: tensors whose length to mark dynamic before going through Dynamo (a new
+    gradient tensor each step; marking costs about 40 us, so only where Dynamo will see it)."""
     frame = dict(zip(_ARGUMENTS, args, strict=True))
     if direct is not None and direct.run(frame):
         return direct
+    for tensor in dynamic:
+        torch._dynamo.mark_dynamic(tensor, 0)
     update = compiled_update(rule_name, flat)
     update(*args)
     variant = update.variant_for(frame)
