@@ -2,9 +2,10 @@
 
 For every optimizer and problem size this first runs each *mode* (torch default, torch ``foreach=True``, torch
 ``fused=True`` where PyTorch accepts it on CPU, optimlab default, optimlab ``foreach=True``, optimlab
-``fused=True``; optimlab takes ``fused`` as a parameter-group key for the classes whose torch namesake has no
-such argument) for a few steps on its own copy of the same random parameters, with a random gradient set once
-and reused, and checks that every mode ends where torch's default does. Then all modes step one shared set of
+``fused=True``, optimlab reference ``fused=False``; optimlab takes ``fused`` as a parameter-group key for the
+classes whose torch namesake has no such argument) for a few steps on its own copy of the same random
+parameters, with a random gradient set once and reused, and checks that every mode ends where torch's default
+does. Then all modes step one shared set of
 parameter and gradient tensors (each optimizer with its own state), so where the allocator placed a buffer
 cannot favour one mode; after a warm-up it times ``step()`` for all modes round-robin, rotating the order
 each repetition, so machine drift hits every mode alike. It reports the median and minimum step time, the ratio
@@ -18,6 +19,13 @@ Run from the repository root::
 
     PYTHONPATH=src .venv/bin/python benchmarks/step_speed.py            # 10M/200 and 100M/10, ~10 minutes
     PYTHONPATH=src .venv/bin/python benchmarks/step_speed.py --quick    # smoke test, seconds
+
+``--fresh-grads`` gives every step new gradient tensors (untimed), as a training loop gets them from backward
+after ``zero_grad()`` (which sets them to ``None``): optimlab's flat path then copies them into its flat gradient
+buffer inside the step, and its default keeps the flat path only where that still beats the reference loop
+(:class:`optimlab.flat.FlatPlan`). Without it the same gradient tensors serve every step (a loop with
+``zero_grad(set_to_none=False)``, where backward accumulates into the flat buffer's views). The run prints what
+the default decided for each case.
 
 The last line is ``RESULT step_speed worst_ratio_vs_torch_default=X.XX worst_ratio_vs_floor=Y.YY``, computed over
 optimlab's best path (per optimizer and size, the faster of optimlab default and optimlab ``fused=True``): X is the
@@ -182,7 +190,12 @@ def matrix_flops(name: str, shapes: Sequence[tuple[int, ...]]) -> float | None:
             return None
     return total
 
-MODES: dict[str, dict[str, bool]] = {"default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+MODES: dict[str, dict[str, bool]] = {
+    "default": {}, "foreach": {"foreach": True}, "fused": {"fused": True}, "reference": {"fused": False},
+}
+OWN_MODES = {"reference": "optimlab"}
+"""Modes timed for one library only: optimlab's reference path (``fused=False``, the per-tensor loop that is
+bit-identical to torch.optim), from which its default decides (torch's ``fused=False`` is its default)."""
 LIBRARIES = ("torch", "optimlab")
 BASELINE = ("torch", "default")
 CANDIDATE = ("optimlab", "default")
@@ -246,7 +259,16 @@ class Runner:
     library: str
     mode: str
     optimizer: torch.optim.Optimizer | InPlaceAdd
+    params: list[Tensor] = field(default_factory=list)
+    grads: list[Tensor] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+
+    def give_gradients(self) -> None:
+        """Set every parameter's ``.grad`` to the shared gradient tensors again, as a training loop whose
+        ``zero_grad()`` sets them to ``None`` gets new gradient tensors from every backward pass (``--fresh-grads``;
+        optimlab's flat path then copies them into its gradient buffer in the step)."""
+        for p, g in zip(self.params, self.grads, strict=True):
+            p.grad = g
 
 
 @dataclass(frozen=True)
@@ -388,6 +410,8 @@ def accepted_modes(name: str, classes: dict[str, ModuleType]) -> tuple[list[tupl
     for library in LIBRARIES:
         factory = getattr(classes[library], name)
         for mode, kwargs in MODES.items():
+            if OWN_MODES.get(mode, library) != library:
+                continue
             reason = accepted(library, factory, kwargs)
             if reason is None:
                 modes.append((library, mode))
@@ -454,32 +478,55 @@ def build_runners(
     once ran torch's modes at 13.5 ms and optimlab's identical eager loop at 15.2 ms, each on its own copy), so
     sharing the memory keeps that lottery out of the comparison. The values drift apart from any one mode's
     trajectory, which does not change what a step costs; :func:`check_modes` compares the numbers."""
-    params = leaves([t.clone() for t in start], grads)
+    shared = leaves([t.clone() for t in start], grads)
     # optimlab's flat path makes the parameters views of its own buffers (p.data): two such optimizers on the same
     # tensors would take them from each other every step, so each optimlab mode steps its own copy.
-    runners = [
-        Runner(library, mode, make_optimizer(
-            library, getattr(classes[library], name),
-            leaves([t.clone() for t in start], grads) if library == "optimlab" else params, MODES[mode]))
-        for library, mode in modes
-    ]
+    runners = []
+    for library, mode in modes:
+        params = leaves([t.clone() for t in start], grads) if library == "optimlab" else shared
+        optimizer = make_optimizer(library, getattr(classes[library], name), params, MODES[mode])
+        runners.append(Runner(library, mode, optimizer, params, list(grads)))
     runners.append(Runner(*PROBE, InPlaceAdd(size.params)))
     return runners
 
 
-def time_steps(runners: Sequence[Runner], warmup: int, reps: int) -> None:
-    """Warm up, then time one step of every runner per repetition, rotating the order each time."""
+MAX_DECIDING_STEPS = 20
+"""Warm-up steps beyond ``--warmup`` that optimlab's default may take to decide its path (compile, timed trial)."""
+
+
+def time_steps(runners: Sequence[Runner], warmup: int, reps: int, fresh: bool) -> list[str]:
+    """Warm up (until optimlab's default has decided its path, see :func:`optimlab.flat.decisions`), then time one
+    step of every runner per repetition, rotating the order each time. ``fresh``: every step gets its gradients
+    as new tensors (:meth:`Runner.give_gradients`, untimed). Returns what optimlab's default decided."""
+
+    def step(runner: Runner) -> float:
+        if fresh:
+            runner.give_gradients()
+        start = time.perf_counter()
+        runner.optimizer.step()
+        return time.perf_counter() - start
+
+    flat = flat_module()
     for _ in range(warmup):
         for runner in runners:
-            runner.optimizer.step()
+            step(runner)
             if runner.library == "optimlab":  # optimlab's default compiles in the background: time it compiled
-                flat_module().wait_for_compiles(runner.optimizer)
+                flat.wait_for_compiles(runner.optimizer)
+    decided: list[str] = []
+    for runner in runners:
+        if (runner.library, runner.mode) != CANDIDATE:
+            continue
+        for _ in range(MAX_DECIDING_STEPS):
+            if "undecided" not in flat.decisions(runner.optimizer).values():
+                break
+            step(runner)
+            flat.wait_for_compiles(runner.optimizer)
+        decided = [f"group {i}: {text}" for i, text in flat.decisions(runner.optimizer).items()]
     for rep in range(reps):
         shift = rep % len(runners)
         for runner in [*runners[shift:], *runners[:shift]]:
-            start = time.perf_counter()
-            runner.optimizer.step()
-            runner.times.append(time.perf_counter() - start)
+            runner.times.append(step(runner))
+    return decided or ["no flat path for this optimizer: per-tensor loop"]
 
 
 def agreement(reference: Sequence[Tensor], other: Sequence[Tensor]) -> str:
@@ -492,12 +539,12 @@ def agreement(reference: Sequence[Tensor], other: Sequence[Tensor]) -> str:
 
 
 def run_case(
-    name: str, size: Size, classes: dict[str, ModuleType], warmup: int, reps: int, seed: int
-) -> tuple[list[Row], list[str], list[str]]:
+    name: str, size: Size, classes: dict[str, ModuleType], warmup: int, reps: int, seed: int, fresh: bool = False
+) -> tuple[list[Row], list[str], list[str], list[str]]:
     """Time every mode of one optimizer at one size.
 
-    Returns its table rows, the modes that were refused, and the checking run's step times of optimlab's modes
-    (where the fused path compiles).
+    Returns its table rows, the modes that were refused, the checking run's step times of optimlab's modes
+    (where the fused path compiles) and what optimlab's default decided.
     """
     modes, refused = accepted_modes(name, classes)
     start, grads = case_tensors(size, seed)
@@ -510,7 +557,7 @@ def run_case(
     ]
     runners = build_runners(name, size, modes, classes, start, grads)
     del start
-    time_steps(runners, warmup, reps)
+    decided = time_steps(runners, warmup, reps, fresh)
     baseline = next(r for r in runners if (r.library, r.mode) == BASELINE)
     base_median = statistics.median(baseline.times)
     probe = next(r for r in runners if (r.library, r.mode) == PROBE)
@@ -535,7 +582,7 @@ def run_case(
     ]
     del runners, baseline
     gc.collect()
-    return rows, refused, first_steps
+    return rows, refused, first_steps, [f"{name} {size.label} optimlab default, {line}" for line in decided]
 
 
 def with_size_bandwidth(rows: Sequence[Row]) -> list[Row]:
@@ -644,12 +691,16 @@ def default_bars(rows: Sequence[Row]) -> tuple[float, float, float, list[str]]:
     return (max(r.vs_torch_default for r in ours), worst_floor, max(versus_best, default=math.nan), lines)
 
 
-def compile_probe(name: str, size: Size) -> None:
+def compile_probe(name: str, size: Size, prepared: bool) -> None:
     """In this (fresh) process: time optimlab's ``fused=True`` steps on ``size`` and print the compile time (the
-    slower of steps 1 and 2, where the flat path compiles, minus step 3) as ``COMPILE <seconds>``."""
+    slower of steps 1 and 2, where the flat path compiles, minus step 3) as ``COMPILE <seconds>``. ``prepared``:
+    first wait for the background preparation the optimizer starts (:func:`optimlab.fused.prepare_compiler`:
+    importing Inductor, once per process), as a training loop's first forward and backward pass would."""
     start, grads = case_tensors(size, 0)
     params = leaves(start, grads)
     optimizer = make_optimizer("optimlab", getattr(optimlab_optim(), name), params, {"fused": True})
+    if prepared:
+        importlib.import_module("optimlab.fused").prepare_compiler().join()
     times = []
     for _ in range(3):
         began = time.perf_counter()
@@ -658,22 +709,24 @@ def compile_probe(name: str, size: Size) -> None:
     print(f"COMPILE {max(times[:2]) - times[2]:.3f}")  # a stateless rule (plain SGD) compiles in step 1
 
 
-def compile_times(name: str, size: Size) -> tuple[float, float]:
-    """(cold, warm) compile seconds of optimlab's fast path for ``name`` on ``size``: each in a fresh process,
-    cold with an empty Inductor cache directory, warm with the directory the cold run filled."""
+def compile_times(name: str, size: Size) -> tuple[float, float, float]:
+    """(cold, warm, warm prepared) compile seconds of optimlab's fast path for ``name`` on ``size``: each in a fresh
+    process, cold with an empty Inductor cache directory, warm with the directory the cold run filled, both with
+    the steps right after building the optimizer; warm prepared once the optimizer's background preparation is
+    done (see :func:`compile_probe`)."""
     import subprocess
     import tempfile
 
     results = []
     with tempfile.TemporaryDirectory(prefix="step_speed_inductor_") as cache:
         env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": cache}
-        for _ in ("cold", "warm"):
+        for extra in ([], [], ["--compile-prepared"]):
             out = subprocess.run(
-                [sys.executable, __file__, "--compile-probe", name, "--sizes", size.label],
+                [sys.executable, __file__, "--compile-probe", name, "--sizes", size.label, *extra],
                 env=env, capture_output=True, text=True, check=True,
             ).stdout
             results.append(float(re.findall(r"^COMPILE (\S+)$", out, flags=re.MULTILINE)[-1]))
-    return results[0], results[1]
+    return results[0], results[1], results[2]
 
 
 NEW_MEMORY_BOUND = ("Lion", "Signum", "ADOPT", "AdEMAMix", "AdamWScheduleFree", "SGDScheduleFree", "Prodigy", "ASGD",
@@ -714,7 +767,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help=f"smoke test: sizes {QUICK_SIZES}, 5 reps")
     parser.add_argument("--compile-times", action="store_true",
                         help="also time optimlab's cold and warm compile per optimizer, in fresh processes")
+    parser.add_argument("--fresh-grads", action="store_true",
+                        help="give every step new gradient tensors, as zero_grad() (set_to_none) and backward do")
     parser.add_argument("--compile-probe", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--compile-prepared", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.sizes is None:
         args.sizes = parse_sizes(QUICK_SIZES if args.quick else DEFAULT_SIZES)
@@ -729,7 +785,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.compile_probe is not None:
-        compile_probe(args.compile_probe, args.sizes[0])
+        compile_probe(args.compile_probe, args.sizes[0], args.compile_prepared)
         return 0
     classes: dict[str, Any] = {"torch": Baselines(), "optimlab": optimlab_optim()}
     probe = PROBE_ELEMENTS
@@ -738,6 +794,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"command: {' '.join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])])}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.processor() or platform.machine()}")
     print(f"warmup {args.warmup} steps, {args.reps} timed steps per mode, modes interleaved round-robin")
+    print("gradients: " + ("new tensors every step (--fresh-grads: zero_grad() sets them to None, backward makes new "
+                           "ones)" if args.fresh_grads else "the same tensors every step (set once, reused)"))
     print("torch default on CPU = single-tensor loop (foreach and fused are off unless asked for)")
     bw_start = inplace_bandwidth(probe)
     print(f"in-place bandwidth at start: {bw_start / 1e9:.1f} GB/s (x.add_(y) on {probe // 2**20}M floats, best of 10)")
@@ -745,13 +803,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     rows: list[Row] = []
     first_steps: list[str] = []
+    decisions: list[str] = []
     refusals: dict[str, list[str]] = {}
     for size in args.sizes:
         for name in args.optimizers:
             if not size.runs(name):
                 continue
-            case_rows, refused, first = run_case(name, size, classes, args.warmup, args.reps, args.seed)
+            case_rows, refused, first, decided = run_case(
+                name, size, classes, args.warmup, args.reps, args.seed, args.fresh_grads
+            )
             first_steps.extend(first)
+            decisions.extend(decided)
             rows.extend(case_rows)
             refusals.setdefault(name, refused)
             cand = next(r for r in case_rows if (r.library, r.mode) == CANDIDATE)
@@ -783,6 +845,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in first_steps:
         print(f"  {line}")
     print()
+    print("What optimlab's default (fused=None) decided (optimlab.flat.decisions):")
+    for line in decisions:
+        print(f"  {line}")
+    print()
     default_torch, default_floor = summary(rows)
     _, worst_floor, worst_best, most_tensors = fused_bars(rows)
     print(f"bars: issue 2, optimlab default / torch default, worst {default_torch:.2f} (bar 1.10)")
@@ -802,14 +868,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         print(f"Compile of optimlab's fast path (fused=True) on {compile_size.label}, each in a fresh process "
               f"(load {_load()}):")
-        colds = []
+        colds, warms = [], []
         for name in args.optimizers:
             if compile_size.runs(name):
-                cold, warm = compile_times(name, compile_size)
+                cold, warm, prepared = compile_times(name, compile_size)
                 colds.append(cold)
-                print(f"  {name:8s} cold {cold:6.1f} s  warm {warm:5.1f} s", flush=True)
+                warms.append(warm)
+                print(f"  {name:8s} cold {cold:6.1f} s  warm {warm:5.1f} s  warm once Inductor is imported "
+                      f"{prepared:5.1f} s", flush=True)
         worst_cold = max(colds, default=math.nan)
-        print(f"bars: worst cold compile {worst_cold:.1f} s (bar 10)")
+        print(f"bars: worst cold compile {worst_cold:.1f} s (bar 10), worst warm {max(warms, default=math.nan):.1f} s "
+              "(bar 2)")
     print(f"RESULT step_speed worst_ratio_vs_torch_default={ours_torch:.2f} worst_ratio_vs_floor={ours_floor:.2f} "
           f"worst_cold_compile_s={worst_cold:.1f}")
     return 0

@@ -48,8 +48,17 @@ def test_every_elementwise_class_has_a_flat_case() -> None:
     assert {"SGD", "Adam", "AdamW", "NAdam", "RAdam", "Adamax", "RMSprop", "Adagrad", "Adadelta", "Lion"} <= names
 
 
+SPLITS = {"shared": flat.SEPARATE_ELEMENTS, "weights-alone": 20, "all-alone": 1}
+"""``flat.SEPARATE_ELEMENTS`` settings: every MLP tensor in the flat buffers; the two weight matrices (40 and 24
+elements) on their own beside the shared biases; every tensor on its own."""
+
+
+@pytest.mark.parametrize("split", list(SPLITS))
 @pytest.mark.parametrize("case", FLAT_CASES, ids=lambda c: c.id)
-def test_float64_flat_path_equals_the_reference(case: object, float64_default: None) -> None:
+def test_float64_flat_path_equals_the_reference(
+    case: object, split: str, float64_default: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", SPLITS[split])
     ref, fast, opt = both_ways(case, torch.float64)
     assert flat_group(opt) is not None, "the flat path did not run"
     assert rel_error(fast, ref) <= 1e-12
@@ -144,7 +153,27 @@ def test_tensors_are_views_and_gradients_accumulate_in_place() -> None:
     assert all(p.grad is v for p, v in zip(params, group.grad_views, strict=True))
 
 
-def test_state_switched_on_mid_run_is_handed_out() -> None:
+def test_large_tensors_keep_their_memory_and_gradients(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 20)
+    params = mlp_params()
+    x, y = mlp_data()
+    opt = adam(params)
+    train(opt, params, 2, (x, y))
+    group = flat_group(opt)
+    assert group is not None and group.alone == [0, 2] and group.shared == [1, 3]
+    weights = [params[0].data_ptr(), params[2].data_ptr()]
+    opt.zero_grad()
+    mlp_loss(params, x, y).backward()
+    made = [params[0].grad, params[2].grad]
+    opt.step()
+    assert [params[0].data_ptr(), params[2].data_ptr()] == weights  # updated where they are, not moved
+    assert params[0].grad is made[0] and params[2].grad is made[1]  # read where backward left them, not copied
+    assert params[1].grad is group.grad_views[0] and params[3].grad is group.grad_views[1]
+
+
+@pytest.mark.parametrize("split", list(SPLITS))
+def test_state_switched_on_mid_run_is_handed_out(split: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", SPLITS[split])
     ref, fast = mlp_params(), mlp_params()
     data = mlp_data()
     opts = [optim.SGD([{"params": p, "fused": m}], lr=0.05) for p, m in ((ref, False), (fast, True))]
@@ -169,3 +198,149 @@ def test_default_takes_the_flat_path_only_when_the_reference_step_is_slow(monkey
     flat.wait_for_compiles(opt)
     train(opt, params, 1)
     assert flat_group(opt) is not None
+
+
+def test_default_takes_the_flat_path_for_a_stateless_rule(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
+    monkeypatch.setattr(flat.FlatPlan, "timed", _timed_as(10.0))  # the reference step "took" 10 s: flat pays
+    ref, fast = mlp_params(), mlp_params()
+    data = mlp_data()
+    opts = [optim.SGD([{"params": ps, "fused": mode}], lr=0.05) for ps, mode in ((ref, False), (fast, None))]
+    for opt, params in zip(opts, (ref, fast), strict=True):
+        train(opt, params, 3, data)  # plain SGD keeps no state: the compile starts right after the timed steps
+        flat.wait_for_compiles(opt)
+        train(opt, params, 1 + flat.AUTO_TRIAL_STEPS + 2, data)
+    assert flat_group(opts[1]) is not None
+    assert flat.decisions(opts[1])[0].startswith("flat: ")
+    assert rel_error(fast, ref) <= 1e-12
+
+
+def _timed_as(seconds: float) -> object:
+    """A stand-in for ``FlatPlan.timed`` that notes every reference step as lasting ``seconds``."""
+    real = flat.FlatPlan.timed
+
+    def timed(plan: flat.FlatPlan, _: float) -> None:
+        real(plan, seconds)
+
+    return timed
+
+
+@pytest.mark.parametrize("reference_seconds", [10.0, 0.0])
+def test_default_keeps_the_flat_path_only_if_its_timed_steps_beat_the_reference(
+    monkeypatch: pytest.MonkeyPatch, reference_seconds: float
+) -> None:
+    monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
+    monkeypatch.setattr(flat.FlatPlan, "timed", _timed_as(reference_seconds))
+    ref, fast = mlp_params(), mlp_params()
+    data = mlp_data()
+    opt_ref, opt = adam(ref, False), adam(fast, None)
+    train(opt_ref, ref, 3, data)
+    train(opt, fast, 3, data)  # two timed reference steps; the compile starts in the third
+    flat.wait_for_compiles(opt)
+    train(opt_ref, ref, 1 + flat.AUTO_TRIAL_STEPS, data)
+    train(opt, fast, 1 + flat.AUTO_TRIAL_STEPS, data)  # builds the buffers, then the timed flat steps
+    plan = opt.__dict__["_flat_plans"][0]
+    assert len(plan.flat_seconds) == flat.AUTO_TRIAL_STEPS
+    kept = reference_seconds > 0  # no flat step beats a reference step of 0 s
+    assert (flat_group(opt) is not None) == kept
+    assert flat.decisions(opt)[0].startswith("flat: " if kept else "reference: the flat step took")
+    train(opt_ref, ref, 3, data)
+    train(opt, fast, 3, data)  # either way the run continues as the reference does
+    assert plan.given_up == (not kept)
+    assert rel_error(fast, ref) <= 1e-12
+
+
+def test_default_without_a_compiler_warns_once_and_stays_on_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
+    monkeypatch.setattr(fused, "_find_compiler", lambda: None)
+    monkeypatch.setattr(fused, "_warned_no_compiler", False)
+    ref, fast = mlp_params(), mlp_params()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opt = adam(fast, None)
+        train(opt, fast, 6)
+    train(adam(ref, False), ref, 6)
+    assert [w.category for w in caught] == [fused.FastPathUnavailable]
+    assert flat.decisions(opt)[0] == "reference: no C++ compiler to build the flat step"
+    assert opt.__dict__["_flat_plans"][0].warm_up is None
+    assert rel_error(fast, ref) == 0.0  # the reference path itself
+
+
+class _Net(torch.nn.Module):
+    """A small convolutional network with BatchNorm: parameters of many shapes, buffers beside them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # No bias before BatchNorm (which removes it): its gradient would be rounding noise, which Adam scales up
+        # to full-size steps, so the two paths' last-bit differences would show in it.
+        self.conv = torch.nn.Conv2d(2, 8, 3, padding=1, bias=False)
+        self.norm = torch.nn.BatchNorm2d(8)
+        self.head = torch.nn.Linear(8 * 6 * 6, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.relu(self.norm(self.conv(x))).flatten(1))
+
+
+def _fit(model: torch.nn.Module, opt: torch.optim.Optimizer, steps: int) -> None:
+    gen = torch.Generator().manual_seed(3)
+    for _ in range(steps):
+        x = torch.randn(16, 2, 6, 6, generator=gen, dtype=torch.float64)
+        y = torch.randint(0, 5, (16,), generator=gen)
+        opt.zero_grad()  # gradients set to None: backward makes new ones every step
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+
+@pytest.mark.parametrize("split", ["shared", "weights-alone"])
+def test_a_module_trains_saves_and_resumes_through_its_own_state_dicts(
+    split: str, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", {"shared": 10**6, "weights-alone": 100}[split])
+    torch.manual_seed(0)
+    ref = _Net().double()
+    fast = copy.deepcopy(ref)
+    opt_ref = optim.Adam(ref.parameters(), lr=1e-2, fused=False)
+    opt = optim.Adam(fast.parameters(), lr=1e-2, fused=True)
+    _fit(ref, opt_ref, 4)
+    _fit(fast, opt, 4)
+    group = flat_group(opt)
+    assert group is not None
+    assert len(group.alone) == (2 if split == "weights-alone" else 0)  # the conv (144) and head (1440) weights
+    path = f"{tmp_path}/checkpoint.pt"
+    torch.save({"model": fast.state_dict(), "optimizer": opt.state_dict()}, path)
+    _fit(fast, opt, 3)  # uninterrupted
+    saved = torch.load(path)
+    resumed = _Net().double()
+    resumed.load_state_dict(saved["model"])
+    opt_resumed = optim.Adam(resumed.parameters(), lr=1e-2, fused=True)
+    opt_resumed.load_state_dict(saved["optimizer"])
+    _fit(resumed, opt_resumed, 3)
+    assert all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), fast.state_dict().values(),
+                                                 strict=True))
+    _fit(ref, opt_ref, 3)
+    assert rel_error(list(fast.parameters()), list(ref.parameters())) <= 1e-12
+    copied = copy.deepcopy(fast)  # a module whose parameters are views of one buffer copies like any other
+    assert all(torch.equal(a, b) for a, b in zip(copied.parameters(), fast.parameters(), strict=True))
+
+
+def test_a_first_compile_from_a_tensor_alone_serves_every_length(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Regression: the first compile of a process came from a tensor alone, whose gradient (a new tensor each step)
+    # was not marked dynamic, so Dynamo specialised the length and refused the marked parameter and state.
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 1)
+    fused.compiled_update.cache_clear()  # as in a fresh process: no compiled flat step yet
+    before = counters["stats"]["unique_graphs"]
+    ref = [torch.randn(64, dtype=torch.float64, generator=torch.Generator().manual_seed(i)) for i in range(3)]
+    ref.append(torch.randn(40, dtype=torch.float64))
+    fast = [t.clone() for t in ref]
+    opts = [optim.RMSprop([{"params": ps, "fused": mode}], lr=1e-2) for ps, mode in ((ref, False), (fast, True))]
+    for step in range(4):
+        for opt, params in zip(opts, (ref, fast), strict=True):
+            for i, p in enumerate(params):
+                p.grad = torch.full_like(p, 0.1 * (i + 1) + 0.01 * step)
+            opt.step()
+    group = flat_group(opts[1])
+    assert group is not None and group.alone == [0, 1, 2, 3]
+    assert counters["stats"]["unique_graphs"] == before + 1  # one compile for the four tensors of two lengths
+    assert rel_error(fast, ref) <= 1e-12

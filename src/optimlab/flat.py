@@ -1,28 +1,33 @@
-"""The flat fast path: one compiled loop over a whole parameter group, whatever its number of tensors.
+"""The flat fast path: one compiled loop serves a whole parameter group, whatever its number and shapes of tensors.
 
-For a rule whose update is elementwise (:attr:`optimlab.rules.Rule.elementwise`), a group's parameters, gradients
-and per-element state live in one flat buffer each (per group; the group has one dtype), and the user's tensors
-are views of them (``p.data``, ``p.grad``, ``state[key]``), as large-scale trainers keep contiguous gradient
-buffers. The rule's own ``update`` then runs once, on the flat buffers, through :func:`optimlab.fused.group_update`
-compiled with a symbolic length: one compile per rule, dtype, flags and state keys serves every group of every
-size (1 to any number of tensors), and a step is one call.
+For a rule whose update is elementwise (:attr:`optimlab.rules.Rule.elementwise`), the rule's own ``update`` is
+compiled once, through :func:`optimlab.fused.group_update`, for one-dimensional buffers of symbolic length: one
+compile per rule, dtype, flags and state keys serves every tensor and every group (1 to any number of tensors).
+A group's step then runs that loop
+
+* once over the group's *small* tensors (fewer than :data:`SEPARATE_ELEMENTS` elements), whose parameters,
+  gradients and per-element state live in one flat buffer each, the user's tensors being views of them
+  (``p.data``, ``p.grad``, ``state[key]``), as large-scale trainers keep contiguous gradient buffers; a gradient
+  that arrives as a new tensor (``zero_grad()`` sets gradients to ``None`` and backward makes new ones) is
+  copied into the flat gradient buffer, and the parameter's ``.grad`` becomes the view (with
+  ``zero_grad(set_to_none=False)`` backward accumulates into the views and nothing is copied);
+* once on each *large* tensor, in its own memory, on its gradient where backward left it: no copy, so a model's
+  bulk (ResNet-50: all but 0.3M of 25.6M elements; GPT-2 small: all but 0.1M of 124M) streams through memory once,
+  as in PyTorch's fused kernels.
 
 Per-tensor scalar state (step counts, NAdam's running product, ASGD's η and μ) stays one 0-d tensor per parameter,
-as torch.optim keeps it, held as views of one vector per key; the flat walk updates the first and the step copies
-it to the others. While those values differ between tensors (a parameter added mid-run) the group takes the
+as torch.optim keeps it, held as views of one vector per key; each loop updates one tensor's value and the step
+copies it to the others. While those values differ between tensors (a parameter added mid-run) the group takes the
 reference path.
 
 What is checked every step, and what happens otherwise:
 
-* the group's parameters are the same objects, ``p.data`` and every per-element state tensor still the views
-  (a ``.data`` swap, a loaded ``state_dict``, an edited ``param_groups`` entry): the buffers are rebuilt from the
-  tensors as they are now (one copy) and the step continues on the flat path;
+* the group's parameters are the same objects, ``p.data`` and every per-element state tensor still the views or
+  tensors the buffers were built from (a ``.data`` swap, a loaded ``state_dict``, an edited ``param_groups``
+  entry): the buffers are rebuilt from the tensors as they are now (one copy) and the step continues on the flat
+  path;
 * every parameter has a gradient: otherwise the step runs the reference path, which updates the views in place
-  (so both paths stay interchangeable at every step);
-* a gradient that is not the view (``zero_grad()`` sets gradients to ``None`` and backward makes new ones) is
-  copied into the flat gradient buffer and the parameter's ``.grad`` becomes the view: that copy is the flat
-  path's one cost over the memory floor; with ``zero_grad(set_to_none=False)`` backward accumulates into the
-  views directly and no copy happens.
+  (so both paths stay interchangeable at every step).
 
 Numerics: the same operations in the same order as the reference path, compiled (Inductor contracts some of them
 into fused multiply-adds), so float64 agrees to about 1e-15 relative and float32 as PyTorch's fused kernels agree
@@ -34,6 +39,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 from collections.abc import Mapping, MutableMapping, Sequence
 from typing import Any
 
@@ -52,26 +58,43 @@ def supports(rule: Rule, hp: Mapping[str, Scalar]) -> bool:
     return rule.elementwise and not rule.shared_state and not hp.get("cautious", False)
 
 
+SEPARATE_ELEMENTS = 65_536
+"""A tensor of at least this many elements keeps its own memory: the compiled flat loop runs on it alone, on its
+gradient where backward left it. Smaller tensors share the group's flat buffers, and their gradients are copied in.
+
+Why (measured, ``benchmarks/RESULTS.md``): one call of the compiled loop costs about 30 us; copying a gradient that
+arrives as a new tensor costs about 0.3 ns per element and, on ResNet-50's 25.6M parameters, made Adam's flat
+step 1.5x its memory floor. Calling the loop once per tensor from 64K elements up leaves the copy to the small
+tensors (a few percent of a typical model's elements) and costs about a millisecond a step."""
+
+
 class FlatGroup:
-    """The flat buffers of one parameter group and the views the optimizer's tensors are (module docstring)."""
+    """The flat buffers of one parameter group, the views the optimizer's tensors are, and the tensors that keep
+    their own memory (module docstring, :data:`SEPARATE_ELEMENTS`)."""
 
     def __init__(self, rule: Rule, params: Sequence[Tensor], states: MutableMapping[Tensor, Any]) -> None:
         self.params = list(params)
         self.ids = tuple(map(id, self.params))
-        sizes = [p.numel() for p in self.params]
+        state_list = [states[p] if p in states else {} for p in self.params]
+        first = self.params[0]
+        self.stateless = not state_list[0]  # plain SGD keeps no state (the reference loop drops empty entries)
+        self.dense_keys = sorted(k for k, v in state_list[0].items() if k != "step" and v.shape == first.shape)
+        self.scalar_keys = sorted(k for k, v in state_list[0].items() if k not in self.dense_keys)
+        separate = [p.numel() >= SEPARATE_ELEMENTS for p in self.params]
+        if sum(p.numel() for p, alone in zip(self.params, separate, strict=True) if not alone) < MIN_ELEMENTS:
+            separate = [True] * len(self.params)  # too few shared elements for a flat buffer (see MIN_ELEMENTS)
+        self.shared = [i for i, alone in enumerate(separate) if not alone]
+        self.alone = [i for i, alone in enumerate(separate) if alone]
+        sizes = [self.params[i].numel() for i in self.shared]
         offsets = [0, *itertools.accumulate(sizes)]
         total = offsets[-1]
-        first = self.params[0]
         self.flat = torch.empty(total, dtype=first.dtype)
         self.grad = torch.empty(total, dtype=first.dtype)
         self.slices = list(itertools.pairwise(offsets))
         self.grad_views: list[Tensor] = []
-        state_list = [states[p] if p in states else {} for p in self.params]
-        self.stateless = not state_list[0]  # plain SGD keeps no state (the reference loop drops empty entries)
-        self.dense_keys = sorted(k for k, v in state_list[0].items() if k != "step" and v.shape == first.shape)
-        self.scalar_keys = sorted(k for k, v in state_list[0].items() if k not in self.dense_keys)
         self.dense = {k: torch.empty(total, dtype=state_list[0][k].dtype) for k in self.dense_keys}
-        for p, (a, b), state in zip(self.params, self.slices, state_list, strict=True):
+        for i, (a, b) in zip(self.shared, self.slices, strict=True):
+            p, state = self.params[i], state_list[i]
             view = self.flat[a:b].view(p.shape)
             view.copy_(p.detach())
             p.data = view
@@ -89,47 +112,58 @@ class FlatGroup:
             for i, state in enumerate(state_list):
                 state[key] = vector[i]
         self.state_ids = tuple(map(id, state_list))
-        self.pointers = self._pointers(state_list)
+        self.pointers = tuple(p.data_ptr() for p in self.params)
+        # The state tensors as built, held here so that an identity check is a valid check (no id is reused while
+        # the object lives): a state_dict load or an assignment to state[key] puts other objects there.
+        self.state_tensors = [[state[k] for k in (*self.dense_keys, *self.scalar_keys)] for state in state_list]
         self.hyper_cache: dict[str, tuple[float, Tensor]] = {}
-        # What the flat walk updates: the dense buffers and the first of each scalar state's views.
-        self.walk_state: dict[str, Tensor] = {k: self.dense[k] for k in self.dense_keys}
-        self.walk_state.update({k: self.scalars[k][0] for k in self.scalar_keys if k != "step"})
-        self.direct: _fused.DirectCall | None = None
+        # What each walk updates: the shared buffers with the first shared tensor's scalar state, and each tensor
+        # alone with its own (torch.optim keeps scalar state per tensor); the step copies it to the others.
+        self.walks: list[tuple[Tensor, int, dict[str, Tensor]]] = []
+        if self.shared:
+            walk = {k: self.dense[k] for k in self.dense_keys}
+            self.walks.append((self.flat, -1, {**walk, **self._scalar_views(self.shared[0])}))
+        for i in self.alone:
+            p = self.params[i]
+            walk = {k: state_list[i][k].view(-1) for k in self.dense_keys}
+            self.walks.append((p.detach().view(-1), i, {**walk, **self._scalar_views(i)}))
+        self.directs: list[_fused.DirectCall | None] = [None] * len(self.walks)
         for t in (self.flat, self.grad, *self.dense.values()):
             torch._dynamo.mark_dynamic(t, 0)
+        for x, _, walk in self.walks:
+            for t in (x, *(v for v in walk.values() if v.dim())):
+                torch._dynamo.mark_dynamic(t, 0)
 
-    def _pointers(self, state_list: Sequence[Mapping[str, Tensor]]) -> tuple[int, ...]:
-        out = []
-        for p, state in zip(self.params, state_list, strict=True):
-            out.append(p.data_ptr())
-            out.extend(state[k].data_ptr() for k in self.dense_keys)
-            out.extend(state[k].data_ptr() for k in self.scalar_keys)
-        return tuple(out)
+    def _scalar_views(self, i: int) -> dict[str, Tensor]:
+        return {k: self.scalars[k][i] for k in self.scalar_keys if k != "step"}
 
     def holds(self, params: Sequence[Tensor], states: Mapping[Tensor, Any]) -> bool:
-        """Whether ``params`` and their state are still the views of these buffers."""
+        """Whether ``params`` and their state are still the views of these buffers (or, for the tensors alone,
+        the tensors they were)."""
         if tuple(map(id, params)) != self.ids:
             return False
-        if self.stateless:
-            return all(not states.get(p) for p in params) and tuple(p.data_ptr() for p in params) == self.pointers
-        state_list = [states.get(p) for p in params]
-        if any(s is None for s in state_list):
+        if tuple(p.data_ptr() for p in params) != self.pointers:  # a .data swap
             return False
+        if self.stateless:
+            return all(not states.get(p) for p in params)
+        state_list = [states.get(p) for p in params]
         if tuple(map(id, state_list)) != self.state_ids:
             return False
-        try:
-            return self._pointers(state_list) == self.pointers  # type: ignore[arg-type]
-        except KeyError:
-            return False
+        keys = (*self.dense_keys, *self.scalar_keys)
+        for state, built in zip(state_list, self.state_tensors, strict=True):
+            assert state is not None  # the id check above: the very dicts the buffers were built from
+            if len(state) != len(keys) or any(state.get(k) is not t for k, t in zip(keys, built, strict=True)):
+                return False
+        return True
 
     def gather_gradients(self) -> None:
-        """Make every ``p.grad`` the view of the flat gradient buffer, copying the gradients that are not."""
-        for p, view in zip(self.params, self.grad_views, strict=True):
-            g = p.grad
-            if g is view:
-                continue
-            assert g is not None
-            view.copy_(g)
+        """Make the shared tensors' ``p.grad`` the views of the flat gradient buffer, copying those that are not."""
+        stale = [(self.params[i], view) for i, view in zip(self.shared, self.grad_views, strict=True)
+                 if self.params[i].grad is not view]
+        if not stale:
+            return
+        torch._foreach_copy_([view for _, view in stale], [p.grad for p, _ in stale])  # type: ignore[misc]
+        for p, view in stale:
             p.grad = view
 
     def step(self, rule: Rule, group: Mapping[str, Any], hp: Mapping[str, Scalar], states: Any) -> bool:
@@ -148,30 +182,38 @@ class FlatGroup:
             counts = self.scalars["step"]
             counts += 1
             step = counts[0].to(torch.float64)
-        args = (
-            rule, [self.flat], [self.grad], [self.walk_state],
-            _fused.hyper_tensors(hp, self.hyper_cache, rule.structural_names()),
-            bool(group.get("maximize", False)), step,
-        )
-        known = len(self.walk_state)
-        self.direct = _fused.run_compiled(rule.name, args, self.direct, flat=True)
-        if len(self.walk_state) != known:  # the rule created state (a term switched on mid-run): hand it out
-            self._hand_out([k for k in self.walk_state if k not in self.dense_keys and k not in self.scalar_keys],
-                           states)
+        hyper = _fused.hyper_tensors(hp, self.hyper_cache, rule.structural_names())
+        maximize = bool(group.get("maximize", False))
+        created = False
+        for n, (x, i, walk) in enumerate(self.walks):
+            g = self.grad if i < 0 else self.params[i].grad.reshape(-1)  # type: ignore[union-attr]
+            known = len(walk)
+            args = (rule, [x], [g], [walk], hyper, maximize, step)
+            self.directs[n] = _fused.run_compiled(rule.name, args, self.directs[n], flat=True, dynamic=[g])
+            if len(walk) != known:  # the rule created state (a term switched on mid-run): hand it out
+                self._hand_out(walk, i, states)
+                created = True
+        if created:
+            self.ids = ()  # rebuild the buffers next step
+        first = self.walks[0][1]
         for key in self.scalar_keys:
             if key != "step":
                 vector = self.scalars[key]
-                vector.copy_(vector[0].expand_as(vector))
+                vector.copy_(vector[self.shared[0] if first < 0 else first].expand_as(vector))
         return True
 
-
-    def _hand_out(self, keys: Sequence[str], states: Any) -> None:
-        """Give every tensor its view of state the flat walk created, and rebuild the buffers next step."""
-        for key in keys:
-            made = self.walk_state.pop(key)
-            for p, (a, b) in zip(self.params, self.slices, strict=True):
+    def _hand_out(self, walk: MutableMapping[str, Tensor], i: int, states: Any) -> None:
+        """Give tensors their views of the state one walk created (``i``: the tensor alone, or -1 for the shared
+        ones)."""
+        for key in [k for k in walk if k not in self.dense_keys and k not in self.scalar_keys]:
+            made = walk.pop(key)
+            if i >= 0:
+                p = self.params[i]
+                states[p][key] = made.view(p.shape) if made.dim() else made.clone()
+                continue
+            for j, (a, b) in zip(self.shared, self.slices, strict=True):
+                p = self.params[j]
                 states[p][key] = made[a:b].view(p.shape) if made.dim() else made.clone()
-        self.ids = ()
 
 
 def eligible(
@@ -212,9 +254,13 @@ def eligible(
 
 
 
-AUTO_MIN_REFERENCE_SECONDS = 0.005
-"""``fused=None`` (the default) moves a group to the flat path when its reference step takes at least this long
+AUTO_MIN_REFERENCE_SECONDS = 0.002
+"""``fused=None`` (the default) tries the flat path for a group when its reference step takes at least this long
 (the faster of its first two steps, measured): see :class:`FlatPlan`."""
+
+AUTO_TRIAL_STEPS = 3
+"""``fused=None`` times this many flat steps of a group (after the one that builds its buffers) and keeps the flat
+path only when the fastest beat the reference path's fastest: see :class:`FlatPlan`."""
 
 AUTO_MAX_REBUILDS = 2
 """``fused=None`` gives a group back to the reference path after this many rebuilds of its buffers."""
@@ -224,50 +270,70 @@ class FlatPlan:
     """What one parameter group of a drop-in optimizer keeps for the flat path between steps.
 
     ``group["fused"]``: ``False`` never takes it; ``True`` from the second step on (the first creates the state);
-    ``None`` (the default) when the group's reference step, timed on its first two steps, took at least
-    :data:`AUTO_MIN_REFERENCE_SECONDS`. The rule behind the threshold, measured (``benchmarks/RESULTS.md``): the
-    flat step is 2-7× faster than the reference loop on models of 10 to 200 tensors, and a cold compile costs
-    about 10 s, a warm one 2-3 s; from 5 ms per reference step the saving (≥ 3 ms a step) repays a warm compile
-    within about a thousand steps and a cold one within a few thousand, less than any training run it is worth
-    optimising. Below it, the group stays on the reference path and compiles nothing.
+    ``None`` (the default) decides from two measurements, both taken on the user's own model and training loop:
+
+    1. the group's reference step, timed on its first two steps: from :data:`AUTO_MIN_REFERENCE_SECONDS` (2 ms) up,
+       the flat path is tried. Measured with new gradients every step (``benchmarks/RESULTS.md``), the flat step of
+       the stateful rules saves 40-70% of a reference step from there up (Adam on 1M parameters in 30 tensors:
+       2.6 -> 1.4 ms; 10M in 200: 24 -> 14 ms), so about a millisecond a step or more, which repays a warm compile
+       (about 1 s of a background thread) within about a thousand steps and a cold one (about 5 s) within a few
+       thousand. Below it, the group stays on the reference path and compiles nothing;
+    2. the group's flat step, timed on :data:`AUTO_TRIAL_STEPS` steps, gradient copy included: the group keeps the
+       flat path only when its fastest step beat the reference path's fastest. This is what catches a rule whose
+       reference loop already streams memory at the floor (plain SGD on large tensors) in a training loop whose
+       gradients arrive as new tensors every step (``zero_grad()`` sets them to ``None``): there the copy into the
+       flat gradient buffer costs more than the fused loop saves.
 
     With ``fused=None`` the compile runs in a background thread (:class:`WarmUp`, on small stand-in buffers of the
     group's dtypes and state keys: the compiled loop does not depend on the length), and the group keeps taking
     the reference path until it is done: no step waits for the compiler. ``fused=True`` compiles in the step.
+    :attr:`decision` says what the default decided and why (:func:`decisions`).
     """
 
     def __init__(self) -> None:
         self.flat: FlatGroup | None = None
         self.reference_seconds: list[float] = []
+        self.flat_seconds: list[float] = []
         self.rebuilds = 0
         self.given_up = False
         self.warm_up: WarmUp | None = None
         self.stepped = False
+        self.decision = "undecided"
+        """``fused=None``'s choice for this group, in words (``"flat: ..."``, ``"reference: ..."``)."""
 
     def timed(self, seconds: float) -> None:
         """Note the duration of one reference step of the group (``fused=None`` decides from the first two)."""
         if len(self.reference_seconds) < 2:
             self.reference_seconds.append(seconds)
+            if len(self.reference_seconds) == 2 and not self.pays():
+                self.decision = (f"reference: its step takes {1e3 * min(self.reference_seconds):.2f} ms, under the "
+                                 f"{1e3 * AUTO_MIN_REFERENCE_SECONDS:g} ms from which a compile pays")
 
     def pays(self) -> bool:
-        """Whether ``fused=None`` takes the flat path for this group (see the class docstring)."""
+        """Whether ``fused=None`` tries the flat path for this group (see the class docstring, rule 1)."""
         return len(self.reference_seconds) >= 2 and min(self.reference_seconds) >= AUTO_MIN_REFERENCE_SECONDS
 
     def step(self, rule: Rule, group: Mapping[str, Any], hp: Mapping[str, Scalar], states: Any) -> bool:
         """Update the group on the flat path and return ``True``, or return ``False`` to leave it to the caller."""
+        started = time.perf_counter()
         mode = group.get("fused")
         if mode is False or self.given_up or (mode is None and not self.pays()):
             return False
         params = group["params"]
-        if not self.stepped:  # the first step runs the reference path where it creates state (not after a load)
+        if not self.stepped:  # fused=True: the first step runs the reference path, which creates the state
             self.stepped = True
-            if not all(states.get(p) for p in params):
+            if mode is True and not all(states.get(p) for p in params):
                 return False
         if any(p.grad is None for p in params):
             return False  # the reference path skips those parameters, and updates the views of the others
         flat = self.flat
-        if flat is None or not flat.holds(params, states):
-            if not eligible(rule, params, states, hp) or not _fused.available(warn=mode is True):
+        built = flat is None or not flat.holds(params, states)
+        if flat is None or built:
+            if not eligible(rule, params, states, hp):
+                return False  # e.g. a tensor without state yet: checked again next step
+            if not _fused.available():  # warns once per process
+                if mode is None:
+                    self.given_up, self.decision = True, "reference: no C++ compiler to build the flat step"
                 return False
             if mode is None and BACKGROUND:
                 if self.warm_up is None:
@@ -275,15 +341,38 @@ class FlatPlan:
                 if not self.warm_up.done():
                     return False
                 if self.warm_up.failed:
-                    self.given_up = True
+                    self.given_up, self.decision = True, "reference: the flat step failed to compile"
                     return False
             if flat is not None:
                 self.rebuilds += 1
                 if mode is None and self.rebuilds > AUTO_MAX_REBUILDS:
                     self.given_up, self.flat = True, None
+                    self.decision = "reference: its tensors or state kept being replaced (buffers rebuilt)"
                     return False
             flat = self.flat = FlatGroup(rule, params, states)
-        return flat.step(rule, group, hp, states)
+        done = flat.step(rule, group, hp, states)
+        if done and mode is None and not built and len(self.flat_seconds) < AUTO_TRIAL_STEPS:
+            self._judge(time.perf_counter() - started)
+        return done
+
+    def _judge(self, seconds: float) -> None:
+        """Rule 2 of the class docstring, once :data:`AUTO_TRIAL_STEPS` flat steps are timed."""
+        self.flat_seconds.append(seconds)
+        if len(self.flat_seconds) < AUTO_TRIAL_STEPS:
+            return
+        fast, slow = min(self.flat_seconds), min(self.reference_seconds)
+        measured = f"{1e3 * fast:.2f} ms a step against {1e3 * slow:.2f} ms on the reference path"
+        if fast < slow:
+            self.decision = f"flat: {measured}"
+        else:  # the tensors stay views of the buffers (harmless); the flat gradient buffer is let go
+            self.given_up, self.flat = True, None
+            self.decision = f"reference: the flat step took {measured}"
+
+
+def decisions(optimizer: Any) -> dict[int, str]:
+    """What ``fused=None`` decided for each parameter group of a drop-in optimizer (:attr:`FlatPlan.decision`), by
+    group index; groups whose rule has no flat path are left out."""
+    return {i: plan.decision for i, plan in getattr(optimizer, "__dict__", {}).get("_flat_plans", {}).items()}
 
 
 BACKGROUND = True
@@ -330,4 +419,7 @@ def wait_for_compiles(optimizer: Any, timeout: float | None = None) -> None:
         if plan.warm_up is not None:
             plan.warm_up.thread.join(timeout)
 
-__all__ = ["MIN_ELEMENTS", "FlatGroup", "FlatPlan", "WarmUp", "eligible", "supports", "wait_for_compiles"]
+__all__ = [
+    "MIN_ELEMENTS", "SEPARATE_ELEMENTS", "FlatGroup", "FlatPlan", "WarmUp", "decisions", "eligible", "supports",
+    "wait_for_compiles",
+]
