@@ -329,7 +329,7 @@ def test_a_first_compile_from_a_tensor_alone_serves_every_length(monkeypatch: py
     # Regression: the first compile of a process came from a tensor alone, whose gradient (a new tensor each step)
     # was not marked dynamic, so Dynamo specialised the length and refused the marked parameter and state.
     monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 1)
-    fused.compiled_update.cache_clear()  # as in a fresh process: no compiled flat step yet
+    fused._compiled_update.cache_clear()  # as in a fresh process: no compiled flat step yet
     before = counters["stats"]["unique_graphs"]
     ref = [torch.randn(64, dtype=torch.float64, generator=torch.Generator().manual_seed(i)) for i in range(3)]
     ref.append(torch.randn(40, dtype=torch.float64))

@@ -352,8 +352,6 @@ def _compiled_update(rule_name: str, flat: bool) -> CompiledUpdate:
     return CompiledUpdate(rule_name, flat)
 
 
-compiled_update.cache_clear = _compiled_update.cache_clear  # type: ignore[attr-defined]  # as a fresh process
-
 
 def run_compiled(
     rule_name: str, args: Sequence[Any], direct: DirectCall | None, flat: bool, dynamic: Sequence[Tensor] = ()

@@ -165,7 +165,9 @@ class Population:
             self.step_count > 1 and _fused.wanted(self.fused, [len(group.rows) * p[0].numel() for p in self.params])
             for group in self._groups
         ]
-        flat = self._flat_buffers(compiled)
+        on_flat = [c and _popflat.supports(g.rule, g.values, len(g.rows))
+                   for g, c in zip(self._groups, compiled, strict=True)]
+        flat = self._flat_buffers() if any(on_flat) else None
         if flat is not None:  # one copy into the flat gradient buffer, in the parameters' layout
             grads = flat.gather_gradients(grads)
         else:
@@ -177,10 +179,10 @@ class Population:
                 g if g.stride() == p.stride() else torch.empty_like(p).copy_(g)
                 for p, g in zip(self.params, grads, strict=True)
             ]
-        for index, (group, compile_it) in enumerate(zip(self._groups, compiled, strict=True)):
+        for index, (group, compile_it, flat_it) in enumerate(zip(self._groups, compiled, on_flat, strict=True)):
             if compile_it:
                 rows = None
-                if flat is not None and _popflat.supports(group.rule, group.values, len(group.rows)):
+                if flat is not None and flat_it:
                     rows = flat.group(index, group.rule, group.rows, group.span, group.states)
                 if rows is not None:
                     rows.step(flat, self._values(group), self.step_count)  # type: ignore[arg-type]
@@ -265,12 +267,9 @@ class Population:
             return p[group.span], g[group.span]
         return p.index_select(0, group.rows), g.index_select(0, group.rows)
 
-    def _flat_buffers(self, compiled: Sequence[bool]) -> _popflat.FlatPopulation | None:
-        """The flat buffers (:mod:`optimlab.population_flat`) when a group compiled this step takes the flat update
-        (made on first use: the parameters become views of them), else ``None``."""
-        if not any(c and _popflat.supports(g.rule, g.values, len(g.rows))
-                   for g, c in zip(self._groups, compiled, strict=True)):
-            return None
+    def _flat_buffers(self) -> _popflat.FlatPopulation | None:
+        """The flat buffers (:mod:`optimlab.population_flat`), made on first use (the parameters become views of
+        them), or ``None`` when the parameters cannot be views of one buffer."""
         if self._flat is None or not self._flat.holds(self.params):
             if not _popflat.eligible(self.params):
                 return None
