@@ -1,0 +1,154 @@
+"""The flat path's two layouts on a model's tensor shapes, against torch's fused kernel, in one process.
+
+Issue 18: a drop-in group's small tensors share flat buffers; its large ones (``optimlab.flat.SEPARATE_ELEMENTS``)
+either keep their own memory (one compiled call each, no gradient copy: "split") or join the buffers (one call for
+the whole group, but a gradient that arrives as a new tensor must be copied in: "one buffer"). Which is faster
+depends on the training loop, so both loops are timed:
+
+* ``kept``: the gradients are the same tensors every step (``zero_grad(set_to_none=False)``);
+* ``fresh``: new gradient tensors every step (``zero_grad()``, the default), made untimed before each step.
+
+Modes, interleaved round-robin, each on its own copy of the tensors: torch's fused kernel (``fused=True``; for
+optimizers torch has one), optimlab's default (``fused=None``: it picks the layout itself, ``optimlab.flat``),
+optimlab forced split (``MERGE_MAX_BYTES = 0``), optimlab forced into one buffer (``SEPARATE_ELEMENTS`` beyond any
+tensor), and the same number of elements as one tensor (the loop's floor without per-tensor costs). The machine's
+memory bandwidth drifts by tens of percent within seconds here, so it prints each mode's fastest and median step.
+
+    python benchmarks/flat_layout.py --shapes resnet50 --optimizer Adam
+
+Ends with ``RESULT flat_layout kept_default_vs_torch=X.XX fresh_default_vs_torch=Y.YY`` (fastest steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from step_speed import MODEL_SETS  # the same model shapes as step_speed
+
+from optimlab import flat, optim
+
+
+def _mode_builders(name: str, shapes: tuple[tuple[int, ...], ...]) -> dict[str, Callable[[], torch.optim.Optimizer]]:
+    def params(as_one: bool = False) -> list[torch.Tensor]:
+        made = [torch.nn.Parameter(torch.randn(s)) for s in ([(sum(map(math.prod, shapes)),)] if as_one else shapes)]
+        for p in made:
+            p.grad = torch.randn_like(p)
+        return made
+
+    ours = getattr(optim, name)
+    builders: dict[str, Callable[[], torch.optim.Optimizer]] = {}
+    if name in ("SGD", "Adam", "AdamW", "Adagrad"):
+        builders["torch fused"] = lambda: getattr(torch.optim, name)(params(), fused=True)
+    builders["optimlab default"] = lambda: ours(params())
+    builders["optimlab split"] = lambda: ours([{"params": params(), "fused": True}])
+    builders["optimlab one buffer"] = lambda: ours([{"params": params(), "fused": True}])
+    builders["one tensor"] = lambda: ours([{"params": params(as_one=True), "fused": True}])
+    return builders
+
+
+def _settings(mode: str) -> dict[str, int]:
+    """The module settings a mode is built and stepped under."""
+    if mode == "optimlab split":
+        return {"MERGE_MAX_BYTES": 0}
+    if mode == "optimlab one buffer":
+        return {"SEPARATE_ELEMENTS": 2**62}
+    return {}
+
+
+def _under(mode: str, action: Callable[[], None]) -> None:
+    saved = {k: getattr(flat, k) for k in _settings(mode)}
+    for k, v in _settings(mode).items():
+        setattr(flat, k, v)
+    try:
+        action()
+    finally:
+        for k, v in saved.items():
+            setattr(flat, k, v)
+
+
+def run(name: str, shapes_label: str, loop: str, reps: int, warmup: int) -> dict[str, list[float]]:
+    shapes = MODEL_SETS[shapes_label]
+    optimizers = {mode: build() for mode, build in _mode_builders(name, shapes).items()}
+    times: dict[str, list[float]] = {mode: [] for mode in optimizers}
+
+    def one_step(mode: str, timed: bool) -> None:
+        opt = optimizers[mode]
+        params = [p for g in opt.param_groups for p in g["params"]]
+        if loop == "fresh":
+            for p in params:
+                p.grad = torch.randn_like(p)
+        else:
+            opt.zero_grad(set_to_none=False)
+            for p in params:
+                p.grad.add_(1e-3)  # type: ignore[union-attr]  (stands in for backward accumulating into it)
+
+        def go() -> None:
+            began = time.perf_counter()
+            opt.step()
+            if timed:
+                times[mode].append(time.perf_counter() - began)
+
+        _under(mode, go)
+
+    for _ in range(warmup):
+        for mode in optimizers:
+            one_step(mode, False)
+    for opt in optimizers.values():
+        flat.wait_for_compiles(opt)
+    for _ in range(max(warmup, flat.AUTO_TRIAL_STEPS + flat.MERGE_AFTER_KEPT_STEPS + 2)):  # the default decides
+        for mode in optimizers:
+            one_step(mode, False)
+    for _ in range(reps):
+        for mode in optimizers:
+            one_step(mode, True)
+    for mode, opt in optimizers.items():
+        plans = opt.__dict__.get("_flat_plans", {})
+        for i, plan in plans.items():
+            layout = "-" if plan.flat is None else ("one buffer" if plan.flat.together else
+                                                     f"split ({len(plan.flat.alone)} tensors alone)")
+            print(f"  {loop:5s} {mode:20s} group {i}: {plan.decision}; layout {layout}")
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--shapes", default="resnet50", choices=sorted(MODEL_SETS))
+    parser.add_argument("--optimizer", default="Adam")
+    parser.add_argument("--reps", type=int, default=25)
+    parser.add_argument("--warmup", type=int, default=6)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    print(f"flat_layout  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  {args.optimizer} on {args.shapes} "
+          f"shapes, {args.threads} thread(s), {args.reps} timed steps per mode, load {os.getloadavg()[0]:.2f}")
+    ratios = {}
+    rows = []
+    for loop in ("kept", "fresh"):
+        times = run(args.optimizer, args.shapes, loop, args.reps, args.warmup)
+        for mode, seconds in times.items():
+            rows.append((loop, mode, min(seconds) * 1e3, statistics.median(seconds) * 1e3))
+        if "torch fused" in times:
+            ratios[loop] = min(times["optimlab default"]) / min(times["torch fused"])
+    print()
+    print("| gradients | mode | fastest ms | median ms |")
+    print("| --- | --- | ---: | ---: |")
+    for loop, mode, fastest, median in rows:
+        print(f"| {loop} | {mode} | {fastest:.2f} | {median:.2f} |")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+    print(f"RESULT flat_layout kept_default_vs_torch={ratios.get('kept', float('nan')):.2f} "
+          f"fresh_default_vs_torch={ratios.get('fresh', float('nan')):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
