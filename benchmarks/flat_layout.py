@@ -113,7 +113,7 @@ def run(name: str, shapes_label: str, loop: str, reps: int, warmup: int) -> dict
     for mode, opt in optimizers.items():
         plans = opt.__dict__.get("_flat_plans", {})
         for i, plan in plans.items():
-            layout = "-" if plan.flat is None else ("one buffer" if plan.flat.together else
+            layout = "-" if plan.flat is None else ("one buffer" if not plan.flat.alone else
                                                      f"split ({len(plan.flat.alone)} tensors alone)")
             print(f"  {loop:5s} {mode:20s} group {i}: {plan.decision}; layout {layout}")
     return times
