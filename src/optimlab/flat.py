@@ -296,8 +296,9 @@ MERGE_AFTER_KEPT_STEPS = 2
 """A split group (tensors alone) is rebuilt with every tensor in the flat buffers once its tensors alone have come
 with the same gradient objects this many steps in a row (``zero_grad(set_to_none=False)``): then nothing needs
 copying and one loop replaces a call per large tensor. Measured on ResNet-50's shapes, Adam, gradients kept, one
-thread: 19.3 ms split (42 calls), 15.6 ms in one buffer, torch fused 17.6 ms (fastest of 25; ``benchmarks/RESULTS.md``
-section "flat, second round"). A group split again (new gradients for its large tensors) stays split."""
+thread: 18.7 ms split (42 calls), 15.4 ms in one buffer, torch fused 16.2 ms (fastest of 25 steps,
+``benchmarks/flat_layout.py``; ``benchmarks/RESULTS.md``, section "flat, second round"). A group split again (new
+gradients for its large tensors) stays split."""
 
 MERGE_MAX_BYTES = 1 << 30
 """Merging copies the tensors alone (parameters, gradients, state) into new buffers once, so for a moment both

@@ -6,10 +6,15 @@ font first so Hangul renders (no missing-glyph boxes), with Latin text still dra
 
 from __future__ import annotations
 
+import contextlib
+import os
 from functools import cache
 
 CJK_FAMILIES = ("Noto Sans CJK KR", "Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Serif CJK KR", "NanumGothic")
 """Families that carry Hangul, in order of preference."""
+
+_CJK_FILE_MARKS = ("CJK", "Nanum")
+"""What the files of :data:`CJK_FAMILIES` have in their names (``NotoSansCJK-Regular.ttc``, ``NanumGothic.ttf``)."""
 
 
 class MissingFontError(RuntimeError):
@@ -22,6 +27,14 @@ def cjk_family() -> str:
     from matplotlib import font_manager
 
     installed = {f.name for f in font_manager.fontManager.ttflist}
+    if not installed.intersection(CJK_FAMILIES):
+        # matplotlib keeps its font list in a cache (~/.cache/matplotlib) written on its first import: a CJK font
+        # installed after that is on disk but not in the list. Add such files to the running font manager.
+        for path in font_manager.findSystemFonts():
+            if any(mark in os.path.basename(path) for mark in _CJK_FILE_MARKS):
+                with contextlib.suppress(Exception):  # a file FreeType cannot read is skipped, as matplotlib does
+                    font_manager.fontManager.addfont(path)
+        installed = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FAMILIES:
         if family in installed:
             return family
