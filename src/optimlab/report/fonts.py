@@ -39,8 +39,8 @@ def cjk_family() -> str:
         if family in installed:
             return family
     raise MissingFontError(
-        "Korean figures need a font with Hangul: install one (Debian: apt-get install fonts-noto-cjk) and "
-        "delete matplotlib's font cache (~/.cache/matplotlib) so it is found."
+        "Korean figures need a font with Hangul: install one (Debian: apt-get install fonts-noto-cjk; any of "
+        + ", ".join(CJK_FAMILIES) + ")."
     )
 
 
