@@ -32,7 +32,7 @@ from collections.abc import Callable
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from step_speed import MODEL_SETS  # the same model shapes as step_speed
+from step_speed import MODEL_SETS, TORCH_FUSED  # the same model shapes and torch-fused list as step_speed
 
 from optimlab import flat, optim
 
@@ -46,7 +46,7 @@ def _mode_builders(name: str, shapes: tuple[tuple[int, ...], ...]) -> dict[str, 
 
     ours = getattr(optim, name)
     builders: dict[str, Callable[[], torch.optim.Optimizer]] = {}
-    if name in ("SGD", "Adam", "AdamW", "Adagrad"):
+    if name in TORCH_FUSED:
         builders["torch fused"] = lambda: getattr(torch.optim, name)(params(), fused=True)
     builders["optimlab default"] = lambda: ours(params())
     builders["optimlab split"] = lambda: ours([{"params": params(), "fused": True}])

@@ -503,12 +503,15 @@ def param_groups(case: Case, params: list[torch.Tensor]) -> list[dict[str, Any]]
     return [{"params": first}, {"params": second, "lr": 0.4 * lr}]
 
 
-def train(opt: torch.optim.Optimizer, params: list[torch.Tensor], steps: int, data: Any = None) -> list[float]:
-    """``steps`` full-batch steps on the MLP; returns the losses."""
+def train(
+    opt: torch.optim.Optimizer, params: list[torch.Tensor], steps: int, data: Any = None, keep_grads: bool = False
+) -> list[float]:
+    """``steps`` full-batch steps on the MLP; returns the losses. ``keep_grads``: zero the gradients in place
+    (``zero_grad(set_to_none=False)``, backward accumulates into them) instead of setting them to ``None``."""
     x, y = data if data is not None else mlp_data()
     losses = []
     for _ in range(steps):
-        opt.zero_grad()
+        opt.zero_grad(set_to_none=not keep_grads)
         loss = mlp_loss(params, x, y)
         loss.backward()
         opt.step()

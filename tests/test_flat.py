@@ -171,14 +171,6 @@ def test_large_tensors_keep_their_memory_and_gradients(monkeypatch: pytest.Monke
     assert params[1].grad is group.grad_views[0] and params[3].grad is group.grad_views[1]
 
 
-def _fit_mlp(opt: optim.RuleOptimizer, params: list[torch.Tensor], steps: int, keep_grads: bool) -> None:
-    x, y = mlp_data()
-    for _ in range(steps):
-        opt.zero_grad(set_to_none=not keep_grads)
-        mlp_loss(params, x, y).backward()
-        opt.step()
-
-
 def test_a_group_whose_gradients_are_kept_merges_into_one_buffer_and_splits_again_for_new_ones(
     float64_default: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -186,11 +178,11 @@ def test_a_group_whose_gradients_are_kept_merges_into_one_buffer_and_splits_agai
     ref, params = mlp_params(), mlp_params()
     opt_ref, opt = adam(ref, mode=False), adam(params)
     steps = 2 + flat.MERGE_AFTER_KEPT_STEPS  # the reference step, the build, then kept gradients
-    _fit_mlp(opt_ref, ref, steps + 1, keep_grads=True)
-    _fit_mlp(opt, params, steps, keep_grads=True)
+    train(opt_ref, ref, steps + 1, keep_grads=True)
+    train(opt, params, steps, keep_grads=True)
     group = flat_group(opt)
     assert group is not None and group.alone == [0, 2] and not group.together
-    _fit_mlp(opt, params, 1, keep_grads=True)  # merged in this step
+    train(opt, params, 1, keep_grads=True)  # merged in this step
     group = flat_group(opt)
     assert group is not None and group.together and group.alone == [] and group.shared == [0, 1, 2, 3]
     base = group.flat.untyped_storage().data_ptr()
@@ -198,11 +190,11 @@ def test_a_group_whose_gradients_are_kept_merges_into_one_buffer_and_splits_agai
     assert all(p.grad is v for p, v in zip(params, group.grad_views, strict=True))
     assert rel_error(params, ref) <= 1e-12
     # New gradients for the large tensors: copied in that step, the buffers split the step after, for good.
-    _fit_mlp(opt_ref, ref, 5, keep_grads=False)
-    _fit_mlp(opt, params, 2, keep_grads=False)
+    train(opt_ref, ref, 5, keep_grads=False)
+    train(opt, params, 2, keep_grads=False)
     group = flat_group(opt)
     assert group is not None and not group.together and group.alone == [0, 2]
-    _fit_mlp(opt, params, 3, keep_grads=True)
+    train(opt, params, 3, keep_grads=True)
     group = flat_group(opt)
     assert group is not None and not group.together
     assert rel_error(params, ref) <= 1e-12
@@ -214,7 +206,7 @@ def test_a_group_above_the_merge_limit_stays_split(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(flat, "MERGE_MAX_BYTES", 0)
     params = mlp_params()
     opt = adam(params)
-    _fit_mlp(opt, params, 4 + flat.MERGE_AFTER_KEPT_STEPS, keep_grads=True)
+    train(opt, params, 4 + flat.MERGE_AFTER_KEPT_STEPS, keep_grads=True)
     group = flat_group(opt)
     assert group is not None and group.kept_steps > flat.MERGE_AFTER_KEPT_STEPS and group.alone == [0, 2]
 

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from matplotlib import font_manager
 
 from optimlab.report import fonts
 
 
-def _cjk_files() -> list[str]:
-    return [p for p in font_manager.findSystemFonts() if any(m in os.path.basename(p) for m in fonts._CJK_FILE_MARKS)]
-
-
-@pytest.mark.skipif(not _cjk_files(), reason="no CJK font file on this machine (Debian: fonts-noto-cjk)")
+@pytest.mark.skipif(not fonts.cjk_font_files(), reason="no CJK font file on this machine (Debian: fonts-noto-cjk)")
 def test_a_cjk_font_missing_from_the_cached_font_list_is_added(monkeypatch: pytest.MonkeyPatch) -> None:
     # As if matplotlib's cache had been written before fonts-noto-cjk was installed: no CJK family in the list.
     stale = [f for f in font_manager.fontManager.ttflist if f.name not in fonts.CJK_FAMILIES]

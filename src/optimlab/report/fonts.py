@@ -30,10 +30,9 @@ def cjk_family() -> str:
     if not installed.intersection(CJK_FAMILIES):
         # matplotlib keeps its font list in a cache (~/.cache/matplotlib) written on its first import: a CJK font
         # installed after that is on disk but not in the list. Add such files to the running font manager.
-        for path in font_manager.findSystemFonts():
-            if any(mark in os.path.basename(path) for mark in _CJK_FILE_MARKS):
-                with contextlib.suppress(Exception):  # a file FreeType cannot read is skipped, as matplotlib does
-                    font_manager.fontManager.addfont(path)
+        for path in cjk_font_files():
+            with contextlib.suppress(Exception):  # a file FreeType cannot read is skipped, as matplotlib does
+                font_manager.fontManager.addfont(path)
         installed = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FAMILIES:
         if family in installed:
@@ -42,6 +41,13 @@ def cjk_family() -> str:
         "Korean figures need a font with Hangul: install one (Debian: apt-get install fonts-noto-cjk; any of "
         + ", ".join(CJK_FAMILIES) + ")."
     )
+
+
+def cjk_font_files() -> list[str]:
+    """The font files on this machine whose names mark them as one of :data:`CJK_FAMILIES`."""
+    from matplotlib import font_manager
+
+    return [p for p in font_manager.findSystemFonts() if any(m in os.path.basename(p) for m in _CJK_FILE_MARKS)]
 
 
 def figure_font_family(lang: str) -> list[str]:
