@@ -371,8 +371,9 @@ def test_a_first_compile_from_a_tensor_alone_serves_every_length(monkeypatch: py
     monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 1)
     fused._compiled_update.cache_clear()  # as in a fresh process: no compiled flat step yet
     before = counters["stats"]["unique_graphs"]
-    ref = [torch.randn(64, dtype=torch.float64, generator=torch.Generator().manual_seed(i)) for i in range(3)]
-    ref.append(torch.randn(40, dtype=torch.float64))
+    lengths = [64, 64, 64, 40, 33, 2, 90]  # two calls of flat.BATCH, the second filled up with stand-ins
+    ref = [torch.randn(n, dtype=torch.float64, generator=torch.Generator().manual_seed(i))
+           for i, n in enumerate(lengths)]
     fast = [t.clone() for t in ref]
     opts = [optim.RMSprop([{"params": ps, "fused": mode}], lr=1e-2) for ps, mode in ((ref, False), (fast, True))]
     for step in range(4):
@@ -381,6 +382,27 @@ def test_a_first_compile_from_a_tensor_alone_serves_every_length(monkeypatch: py
                 p.grad = torch.full_like(p, 0.1 * (i + 1) + 0.01 * step)
             opt.step()
     group = flat_group(opts[1])
-    assert group is not None and group.alone == [0, 1, 2, 3]
-    assert counters["stats"]["unique_graphs"] == before + 1  # one compile for the four tensors of two lengths
+    assert group is not None and group.alone == list(range(len(lengths)))
+    assert len(group.directs) == 2 and len(group.padding) == 2 * flat.BATCH - len(lengths)
+    assert counters["stats"]["unique_graphs"] == before + 1  # one compile for every call, whatever the lengths
+    assert rel_error(fast, ref) <= 1e-12
+
+
+def test_the_background_compile_is_the_one_the_steps_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
+    monkeypatch.setattr(flat.FlatPlan, "timed", _timed_as(10.0))  # the reference step "took" 10 s: flat pays
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 20)  # two weights alone beside the shared biases
+    fused._compiled_update.cache_clear()
+    ref, fast = mlp_params(), mlp_params()
+    data = mlp_data()
+    opt_ref, opt = adam(ref, False), adam(fast, None)
+    train(opt_ref, ref, 3, data)
+    train(opt, fast, 3, data)  # two timed reference steps; the compile starts in the background in the third
+    flat.wait_for_compiles(opt)
+    compiled = counters["stats"]["unique_graphs"]
+    train(opt_ref, ref, 2 + flat.AUTO_TRIAL_STEPS, data)
+    train(opt, fast, 2 + flat.AUTO_TRIAL_STEPS, data)
+    group = flat_group(opt)
+    assert group is not None and group.alone == [0, 2] and len(group.walks) == 3
+    assert counters["stats"]["unique_graphs"] == compiled  # the steps ran what the warm-up compiled
     assert rel_error(fast, ref) <= 1e-12

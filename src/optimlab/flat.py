@@ -3,15 +3,15 @@
 For a rule whose update is elementwise (:attr:`optimlab.rules.Rule.elementwise`), the rule's own ``update`` is
 compiled once, through :func:`optimlab.fused.group_update`, for one-dimensional buffers of symbolic length: one
 compile per rule, dtype, flags and state keys serves every tensor and every group (1 to any number of tensors).
-A group's step then runs that loop
+The loop takes :data:`BATCH` such buffers at a time, each of its own length, and a group's step runs it over
 
-* once over the group's *small* tensors (fewer than :data:`SEPARATE_ELEMENTS` elements), whose parameters,
+* the group's *small* tensors (fewer than :data:`SEPARATE_ELEMENTS` elements), whose parameters,
   gradients and per-element state live in one flat buffer each, the user's tensors being views of them
   (``p.data``, ``p.grad``, ``state[key]``), as large-scale trainers keep contiguous gradient buffers; a gradient
   that arrives as a new tensor (``zero_grad()`` sets gradients to ``None`` and backward makes new ones) is
   copied into the flat gradient buffer, and the parameter's ``.grad`` becomes the view (with
   ``zero_grad(set_to_none=False)`` backward accumulates into the views and nothing is copied);
-* once on each *large* tensor, in its own memory, on its gradient where backward left it: no copy, so a model's
+* each *large* tensor, in its own memory, on its gradient where backward left it: no copy, so a model's
   bulk (ResNet-50: all but 0.3M of 25.6M elements; GPT-2 small: all but 0.1M of 124M) streams through memory once,
   as in PyTorch's fused kernels.
 
@@ -64,14 +64,29 @@ def supports(rule: Rule, hp: Mapping[str, Scalar]) -> bool:
     return rule.elementwise and not rule.shared_state and not hp.get("cautious", False)
 
 
-SEPARATE_ELEMENTS = 65_536
-"""A tensor of at least this many elements keeps its own memory: the compiled flat loop runs on it alone, on its
-gradient where backward left it. Smaller tensors share the group's flat buffers, and their gradients are copied in.
+SEPARATE_ELEMENTS = 16_384
+"""A tensor of at least this many elements keeps its own memory: the compiled flat loop runs on it where it is, on
+its gradient where backward left it. Smaller tensors share the group's flat buffers, and their gradients are
+copied in.
 
-Why (measured, ``benchmarks/RESULTS.md``): one call of the compiled loop costs about 30 us; copying a gradient that
-arrives as a new tensor costs about 0.3 ns per element and, on ResNet-50's 25.6M parameters, made Adam's flat
-step 1.5x its memory floor. Calling the loop once per tensor from 64K elements up leaves the copy to the small
-tensors (a few percent of a typical model's elements) and costs about a millisecond a step."""
+Why (measured, ``benchmarks/RESULTS.md``, section "flat, third round"): copying a gradient that arrives as a new
+tensor costs about 0.3 ns per element (on ResNet-50's 25.6M parameters it made Adam's flat step 1.5x its memory
+floor), while a call of the compiled loop costs 20-30 us with its code and data in cache and 80-130 us right after
+a step has streamed memory, for :data:`BATCH` tensors. With four tensors to a call, Adam on 200 tensors of 50K
+elements took 17.9 ms a step with them alone against 20.2 ms with them copied (torch fused: 13.1 ms); on
+ResNet-50's shapes the limit made no measurable difference between 4K and 64K."""
+
+
+BATCH = 4
+"""How many tensors (a flat buffer or a tensor alone) one call of the compiled loop updates. The loop is compiled
+for this many one-dimensional tensors, each with a symbolic length of its own, so one compile serves every call of
+every group; a group's last call is filled up with stand-ins of two elements.
+
+Why (measured, ``benchmarks/RESULTS.md``, section "flat, third round"): a direct call costs about 20 us for one
+tensor and 26 us for four (Adam, code and data in cache), while the cold compile takes about as long for four as
+for one (5-7 s) and grows beyond that (eight: 8.5-8.9 s for Adam, 11 s for NAdam, over the 10 s a first compile
+may take; sixteen: 13.7 s for Adam). With new gradients every step, four to a call took Adam on ResNet-50's shapes
+from 1.14x to 1.06x torch's fused step and on GPT-2's from 1.06x to 1.03x."""
 
 
 class FlatGroup:
@@ -145,12 +160,22 @@ class FlatGroup:
             p = self.params[i]
             walk = {k: state_list[i][k].view(-1) for k in self.dense_keys}
             self.walks.append((p.detach().view(-1), i, {**walk, **self._scalar_views(i)}))
-        self.directs: list[_fused.DirectCall | None] = [None] * len(self.walks)
+        # The walks go BATCH to a call; the last call is filled up with stand-ins (two elements each, updated and
+        # never read), so that every call has the same number of tensors and one compile serves them all.
+        x0, _, walk0 = self.walks[0]
+        self.padding = [
+            (x0[:MIN_ELEMENTS].clone(), torch.zeros(MIN_ELEMENTS, dtype=first.dtype),
+             {k: v[:MIN_ELEMENTS].clone() if v.dim() else v.clone() for k, v in walk0.items()})
+            for _ in range(-len(self.walks) % BATCH)
+        ]
+        self.directs: list[_fused.DirectCall | None] = [None] * ((len(self.walks) + len(self.padding)) // BATCH)
         for t in (self.flat, self.grad, *self.dense.values()):
             torch._dynamo.mark_dynamic(t, 0)
-        for x, _, walk in self.walks:
+        for x, *_, walk in (*self.walks, *self.padding):
             for t in (x, *(v for v in walk.values() if v.dim())):
                 torch._dynamo.mark_dynamic(t, 0)
+        for _, g, _ in self.padding:
+            torch._dynamo.mark_dynamic(g, 0)
 
     def _scalar_views(self, i: int) -> dict[str, Tensor]:
         return {k: self.scalars[k][i] for k in self.scalar_keys if k != "step"}
@@ -211,13 +236,20 @@ class FlatGroup:
             step = counts[0].to(torch.float64)
         hyper = _fused.hyper_tensors(hp, self.hyper_cache, rule.structural_names())
         maximize = bool(group.get("maximize", False))
+        xs = [x for x, _, _ in self.walks] + [x for x, _, _ in self.padding]
+        grads = [self.grad if i < 0 else self.params[i].grad.reshape(-1)  # type: ignore[union-attr]
+                 for _, i, _ in self.walks] + [g for _, g, _ in self.padding]
+        walks = [walk for _, _, walk in self.walks] + [walk for _, _, walk in self.padding]
+        known = list(map(len, walks))
+        for n in range(0, len(xs), BATCH):
+            part = slice(n, n + BATCH)
+            args = (rule, xs[part], grads[part], walks[part], hyper, maximize, step)
+            self.directs[n // BATCH] = _fused.run_compiled(
+                rule.name, args, self.directs[n // BATCH], flat=True, dynamic=grads[part], own_lengths=True
+            )
         created = False
-        for n, (x, i, walk) in enumerate(self.walks):
-            g = self.grad if i < 0 else self.params[i].grad.reshape(-1)  # type: ignore[union-attr]
-            known = len(walk)
-            args = (rule, [x], [g], [walk], hyper, maximize, step)
-            self.directs[n] = _fused.run_compiled(rule.name, args, self.directs[n], flat=True, dynamic=[g])
-            if len(walk) != known:  # the rule created state (a term switched on mid-run): hand it out
+        for (_, i, walk), before in zip(self.walks, known, strict=False):
+            if len(walk) != before:  # the rule created state (a term switched on mid-run): hand it out
                 self._hand_out(walk, i, states)
                 created = True
         if created:
@@ -447,12 +479,15 @@ class WarmUp:
         length = 64  # any length >= 2: the compiled loop's length is symbolic
         dense = {k: torch.zeros(length, dtype=v.dtype) for k, v in state.items() if k != "step" and v.dim()}
         scalars = {k: v.detach().clone() for k, v in state.items() if k != "step" and not v.dim()}
-        flats = [torch.zeros(length, dtype=first.dtype), torch.ones(length, dtype=first.dtype), *dense.values()]
-        for t in flats:
+        xs = [torch.zeros(length, dtype=first.dtype) for _ in range(BATCH)]
+        grads = [torch.ones(length, dtype=first.dtype) for _ in range(BATCH)]
+        walks = [{**{k: v.clone() for k, v in dense.items()}, **{k: v.clone() for k, v in scalars.items()}}
+                 for _ in range(BATCH)]
+        for t in (*xs, *grads, *(v for walk in walks for v in walk.values() if v.dim())):
             torch._dynamo.mark_dynamic(t, 0)
         step = torch.ones((), dtype=torch.float64) if rule.counts_steps else None
         self.args = (
-            rule, [flats[0]], [flats[1]], [{**dense, **scalars}],
+            rule, xs, grads, walks,
             _fused.hyper_tensors(hp, {}, rule.structural_names()), bool(group.get("maximize", False)), step,
         )
         self.failed = False
@@ -461,7 +496,8 @@ class WarmUp:
 
     def _compile(self) -> None:
         try:
-            _fused.run_compiled(self.args[0].name, self.args, None, flat=True)
+            with torch.no_grad():  # as the steps run (grad mode is per thread, and Dynamo guards on it)
+                _fused.run_compiled(self.args[0].name, self.args, None, flat=True, own_lengths=True)
         except Exception:  # the step will take the reference path; fused=True reports the error itself
             self.failed = True
 

@@ -45,6 +45,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
+from torch.fx.experimental import _config as _fx_config
 
 from .rules import TRIAL_DIMS, Rule, Scalar, State
 from .rules._math import descent_gradient
@@ -354,18 +355,24 @@ def _compiled_update(rule_name: str, flat: bool) -> CompiledUpdate:
 
 
 def run_compiled(
-    rule_name: str, args: Sequence[Any], direct: DirectCall | None, flat: bool, dynamic: Sequence[Tensor] = ()
+    rule_name: str, args: Sequence[Any], direct: DirectCall | None, flat: bool, dynamic: Sequence[Tensor] = (),
+    own_lengths: bool = False,
 ) -> DirectCall | None:
     """Run :func:`group_update` compiled on ``args``, directly when ``direct`` still applies; returns the direct
     call to use next time. ``dynamic``: tensors whose length to mark dynamic before going through Dynamo (a new
-    gradient tensor each step; marking costs about 40 us, so only where Dynamo will see it)."""
+    gradient tensor each step; marking costs about 40 us, so only where Dynamo will see it). ``own_lengths``: each
+    tensor's symbolic length is its own even where two are equal when traced (no duck sizing), so that one compile
+    serves a call over several tensors of any lengths (:data:`optimlab.flat.BATCH`)."""
     frame = dict(zip(_ARGUMENTS, args, strict=True))
     if direct is not None and direct.run(frame):
         return direct
     for tensor in dynamic:
         torch._dynamo.mark_dynamic(tensor, 0)
     update = compiled_update(rule_name, flat)
-    update(*args)
+    # A global setting, read when Dynamo starts tracing: a compile in another thread meanwhile gets fewer shared
+    # symbols (more general guards), which is still correct.
+    with _fx_config.patch(use_duck_shape=False) if own_lengths else contextlib.nullcontext():
+        update(*args)
     variant = update.variant_for(frame)
     return DirectCall(variant, frame) if variant is not None else None
 
