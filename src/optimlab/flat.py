@@ -223,12 +223,12 @@ class FlatGroup:
             if key != "step" and not bool((vector == vector[0]).all()):
                 return False
         if self.alone:
-            grads = [self.params[i].grad for i in self.alone]
-            same = len(self.last_grads) == len(grads) and all(
-                r() is g for r, g in zip(self.last_grads, grads, strict=True)
+            given = [self.params[i].grad for i in self.alone]
+            same = len(self.last_grads) == len(given) and all(
+                r() is g for r, g in zip(self.last_grads, given, strict=True)
             )
             self.kept_steps = self.kept_steps + 1 if same else 0
-            self.last_grads = [weakref.ref(g) for g in grads if g is not None]
+            self.last_grads = [weakref.ref(g) for g in given if g is not None]
         self.gather_gradients()
         if rule.counts_steps:
             counts = self.scalars["step"]
@@ -237,8 +237,9 @@ class FlatGroup:
         hyper = _fused.hyper_tensors(hp, self.hyper_cache, rule.structural_names())
         maximize = bool(group.get("maximize", False))
         xs = [x for x, _, _ in self.walks] + [x for x, _, _ in self.padding]
-        grads = [self.grad if i < 0 else self.params[i].grad.reshape(-1)  # type: ignore[union-attr]
-                 for _, i, _ in self.walks] + [g for _, g, _ in self.padding]
+        grads: list[Tensor] = [self.grad if i < 0 else self.params[i].grad.reshape(-1)  # type: ignore[union-attr]
+                               for _, i, _ in self.walks]
+        grads += [g for _, g, _ in self.padding]
         walks = [walk for _, _, walk in self.walks] + [walk for _, _, walk in self.padding]
         known = list(map(len, walks))
         for n in range(0, len(xs), BATCH):

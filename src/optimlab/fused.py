@@ -371,7 +371,7 @@ def run_compiled(
     update = compiled_update(rule_name, flat)
     # A global setting, read when Dynamo starts tracing: a compile in another thread meanwhile gets fewer shared
     # symbols (more general guards), which is still correct.
-    with _fx_config.patch(use_duck_shape=False) if own_lengths else contextlib.nullcontext():
+    with _fx_config.patch(use_duck_shape=False) if own_lengths else contextlib.nullcontext():  # type: ignore[attr-defined]
         update(*args)
     variant = update.variant_for(frame)
     return DirectCall(variant, frame) if variant is not None else None
