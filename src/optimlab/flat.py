@@ -242,11 +242,14 @@ class FlatGroup:
         grads += [g for _, g, _ in self.padding]
         walks = [walk for _, _, walk in self.walks] + [walk for _, _, walk in self.padding]
         known = list(map(len, walks))
+        context = None  # the same for every call: each has BATCH tensors with the same state keys
         for n in range(0, len(xs), BATCH):
             part = slice(n, n + BATCH)
             args = (rule, xs[part], grads[part], walks[part], hyper, maximize, step)
+            context = context or _fused.call_context(args)
             self.directs[n // BATCH] = _fused.run_compiled(
-                rule.name, args, self.directs[n // BATCH], flat=True, dynamic=grads[part], own_lengths=True
+                rule.name, args, self.directs[n // BATCH], flat=True, dynamic=grads[part], own_lengths=True,
+                context=context,
             )
         created = False
         for (_, i, walk), before in zip(self.walks, known, strict=False):

@@ -356,15 +356,16 @@ def _compiled_update(rule_name: str, flat: bool) -> CompiledUpdate:
 
 def run_compiled(
     rule_name: str, args: Sequence[Any], direct: DirectCall | None, flat: bool, dynamic: Sequence[Tensor] = (),
-    own_lengths: bool = False,
+    own_lengths: bool = False, context: tuple[Any, ...] | None = None,
 ) -> DirectCall | None:
     """Run :func:`group_update` compiled on ``args``, directly when ``direct`` still applies; returns the direct
     call to use next time. ``dynamic``: tensors whose length to mark dynamic before going through Dynamo (a new
     gradient tensor each step; marking costs about 40 us, so only where Dynamo will see it). ``own_lengths``: each
     tensor's symbolic length is its own even where two are equal when traced (no duck sizing), so that one compile
-    serves a call over several tensors of any lengths (:data:`optimlab.flat.BATCH`)."""
+    serves a call over several tensors of any lengths (:data:`optimlab.flat.BATCH`). ``context``: the
+    :func:`call_context` of ``args``, where the caller makes several calls that share it."""
     frame = dict(zip(_ARGUMENTS, args, strict=True))
-    if direct is not None and direct.run(frame):
+    if direct is not None and direct.run(frame, context):
         return direct
     for tensor in dynamic:
         torch._dynamo.mark_dynamic(tensor, 0)
@@ -403,9 +404,10 @@ class DirectCall:
         self.fresh_match = _layout_check([t for t, fresh in zip(inputs, variant.fresh, strict=True) if fresh])
         self.context = _context(frame)
 
-    def run(self, frame: Mapping[str, Any]) -> bool:
-        """Run the update for ``frame`` and return ``True``, or return ``False`` when the check fails."""
-        if _context(frame) != self.context:
+    def run(self, frame: Mapping[str, Any], context: tuple[Any, ...] | None = None) -> bool:
+        """Run the update for ``frame`` and return ``True``, or return ``False`` when the check fails (``context``:
+        ``frame``'s :func:`call_context`, if the caller has it)."""
+        if (_context(frame) if context is None else context) != self.context:
             return False
         try:
             inputs = self.variant.inputs(frame)
@@ -442,6 +444,13 @@ def _layout_check(examples: Sequence[Tensor]) -> Callable[[Sequence[Tensor]], bo
 
         expected = list(map(meta, examples))
         return lambda tensors: list(map(meta, tensors)) == expected
+
+
+def call_context(args: Sequence[Any]) -> tuple[Any, ...]:
+    """What besides tensors a compiled variant depends on, for :func:`group_update`'s arguments ``args``: a caller
+    making several calls with the same rule, hyperparameters, flags and state keys computes it once (right after a
+    step has streamed memory it costs about 20 us)."""
+    return _context(dict(zip(_ARGUMENTS, args, strict=True)))
 
 
 def _context(frame: Mapping[str, Any]) -> tuple[Any, ...]:
