@@ -10,7 +10,8 @@ depends on the training loop, so both loops are timed:
 
 Modes, interleaved round-robin, each on its own copy of the tensors: torch's fused kernel (``fused=True``; for
 optimizers torch has one), optimlab's default (``fused=None``: it picks the layout itself, ``optimlab.flat``),
-optimlab forced split (``MERGE_MAX_BYTES = 0``), optimlab forced into one buffer (``SEPARATE_ELEMENTS`` beyond any
+optimlab forced split (``MERGE_MAX_BYTES = 0``), the same with one tensor to a compiled call (``BATCH = 1``, as
+before issue 18's third round), optimlab forced into one buffer (``SEPARATE_ELEMENTS`` beyond any
 tensor), and the same number of elements as one tensor (the loop's floor without per-tensor costs). The machine's
 memory bandwidth drifts by tens of percent within seconds here, so it prints each mode's fastest and median step.
 
@@ -50,6 +51,7 @@ def _mode_builders(name: str, shapes: tuple[tuple[int, ...], ...]) -> dict[str, 
         builders["torch fused"] = lambda: getattr(torch.optim, name)(params(), fused=True)
     builders["optimlab default"] = lambda: ours(params())
     builders["optimlab split"] = lambda: ours([{"params": params(), "fused": True}])
+    builders["optimlab split, 1 a call"] = lambda: ours([{"params": params(), "fused": True}])
     builders["optimlab one buffer"] = lambda: ours([{"params": params(), "fused": True}])
     builders["one tensor"] = lambda: ours([{"params": params(as_one=True), "fused": True}])
     return builders
@@ -59,6 +61,8 @@ def _settings(mode: str) -> dict[str, int]:
     """The module settings a mode is built and stepped under."""
     if mode == "optimlab split":
         return {"MERGE_MAX_BYTES": 0}
+    if mode == "optimlab split, 1 a call":
+        return {"MERGE_MAX_BYTES": 0, "BATCH": 1}
     if mode == "optimlab one buffer":
         return {"SEPARATE_ELEMENTS": 2**62}
     return {}
@@ -75,8 +79,12 @@ def _under(mode: str, action: Callable[[], None]) -> None:
             setattr(flat, k, v)
 
 
+SHAPE_SETS = {**MODEL_SETS, "200x50K": ((50_000,),) * 200}
+"""The model shapes of step_speed, and 10M parameters in 200 equal tensors (all alone, none large)."""
+
+
 def run(name: str, shapes_label: str, loop: str, reps: int, warmup: int) -> dict[str, list[float]]:
-    shapes = MODEL_SETS[shapes_label]
+    shapes = SHAPE_SETS[shapes_label]
     optimizers = {mode: build() for mode, build in _mode_builders(name, shapes).items()}
     times: dict[str, list[float]] = {mode: [] for mode in optimizers}
 
@@ -115,13 +123,13 @@ def run(name: str, shapes_label: str, loop: str, reps: int, warmup: int) -> dict
         for i, plan in plans.items():
             layout = "-" if plan.flat is None else ("one buffer" if not plan.flat.alone else
                                                      f"split ({len(plan.flat.alone)} tensors alone)")
-            print(f"  {loop:5s} {mode:20s} group {i}: {plan.decision}; layout {layout}")
+            print(f"  {loop:5s} {mode:24s} group {i}: {plan.decision}; layout {layout}")
     return times
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--shapes", default="resnet50", choices=sorted(MODEL_SETS))
+    parser.add_argument("--shapes", default="resnet50", choices=sorted(SHAPE_SETS))
     parser.add_argument("--optimizer", default="Adam")
     parser.add_argument("--reps", type=int, default=25)
     parser.add_argument("--warmup", type=int, default=6)
