@@ -10,8 +10,9 @@ never uses. The key's best is the grid's best (mean validation metric over the g
 fresh seeds like the advisor's pick, so neither side profits from seed luck.
 
 Each key is ``benchmarks/advise_keys/<problem>.json`` with the command that made it and a fingerprint of the
-problem (data, initial weights, model, run length, candidates' batch sizes); a key whose fingerprint no longer
-matches is made again.
+problem (model, run length, candidates' batch sizes, the integer data exactly) and a signature of its float
+data and initial weights (compared within rounding, so a CPU that rounds ``exp`` differently is the same problem);
+a key whose fingerprint or signature no longer matches is made again.
 
     PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/advise_keys.py [--only a,b] [--split dev|test] [--force]
 """
@@ -37,6 +38,8 @@ START_EXPONENTS = tuple(range(-8, 2))  # lr = 10^(e/2): 1e-4 ... 3.16
 EDGE_LIMITS = (-16, 6)  # never beyond 1e-8 ... 1000
 REFERENCES = (("adam", 1e-3), ("adamw", 1e-3))
 TOP = 3
+SIGNATURE_PROJECTIONS = 3
+SIGNATURE_RTOL = 1e-6
 
 
 def lr_of(e: int) -> float:
@@ -48,17 +51,25 @@ def metric_of(problem: Any) -> tuple[str, str]:
     return metric, str(problem.metric_goals[metric])
 
 
-def _digest(h: Any, tensor: Any) -> None:
-    array = tensor.detach().cpu().contiguous().numpy()
-    h.update(str((array.dtype, array.shape)).encode())
-    h.update(array.tobytes())
+def _problem_tensors(problem: Any) -> list[tuple[str, Any]]:
+    """Every tensor a key depends on, labelled: the data of every split and the grid seeds' initial weights."""
+    import torch
+
+    tensors = []
+    for split in ("train", "valid", "test"):
+        data = problem.data.split(split)
+        tensors += [(f"{split}[{i}]", t) for i, t in enumerate(data.take(torch.arange(len(data))))]
+    for seed in GRID_SEEDS:
+        tensors += [(f"init{seed}.{name}", p) for name, p in sorted(problem.init_params(seed).items())]
+    return [(label, t.detach().cpu().contiguous().numpy()) for label, t in tensors]
 
 
 def fingerprint(problem: Any, steps: int, candidates: tuple[str, ...]) -> str:
-    """What the key depends on: the data of every split, the initial weights of the grid seeds, the model, the
-    run length and each candidate's batch size and default hyperparameters."""
-    import torch
-
+    """What a key depends on, exactly, except the last bits of floating-point values: the model, the run length,
+    each candidate's batch size and default hyperparameters, and every data and initial-weight tensor's label,
+    dtype and shape, with the values of the integer ones (labels, token ids). The float values are compared
+    by :func:`signature` within a rounding tolerance: ``torch.exp`` or ``torch.sigmoid`` differ in the last bit
+    between CPUs (vector units), and a byte hash of hetero-regression's targets then differs between machines."""
     from optimlab.population import Trial
     from optimlab.registry import get_preset
     from optimlab.training import batch_size_for
@@ -66,17 +77,46 @@ def fingerprint(problem: Any, steps: int, candidates: tuple[str, ...]) -> str:
     h = hashlib.sha256()
     h.update(f"{problem.name}|{steps}|{problem.default_batch_size}".encode())
     h.update(repr(problem.make_module()).encode())
-    for split in ("train", "valid", "test"):
-        data = problem.data.split(split)
-        for tensor in data.take(torch.arange(len(data))):
-            _digest(h, tensor)
-    for seed in GRID_SEEDS:
-        for name, p in sorted(problem.init_params(seed).items()):
-            h.update(name.encode())
-            _digest(h, p)
+    for label, array in _problem_tensors(problem):
+        h.update(f"{label}|{array.dtype}|{array.shape}".encode())
+        if not np.issubdtype(array.dtype, np.floating):
+            h.update(array.tobytes())
     for c in candidates:
         h.update(f"{c}|{batch_size_for(Trial(c, {'lr': 1e-3}), problem)}|{get_preset(c).defaults()}".encode())
     return h.hexdigest()[:16]
+
+
+def _projections(array: Any) -> tuple[Any, Any]:
+    """A float tensor's values in float64 on SIGNATURE_PROJECTIONS fixed Gaussian directions (seeded by its size),
+    and each projection's rounding scale, sum |x_i w_i|."""
+    x = array.astype(np.float64).ravel()
+    w = np.random.default_rng(x.size).standard_normal((SIGNATURE_PROJECTIONS, x.size))
+    return w @ x, np.abs(w) @ np.abs(x)
+
+
+def signature(problem: Any) -> list[list[float]]:
+    """The float values a key depends on, as a few projections per tensor (see :func:`signature_matches`)."""
+    return [_projections(a)[0].tolist() for _, a in _problem_tensors(problem) if np.issubdtype(a.dtype, np.floating)]
+
+
+def signature_matches(saved: list[list[float]], problem: Any) -> bool:
+    """Whether ``problem``'s float values are the saved ones up to rounding: each projection within
+    SIGNATURE_RTOL of its scale sum |x_i w_i| (a last-bit difference in every value moves it by under 1e-7 of the
+    scale; a value changed in its fourth digit, or data drawn again, by far more)."""
+    floats = [a for _, a in _problem_tensors(problem) if np.issubdtype(a.dtype, np.floating)]
+    if len(floats) != len(saved):
+        return False
+    for array, old in zip(floats, saved, strict=True):
+        now, scale = _projections(array)
+        if not np.all(np.abs(now - np.asarray(old)) <= SIGNATURE_RTOL * scale):
+            return False
+    return True
+
+
+def key_matches(key: dict[str, Any], problem: Any, steps: int) -> bool:
+    """Whether a saved key was made from ``problem`` as it is now (its fingerprint and its signature)."""
+    return (key.get("fingerprint") == fingerprint(problem, steps, tuple(key["candidates"]))
+            and signature_matches(key.get("signature", []), problem))
 
 
 def key_best(key: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +135,7 @@ def load_key(name: str, problem: Any | None = None, steps: int | None = None) ->
         return None
     key: dict[str, Any] = json.loads(path.read_text())
     if problem is not None and steps is not None:
-        if key.get("fingerprint") != fingerprint(problem, steps, tuple(key["candidates"])):
+        if not key_matches(key, problem, steps):
             return None
     return key
 
@@ -199,7 +239,8 @@ def make_key(name: str, previous: dict[str, Any] | None = None) -> dict[str, Any
     return {
         "problem": name, "split": split_of(name), "steps": steps, "metric": metric, "goal": goal,
         "description": str(getattr(problem, "description", "")),
-        "fingerprint": fingerprint(problem, steps, candidates), "candidates": list(candidates),
+        "fingerprint": fingerprint(problem, steps, candidates), "signature": signature(problem),
+        "candidates": list(candidates),
         "command": "PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/advise_keys.py --only " + name,
         "created_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
         "load_average": [round(x, 2) for x in os.getloadavg()],

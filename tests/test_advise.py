@@ -371,5 +371,8 @@ def test_a_plateau_start_winner_reaches_the_final() -> None:
     assert "gd was on a plateau through the whole scan" in result.summary()
     losers = result.losers()
     behind = losers[losers["reason"] == "behind"]
-    gd_refined = float(refine[refine["lr"] == 1.0]["score"].iloc[0])
-    assert len(behind) and (behind["cut"] > gd_refined).all()  # the cut is a place won on the score
+    # the cut is the last place won on the score, not gd's kept place (gd may tie it on some CPUs, or trail it)
+    last = bracket[bracket["rung"] == bracket["rung"].max()]
+    won = last[last["promoted"] & (last["candidate"] != "gd")]["score"]
+    assert len(behind) and len(won) and (behind["cut"] == won.min()).all()
+    assert (behind["score"] <= behind["cut"]).all()

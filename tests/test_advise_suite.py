@@ -6,6 +6,7 @@ import hashlib
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -48,22 +49,45 @@ def test_every_suite_problem_builds_with_its_own_name() -> None:
         build("no-such-problem")
 
 
+def _key_of(problem: Any, steps: int, candidates: tuple[str, ...]) -> dict[str, Any]:
+    return {"fingerprint": advise_keys.fingerprint(problem, steps, candidates),
+            "signature": advise_keys.signature(problem), "candidates": list(candidates)}
+
+
 def test_a_key_fingerprint_detects_a_changed_problem() -> None:
     problem, steps = build("noisy-regression")
     candidates = ("adam", "sgd")
-    base = advise_keys.fingerprint(problem, steps, candidates)
-    assert advise_keys.fingerprint(build("noisy-regression")[0], steps, candidates) == base  # deterministic
-    assert advise_keys.fingerprint(problem, steps + 1, candidates) != base  # run length
-    assert advise_keys.fingerprint(problem, steps, ("adam", "momentum")) != base  # candidates
+    key = _key_of(problem, steps, candidates)
+    assert advise_keys.key_matches(key, build("noisy-regression")[0], steps)  # deterministic
+    assert not advise_keys.key_matches(key, problem, steps + 1)  # run length
+    assert advise_keys.fingerprint(problem, steps, ("adam", "momentum")) != key["fingerprint"]  # candidates
     data = problem.data.train
-    data.targets[0] += 1e-3  # one training target moved
-    assert advise_keys.fingerprint(problem, steps, candidates) != base
+    data.targets[0] += 1e-3  # one training target moved in its fourth digit
+    assert not advise_keys.key_matches(key, problem, steps)
+    data.targets[0] -= 1e-3
+    assert advise_keys.key_matches(key, problem, steps)
+    with torch.no_grad():
+        data.inputs.copy_(data.inputs.flip(0))  # the same values in another order
+    assert not advise_keys.key_matches(key, problem, steps)
+
+
+def test_a_key_survives_last_bit_rounding() -> None:
+    """Every float value of the data and initial weights a few ulp off (as another CPU's ``exp`` or ``randn``
+    rounds them) is the same problem; the integer labels must match exactly."""
+    problem, steps = build("digits-mlp")
+    key = _key_of(problem, steps, ("adam",))
+    with torch.no_grad():
+        for split in (problem.data.train, problem.data.valid, problem.data.test):
+            split.inputs.mul_(1 + 3 * 2.0**-23)
+    assert advise_keys.key_matches(key, problem, steps)
+    problem.data.valid.targets[0] = (problem.data.valid.targets[0] + 1) % 10
+    assert not advise_keys.key_matches(key, problem, steps)
 
 
 def test_a_stale_key_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     problem, steps = build("noisy-regression")
     monkeypatch.setattr(advise_keys, "KEY_DIR", tmp_path)
-    key = {"fingerprint": advise_keys.fingerprint(problem, steps, ("adam",)), "candidates": ["adam"]}
+    key = _key_of(problem, steps, ("adam",))
     advise_keys.key_path("noisy-regression").write_text(json.dumps(key))
     assert advise_keys.load_key("noisy-regression", problem, steps) == key
     with torch.no_grad():
@@ -80,6 +104,7 @@ def test_saved_keys_match_their_problems() -> None:
         key = json.loads(path.read_text())
         problem, steps = build(key["problem"])
         assert key["fingerprint"] == advise_keys.fingerprint(problem, steps, tuple(key["candidates"])), path.name
+        assert advise_keys.signature_matches(key["signature"], problem), path.name
         assert key["split"] == split_of(key["problem"])
         lrs = key["lrs"]
         for c, best in key["per_candidate"].items():  # no best rate sits on an edge of its grid (or at a limit)
