@@ -406,3 +406,60 @@ def test_the_background_compile_is_the_one_the_steps_run(monkeypatch: pytest.Mon
     assert group is not None and group.alone == [0, 2] and len(group.walks) == 3
     assert counters["stats"]["unique_graphs"] == compiled  # the steps ran what the warm-up compiled
     assert rel_error(fast, ref) <= 1e-12
+
+
+def test_direct_calls_run_inductors_function_and_keep_autograds_version_counters(
+    float64_default: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 20)  # weights alone (one walk each) beside the shared biases
+    ref, fast = mlp_params(), mlp_params()
+    data = mlp_data()
+    opts = [adam(ref, False), adam(fast, True)]
+    for opt, params in zip(opts, (ref, fast), strict=True):
+        train(opt, params, 3, data)
+    group = flat_group(opts[1])
+    assert group is not None and all(d is not None and d.variant.inner is not None for d in group.directs)
+    # The wrappers it skips advance the version counters of what the update writes: so does the direct call.
+    written = [p.detach() for p in fast] + [opts[1].state[p][k] for p in fast for k in ("exp_avg", "exp_avg_sq")]
+    versions = [t._version for t in written]
+    train(opts[0], ref, 1, data)
+    train(opts[1], fast, 1, data)
+    assert all(t._version > v for t, v in zip(written, versions, strict=True))
+    x, y = data
+    loss = mlp_loss(fast, x, y)  # saves the parameters for backward: an update in between must be caught
+    opts[1].step()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        loss.backward()
+    opts[0].step()
+    assert rel_error(fast, ref) <= 1e-12
+
+
+def test_a_replaced_tensor_learning_rate_is_followed_by_direct_calls(float64_default: None) -> None:
+    ref, fast = mlp_params(), mlp_params()
+    data = mlp_data()
+    opts = [optim.Adam([{"params": ps, "fused": mode}], lr=torch.tensor(0.01, dtype=torch.float64))
+            for ps, mode in ((ref, False), (fast, True))]
+    for opt, params in zip(opts, (ref, fast), strict=True):
+        train(opt, params, 3, data)
+        opt.param_groups[0]["lr"] = torch.tensor(0.002, dtype=torch.float64)  # a new object, not written into
+        train(opt, params, 2, data)
+    assert flat_group(opts[1]) is not None
+    assert rel_error(fast, ref) <= 1e-12
+
+
+def test_without_inductors_function_the_direct_calls_go_through_the_wrappers(
+    float64_default: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fused, "_find_compiled_graph", lambda function, depth: None)  # as if torch changed them
+    fused._compiled_update.cache_clear()
+    ref, fast = mlp_params(), mlp_params()
+    data = mlp_data()
+    opts = [adam(ref, False), adam(fast, True)]
+    try:
+        for opt, params in zip(opts, (ref, fast), strict=True):
+            train(opt, params, 5, data)
+        group = flat_group(opts[1])
+        assert group is not None and all(d is not None and d.variant.inner is None for d in group.directs)
+        assert rel_error(fast, ref) <= 1e-12
+    finally:
+        fused._compiled_update.cache_clear()  # later tests compile with the real search

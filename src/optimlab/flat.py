@@ -168,7 +168,9 @@ class FlatGroup:
              {k: v[:MIN_ELEMENTS].clone() if v.dim() else v.clone() for k, v in walk0.items()})
             for _ in range(-len(self.walks) % BATCH)
         ]
-        self.directs: list[_fused.DirectCall | None] = [None] * ((len(self.walks) + len(self.padding)) // BATCH)
+        self.xs = [x for x, _, _ in self.walks] + [x for x, _, _ in self.padding]
+        self.shared_params = tuple(self.params[i] for i in self.shared)
+        self.directs: list[_fused.DirectCall | None] = [None] * (len(self.xs) // BATCH)
         for t in (self.flat, self.grad, *self.dense.values()):
             torch._dynamo.mark_dynamic(t, 0)
         for x, *_, walk in (*self.walks, *self.padding):
@@ -236,21 +238,23 @@ class FlatGroup:
             step = counts[0].to(torch.float64)
         hyper = _fused.hyper_tensors(hp, self.hyper_cache, rule.structural_names())
         maximize = bool(group.get("maximize", False))
-        xs = [x for x, _, _ in self.walks] + [x for x, _, _ in self.padding]
         grads: list[Tensor] = [self.grad if i < 0 else self.params[i].grad.reshape(-1)  # type: ignore[union-attr]
                                for _, i, _ in self.walks]
         grads += [g for _, g, _ in self.padding]
         walks = [walk for _, _, walk in self.walks] + [walk for _, _, walk in self.padding]
         known = list(map(len, walks))
-        context = None  # the same for every call: each has BATCH tensors with the same state keys
-        for n in range(0, len(xs), BATCH):
-            part = slice(n, n + BATCH)
-            args = (rule, xs[part], grads[part], walks[part], hyper, maximize, step)
-            context = context or _fused.call_context(args)
-            self.directs[n // BATCH] = _fused.run_compiled(
-                rule.name, args, self.directs[n // BATCH], flat=True, dynamic=grads[part], own_lengths=True,
-                context=context,
+        # The same for every call: each has BATCH tensors with the same state keys.
+        context = _fused.call_context((rule, self.xs[:BATCH], grads[:BATCH], walks[:BATCH], hyper, maximize, step))
+        for n, direct in enumerate(self.directs):
+            part = slice(n * BATCH, (n + 1) * BATCH)
+            if direct is not None and direct.run_held(context, grads[part], hyper, step):
+                continue  # holds() checked the parameters and state: the call's other inputs are its own
+            args = (rule, self.xs[part], grads[part], walks[part], hyper, maximize, step)
+            self.directs[n] = _fused.run_compiled(
+                rule.name, args, direct, flat=True, dynamic=grads[part], own_lengths=True, context=context,
             )
+        if self.shared_params:  # their .data is a view of the buffer, but each keeps a version counter of its own
+            _fused.bump_versions(self.shared_params)
         created = False
         for (_, i, walk), before in zip(self.walks, known, strict=False):
             if len(walk) != before:  # the rule created state (a term switched on mid-run): hand it out

@@ -232,12 +232,96 @@ class Variant:
     def __init__(self, guard: Any, run: Callable[..., Any], paths: Sequence[str]) -> None:
         self.guard = guard
         self.run = run
+        self.paths = tuple(paths)
+        self.inner: Callable[[list[Any]], Any] | None = None
+        """Inductor's own function inside ``run``, where :func:`_inner_call` found and checked it."""
+        self.mutated: tuple[int, ...] = ()
+        """The inputs ``run`` writes to (whose version counters it advances), by position."""
         self.inputs: Callable[[Mapping[str, Any]], list[Tensor]] = eval(  # built from positions and state keys
             "lambda a: [" + ", ".join(paths) + "]"
         )
         self.fresh = tuple(path.startswith(("a['grads']", "a['step']")) for path in paths)
         # A size read off an input that is checked otherwise.
         self.derived = tuple(".shape[" in path or ".storage_offset()" in path for path in paths)
+
+
+STAND_IN_ELEMENTS = 64
+"""The length of the stand-in tensors on which :func:`_inner_call` checks Inductor's function against ``run``."""
+
+
+def _inner_call(
+    run: Callable[..., Any], inputs: Callable[[Mapping[str, Any]], list[Any]], frame: Mapping[str, Any],
+    fakes: Sequence[Any],
+) -> tuple[Callable[[list[Any]], Any], tuple[int, ...]] | None:
+    """Inductor's compiled function inside the wrappers of ``run`` (what :func:`compile_fx` returned), and the inputs
+    ``run`` writes to, or ``None``.
+
+    Dynamo's and AOTAutograd's wrappers around it cost about 20 us a call right after a step has streamed memory
+    (one flat call updates :data:`optimlab.flat.BATCH` tensors: ``benchmarks/RESULTS.md``, "flat, fourth round").
+    For a graph that returns nothing and writes its inputs in place, what they do besides calling it is advance
+    the written inputs' version counters (:class:`DirectCall` does that too) and turn grad mode off (no input of a
+    flat call requires grad, so the kernels, which write through pointers, are not affected by it). Whether
+    that is all is checked here, not assumed (the wrappers are private and change between torch releases): both
+    are run on stand-ins of :data:`STAND_IN_ELEMENTS` elements cut from ``frame``'s tensors, which must then agree
+    bit for bit, and Inductor's function must return nothing. Only for graphs whose tensor inputs are 0-d or
+    one-dimensional of symbolic length (the flat path), so that the compiled code serves the stand-ins' lengths.
+    """
+    if any(isinstance(f, Tensor) and (f.dim() > 1 or (f.dim() == 1 and not isinstance(f.shape[0], torch.SymInt)))
+           for f in fakes):
+        return None  # a fixed length: the compiled code would read past a shorter stand-in
+    found = _find_compiled_graph(run, depth=0)
+    if found is None or not hasattr(torch.autograd.graph, "increment_version"):
+        return None
+    inner = found.current_callable
+
+    def stand_ins() -> dict[str, Any]:
+        def cut(value: Any) -> Any:
+            if not isinstance(value, Tensor):
+                return value
+            return value.detach()[:STAND_IN_ELEMENTS].clone() if value.dim() == 1 else value.detach().clone()
+
+        return {
+            **frame, "params": [cut(t) for t in frame["params"]], "grads": [cut(t) for t in frame["grads"]],
+            "states": [{k: cut(v) for k, v in state.items()} for state in frame["states"]],
+            "hp": {k: cut(v) for k, v in frame["hp"].items()}, "step": cut(frame["step"]),
+        }
+
+    through, direct = inputs(stand_ins()), inputs(stand_ins())
+    versions = [t._version if isinstance(t, Tensor) else None for t in through]
+    with torch.no_grad():
+        run(*through)
+        if inner(list(direct)):
+            return None  # outputs for a wrapper to apply
+    for a, b in zip(through, direct, strict=True):
+        if isinstance(a, Tensor) and not (a.dtype == b.dtype and a.shape == b.shape and bool(
+                ((a == b) | (a.isnan() & b.isnan())).all())):
+            return None
+    mutated = tuple(i for i, (t, v) in enumerate(zip(through, versions, strict=True))
+                    if isinstance(t, Tensor) and t._version != v)
+    return inner, mutated
+
+
+def _find_compiled_graph(function: Any, depth: int) -> Any:
+    """The Inductor ``CompiledFxGraph`` that ``function`` (a chain of wrappers) calls, found through the wrappers'
+    closures; ``None`` when there is none or more than one."""
+    if type(function).__name__ == "CompiledFxGraph" and callable(getattr(function, "current_callable", None)):
+        return function
+    if depth > 8:
+        return None
+    found: list[Any] = []
+    inner = [getattr(function, "__wrapped__", None), getattr(function, "compiled_fn", None)]
+    for cell in getattr(function, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):  # an empty cell
+            inner.append(cell.cell_contents)
+    seen: set[int] = set()
+    for candidate in inner:
+        if candidate is None or isinstance(candidate, type) or id(candidate) in seen or not callable(candidate):
+            continue
+        seen.add(id(candidate))
+        graph = _find_compiled_graph(candidate, depth + 1)
+        if graph is not None and all(graph is not other for other in found):
+            found.append(graph)
+    return found[0] if len(found) == 1 else None
 
 
 def _input_paths(
@@ -296,6 +380,7 @@ class CompiledUpdate:
     def __init__(self, rule_name: str, flat: bool = False) -> None:
         code = group_update.__code__.replace(co_name=f"{'flat' if flat else 'fused'}_{rule_name}")
         self.function = types.FunctionType(code, group_update.__globals__, code.co_name)
+        self.flat = flat
         # The flat path marks its buffers' length dynamic (flat.FlatGroup), so one compile serves every length.
         dynamic = None if flat else False
         self.compiled = torch.compile(self.function, fullgraph=True, dynamic=dynamic, backend=self._inductor)
@@ -337,9 +422,18 @@ class CompiledUpdate:
         from torch._dynamo.eval_frame import _debug_get_cache_entry_list
 
         paths = _input_paths(example_inputs, frame, fakes)
-        if paths is not None:  # Dynamo puts the entry it just made first
-            guard = _debug_get_cache_entry_list(self.function.__code__)[0].guard_manager
-            self.variants = [Variant(guard, run, paths), *self.variants][:_MAX_VARIANTS]
+        if paths is None:
+            return
+        guard = _debug_get_cache_entry_list(self.function.__code__)[0].guard_manager  # Dynamo's newest entry
+        variant = Variant(guard, run, paths)
+        if self.flat:
+            try:
+                found = _inner_call(run, variant.inputs, frame, fakes)
+            except Exception:  # torch's private wrappers changed: direct calls go through them
+                found = None
+            if found is not None:
+                variant.inner, variant.mutated = found
+        self.variants = [variant, *self.variants][:_MAX_VARIANTS]
 
 
 def compiled_update(rule_name: str, flat: bool = False) -> CompiledUpdate:
@@ -403,6 +497,18 @@ class DirectCall:
         self.kept = [None if skip else t for t, skip in zip(inputs, self.skip, strict=True)]
         self.fresh_match = _layout_check([t for t, fresh in zip(inputs, variant.fresh, strict=True) if fresh])
         self.context = _context(frame)
+        # For run_held: the inputs as a template, the tensor hyperparameters it holds, and a function that fills
+        # in the gradients, the step count and the sizes read off them.
+        self.held = tuple(inputs)
+        self.held_hp = tuple((k, v) for k, v in frame["hp"].items() if isinstance(v, Tensor))
+        fresh_at = [i for i, path in enumerate(variant.paths) if path.startswith(("a['grads']", "a['step']"))]
+        self.fresh_at = tuple(fresh_at)
+        filled = [path.replace("a['grads']", "g").replace("a['step']", "s") if "a['grads']" in path
+                  or "a['step']" in path else f"k[{i}]" for i, path in enumerate(variant.paths)]
+        self.fill: Callable[[tuple[Any, ...], Sequence[Tensor], Tensor | None], list[Any]] = eval(
+            "lambda k, g, s: [" + ", ".join(filled) + "]"
+        )
+        self.mutated = tuple(inputs[i] for i in variant.mutated)
 
     def run(self, frame: Mapping[str, Any], context: tuple[Any, ...] | None = None) -> bool:
         """Run the update for ``frame`` and return ``True``, or return ``False`` when the check fails (``context``:
@@ -418,8 +524,39 @@ class DirectCall:
             return False
         if not self.fresh_match(fresh):
             return False
-        self.variant.run(*inputs)
+        self._call(inputs)
         return True
+
+    def run_held(
+        self, context: tuple[Any, ...], grads: Sequence[Tensor], hp: Mapping[str, Any], step: Tensor | None
+    ) -> bool:
+        """:meth:`run` for a caller that holds every input but ``grads`` and ``step`` as the very objects this call
+        was made with (:class:`optimlab.flat.FlatGroup` checks its parameters and state once a step): only the
+        ``context``, the tensor hyperparameters' identity and the gradients' layout are checked."""
+        if context != self.context or any(hp.get(k) is not t for k, t in self.held_hp):
+            return False
+        inputs = self.fill(self.held, grads, step)
+        if not self.fresh_match([inputs[i] for i in self.fresh_at]):
+            return False
+        self._call(inputs)
+        return True
+
+    def _call(self, inputs: list[Any]) -> None:
+        inner = self.variant.inner
+        if inner is None:
+            self.variant.run(*inputs)
+            return
+        inner(inputs)  # grad mode does not matter to it: no input requires grad, the kernels write through pointers
+        if self.mutated:
+            bump_versions(self.mutated)
+
+
+def bump_versions(tensors: Sequence[Tensor]) -> None:
+    """Advance autograd's version counters of tensors updated in place by compiled code, as an in-place operation
+    does (so that a tensor saved for a backward pass and then updated is caught); a no-op on a torch without it."""
+    increment = getattr(torch.autograd.graph, "increment_version", None)
+    if increment is not None:
+        increment(tensors)
 
 
 def _layout_check(examples: Sequence[Tensor]) -> Callable[[Sequence[Tensor]], bool]:
