@@ -43,6 +43,7 @@ with its foreach ones, not bit for bit; bit-identity with ``torch.optim`` holds 
 from __future__ import annotations
 
 import itertools
+import operator
 import threading
 import time
 import weakref
@@ -148,7 +149,7 @@ class FlatGroup:
         self.pointers = tuple(p.data_ptr() for p in self.params)
         # The state tensors as built, held here so that an identity check is a valid check (no id is reused while
         # the object lives): a state_dict load or an assignment to state[key] puts other objects there.
-        self.state_tensors = [[state[k] for k in (*self.dense_keys, *self.scalar_keys)] for state in state_list]
+        self.state_tensors = [state[k] for state in state_list for k in (*self.dense_keys, *self.scalar_keys)]
         self.hyper_cache: dict[str, tuple[float, Tensor]] = {}
         # What each walk updates: the shared buffers with the first shared tensor's scalar state, and each tensor
         # alone with its own (torch.optim keeps scalar state per tensor); the step copies it to the others.
@@ -185,21 +186,24 @@ class FlatGroup:
     def holds(self, params: Sequence[Tensor], states: Mapping[Tensor, Any]) -> bool:
         """Whether ``params`` and their state are still the views of these buffers (or, for the tensors alone,
         the tensors they were)."""
+        # Run every step over every tensor, so written with map() and flat lists rather than per-tensor generators.
         if tuple(map(id, params)) != self.ids:
             return False
-        if tuple(p.data_ptr() for p in params) != self.pointers:  # a .data swap
+        if tuple(map(Tensor.data_ptr, params)) != self.pointers:  # a .data swap
             return False
         if self.stateless:
-            return all(not states.get(p) for p in params)
-        state_list = [states.get(p) for p in params]
-        if tuple(map(id, state_list)) != self.state_ids:
+            return not any(map(states.get, params))
+        state_list: list[Any] = list(map(states.get, params))
+        if tuple(map(id, state_list)) != self.state_ids:  # the very dicts the buffers were built from, so not None
             return False
         keys = (*self.dense_keys, *self.scalar_keys)
-        for state, built in zip(state_list, self.state_tensors, strict=True):
-            assert state is not None  # the id check above: the very dicts the buffers were built from
-            if len(state) != len(keys) or any(state.get(k) is not t for k, t in zip(keys, built, strict=True)):
-                return False
-        return True
+        if any(len(state) != len(keys) for state in state_list):
+            return False
+        try:
+            now = [state[k] for state in state_list for k in keys]
+        except KeyError:
+            return False
+        return all(map(operator.is_, now, self.state_tensors))
 
     def gather_gradients(self) -> None:
         """Make the shared tensors' ``p.grad`` the views of the flat gradient buffer, copying those that are not."""
@@ -225,12 +229,12 @@ class FlatGroup:
             if key != "step" and not bool((vector == vector[0]).all()):
                 return False
         if self.alone:
-            given = [self.params[i].grad for i in self.alone]
+            given = [self.params[i].grad for i in self.alone]  # none is None: FlatPlan.step checked
             same = len(self.last_grads) == len(given) and all(
-                r() is g for r, g in zip(self.last_grads, given, strict=True)
+                map(operator.is_, [r() for r in self.last_grads], given)
             )
             self.kept_steps = self.kept_steps + 1 if same else 0
-            self.last_grads = [weakref.ref(g) for g in given if g is not None]
+            self.last_grads = list(map(weakref.ref, given))  # type: ignore[arg-type]
         self.gather_gradients()
         if rule.counts_steps:
             counts = self.scalars["step"]
@@ -406,7 +410,7 @@ class FlatPlan:
             self.stepped = True
             if mode is True and not all(states.get(p) for p in params):
                 return False
-        if any(p.grad is None for p in params):
+        if any(map(operator.is_, [p.grad for p in params], itertools.repeat(None))):
             return False  # the reference path skips those parameters, and updates the views of the others
         flat = self.flat
         built = flat is None or not flat.holds(params, states)

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import operator
 import threading
 import types
 import warnings
@@ -500,7 +501,8 @@ class DirectCall:
         # For run_held: the inputs as a template, the tensor hyperparameters it holds, and a function that fills
         # in the gradients, the step count and the sizes read off them.
         self.held = tuple(inputs)
-        self.held_hp = tuple((k, v) for k, v in frame["hp"].items() if isinstance(v, Tensor))
+        self.held_hp_keys = tuple(k for k, v in frame["hp"].items() if isinstance(v, Tensor))
+        self.held_hp = tuple(frame["hp"][k] for k in self.held_hp_keys)
         fresh_at = [i for i, path in enumerate(variant.paths) if path.startswith(("a['grads']", "a['step']"))]
         self.fresh_at = tuple(fresh_at)
         filled = [path.replace("a['grads']", "g").replace("a['step']", "s") if "a['grads']" in path
@@ -533,7 +535,7 @@ class DirectCall:
         """:meth:`run` for a caller that holds every input but ``grads`` and ``step`` as the very objects this call
         was made with (:class:`optimlab.flat.FlatGroup` checks its parameters and state once a step): only the
         ``context``, the tensor hyperparameters' identity and the gradients' layout are checked."""
-        if context != self.context or any(hp.get(k) is not t for k, t in self.held_hp):
+        if context != self.context or not all(map(operator.is_, map(hp.get, self.held_hp_keys), self.held_hp)):
             return False
         inputs = self.fill(self.held, grads, step)
         if not self.fresh_match([inputs[i] for i in self.fresh_at]):
