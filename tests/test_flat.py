@@ -10,6 +10,7 @@ layout and bit-identical resume, ``param_groups`` edits and schedulers without r
 from __future__ import annotations
 
 import copy
+import threading
 
 import pytest
 import torch
@@ -231,10 +232,14 @@ def test_default_takes_the_flat_path_only_when_the_reference_step_is_slow(monkey
     train(opt, small, 4)
     assert flat_group(opt) is None  # a step of a few microseconds: nothing to gain
     monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
+    release = threading.Event()  # the background compile waits for it: no step may wait for the compile
+    compile_in_background = flat.WarmUp._compile
+    monkeypatch.setattr(flat.WarmUp, "_compile", lambda self: (release.wait(60), compile_in_background(self)))
     params = mlp_params()
     opt = adam(params, None)
-    train(opt, params, 3)  # two timed reference steps, then the compile starts in the background
+    train(opt, params, 5)  # two timed reference steps, then the compile starts in the background
     assert flat_group(opt) is None
+    release.set()
     flat.wait_for_compiles(opt)
     train(opt, params, 1)
     assert flat_group(opt) is not None
