@@ -72,9 +72,10 @@ def _no_tensorify_restart() -> Iterator[None]:
 
     Dynamo gives every 0-d float64 input (the hyperparameter tensors, the step count) a symbolic float for its
     ``.item()``; the walk never reads one as a number, so that pass found them unused, specialised them and made
-    Dynamo trace the whole walk again ("Restarting analysis due to _tensorify_python_scalars"): about 1.5 s of
-    NAdam's 11.5 s cold compile of four flat tensors, 1.1 s of Adam's 9.5 s (measured, one thread). The graph is
-    the same either way. Only the pass is switched off, where AOTAutograd calls it, and only while this compiles.
+    Dynamo trace the whole walk again ("Restarting analysis due to _tensorify_python_scalars"). NAdam's cold
+    compile of four flat tensors, four fresh processes each, alternating: 8.2-9.1 s without the pass against
+    9.6-11.5 s with it (``benchmarks/RESULTS.md``, "flat, fourth round"). The graph is the same either way. Only the
+    pass is switched off, where AOTAutograd calls it, and only while this compiles.
     """
     try:
         import torch.fx.passes._tensorify_python_scalars as tensorify
