@@ -11,7 +11,7 @@ depends on the training loop, so both loops are timed:
 Modes, interleaved round-robin, each on its own copy of the tensors: torch's fused kernel (``fused=True``; for
 optimizers torch has one), optimlab's default (``fused=None``: it picks the layout itself, ``optimlab.flat``),
 optimlab forced split (``MERGE_MAX_BYTES = 0``), the same with one tensor to a compiled call (``BATCH = 1``, as
-before issue 18's third round), optimlab forced into one buffer (``SEPARATE_ELEMENTS`` beyond any
+before issue 18's third round) and with eight (``BATCH = 8``, a compile of its own), optimlab forced into one buffer (``SEPARATE_ELEMENTS`` beyond any
 tensor), and the same number of elements as one tensor (the loop's floor without per-tensor costs). The machine's
 memory bandwidth drifts by tens of percent within seconds here, so it prints each mode's fastest and median step.
 
@@ -52,6 +52,7 @@ def _mode_builders(name: str, shapes: tuple[tuple[int, ...], ...]) -> dict[str, 
     builders["optimlab default"] = lambda: ours(params())
     builders["optimlab split"] = lambda: ours([{"params": params(), "fused": True}])
     builders["optimlab split, 1 a call"] = lambda: ours([{"params": params(), "fused": True}])
+    builders["optimlab split, 8 a call"] = lambda: ours([{"params": params(), "fused": True}])
     builders["optimlab one buffer"] = lambda: ours([{"params": params(), "fused": True}])
     builders["one tensor"] = lambda: ours([{"params": params(as_one=True), "fused": True}])
     return builders
@@ -63,6 +64,8 @@ def _settings(mode: str) -> dict[str, int]:
         return {"MERGE_MAX_BYTES": 0}
     if mode == "optimlab split, 1 a call":
         return {"MERGE_MAX_BYTES": 0, "BATCH": 1}
+    if mode == "optimlab split, 8 a call":
+        return {"MERGE_MAX_BYTES": 0, "BATCH": 8}
     if mode == "optimlab one buffer":
         return {"SEPARATE_ELEMENTS": 2**62}
     return {}
