@@ -21,7 +21,8 @@ What keeps the compiled code valid across steps:
   of inside each element loop; that is what brings the compiled loops to the memory-bandwidth floor.
 * From the step after the compile on, a group's update is called without going through Dynamo while nothing it
   depends on has changed (:class:`DirectCall`): with hundreds of tensors, Dynamo's entry and guards cost more
-  than the difference to PyTorch's fused kernels.
+  than the difference to PyTorch's fused kernels. A flat call goes further and runs Inductor's function itself,
+  without AOTAutograd's wrappers either, once :func:`_inner_call` has checked that this skips nothing.
 * Structural flags (``amsgrad``, ``nesterov``, ``maximize`` ...), tensor shapes and dtypes, and the number of
   tensors in the group are specialised: changing them recompiles (seconds), see ``benchmarks/RESULTS.md``.
 
