@@ -12,8 +12,9 @@ Modes, interleaved round-robin, each on its own copy of the tensors: torch's fus
 optimizers torch has one), optimlab's default (``fused=None``: it picks the layout itself, ``optimlab.flat``),
 optimlab forced split (``MERGE_MAX_BYTES = 0``), the same with one tensor to a compiled call (``BATCH = 1``, as
 before issue 18's third round) and with eight (``BATCH = 8``, a compile of its own), optimlab forced into one
-buffer (``SEPARATE_ELEMENTS`` beyond any tensor), and the same number of elements as one tensor (the loop's floor without per-tensor costs). The machine's
-memory bandwidth drifts by tens of percent within seconds here, so it prints each mode's fastest and median step.
+buffer (``SEPARATE_ELEMENTS`` beyond any tensor), and the same number of elements as one tensor (the loop's
+floor without per-tensor costs). The machine's memory bandwidth drifts by tens of percent within seconds here, so
+it prints each mode's fastest and median step.
 
     python benchmarks/flat_layout.py --shapes resnet50 --optimizer Adam
 
