@@ -76,7 +76,9 @@ def _no_tensorify_restart() -> Iterator[None]:
     Dynamo trace the whole walk again ("Restarting analysis due to _tensorify_python_scalars"). NAdam's cold
     compile of four flat tensors, four fresh processes each, alternating: 8.2-9.1 s without the pass against
     9.6-11.5 s with it (``benchmarks/RESULTS.md``, "flat, fourth round"). The graph is the same either way. Only the
-    pass is switched off, where AOTAutograd calls it, and only while this compiles.
+    pass is switched off, where AOTAutograd calls it, and only while this compiles. A walk that does compute with
+    such a value as a number (a population's Rprop: Dynamo leaves an ``.item()`` that only the pass turns back into
+    tensor operations) then fails to lower; :meth:`CompiledUpdate.__call__` compiles it again with the pass.
     """
     try:
         import torch.fx.passes._tensorify_python_scalars as tensorify
@@ -92,6 +94,16 @@ def _no_tensorify_restart() -> Iterator[None]:
         yield
     finally:
         tensorify._is_tensorify_enabled = switch
+
+
+@functools.cache
+def _compile_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions Dynamo and Inductor raise when a graph fails to compile (nothing has run yet)."""
+    found: list[type[BaseException]] = []
+    for module, name in (("torch._dynamo.exc", "BackendCompilerFailed"), ("torch._inductor.exc", "InductorError")):
+        with contextlib.suppress(Exception):
+            found.append(getattr(__import__(module, fromlist=[name]), name))
+    return tuple(found)
 
 
 @contextlib.contextmanager
@@ -428,8 +440,13 @@ class CompiledUpdate:
 
     def __call__(self, *args: Any) -> None:
         self._new = None
-        with torch._dynamo.config.patch(_DYNAMO_SETTINGS), _known_isa(), _no_tensorify_restart():
-            self.compiled(*args)
+        with torch._dynamo.config.patch(_DYNAMO_SETTINGS), _known_isa():
+            try:
+                with _no_tensorify_restart():
+                    self.compiled(*args)
+            except _compile_errors():  # a walk that computes with a tensor's value as a number needs the pass
+                self._new = None
+                self.compiled(*args)
         try:
             if self._new is not None:
                 self._adopt(dict(zip(_ARGUMENTS, args, strict=True)), *self._new)
