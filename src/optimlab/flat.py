@@ -411,7 +411,7 @@ class FlatPlan:
             self.stepped = True
             if mode is True and not all(states.get(p) for p in params):
                 return False
-        if any(map(operator.is_, [p.grad for p in params], itertools.repeat(None))):
+        if any(p.grad is None for p in params):
             return False  # the reference path skips those parameters, and updates the views of the others
         flat = self.flat
         built = flat is None or not flat.holds(params, states)

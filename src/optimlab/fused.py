@@ -80,16 +80,14 @@ def _no_tensorify_restart() -> Iterator[None]:
     such a value as a number (a population's Rprop: Dynamo leaves an ``.item()`` that only the pass turns back into
     tensor operations) then fails to lower; :meth:`CompiledUpdate.__call__` compiles it again with the pass.
     """
-    try:
+    tensorify: Any = None
+    with contextlib.suppress(Exception):  # torch's private module moved: keep the pass
         import torch.fx.passes._tensorify_python_scalars as tensorify
-    except Exception:  # torch's private module moved: keep the pass
-        yield
-        return
     switch = getattr(tensorify, "_is_tensorify_enabled", None)
     if switch is None:
         yield
         return
-    tensorify._is_tensorify_enabled = lambda: False  # type: ignore[assignment]
+    tensorify._is_tensorify_enabled = lambda: False
     try:
         yield
     finally:
@@ -548,10 +546,9 @@ class DirectCall:
         self.held = tuple(inputs)
         self.held_hp_keys = tuple(k for k, v in frame["hp"].items() if isinstance(v, Tensor))
         self.held_hp = tuple(frame["hp"][k] for k in self.held_hp_keys)
-        fresh_at = [i for i, path in enumerate(variant.paths) if path.startswith(("a['grads']", "a['step']"))]
-        self.fresh_at = tuple(fresh_at)
-        filled = [path.replace("a['grads']", "g").replace("a['step']", "s") if "a['grads']" in path
-                  or "a['step']" in path else f"k[{i}]" for i, path in enumerate(variant.paths)]
+        self.fresh_at = tuple(i for i, fresh in enumerate(variant.fresh) if fresh)
+        filled = [path.replace("a['grads']", "g").replace("a['step']", "s") if fresh else f"k[{i}]"
+                  for i, (path, fresh) in enumerate(zip(variant.paths, variant.fresh, strict=True))]
         self.fill: Callable[[tuple[Any, ...], Sequence[Tensor], Tensor | None], list[Any]] = eval(
             "lambda k, g, s: [" + ", ".join(filled) + "]"
         )
@@ -566,7 +563,7 @@ class DirectCall:
             inputs = self.variant.inputs(frame)
         except (KeyError, IndexError):
             return False
-        fresh = [t for t, f in zip(inputs, self.variant.fresh, strict=True) if f]
+        fresh = [inputs[i] for i in self.fresh_at]
         if any(a is not b for a, b, skip in zip(inputs, self.kept, self.skip, strict=True) if not skip):
             return False
         if not self.fresh_match(fresh):
