@@ -418,3 +418,59 @@ def test_population_reducing_rule_on_the_fast_path(float64_default: None) -> Non
     fast, eager, start = _population_both_ways(trials, seed=6, steps=6)
     assert rel_error(fast, eager) <= TOL64
     assert rel_error(eager, start) > 1e-4
+
+
+_TORCH_KEY_SCRIPT = """
+import os, sys, pathlib
+import torch._inductor.codecache as codecache
+if len(sys.argv) > 1:  # hash a small stand-in package instead of torch (for speed, and to edit it)
+    codecache._TORCH_PATH = sys.argv[1]
+from optimlab import fused
+if os.environ.get("NO_HASHING"):
+    def refuse(*args, **kwargs):
+        raise AssertionError("hashed torch's sources again")
+    codecache.build_code_hash = refuse
+fused.remember_torch_key()
+print(codecache.torch_key().hex())
+"""
+
+
+def _torch_key_run(cache: Any, *args: str, no_hashing: bool = False) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(cache), **({"NO_HASHING": "1"} if no_hashing else {})}
+    return subprocess.run([sys.executable, "-c", _TORCH_KEY_SCRIPT, *args], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_torch_key_is_kept_between_processes_and_renewed_when_torch_changes(tmp_path: Any) -> None:
+    """Inductor's key for torch's sources: hashed once and written down, read back by the next process without
+    hashing (the same value), and hashed anew once a file of the package changes."""
+    import os
+
+    package = tmp_path / "fakepkg"
+    package.mkdir()
+    (package / "alpha.py").write_text("A = 1\n")
+    (package / "beta.py").write_text("B = 2\n")
+    cache = tmp_path / "cache"
+    first = _torch_key_run(cache, str(package))
+    assert len(first) == 64
+    assert [p.name.startswith("optimlab-torch-key-") for p in cache.iterdir()].count(True) == 1
+    assert _torch_key_run(cache, str(package), no_hashing=True) == first
+    (package / "beta.py").write_text("B = 3\n")
+    os.utime(package / "beta.py", ns=(1, 1))
+    with pytest.raises(Exception, match="exit status"):  # a changed package is hashed again ...
+        _torch_key_run(cache, str(package), no_hashing=True)
+    changed = _torch_key_run(cache, str(package))
+    assert changed != first  # ... into a new key, kept beside the old one
+    assert [p.name.startswith("optimlab-torch-key-") for p in cache.iterdir()].count(True) == 2
+
+
+def test_kept_torch_key_is_inductors_own(tmp_path: Any) -> None:
+    """On the real torch package, the key read back is the one Inductor computes itself."""
+    from torch._inductor.codecache import torch_key
+
+    _torch_key_run(tmp_path)
+    assert _torch_key_run(tmp_path, no_hashing=True) == torch_key().hex()
