@@ -254,7 +254,7 @@ def test_default_takes_the_flat_path_for_a_stateless_rule(monkeypatch: pytest.Mo
     for opt, params in zip(opts, (ref, fast), strict=True):
         train(opt, params, 3, data)  # plain SGD keeps no state: the compile starts right after the timed steps
         flat.wait_for_compiles(opt)
-        train(opt, params, 1 + flat.AUTO_TRIAL_STEPS + 2, data)
+        train(opt, params, 1 + flat.AUTO_SETTLE_STEPS + flat.AUTO_TRIAL_STEPS, data)
     assert flat_group(opts[1]) is not None
     assert flat.decisions(opts[1])[0].startswith("flat: ")
     assert rel_error(fast, ref) <= 1e-12
@@ -278,13 +278,19 @@ def test_default_keeps_the_flat_path_only_if_its_timed_steps_beat_the_reference(
     monkeypatch.setattr(flat.FlatPlan, "timed", _timed_as(reference_seconds))
     ref, fast = mlp_params(), mlp_params()
     data = mlp_data()
+    monkeypatch.setattr(flat, "BACKGROUND", False)  # the third step compiles and builds (a background compile
+    # already in this process's cache may or may not finish within the step that starts it)
     opt_ref, opt = adam(ref, False), adam(fast, None)
-    train(opt_ref, ref, 3, data)
-    train(opt, fast, 3, data)  # two timed reference steps; the compile starts in the third
-    flat.wait_for_compiles(opt)
-    train(opt_ref, ref, 1 + flat.AUTO_TRIAL_STEPS, data)
-    train(opt, fast, 1 + flat.AUTO_TRIAL_STEPS, data)  # builds the buffers, then the timed flat steps
+    train(opt_ref, ref, 2, data)
+    train(opt, fast, 2, data)  # two timed reference steps
+    steps = 1 + flat.AUTO_SETTLE_STEPS + flat.AUTO_TRIAL_STEPS
+    train(opt_ref, ref, steps - 1, data)
+    train(opt, fast, steps - 1, data)  # builds the buffers, settles, then all but the last timed flat step
     plan = opt.__dict__["_flat_plans"][0]
+    assert len(plan.flat_seconds) == flat.AUTO_TRIAL_STEPS - 1
+    assert flat.decisions(opt)[0] == "undecided"
+    train(opt_ref, ref, 1, data)
+    train(opt, fast, 1, data)
     assert len(plan.flat_seconds) == flat.AUTO_TRIAL_STEPS
     kept = reference_seconds > 0  # no flat step beats a reference step of 0 s
     assert (flat_group(opt) is not None) == kept
@@ -293,6 +299,40 @@ def test_default_keeps_the_flat_path_only_if_its_timed_steps_beat_the_reference(
     train(opt, fast, 3, data)  # either way the run continues as the reference does
     assert plan.given_up == (not kept)
     assert rel_error(fast, ref) <= 1e-12
+
+
+@pytest.mark.parametrize("settle", [0, 2])
+def test_default_times_the_layout_it_keeps(monkeypatch: pytest.MonkeyPatch, settle: int) -> None:
+    """With gradients kept the split buffers merge into one after a few steps: the steps timed for the decision are
+    all on the merged buffers (steps timed before are dropped), none of them among the first AUTO_SETTLE_STEPS after
+    the merge."""
+    monkeypatch.setattr(flat, "AUTO_SETTLE_STEPS", settle)
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 20)  # the two weight matrices are "large": the group starts split
+    monkeypatch.setattr(flat, "AUTO_MIN_REFERENCE_SECONDS", 0.0)
+    monkeypatch.setattr(flat.FlatPlan, "timed", _timed_as(10.0))
+    judged: list[tuple[bool, int]] = []
+    judge = flat.FlatPlan._judge
+
+    def noting(plan: flat.FlatPlan, seconds: float) -> None:
+        assert plan.flat is not None
+        judged.append((plan.flat.together, plan.settling))
+        judge(plan, seconds)
+
+    monkeypatch.setattr(flat.FlatPlan, "_judge", noting)
+    monkeypatch.setattr(flat, "BACKGROUND", False)  # the third step builds the buffers
+    params = mlp_params()
+    opt = adam(params, None)
+    train(opt, params, 2, keep_grads=True)  # two timed reference steps
+    merge = 2 + flat.MERGE_AFTER_KEPT_STEPS  # the build, kept gradients, then the step that merges
+    train(opt, params, merge + settle + flat.AUTO_TRIAL_STEPS - 1, keep_grads=True)
+    plan = opt.__dict__["_flat_plans"][0]
+    assert plan.flat is not None and plan.flat.together and plan.decision == "undecided"
+    train(opt, params, 1, keep_grads=True)
+    assert plan.decision.startswith("flat: ")
+    assert len(plan.flat_seconds) == flat.AUTO_TRIAL_STEPS
+    split = [together for together, _ in judged].count(False)
+    assert judged[split:] == [(True, 0)] * flat.AUTO_TRIAL_STEPS
+    assert split == (flat.MERGE_AFTER_KEPT_STEPS if settle == 0 else 0)  # timed on the split buffers, then dropped
 
 
 def test_default_without_a_compiler_warns_once_and_stays_on_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -348,6 +348,11 @@ AUTO_TRIAL_STEPS = 3
 """``fused=None`` times this many flat steps of a group (after the one that builds its buffers) and keeps the flat
 path only when the fastest beat the reference path's fastest: see :class:`FlatPlan`."""
 
+AUTO_SETTLE_STEPS = 2
+"""... counting only from this many steps after the buffers are built or laid out anew: the first steps on new
+buffers run slower (measured, SGD on 10M parameters in 200 tensors, gradients kept: the two steps after the merge
+into one buffer took 5.1-5.4 ms, the next ones 3.3-3.7 ms, the reference path 4.0 ms)."""
+
 AUTO_MAX_REBUILDS = 2
 """``fused=None`` gives a group back to the reference path after this many rebuilds of its buffers."""
 
@@ -376,11 +381,12 @@ class FlatPlan:
        2.6 -> 1.4 ms; 10M in 200: 24 -> 14 ms), so about a millisecond a step or more, which repays a warm compile
        (about 1 s of a background thread) within about a thousand steps and a cold one (about 5 s) within a few
        thousand. Below it, the group stays on the reference path and compiles nothing;
-    2. the group's flat step, timed on :data:`AUTO_TRIAL_STEPS` steps, gradient copy included: the group keeps the
-       flat path only when its fastest step beat the reference path's fastest. This is what catches a rule whose
-       reference loop already streams memory at the floor (plain SGD on large tensors) in a training loop whose
-       gradients arrive as new tensors every step (``zero_grad()`` sets them to ``None``): there the copy into the
-       flat gradient buffer costs more than the fused loop saves.
+    2. the group's flat step, timed on :data:`AUTO_TRIAL_STEPS` steps, gradient copy included, in the layout it
+       keeps (a relayout starts the trial again), after the first :data:`AUTO_SETTLE_STEPS` steps on new buffers:
+       the group keeps the flat path only when its fastest step beat the reference path's fastest. This is what
+       catches a rule whose reference loop already streams memory at the floor (plain SGD on large tensors) in a
+       training loop whose gradients arrive as new tensors every step (``zero_grad()`` sets them to ``None``):
+       there the copy into the flat gradient buffer costs more than the fused loop saves.
 
     With ``fused=None`` the compile runs in a background thread (:class:`WarmUp`, on small stand-in buffers of the
     group's dtypes and state keys: the compiled loop does not depend on the length), and the group keeps taking
@@ -399,6 +405,8 @@ class FlatPlan:
         self.together = False
         """The layout of the group's next buffers (see :data:`MERGE_AFTER_KEPT_STEPS`)."""
         self.split_for_good = False
+        self.settling = 0
+        """Flat steps still to run on the current buffers before ``fused=None`` times one (AUTO_SETTLE_STEPS)."""
         self.decision = "undecided"
         """``fused=None``'s choice for this group, in words (``"flat: ..."``, ``"reference: ..."``)."""
 
@@ -453,10 +461,16 @@ class FlatPlan:
                     self.decision = "reference: its tensors or state kept being replaced (buffers rebuilt)"
                     return False
             flat = self.flat = FlatGroup(rule, params, states, together=self.together)
+            self.settling = AUTO_SETTLE_STEPS
+            if relayout:
+                self.flat_seconds.clear()  # the trial times the layout the group keeps
         # A build or a relayout made the shared tensors' .grad views of the new buffer: read again.
         done = flat.step(rule, group, hp, states, None if built or relayout else grads)
         if done and mode is None and not (built or relayout) and len(self.flat_seconds) < AUTO_TRIAL_STEPS:
-            self._judge(time.perf_counter() - started)
+            if self.settling:
+                self.settling -= 1
+            else:
+                self._judge(time.perf_counter() - started)
         return done
 
     def _relayout(self, flat: FlatGroup) -> bool:
