@@ -10,8 +10,9 @@ depends on the training loop, so both loops are timed:
 
 Modes, interleaved round-robin, each on its own copy of the tensors: torch's fused kernel (``fused=True``; for
 optimizers torch has one), optimlab's default (``fused=None``: it picks the layout itself, ``optimlab.flat``),
-optimlab forced split (``MERGE_MAX_BYTES = 0``), the same with one tensor to a compiled call (``BATCH = 1``, as
-before issue 18's third round) and with eight (``BATCH = 8``, a compile of its own), optimlab forced into one
+optimlab forced split (``MERGE_MAX_BYTES = 0``, four tensors to a call: ``BATCH``, never widened), the same with
+one tensor to a compiled call (``BATCH = 1``, as before issue 18's third round) and with eight from the start
+(``BATCH = 8``; the default widens to ``WIDE_BATCH`` once that compile is done), optimlab forced into one
 buffer (``SEPARATE_ELEMENTS`` beyond any tensor), and the same number of elements as one tensor (the loop's
 floor without per-tensor costs). The machine's memory bandwidth drifts by tens of percent within seconds here, so
 it prints each mode's fastest and median step.
@@ -62,11 +63,11 @@ def _mode_builders(name: str, shapes: tuple[tuple[int, ...], ...]) -> dict[str, 
 def _settings(mode: str) -> dict[str, int]:
     """The module settings a mode is built and stepped under."""
     if mode == "optimlab split":
-        return {"MERGE_MAX_BYTES": 0}
+        return {"MERGE_MAX_BYTES": 0, "WIDE_MIN_WALKS": 2**62}
     if mode == "optimlab split, 1 a call":
-        return {"MERGE_MAX_BYTES": 0, "BATCH": 1}
+        return {"MERGE_MAX_BYTES": 0, "BATCH": 1, "WIDE_MIN_WALKS": 2**62}
     if mode == "optimlab split, 8 a call":
-        return {"MERGE_MAX_BYTES": 0, "BATCH": 8}
+        return {"MERGE_MAX_BYTES": 0, "BATCH": 8, "WIDE_MIN_WALKS": 2**62}
     if mode == "optimlab one buffer":
         return {"SEPARATE_ELEMENTS": 2**62}
     return {}
@@ -116,9 +117,14 @@ def run(name: str, shapes_label: str, loop: str, reps: int, warmup: int) -> dict
             one_step(mode, False)
     for opt in optimizers.values():
         flat.wait_for_compiles(opt)
-    for _ in range(max(warmup, flat.AUTO_TRIAL_STEPS + flat.MERGE_AFTER_KEPT_STEPS + 2)):  # the default decides
+    deciding = flat.MERGE_AFTER_KEPT_STEPS + flat.AUTO_SETTLE_STEPS + flat.AUTO_TRIAL_STEPS + 2
+    for _ in range(max(warmup, deciding)):  # the default decides
         for mode in optimizers:
             one_step(mode, False)
+    for opt in optimizers.values():  # the wider loop's compile (flat.WIDE_BATCH), started once a group is flat
+        flat.wait_for_compiles(opt)
+    for mode in optimizers:
+        one_step(mode, False)
     for _ in range(reps):
         for mode in optimizers:
             one_step(mode, True)
@@ -127,6 +133,7 @@ def run(name: str, shapes_label: str, loop: str, reps: int, warmup: int) -> dict
         for i, plan in plans.items():
             layout = "-" if plan.flat is None else ("one buffer" if not plan.flat.alone else
                                                      f"split ({len(plan.flat.alone)} tensors alone)")
+            layout += "" if plan.flat is None else f", {plan.flat.batch} a call"
             print(f"  {loop:5s} {mode:24s} group {i}: {plan.decision}; layout {layout}")
     return times
 

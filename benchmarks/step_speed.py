@@ -496,7 +496,8 @@ MAX_DECIDING_STEPS = 20
 
 
 def time_steps(runners: Sequence[Runner], warmup: int, reps: int, fresh: bool) -> list[str]:
-    """Warm up (until optimlab's default has decided its path, see :func:`optimlab.flat.decisions`), then time one
+    """Warm up (until optimlab's default has decided its path, see :func:`optimlab.flat.decisions`, and a group on
+    the flat path has taken up its wider loop, ``optimlab.flat.WIDE_BATCH``), then time one
     step of every runner per repetition, rotating the order each time. ``fresh``: every step gets its gradients
     as new tensors (:meth:`Runner.give_gradients`, untimed). Returns what optimlab's default decided."""
 
@@ -523,6 +524,11 @@ def time_steps(runners: Sequence[Runner], warmup: int, reps: int, fresh: bool) -
             step(runner)
             flat.wait_for_compiles(runner.optimizer)
         decided = [f"group {i}: {text}" for i, text in flat.decisions(runner.optimizer).items()]
+    for runner in runners:  # a group on the flat path compiles a wider loop in the background (flat.WIDE_BATCH)
+        if runner.library == "optimlab":
+            step(runner)
+            flat.wait_for_compiles(runner.optimizer)
+            step(runner)
     for rep in range(reps):
         shift = rep % len(runners)
         for runner in [*runners[shift:], *runners[:shift]]:

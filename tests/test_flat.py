@@ -335,6 +335,60 @@ def test_default_times_the_layout_it_keeps(monkeypatch: pytest.MonkeyPatch, sett
     assert split == (flat.MERGE_AFTER_KEPT_STEPS if settle == 0 else 0)  # timed on the split buffers, then dropped
 
 
+def _many_walks(widen_fails: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[flat.FlatPlan, float]:
+    """20 tensors alone (over WIDE_MIN_WALKS walks), new gradients every step, fused=True against the reference;
+    returns the group's plan and the float64 relative error after the steps."""
+    monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 8)
+    if widen_fails:
+        compile_wide = flat.WarmUp._compile
+
+        def refuse(self: flat.WarmUp) -> None:
+            if len(self.args[1]) == flat.WIDE_BATCH:
+                self.failed = True
+                return
+            compile_wide(self)
+
+        monkeypatch.setattr(flat.WarmUp, "_compile", refuse)
+    generator = torch.Generator().manual_seed(3)
+    sizes = [9 + (3 * i) % 11 for i in range(20)]
+    start = [torch.randn(n, generator=generator) for n in sizes]
+    ref, fast = clone_params(start), clone_params(start)
+    opt_ref, opt = adam(ref, mode=False), adam(fast, mode=True)
+    plan: flat.FlatPlan | None = None
+    for step in range(12):
+        grads = [torch.randn(n, generator=generator) for n in sizes]
+        for params, o in ((ref, opt_ref), (fast, opt)):
+            for p, g in zip(params, grads, strict=True):
+                p.grad = g.clone()  # a new tensor every step: the tensors stay alone, one walk each
+            o.step()
+        plan = opt.__dict__["_flat_plans"][0]
+        if step == 3:
+            flat.wait_for_compiles(opt)
+    assert plan is not None and plan.flat is not None and len(plan.flat.walks) == 20 >= flat.WIDE_MIN_WALKS
+    return plan, rel_error(fast, ref)
+
+
+def test_a_group_of_many_walks_takes_the_wide_loop_once_it_is_compiled(
+    float64_default: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan, error = _many_walks(False, monkeypatch)
+    assert plan.widening is not None and not plan.widening.failed
+    group = plan.flat
+    assert group is not None and group.batch == flat.WIDE_BATCH
+    assert len(group.directs) == -(-20 // flat.WIDE_BATCH) and len(group.padding) == -20 % flat.WIDE_BATCH
+    assert all(d is not None for d in group.directs)
+    assert error <= 1e-12
+
+
+def test_a_wide_loop_that_fails_to_compile_leaves_the_group_as_it_was(
+    float64_default: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan, error = _many_walks(True, monkeypatch)
+    assert plan.widening is not None and plan.widening.failed
+    assert plan.flat is not None and plan.flat.batch == flat.BATCH and plan.batch == flat.BATCH
+    assert error <= 1e-12
+
+
 def test_default_without_a_compiler_warns_once_and_stays_on_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     import warnings
 

@@ -3,7 +3,8 @@
 For a rule whose update is elementwise (:attr:`optimlab.rules.Rule.elementwise`), the rule's own ``update`` is
 compiled once, through :func:`optimlab.fused.group_update`, for one-dimensional buffers of symbolic length: one
 compile per rule, dtype, flags and state keys serves every tensor and every group (1 to any number of tensors).
-The loop takes :data:`BATCH` such buffers at a time, each of its own length, and a group's step runs it over
+The loop takes :data:`BATCH` such buffers at a time, each of its own length (a group of many, once a second
+compile in a background thread is done, :data:`WIDE_BATCH`), and a group's step runs it over
 
 * the group's *small* tensors (fewer than :data:`SEPARATE_ELEMENTS` elements), whose parameters,
   gradients and per-element state live in one flat buffer each, the user's tensors being views of them
@@ -89,13 +90,26 @@ for one (5-7 s) and grows beyond that (eight: 8.5-8.9 s for Adam, 11 s for NAdam
 may take; sixteen: 13.7 s for Adam). With new gradients every step, four to a call took Adam on ResNet-50's shapes
 from 1.14x to 1.06x torch's fused step and on GPT-2's from 1.06x to 1.03x."""
 
+WIDE_BATCH = 8
+"""A group of at least :data:`WIDE_MIN_WALKS` walks (mostly tensors alone: a model's large tensors while their
+gradients are new tensors every step) goes this many walks to a call once a loop that wide is compiled: a second
+compile, in a background thread, after the group has taken the flat path with :data:`BATCH`; no step waits for it.
+
+Why (measured, ``benchmarks/flat_layout.py --shapes 200x50K --optimizer Adam``, ``benchmarks/RESULTS.md``, "flat,
+fifth round"): with new gradients every step, 200 tensors alone took 8.99 ms a step at four a call and 8.16 ms at
+eight (torch fused 7.68 ms); a cold compile of eight takes about 10 s, too long for the first one."""
+
+WIDE_MIN_WALKS = 2 * WIDE_BATCH
+"""Fewest walks for which a group gets the :data:`WIDE_BATCH` loop (fewer: the calls saved are not worth a compile)."""
+
 
 class FlatGroup:
     """The flat buffers of one parameter group, the views the optimizer's tensors are, and the tensors that keep
     their own memory (module docstring, :data:`SEPARATE_ELEMENTS`; ``together``: none do)."""
 
     def __init__(
-        self, rule: Rule, params: Sequence[Tensor], states: MutableMapping[Tensor, Any], together: bool = False
+        self, rule: Rule, params: Sequence[Tensor], states: MutableMapping[Tensor, Any], together: bool = False,
+        batch: int = BATCH,
     ) -> None:
         self.params = list(params)
         self.ids = tuple(map(id, self.params))
@@ -161,24 +175,29 @@ class FlatGroup:
             p = self.params[i]
             walk = {k: state_list[i][k].view(-1) for k in self.dense_keys}
             self.walks.append((p.detach().view(-1), i, {**walk, **self._scalar_views(i)}))
-        # The walks go BATCH to a call; the last call is filled up with stand-ins (two elements each, updated and
-        # never read), so that every call has the same number of tensors and one compile serves them all.
-        x0, _, walk0 = self.walks[0]
-        self.padding = [
-            (x0[:MIN_ELEMENTS].clone(), torch.zeros(MIN_ELEMENTS, dtype=first.dtype),
-             {k: v[:MIN_ELEMENTS].clone() if v.dim() else v.clone() for k, v in walk0.items()})
-            for _ in range(-len(self.walks) % BATCH)
-        ]
-        self.xs = [x for x, _, _ in self.walks] + [x for x, _, _ in self.padding]
         self.shared_params = tuple(self.params[i] for i in self.shared)
-        self.directs: list[_fused.DirectCall | None] = [None] * (len(self.xs) // BATCH)
         for t in (self.flat, self.grad, *self.dense.values()):
             torch._dynamo.mark_dynamic(t, 0)
-        for x, *_, walk in (*self.walks, *self.padding):
+        for x, *_, walk in self.walks:
             for t in (x, *(v for v in walk.values() if v.dim())):
                 torch._dynamo.mark_dynamic(t, 0)
-        for _, g, _ in self.padding:
-            torch._dynamo.mark_dynamic(g, 0)
+        self.rebatch(batch)
+
+    def rebatch(self, batch: int) -> None:
+        """Go ``batch`` walks to a call from now on. The last call is filled up with stand-ins (two elements each,
+        updated and never read), so that every call has the same number of tensors and one compile serves them."""
+        self.batch = batch
+        x0, _, walk0 = self.walks[0]
+        self.padding = [
+            (x0[:MIN_ELEMENTS].clone(), torch.zeros(MIN_ELEMENTS, dtype=x0.dtype),
+             {k: v[:MIN_ELEMENTS].clone() if v.dim() else v.clone() for k, v in walk0.items()})
+            for _ in range(-len(self.walks) % batch)
+        ]
+        for x, g, walk in self.padding:
+            for t in (x, g, *(v for v in walk.values() if v.dim())):
+                torch._dynamo.mark_dynamic(t, 0)
+        self.xs = [x for x, _, _ in self.walks] + [x for x, _, _ in self.padding]
+        self.directs: list[_fused.DirectCall | None] = [None] * (len(self.xs) // batch)
 
     def _scalar_views(self, i: int) -> dict[str, Tensor]:
         return {k: self.scalars[k][i] for k in self.scalar_keys if k != "step"}
@@ -253,10 +272,11 @@ class FlatGroup:
         flats += [g for _, g, _ in self.padding]
         walks = [walk for _, _, walk in self.walks] + [walk for _, _, walk in self.padding]
         known = list(map(len, walks))
-        # The same for every call: each has BATCH tensors with the same state keys.
-        context = _fused.call_context((rule, self.xs[:BATCH], flats[:BATCH], walks[:BATCH], hyper, maximize, step))
+        # The same for every call: each has self.batch tensors with the same state keys.
+        batch = self.batch
+        context = _fused.call_context((rule, self.xs[:batch], flats[:batch], walks[:batch], hyper, maximize, step))
         for n, direct in enumerate(self.directs):
-            part = slice(n * BATCH, (n + 1) * BATCH)
+            part = slice(n * batch, (n + 1) * batch)
             if direct is not None and direct.run_held(context, flats[part], hyper, step):
                 continue  # holds() checked the parameters and state: the call's other inputs are its own
             args = (rule, self.xs[part], flats[part], walks[part], hyper, maximize, step)
@@ -407,6 +427,10 @@ class FlatPlan:
         self.split_for_good = False
         self.settling = 0
         """Flat steps still to run on the current buffers before ``fused=None`` times one (AUTO_SETTLE_STEPS)."""
+        self.batch = BATCH
+        """Walks to a call for the group's buffers: :data:`WIDE_BATCH` once :attr:`widening` has compiled it."""
+        self.widening: WarmUp | None = None
+        """The background compile of the :data:`WIDE_BATCH` loop, once the group is on the flat path."""
         self.decision = "undecided"
         """``fused=None``'s choice for this group, in words (``"flat: ..."``, ``"reference: ..."``)."""
 
@@ -460,10 +484,11 @@ class FlatPlan:
                     self.given_up, self.flat = True, None
                     self.decision = "reference: its tensors or state kept being replaced (buffers rebuilt)"
                     return False
-            flat = self.flat = FlatGroup(rule, params, states, together=self.together)
+            flat = self.flat = FlatGroup(rule, params, states, together=self.together, batch=self.batch)
             self.settling = AUTO_SETTLE_STEPS
             if relayout:
                 self.flat_seconds.clear()  # the trial times the layout the group keeps
+        self._widen(flat)
         # A build or a relayout made the shared tensors' .grad views of the new buffer: read again.
         done = flat.step(rule, group, hp, states, None if built or relayout else grads)
         if done and mode is None and not (built or relayout) and len(self.flat_seconds) < AUTO_TRIAL_STEPS:
@@ -471,7 +496,19 @@ class FlatPlan:
                 self.settling -= 1
             else:
                 self._judge(time.perf_counter() - started)
+        if (done and self.widening is None and len(flat.walks) >= WIDE_MIN_WALKS
+                and (mode is True or self.decision.startswith("flat"))):
+            self.widening = WarmUp(rule, params, states, hp, group, batch=WIDE_BATCH)
         return done
+
+    def _widen(self, flat: FlatGroup) -> None:
+        """Take up the :data:`WIDE_BATCH` loop once its background compile is done."""
+        if (self.widening is None or self.batch == WIDE_BATCH or not self.widening.done()
+                or self.widening.failed):  # a failed one is not tried again
+            return
+        self.batch = WIDE_BATCH
+        if len(flat.walks) >= WIDE_MIN_WALKS:
+            flat.rebatch(WIDE_BATCH)
 
     def _relayout(self, flat: FlatGroup) -> bool:
         """Whether to rebuild the buffers in the other layout (:data:`MERGE_AFTER_KEPT_STEPS`), noting which."""
@@ -515,17 +552,17 @@ class WarmUp:
 
     def __init__(
         self, rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar],
-        group: Mapping[str, Any],
+        group: Mapping[str, Any], batch: int = BATCH,
     ) -> None:
         first = params[0]
         state = dict(states.get(first) or {})
         length = 64  # any length >= 2: the compiled loop's length is symbolic
         dense = {k: torch.zeros(length, dtype=v.dtype) for k, v in state.items() if k != "step" and v.dim()}
         scalars = {k: v.detach().clone() for k, v in state.items() if k != "step" and not v.dim()}
-        xs = [torch.zeros(length, dtype=first.dtype) for _ in range(BATCH)]
-        grads = [torch.ones(length, dtype=first.dtype) for _ in range(BATCH)]
+        xs = [torch.zeros(length, dtype=first.dtype) for _ in range(batch)]
+        grads = [torch.ones(length, dtype=first.dtype) for _ in range(batch)]
         walks = [{**{k: v.clone() for k, v in dense.items()}, **{k: v.clone() for k, v in scalars.items()}}
-                 for _ in range(BATCH)]
+                 for _ in range(batch)]
         for t in (*xs, *grads, *(v for walk in walks for v in walk.values() if v.dim())):
             torch._dynamo.mark_dynamic(t, 0)
         step = torch.ones((), dtype=torch.float64) if rule.counts_steps else None
@@ -551,8 +588,9 @@ class WarmUp:
 def wait_for_compiles(optimizer: Any, timeout: float | None = None) -> None:
     """Wait until every background compile the optimizer's groups started has finished (benchmarks, tests)."""
     for plan in getattr(optimizer, "__dict__", {}).get("_flat_plans", {}).values():
-        if plan.warm_up is not None:
-            plan.warm_up.thread.join(timeout)
+        for warm_up in (plan.warm_up, plan.widening):
+            if warm_up is not None:
+                warm_up.thread.join(timeout)
 
 __all__ = [
     "MERGE_AFTER_KEPT_STEPS", "MERGE_MAX_BYTES", "MIN_ELEMENTS", "SEPARATE_ELEMENTS", "FlatGroup", "FlatPlan",
