@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -335,9 +336,11 @@ def test_default_times_the_layout_it_keeps(monkeypatch: pytest.MonkeyPatch, sett
     assert split == (flat.MERGE_AFTER_KEPT_STEPS if settle == 0 else 0)  # timed on the split buffers, then dropped
 
 
-def _many_walks(widen_fails: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[flat.FlatPlan, float]:
+def _many_walks(
+    widen_fails: bool, monkeypatch: pytest.MonkeyPatch
+) -> tuple[flat.FlatPlan, float, Callable[[int], float]]:
     """20 tensors alone (over WIDE_MIN_WALKS walks), new gradients every step, fused=True against the reference;
-    returns the group's plan and the float64 relative error after the steps."""
+    returns the group's plan, the float64 relative error after the steps, and a function running more steps."""
     monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 8)
     if widen_fails:
         compile_wide = flat.WarmUp._compile
@@ -354,38 +357,53 @@ def _many_walks(widen_fails: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[fla
     start = [torch.randn(n, generator=generator) for n in sizes]
     ref, fast = clone_params(start), clone_params(start)
     opt_ref, opt = adam(ref, mode=False), adam(fast, mode=True)
-    plan: flat.FlatPlan | None = None
-    for step in range(12):
-        grads = [torch.randn(n, generator=generator) for n in sizes]
-        for params, o in ((ref, opt_ref), (fast, opt)):
-            for p, g in zip(params, grads, strict=True):
-                p.grad = g.clone()  # a new tensor every step: the tensors stay alone, one walk each
-            o.step()
-        plan = opt.__dict__["_flat_plans"][0]
-        if step == 3:
-            flat.wait_for_compiles(opt)
-    assert plan is not None and plan.flat is not None and len(plan.flat.walks) == 20 >= flat.WIDE_MIN_WALKS
-    return plan, rel_error(fast, ref)
+
+    def run(steps: int) -> float:
+        for step in range(steps):
+            grads = [torch.randn(n, generator=generator) for n in sizes]
+            for params, o in ((ref, opt_ref), (fast, opt)):
+                for p, g in zip(params, grads, strict=True):
+                    p.grad = g.clone()  # a new tensor every step: the tensors stay alone, one walk each
+                o.step()
+            if step == 3:
+                flat.wait_for_compiles(opt)
+        return rel_error(fast, ref)
+
+    error = run(12)
+    plan = opt.__dict__["_flat_plans"][0]
+    assert plan.flat is not None and len(plan.flat.walks) == 20 >= flat.WIDE_MIN_WALKS
+
+    def reload_and_run(steps: int) -> float:
+        """Load each optimizer's own state_dict (new state tensors: the flat buffers are built again), then step."""
+        for o in (opt_ref, opt):
+            o.load_state_dict(copy.deepcopy(o.state_dict()))
+        return run(steps)
+
+    return plan, error, reload_and_run
 
 
 def test_a_group_of_many_walks_takes_the_wide_loop_once_it_is_compiled(
     float64_default: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plan, error = _many_walks(False, monkeypatch)
+    plan, error, reload_and_run = _many_walks(False, monkeypatch)
     assert plan.widening is not None and not plan.widening.failed
     group = plan.flat
     assert group is not None and group.batch == flat.WIDE_BATCH
     assert len(group.directs) == -(-20 // flat.WIDE_BATCH) and len(group.padding) == -20 % flat.WIDE_BATCH
     assert all(d is not None for d in group.directs)
     assert error <= 1e-12
+    assert reload_and_run(1) <= 1e-12
+    assert plan.flat is not group and plan.flat is not None and plan.flat.batch == flat.BATCH  # rebuilt at four
+    assert reload_and_run(6) <= 1e-12  # and widened again once the (now cached) wide loop is ready
+    assert plan.flat is not None and plan.flat.batch == flat.WIDE_BATCH
 
 
 def test_a_wide_loop_that_fails_to_compile_leaves_the_group_as_it_was(
     float64_default: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    plan, error = _many_walks(True, monkeypatch)
-    assert plan.widening is not None and plan.widening.failed
-    assert plan.flat is not None and plan.flat.batch == flat.BATCH and plan.batch == flat.BATCH
+    plan, error, _ = _many_walks(True, monkeypatch)
+    assert plan.widening is not None and plan.widening.failed and plan.wide_failed
+    assert plan.flat is not None and plan.flat.batch == flat.BATCH
     assert error <= 1e-12
 
 

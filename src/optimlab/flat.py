@@ -427,10 +427,11 @@ class FlatPlan:
         self.split_for_good = False
         self.settling = 0
         """Flat steps still to run on the current buffers before ``fused=None`` times one (AUTO_SETTLE_STEPS)."""
-        self.batch = BATCH
-        """Walks to a call for the group's buffers: :data:`WIDE_BATCH` once :attr:`widening` has compiled it."""
         self.widening: WarmUp | None = None
-        """The background compile of the :data:`WIDE_BATCH` loop, once the group is on the flat path."""
+        """The background compile of the :data:`WIDE_BATCH` loop for the current buffers (each build starts with
+        :data:`BATCH`: a change of state keys or dtype needs a loop of its own, compiled in the background too)."""
+        self.wide_failed = False
+        """Whether a wide compile failed (then it is not tried again)."""
         self.decision = "undecided"
         """``fused=None``'s choice for this group, in words (``"flat: ..."``, ``"reference: ..."``)."""
 
@@ -484,8 +485,8 @@ class FlatPlan:
                     self.given_up, self.flat = True, None
                     self.decision = "reference: its tensors or state kept being replaced (buffers rebuilt)"
                     return False
-            flat = self.flat = FlatGroup(rule, params, states, together=self.together, batch=self.batch)
-            self.settling = AUTO_SETTLE_STEPS
+            flat = self.flat = FlatGroup(rule, params, states, together=self.together)
+            self.settling, self.widening = AUTO_SETTLE_STEPS, None
             if relayout:
                 self.flat_seconds.clear()  # the trial times the layout the group keeps
         self._widen(flat)
@@ -496,18 +497,18 @@ class FlatPlan:
                 self.settling -= 1
             else:
                 self._judge(time.perf_counter() - started)
-        if (done and self.widening is None and len(flat.walks) >= WIDE_MIN_WALKS
+        if (done and self.widening is None and not self.wide_failed and len(flat.walks) >= WIDE_MIN_WALKS
                 and (mode is True or self.decision.startswith("flat"))):
             self.widening = WarmUp(rule, params, states, hp, group, batch=WIDE_BATCH)
         return done
 
     def _widen(self, flat: FlatGroup) -> None:
         """Take up the :data:`WIDE_BATCH` loop once its background compile is done."""
-        if (self.widening is None or self.batch == WIDE_BATCH or not self.widening.done()
-                or self.widening.failed):  # a failed one is not tried again
+        if self.widening is None or flat.batch == WIDE_BATCH or not self.widening.done():
             return
-        self.batch = WIDE_BATCH
-        if len(flat.walks) >= WIDE_MIN_WALKS:
+        if self.widening.failed:
+            self.wide_failed = True
+        else:
             flat.rebatch(WIDE_BATCH)
 
     def _relayout(self, flat: FlatGroup) -> bool:
