@@ -580,3 +580,34 @@ def test_without_inductors_function_the_direct_calls_go_through_the_wrappers(
         assert rel_error(fast, ref) <= 1e-12
     finally:
         fused._compiled_update.cache_clear()  # later tests compile with the real search
+
+
+_ENDS_WHILE_COMPILING = """
+import torch
+from optimlab import flat, optim
+flat.SEPARATE_ELEMENTS = 8
+params = [torch.randn(9 + i, requires_grad=True) for i in range(20)]
+opt = optim.Adam(params, lr=1e-3, fused=True)
+for _ in range(2):
+    for p in params:
+        p.grad = torch.randn_like(p)
+    opt.step()
+plan = opt.__dict__["_flat_plans"][0]
+assert plan.widening is not None and plan.widening.thread.is_alive(), "the wide compile should still be running"
+print("ending")
+"""
+
+
+@pytest.mark.slow
+def test_a_process_that_ends_while_the_wide_loop_compiles_exits_cleanly(tmp_path: object) -> None:
+    """The process ends right after the first compile, with the wide one under way in its thread (an empty cache:
+    a cold compile of several seconds): it waits for it and exits with status 0, instead of aborting in C++."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TORCHINDUCTOR_CACHE_DIR": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", _ENDS_WHILE_COMPILING], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "ending" and "terminate called" not in done.stderr

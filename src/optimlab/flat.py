@@ -572,7 +572,10 @@ class WarmUp:
             _fused.hyper_tensors(hp, {}, rule.structural_names()), bool(group.get("maximize", False)), step,
         )
         self.failed = False
-        self.thread = threading.Thread(target=self._compile, name=f"optimlab-flat-{rule.name}", daemon=True)
+        # Not a daemon: a process that ends while Inductor is compiling in a daemon thread aborts in C++ ("terminate
+        # called without an active exception", exit status 134, seen with the wide loop); the interpreter waits for
+        # the compile instead (at most a cold compile's 5-10 s, once: the result is cached for the next run).
+        self.thread = threading.Thread(target=self._compile, name=f"optimlab-flat-{rule.name}", daemon=False)
         self.thread.start()
 
     def _compile(self) -> None:
