@@ -160,6 +160,24 @@ def fails_later():
     data = Data(Split(x[:40], y[:40]), Split(x[40:60], y[40:60]), Split(x[60:], y[60:]))
     return ModuleProblem(name="fails-later", make_module=lambda: nn.Linear(4, 1), data=data, loss_fn=loss,
                          default_steps=3, default_batch_size=8)
+
+INTERRUPTS = {"n": 0}
+
+def interrupted_later():
+    x, y = torch.randn(80, 4, generator=torch.Generator().manual_seed(0)), torch.zeros(80)
+
+    def loss(out, target):
+        INTERRUPTS["n"] += 1
+        if INTERRUPTS["n"] > 12:
+            try:
+                raise KeyboardInterrupt
+            finally:  # a cleanup that fails while the interrupt unwinds
+                raise RuntimeError("cleanup failed on the way out")
+        return ((out.squeeze(-1) - target) ** 2).mean()
+
+    data = Data(Split(x[:40], y[:40]), Split(x[40:60], y[40:60]), Split(x[60:], y[60:]))
+    return ModuleProblem(name="interrupted-later", make_module=lambda: nn.Linear(4, 1), data=data, loss_fn=loss,
+                         default_steps=3, default_batch_size=8)
 '''
 
 
@@ -191,6 +209,17 @@ def test_problem_that_raises_while_training_fails_clearly_and_keeps_finished_tri
     assert failed["error"].str.contains("the loss gave up").all()
     assert math.isfinite(results.trials.iloc[0]["valid_loss"])
     assert json.loads(Store(path, readonly=True).study()["plan_json"])["problems"] == [f"{source}:fails_later"]
+
+
+def test_an_error_raised_while_an_interrupt_unwinds_stops_the_study_as_interrupted(tmp_path: Path) -> None:
+    source = tmp_path / "interrupted.py"
+    source.write_text(PROBLEM_FILE)
+    path = tmp_path / "s.sqlite"
+    with pytest.raises(KeyboardInterrupt):
+        bench([f"{source}:interrupted_later"], "adam,momentum", 1, store=path, steps=3, lr_grid=[0.01, 0.1],
+              max_population=2, stream=None)
+    statuses = list(load_results(path).trials["status"])
+    assert statuses[:2] == ["done", "done"] and "failed" not in statuses and "running" not in statuses
 
 
 def test_resume_skips_a_claims_study_and_continues_the_latest_benchmark(tmp_path: Path) -> None:
