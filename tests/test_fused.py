@@ -474,3 +474,23 @@ def test_kept_torch_key_is_inductors_own(tmp_path: Any) -> None:
 
     _torch_key_run(tmp_path)
     assert _torch_key_run(tmp_path, no_hashing=True) == torch_key().hex()
+
+
+def test_asgd_compiles_for_float64_parameters_beside_float32_scalar_state() -> None:
+    """Under torch's default dtype (float32) ASGD keeps μ and η in float32, also beside float64 parameters: compiled,
+    μ reached lerp_ as a float32 tensor weight, which Inductor refuses ("expected dtype torch.float64 for weight")."""
+    assert torch.get_default_dtype() == torch.float32
+    generator = torch.Generator().manual_seed(1)
+    start = [torch.randn(30, 20, dtype=torch.float64, generator=generator), torch.randn(20, dtype=torch.float64)]
+    ends = []
+    for make in (lambda ps: torch.optim.ASGD(ps, lr=1e-2, t0=2),
+                 lambda ps: optim.ASGD([{"params": ps, "fused": True}], lr=1e-2, t0=2)):
+        params = [t.clone() for t in start]
+        opt = make(params)
+        grads = torch.Generator().manual_seed(2)
+        for _ in range(6):  # past t0: the average moves with weights below one
+            for p in params:
+                p.grad = torch.randn(p.shape, dtype=p.dtype, generator=grads)
+            opt.step()
+        ends.append([*params, opt.state[params[0]]["ax"]])
+    assert rel_error(ends[1], ends[0]) <= 1e-6  # μ and η computed in float32 here, from double there

@@ -82,7 +82,9 @@ class ASGDRule(Rule):
         if is_active(lambd):
             p.mul_(1 - lambd * eta)
         add_scaled_(p, g, -eta)
-        state["ax"].lerp_(p, mu)  # weight 1 gives θ exactly (lerp's formula), as torch's copy_ does
+        # Weight 1 gives θ exactly (lerp's formula), as torch's copy_ does. Compiled, μ stays a tensor, kept in the
+        # scalar dtype (float32 beside float64 parameters under torch's default dtype): lerp_ takes it in θ's.
+        state["ax"].lerp_(p, mu.to(p.dtype) if isinstance(mu, Tensor) else mu)
         _write(state["eta"], lr / ((1 + lambd * lr * step) ** hp["alpha"]))
         if isinstance(t0, Tensor) or isinstance(step, Tensor):
             _write(state["mu"], 1 / torch.clamp(torch.as_tensor(step - t0), min=1))
