@@ -62,7 +62,9 @@ def test_float64_flat_path_equals_the_reference(
 ) -> None:
     monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", SPLITS[split])
     ref, fast, opt = both_ways(case, torch.float64)
-    assert flat_group(opt) is not None, "the flat path did not run"
+    group = flat_group(opt)
+    assert group is not None, "the flat path did not run"
+    assert group.loop is not None, "its calls did not run from one loop (optimlab.call_loop)"
     assert rel_error(fast, ref) <= 1e-12
 
 
@@ -486,7 +488,8 @@ def test_a_first_compile_from_a_tensor_alone_serves_every_length(monkeypatch: py
     # Regression: the first compile of a process came from a tensor alone, whose gradient (a new tensor each step)
     # was not marked dynamic, so Dynamo specialised the length and refused the marked parameter and state.
     monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 1)
-    fused._compiled_update.cache_clear()  # as in a fresh process: no compiled flat step yet
+    fused._compiled_update.cache_clear()  # as in a fresh process: no compiled flat step yet, and Dynamo remembers
+    torch._dynamo.reset()  # nothing of the sizes an earlier test's flat_rmsprop saw (it would make them dynamic)
     before = counters["stats"]["unique_graphs"]
     lengths = [64, 64, 64, 40, 33, 2, 90]  # two calls of flat.BATCH, the second filled up with stand-ins
     ref = [torch.randn(n, dtype=torch.float64, generator=torch.Generator().manual_seed(i))

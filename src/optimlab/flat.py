@@ -21,6 +21,10 @@ large tensors' gradients are new tensors each step (``zero_grad()``), and every 
 loop, no per-tensor calls) once they are the same tensors step after step (``zero_grad(set_to_none=False)``, which
 accumulates into the views), up to :data:`MERGE_MAX_BYTES`.
 
+Once every call of a step has been made directly (:class:`optimlab.fused.DirectCall`), the calls run from one C loop
+(:mod:`optimlab.call_loop`): a step then costs one call from Python, whatever its number of tensors, instead of
+about 20 us of Python per call.
+
 Per-tensor scalar state (step counts, NAdam's running product, ASGD's η and μ) stays one 0-d tensor per parameter,
 as torch.optim keeps it, held as views of one vector per key; each loop updates one tensor's value and the step
 copies it to the others. While those values differ between tensors (a parameter added mid-run) the group takes the
@@ -54,6 +58,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from . import call_loop as _call_loop
 from . import fused as _fused
 from .rules import Rule, Scalar
 
@@ -125,8 +130,10 @@ class FlatGroup:
         self.shared = [i for i, alone in enumerate(separate) if not alone]
         self.alone = [i for i, alone in enumerate(separate) if alone]
         # What the layout choice (FlatPlan) reads: how many steps in a row the tensors alone came with the gradient
-        # objects of the step before (weak references: holding them would keep a step's gradients alive), how many
-        # bytes merging them would copy, and whether a large tensor in the buffers got a new gradient.
+        # objects of the step before (the first and the last tensor's, as weak references: holding them would keep
+        # them alive; checking all costs ~0.1 ms a step on 200 tensors, and a group merged on a wrong guess splits
+        # again for good on its first new large gradient), how many bytes merging them would copy, and whether a
+        # large tensor in the buffers got a new gradient.
         self.kept_steps = 0
         self.last_grads: list[weakref.ref[Tensor]] = []
         self.alone_bytes = sum(
@@ -197,7 +204,13 @@ class FlatGroup:
             for t in (x, g, *(v for v in walk.values() if v.dim())):
                 torch._dynamo.mark_dynamic(t, 0)
         self.xs = [x for x, _, _ in self.walks] + [x for x, _, _ in self.padding]
+        self.padding_grads = [g for _, g, _ in self.padding]
+        self.walk_states = [walk for _, _, walk in self.walks] + [walk for _, _, walk in self.padding]
         self.directs: list[_fused.DirectCall | None] = [None] * (len(self.xs) // batch)
+        self.loop: _call_loop.CallLoop | None = None
+        """All calls of a step in one C loop, once every call has a direct call (:mod:`optimlab.call_loop`)."""
+        self.loop_failed = False
+        """Whether the current direct calls could not be looped (tried again when one of them changes)."""
 
     def _scalar_views(self, i: int) -> dict[str, Tensor]:
         return {k: self.scalars[k][i] for k in self.scalar_keys if k != "step"}
@@ -210,8 +223,8 @@ class FlatGroup:
             return False
         if tuple(map(Tensor.data_ptr, params)) != self.pointers:  # a .data swap
             return False
-        if self.stateless:
-            return not any(map(states.get, params))
+        if self.stateless:  # an empty optimizer state (one lookup) spares a lookup of every tensor
+            return not states or not any(map(states.get, params))
         state_list: list[Any] = list(map(states.get, params))
         if tuple(map(id, state_list)) != self.state_ids:  # the very dicts the buffers were built from, so not None
             return False
@@ -253,13 +266,12 @@ class FlatGroup:
                 return False
         # None of them is None (FlatPlan.step checked).
         got: Sequence[Any] = read_gradients(self.params) if grads is None else grads
-        if self.alone:
-            given = [got[i] for i in self.alone]
-            same = len(self.last_grads) == len(given) and all(
-                map(operator.is_, [r() for r in self.last_grads], given)
-            )
+        given = [got[i] for i in self.alone]
+        if given:  # the first and the last stand for all (see last_grads)
+            ends = (given[0], given[-1])
+            same = len(self.last_grads) == 2 and all(map(operator.is_, [r() for r in self.last_grads], ends))
             self.kept_steps = self.kept_steps + 1 if same else 0
-            self.last_grads = list(map(weakref.ref, given))
+            self.last_grads = list(map(weakref.ref, ends))
         self.gather_gradients(got)
         if rule.counts_steps:
             counts = self.scalars["step"]
@@ -267,14 +279,18 @@ class FlatGroup:
             step = counts[0].to(torch.float64)
         hyper = _fused.hyper_tensors(hp, self.hyper_cache, rule.structural_names())
         maximize = bool(group.get("maximize", False))
-        # flatten(): a view where it can be (as reshape, which costs 60% more a call), the tensor itself if 1-D.
-        flats = [self.grad if i < 0 else got[i].flatten() for _, i, _ in self.walks]
-        flats += [g for _, g, _ in self.padding]
-        walks = [walk for _, _, walk in self.walks] + [walk for _, _, walk in self.padding]
-        known = list(map(len, walks))
+        walks = self.walk_states
         # The same for every call: each has self.batch tensors with the same state keys.
         batch = self.batch
-        context = _fused.call_context((rule, self.xs[:batch], flats[:batch], walks[:batch], hyper, maximize, step))
+        grads = [self.grad, *given] if self.shared else given
+        grads += self.padding_grads
+        context = _fused.call_context((rule, self.xs[:batch], grads[:batch], walks[:batch], hyper, maximize, step))
+        if self.loop is not None and CALL_LOOP:
+            if self.loop.run(context, hyper, grads, step):
+                return self._scalars_out()  # the loop advanced the version counters, the shared tensors' too
+        # flatten(): a view where it can be (as reshape, which costs 60% more a call), the tensor itself if 1-D.
+        flats = [self.grad if i < 0 else got[i].flatten() for _, i, _ in self.walks] + self.padding_grads
+        known = list(map(len, walks))
         for n, direct in enumerate(self.directs):
             part = slice(n * batch, (n + 1) * batch)
             if direct is not None and direct.run_held(context, flats[part], hyper, step):
@@ -283,6 +299,13 @@ class FlatGroup:
             self.directs[n] = _fused.run_compiled(
                 rule.name, args, direct, flat=True, dynamic=flats[part], own_lengths=True, context=context,
             )
+            if self.directs[n] is not direct:
+                self.loop, self.loop_failed = None, False
+        if CALL_LOOP and self.loop is None and not self.loop_failed:
+            frame = dict(zip(_fused._ARGUMENTS, (rule, self.xs[:batch], flats[:batch], walks[:batch], hyper,
+                                                 maximize, step), strict=True))
+            self.loop = _call_loop.for_calls(self.directs, frame, grads, self.shared_params)
+            self.loop_failed = self.loop is None
         if self.shared_params:  # their .data is a view of the buffer, but each keeps a version counter of its own
             _fused.bump_versions(self.shared_params)
         created = False
@@ -292,6 +315,10 @@ class FlatGroup:
                 created = True
         if created:
             self.ids = ()  # rebuild the buffers next step
+        return self._scalars_out()
+
+    def _scalars_out(self) -> bool:
+        """Copy the scalar state the step updated (the first walk's) to every tensor's; ``True``."""
         first = self.walks[0][1]
         for key in self.scalar_keys:
             if key != "step":
@@ -459,7 +486,7 @@ class FlatPlan:
             if mode is True and not all(states.get(p) for p in params):
                 return False
         grads = read_gradients(params)
-        if any(g is None for g in grads):
+        if any(map(operator.is_, grads, itertools.repeat(None))):
             return False  # the reference path skips those parameters, and updates the views of the others
         flat = self.flat
         built = flat is None or not flat.holds(params, states)
@@ -544,6 +571,10 @@ def decisions(optimizer: Any) -> dict[int, str]:
     return {i: plan.decision for i, plan in getattr(optimizer, "__dict__", {}).get("_flat_plans", {}).items()}
 
 
+CALL_LOOP = True
+"""Whether a flat step runs its calls from one C loop where it can (:mod:`optimlab.call_loop`; ``False``: each
+from Python, as before it existed)."""
+
 BACKGROUND = True
 """Whether ``fused=None`` compiles in a background thread (``False``: in the step, as ``fused=True`` does)."""
 
@@ -581,9 +612,12 @@ class WarmUp:
     def _compile(self) -> None:
         try:
             with torch.no_grad():  # as the steps run (grad mode is per thread, and Dynamo guards on it)
-                _fused.run_compiled(self.args[0].name, self.args, None, flat=True, own_lengths=True)
+                direct = _fused.run_compiled(self.args[0].name, self.args, None, flat=True, own_lengths=True)
         except Exception:  # the step will take the reference path; fused=True reports the error itself
             self.failed = True
+            return
+        if direct is not None and CALL_LOOP:  # and the C loop over its calls (recorded, checked, compiled)
+            _call_loop.replay_for(direct.variant, dict(zip(_fused._ARGUMENTS, self.args, strict=True)))
 
     def done(self) -> bool:
         return not self.thread.is_alive()

@@ -591,7 +591,9 @@ class DirectCall:
         self.context = _context(frame)
         # For run_held: the inputs as a template, the tensor hyperparameters it holds, and a function that fills
         # in the gradients, the step count and the sizes read off them.
-        self.held = tuple(inputs)
+        # Without the step's gradients and step count (filled in on every call): held, they would stay alive as long
+        # as the call does, a whole set of gradients for the rest of the run.
+        self.held = tuple(None if fresh else t for t, fresh in zip(inputs, variant.fresh, strict=True))
         self.held_hp_keys = tuple(k for k, v in frame["hp"].items() if isinstance(v, Tensor))
         self.held_hp = tuple(frame["hp"][k] for k in self.held_hp_keys)
         self.fresh_at = tuple(i for i, fresh in enumerate(variant.fresh) if fresh)

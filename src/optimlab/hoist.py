@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import operator
+import threading
 from typing import Any
 
 import torch
@@ -48,11 +49,21 @@ SMALL_ELEMENTS = 16384
 one value per trial (``[K, 1, ...]``) on the population path."""
 
 
+PACKS = threading.local()
+"""Where :mod:`optimlab.call_loop` notes the calls of ``pack_small`` while it records a compiled function (``calls``:
+a list this thread appends ``(None, (packed, *xs))`` to)."""
+
+
 def _pack_small(xs: list[Tensor]) -> Tensor:
     """Flatten small float64 tensors into one vector (the barrier :class:`HoistScalars` inserts)."""
     if all(x.dim() == 0 for x in xs):  # the drop-in path's per-step scalars: stacking six takes 3.4 us, a cat of
-        return torch.stack(xs)  # their reshapes 7.2 us (measured outside the op, whose dispatch adds about 5 us)
-    return torch.cat([x.reshape(-1) for x in xs])
+        packed = torch.stack(xs)  # their reshapes 7.2 us (measured outside the op, whose dispatch adds about 5 us)
+    else:
+        packed = torch.cat([x.reshape(-1) for x in xs])
+    calls = getattr(PACKS, "calls", None)
+    if calls is not None:
+        calls.append((None, (packed, *xs)))
+    return packed
 
 
 def _pack_small_meta(xs: list[Tensor]) -> Tensor:
