@@ -12,7 +12,8 @@ Modes, interleaved round-robin, each on its own copy of the tensors: torch's fus
 optimizers torch has one), optimlab's default (``fused=None``: it picks the layout itself, ``optimlab.flat``),
 optimlab forced split (``MERGE_MAX_BYTES = 0``, four tensors to a call: ``BATCH``, never widened), the same with
 one tensor to a compiled call (``BATCH = 1``, as before issue 18's third round) and with eight from the start
-(``BATCH = 8``; the default widens to ``WIDE_BATCH`` once that compile is done), optimlab forced into one
+(``BATCH = 8``; the default widens to ``WIDE_BATCH`` once that compile is done) and with its calls made from Python
+(``CALL_LOOP = False``, as before the C loop of ``optimlab.call_loop``), optimlab forced into one
 buffer (``SEPARATE_ELEMENTS`` beyond any tensor), and the same number of elements as one tensor (the loop's
 floor without per-tensor costs). The machine's memory bandwidth drifts by tens of percent within seconds here, so
 it prints each mode's fastest and median step.
@@ -55,6 +56,7 @@ def _mode_builders(name: str, shapes: tuple[tuple[int, ...], ...]) -> dict[str, 
     builders["optimlab split"] = lambda: ours([{"params": params(), "fused": True}])
     builders["optimlab split, 1 a call"] = lambda: ours([{"params": params(), "fused": True}])
     builders["optimlab split, 8 a call"] = lambda: ours([{"params": params(), "fused": True}])
+    builders["optimlab split, no C loop"] = lambda: ours([{"params": params(), "fused": True}])
     builders["optimlab one buffer"] = lambda: ours([{"params": params(), "fused": True}])
     builders["one tensor"] = lambda: ours([{"params": params(as_one=True), "fused": True}])
     return builders
@@ -68,6 +70,8 @@ def _settings(mode: str) -> dict[str, int]:
         return {"MERGE_MAX_BYTES": 0, "BATCH": 1, "WIDE_MIN_WALKS": 2**62}
     if mode == "optimlab split, 8 a call":
         return {"MERGE_MAX_BYTES": 0, "BATCH": 8, "WIDE_MIN_WALKS": 2**62}
+    if mode == "optimlab split, no C loop":
+        return {"MERGE_MAX_BYTES": 0, "WIDE_MIN_WALKS": 2**62, "CALL_LOOP": False}
     if mode == "optimlab one buffer":
         return {"SEPARATE_ELEMENTS": 2**62}
     return {}

@@ -342,8 +342,10 @@ def _many_walks(
     widen_fails: bool, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[flat.FlatPlan, float, Callable[[int], float]]:
     """20 tensors alone (over WIDE_MIN_WALKS walks), new gradients every step, fused=True against the reference;
-    returns the group's plan, the float64 relative error after the steps, and a function running more steps."""
+    returns the group's plan, the float64 relative error after the steps, and a function running more steps. Without
+    the C loop (the wide loop is for calls made from Python)."""
     monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 8)
+    monkeypatch.setattr(flat, "CALL_LOOP", False)
     if widen_fails:
         compile_wide = flat.WarmUp._compile
 
@@ -589,6 +591,7 @@ _ENDS_WHILE_COMPILING = """
 import torch
 from optimlab import flat, optim
 flat.SEPARATE_ELEMENTS = 8
+flat.CALL_LOOP = False  # the wide loop is for calls made from Python
 params = [torch.randn(9 + i, requires_grad=True) for i in range(20)]
 opt = optim.Adam(params, lr=1e-3, fused=True)
 for _ in range(2):

@@ -97,8 +97,10 @@ from 1.14x to 1.06x torch's fused step and on GPT-2's from 1.06x to 1.03x."""
 
 WIDE_BATCH = 8
 """A group of at least :data:`WIDE_MIN_WALKS` walks (mostly tensors alone: a model's large tensors while their
-gradients are new tensors every step) goes this many walks to a call once a loop that wide is compiled: a second
-compile, in a background thread, after the group has taken the flat path with :data:`BATCH`; no step waits for it.
+gradients are new tensors every step) whose calls cannot run from one C loop (:mod:`optimlab.call_loop`; with it,
+the number of calls costs next to nothing: 1, 4 and 8 a call measured alike) goes this many walks to a call once a
+loop that wide is compiled: a second compile, in a background thread, after the group has taken the flat path with
+:data:`BATCH`; no step waits for it.
 
 Why (measured, ``benchmarks/flat_layout.py --shapes 200x50K --optimizer Adam``, ``benchmarks/RESULTS.md``, "flat,
 fifth round"): with new gradients every step, 200 tensors alone took 8.99 ms a step at four a call and 8.16 ms at
@@ -114,8 +116,9 @@ class FlatGroup:
 
     def __init__(
         self, rule: Rule, params: Sequence[Tensor], states: MutableMapping[Tensor, Any], together: bool = False,
-        batch: int = BATCH,
+        batch: int | None = None,
     ) -> None:
+        batch = BATCH if batch is None else batch  # read at the call: benchmarks and tests set BATCH
         self.params = list(params)
         self.ids = tuple(map(id, self.params))
         state_list = [states[p] if p in states else {} for p in self.params]
@@ -525,7 +528,7 @@ class FlatPlan:
             else:
                 self._judge(time.perf_counter() - started)
         if (done and self.widening is None and not self.wide_failed and len(flat.walks) >= WIDE_MIN_WALKS
-                and (mode is True or self.decision.startswith("flat"))):
+                and (mode is True or self.decision.startswith("flat")) and (flat.loop_failed or not CALL_LOOP)):
             self.widening = WarmUp(rule, params, states, hp, group, batch=WIDE_BATCH)
         return done
 
@@ -584,8 +587,9 @@ class WarmUp:
 
     def __init__(
         self, rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar],
-        group: Mapping[str, Any], batch: int = BATCH,
+        group: Mapping[str, Any], batch: int | None = None,
     ) -> None:
+        batch = BATCH if batch is None else batch
         first = params[0]
         state = dict(states.get(first) or {})
         length = 64  # any length >= 2: the compiled loop's length is symbolic
