@@ -48,7 +48,6 @@ import torch
 from torch import Tensor
 
 from . import fused as _fused
-from . import hoist as _hoist
 
 LOOP_DIR = "optimlab-loops"
 """Where, inside Inductor's cache directory, the compiled loops are kept (one shared library per kernel signature)."""
@@ -170,6 +169,8 @@ def _record(variant: Any, frame: Mapping[str, Any]) -> Replay | None:
                 calls.append((f, args))
             return f(*args)
         return record
+
+    from . import hoist as _hoist  # imports Inductor: only where something compiled
 
     inputs = variant.inputs(_stand_ins(frame, _LENGTHS[0]))
     namespace.update({name: recorder(f) for name, f in kernels.items()})
