@@ -20,6 +20,16 @@ settings.load_profile("optimlab")
 _MAX_ERRORS: dict[str, tuple[float, str]] = {}
 
 
+@pytest.fixture(autouse=True)
+def _own_kept_loops(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test its own (empty) directory of kept loops (optimlab.loop_store): a test that compiles a flat step
+    compiles it, instead of taking up what an earlier test kept."""
+    from optimlab import loop_store
+
+    monkeypatch.setattr(loop_store, "RECORDS", str(tmp_path_factory.mktemp("kept-loops")))
+    monkeypatch.setattr(loop_store, "_found", {})
+
+
 @pytest.fixture
 def float64_default() -> Iterator[None]:
     """Run with float64 as torch's default dtype (torch.optim then keeps its scalar state in float64 too)."""

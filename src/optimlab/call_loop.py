@@ -30,6 +30,7 @@ build the loop.
 from __future__ import annotations
 
 import array
+import contextlib
 import ctypes
 import functools
 import hashlib
@@ -93,6 +94,10 @@ class Replay:
     """The kernels' shared libraries, held so that their addresses stay valid."""
     loop: Callable[..., None]
     """The compiled C loop for :attr:`kernels`' signatures."""
+    library_paths: tuple[str, ...] = ()
+    """Where :attr:`libraries` were loaded from, one per kernel that is a C function (:mod:`optimlab.loop_store`)."""
+    loop_path: str | None = None
+    """Where :attr:`loop` was loaded from."""
 
     def held_sources(self) -> list[tuple[str, int]]:
         """The pointers the loop reads from its per-call table, in order (held inputs and buffers)."""
@@ -121,6 +126,11 @@ def replay_for(variant: Any, frame: Mapping[str, Any]) -> Replay | None:
             except Exception:  # torch's private pieces changed, or no compiler: the per-call path serves
                 found = None
             variant.replay = found
+            if found is not None:
+                from . import loop_store as _loop_store  # (it imports this module)
+
+                with contextlib.suppress(Exception):  # not writable, say: the next process compiles again
+                    _loop_store.keep(variant, frame, found)
     return found
 
 
@@ -192,6 +202,7 @@ def _record(variant: Any, frame: Mapping[str, Any]) -> Replay | None:
     shapes: list[tuple[tuple[int, ...], tuple[int, ...], torch.dtype]] = []
     made: list[Kernel] = []
     libraries: list[Any] = []
+    library_paths: list[str] = []
     for f, args in calls:
         if f is None and not (all(a.numel() == 1 for a in args[1:]) and args[0].shape == (len(args) - 1,)
                               and all(a.dtype == torch.float64 for a in args)):
@@ -222,16 +233,18 @@ def _record(variant: Any, frame: Mapping[str, Any]) -> Replay | None:
             continue
         library = ctypes.CDLL(f.__self__.__file__)
         libraries.append(library)
+        library_paths.append(os.path.abspath(f.__self__.__file__))
         address = ctypes.cast(library.kernel, ctypes.c_void_p).value
         if not address:
             return None
         made.append(Kernel(address, tuple(sources)))
     if not made:
         return None
-    loop = _compiled_loop(tuple(k.signature for k in made))
+    signatures = tuple(k.signature for k in made)
+    loop = _compiled_loop(signatures)
     if loop is None:
         return None
-    replay = Replay(tuple(made), tuple(shapes), tuple(libraries), loop)
+    replay = Replay(tuple(made), tuple(shapes), tuple(libraries), loop, tuple(library_paths), _loop_library(signatures))
     # The check: on stand-ins of other lengths, the replay writes what Inductor's full wrapper does.
     through, checked = (_stand_ins(frame, _LENGTHS[1]) for _ in range(2))
     with torch.no_grad():
@@ -292,6 +305,22 @@ def _loop_source(signatures: Sequence[str]) -> str:
 def _compiled_loop(signatures: tuple[str, ...]) -> Callable[..., None] | None:
     """The loop of :func:`_loop_source`, compiled with Inductor's compiler (or loaded from where a process before
     kept it), or ``None`` when that fails."""
+    path = _loop_library(signatures)
+    return None if path is None else _load_loop(path)
+
+
+def _load_loop(path: str) -> Callable[..., None]:
+    """The loop function of the shared library at ``path``, with its argument types."""
+    function = ctypes.CDLL(path).optimlab_loop
+    function.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
+                         ctypes.c_void_p, ctypes.c_void_p]
+    function.restype = None
+    return function
+
+
+def _loop_library(signatures: tuple[str, ...]) -> str | None:
+    """Where the shared library of :func:`_loop_source`'s loop for ``signatures`` is, built there first if it is
+    not yet; ``None`` when that fails (:func:`_compiled_loop` keeps what it loads)."""
     compiler = _fused._find_compiler()
     if compiler is None or any(re.fullmatch(r"(=)?( ?(p|i|s|g\d+))*", s) is None for s in signatures):
         return None
@@ -312,11 +341,7 @@ def _compiled_loop(signatures: tuple[str, ...]) -> Callable[..., None] | None:
             if done.returncode != 0:
                 return None
             os.replace(built, path)  # atomic: another process finds the whole library or none
-    function = ctypes.CDLL(path).optimlab_loop
-    function.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_void_p,
-                         ctypes.c_void_p, ctypes.c_void_p]
-    function.restype = None
-    return function
+    return path
 
 
 class CallLoop:

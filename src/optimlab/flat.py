@@ -60,7 +60,9 @@ from torch import Tensor
 
 from . import call_loop as _call_loop
 from . import fused as _fused
+from . import loop_store as _loop_store
 from .rules import Rule, Scalar
+from .rules.nadam import scalar_dtype
 
 MIN_ELEMENTS = 2
 """A group of fewer elements takes the reference path (a symbolic length is specialised at 0 and 1)."""
@@ -113,6 +115,9 @@ WIDE_MIN_WALKS = 2 * WIDE_BATCH
 class FlatGroup:
     """The flat buffers of one parameter group, the views the optimizer's tensors are, and the tensors that keep
     their own memory (module docstring, :data:`SEPARATE_ELEMENTS`; ``together``: none do)."""
+
+    marked: bool
+    """Whether the lengths are marked dynamic for Dynamo (:meth:`_mark_dynamic`)."""
 
     def __init__(
         self, rule: Rule, params: Sequence[Tensor], states: MutableMapping[Tensor, Any], together: bool = False,
@@ -186,12 +191,21 @@ class FlatGroup:
             walk = {k: state_list[i][k].view(-1) for k in self.dense_keys}
             self.walks.append((p.detach().view(-1), i, {**walk, **self._scalar_views(i)}))
         self.shared_params = tuple(self.params[i] for i in self.shared)
+        self.rebatch(batch)
+
+    def _mark_dynamic(self) -> None:
+        """Mark every buffer's and walk's length dynamic for Dynamo, before the first call that goes through it (not
+        at the build: a step served by a kept loop, :mod:`optimlab.loop_store`, never imports Dynamo, 1 s)."""
+        if self.marked:
+            return
+        self.marked = True
         for t in (self.flat, self.grad, *self.dense.values()):
             torch._dynamo.mark_dynamic(t, 0)
-        for x, *_, walk in self.walks:
+        for x, *_, walk in (*self.walks, *self.padding):
             for t in (x, *(v for v in walk.values() if v.dim())):
                 torch._dynamo.mark_dynamic(t, 0)
-        self.rebatch(batch)
+        for g in self.padding_grads:
+            torch._dynamo.mark_dynamic(g, 0)
 
     def rebatch(self, batch: int) -> None:
         """Go ``batch`` walks to a call from now on. The last call is filled up with stand-ins (two elements each,
@@ -203,17 +217,17 @@ class FlatGroup:
              {k: v[:MIN_ELEMENTS].clone() if v.dim() else v.clone() for k, v in walk0.items()})
             for _ in range(-len(self.walks) % batch)
         ]
-        for x, g, walk in self.padding:
-            for t in (x, g, *(v for v in walk.values() if v.dim())):
-                torch._dynamo.mark_dynamic(t, 0)
+        self.marked = False
         self.xs = [x for x, _, _ in self.walks] + [x for x, _, _ in self.padding]
-        self.padding_grads = [g for _, g, _ in self.padding]
+        self.padding_grads: list[Tensor] = [g for _, g, _ in self.padding]
         self.walk_states = [walk for _, _, walk in self.walks] + [walk for _, _, walk in self.padding]
         self.directs: list[_fused.DirectCall | None] = [None] * (len(self.xs) // batch)
         self.loop: _call_loop.CallLoop | None = None
         """All calls of a step in one C loop, once every call has a direct call (:mod:`optimlab.call_loop`)."""
         self.loop_failed = False
         """Whether the current direct calls could not be looped (tried again when one of them changes)."""
+        self.kept_tried = False
+        """Whether a kept loop (:mod:`optimlab.loop_store`) was looked for, once per batch width."""
 
     def _scalar_views(self, i: int) -> dict[str, Tensor]:
         return {k: self.scalars[k][i] for k in self.scalar_keys if k != "step"}
@@ -288,11 +302,22 @@ class FlatGroup:
         grads = [self.grad, *given] if self.shared else given
         grads += self.padding_grads
         context = _fused.call_context((rule, self.xs[:batch], grads[:batch], walks[:batch], hyper, maximize, step))
+        # flatten(): a view where it can be (as reshape, which costs 60% more a call), the tensor itself if 1-D.
+        def flat_grads() -> list[Tensor]:
+            return [self.grad if i < 0 else got[i].flatten() for _, i, _ in self.walks] + self.padding_grads
+
+        if CALL_LOOP and self.loop is None and not self.kept_tried:  # from a process before: nothing to compile
+            self.kept_tried = True
+            flats = flat_grads()
+            frames = [dict(zip(_fused._ARGUMENTS, (rule, self.xs[a:a + batch], flats[a:a + batch],
+                                                   walks[a:a + batch], hyper, maximize, step), strict=True))
+                      for a in range(0, len(flats), batch)]
+            self.loop = _loop_store.load(frames, grads, self.shared_params)
         if self.loop is not None and CALL_LOOP:
             if self.loop.run(context, hyper, grads, step):
                 return self._scalars_out()  # the loop advanced the version counters, the shared tensors' too
-        # flatten(): a view where it can be (as reshape, which costs 60% more a call), the tensor itself if 1-D.
-        flats = [self.grad if i < 0 else got[i].flatten() for _, i, _ in self.walks] + self.padding_grads
+        self._mark_dynamic()
+        flats = flat_grads()
         known = list(map(len, walks))
         for n, direct in enumerate(self.directs):
             part = slice(n * batch, (n + 1) * batch)
@@ -497,7 +522,7 @@ class FlatPlan:
         if flat is None or built or relayout:
             if not eligible(rule, params, states, hp):
                 return False  # e.g. a tensor without state yet: checked again next step
-            if not _fused.available():  # warns once per process
+            if not (self._kept(rule, params, states, hp, group) or _fused.available()):  # warns once per process
                 if mode is None:
                     self.given_up, self.decision = True, "reference: no C++ compiler to build the flat step"
                 return False
@@ -531,6 +556,17 @@ class FlatPlan:
                 and (mode is True or self.decision.startswith("flat")) and (flat.loop_failed or not CALL_LOOP)):
             self.widening = WarmUp(rule, params, states, hp, group, batch=WIDE_BATCH)
         return done
+
+    @staticmethod
+    def _kept(
+        rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar],
+        group: Mapping[str, Any],
+    ) -> bool:
+        """Whether a kept loop (:mod:`optimlab.loop_store`) serves the group's first build: then nothing compiles."""
+        if not CALL_LOOP:
+            return False
+        frame = dict(zip(_fused._ARGUMENTS, stand_in_arguments(rule, params, states, hp, group, BATCH), strict=True))
+        return _loop_store.find(frame) is not None
 
     def _widen(self, flat: FlatGroup) -> None:
         """Take up the :data:`WIDE_BATCH` loop once its background compile is done."""
@@ -582,6 +618,45 @@ BACKGROUND = True
 """Whether ``fused=None`` compiles in a background thread (``False``: in the step, as ``fused=True`` does)."""
 
 
+def stand_in_arguments(
+    rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar],
+    group: Mapping[str, Any], batch: int,
+) -> tuple[Any, ...]:
+    """:func:`optimlab.fused.group_update`'s arguments for one flat call of ``batch`` small stand-in tensors shaped
+    like the group's (its dtype, state keys and scalar state): what the compiled loop depends on, but the lengths."""
+    first = params[0]
+    state = dict(states.get(first) or {})
+    length = 64  # any length >= 2: the compiled loop's length is symbolic
+    dense = {k: torch.zeros(length, dtype=v.dtype) for k, v in state.items() if k != "step" and v.dim()}
+    scalars = {k: v.detach().clone() for k, v in state.items() if k != "step" and not v.dim()}
+    xs = [torch.zeros(length, dtype=first.dtype) for _ in range(batch)]
+    grads = [torch.ones(length, dtype=first.dtype) for _ in range(batch)]
+    walks = [{**{k: v.clone() for k, v in dense.items()}, **{k: v.clone() for k, v in scalars.items()}}
+             for _ in range(batch)]
+    step = torch.ones((), dtype=torch.float64) if rule.counts_steps else None
+    hyper = _fused.hyper_tensors(hp, {}, rule.structural_names())
+    return rule, xs, grads, walks, hyper, bool(group.get("maximize", False)), step
+
+
+def kept_ahead(rule: Rule, params: Sequence[Tensor], hp: Mapping[str, Scalar], group: Mapping[str, Any]) -> bool:
+    """Whether a kept loop (:mod:`optimlab.loop_store`) will serve a group just added, once its first step (on the
+    reference path) has made its state: that state is foreseen by one reference update of a two-element stand-in.
+    Then nothing needs Inductor, and ``fused=True`` does not import it ahead
+    (:func:`optimlab.fused.prepare_compiler`)."""
+    if not CALL_LOOP or not params or not supports(rule, hp) or params[0].dim() == 0:
+        return False
+    try:
+        with torch.no_grad():  # as the step will run (the key holds grad mode)
+            x = torch.zeros(MIN_ELEMENTS, dtype=params[0].dtype)
+            state: dict[str, Any] = {"step": torch.tensor(1.0, dtype=scalar_dtype())} if rule.counts_steps else {}
+            state.update(rule.init_state(x, hp))
+            rule.update(x, torch.ones_like(x), state, hp, 1)
+            arguments = stand_in_arguments(rule, [x], {x: state}, hp, group, BATCH)
+            return _loop_store.find(dict(zip(_fused._ARGUMENTS, arguments, strict=True))) is not None
+    except Exception:  # a rule that cannot step a stand-in this way: prepare as before
+        return False
+
+
 class WarmUp:
     """Compiles a group's flat step in a background thread, on stand-in buffers shaped like the group's."""
 
@@ -589,23 +664,7 @@ class WarmUp:
         self, rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar],
         group: Mapping[str, Any], batch: int | None = None,
     ) -> None:
-        batch = BATCH if batch is None else batch
-        first = params[0]
-        state = dict(states.get(first) or {})
-        length = 64  # any length >= 2: the compiled loop's length is symbolic
-        dense = {k: torch.zeros(length, dtype=v.dtype) for k, v in state.items() if k != "step" and v.dim()}
-        scalars = {k: v.detach().clone() for k, v in state.items() if k != "step" and not v.dim()}
-        xs = [torch.zeros(length, dtype=first.dtype) for _ in range(batch)]
-        grads = [torch.ones(length, dtype=first.dtype) for _ in range(batch)]
-        walks = [{**{k: v.clone() for k, v in dense.items()}, **{k: v.clone() for k, v in scalars.items()}}
-                 for _ in range(batch)]
-        for t in (*xs, *grads, *(v for walk in walks for v in walk.values() if v.dim())):
-            torch._dynamo.mark_dynamic(t, 0)
-        step = torch.ones((), dtype=torch.float64) if rule.counts_steps else None
-        self.args = (
-            rule, xs, grads, walks,
-            _fused.hyper_tensors(hp, {}, rule.structural_names()), bool(group.get("maximize", False)), step,
-        )
+        self.args = stand_in_arguments(rule, params, states, hp, group, BATCH if batch is None else batch)
         self.failed = False
         # Not a daemon: a process that ends while Inductor is compiling in a daemon thread aborts in C++ ("terminate
         # called without an active exception", exit status 134, seen with the wide loop); the interpreter waits for
@@ -614,14 +673,20 @@ class WarmUp:
         self.thread.start()
 
     def _compile(self) -> None:
+        frame = dict(zip(_fused._ARGUMENTS, self.args, strict=True))
         try:
             with torch.no_grad():  # as the steps run (grad mode is per thread, and Dynamo guards on it)
+                if CALL_LOOP and _loop_store.find(frame) is not None:
+                    return  # a kept loop serves the group: nothing to compile
+                _, xs, grads, walks, *_ = self.args
+                for t in (*xs, *grads, *(v for walk in walks for v in walk.values() if v.dim())):
+                    torch._dynamo.mark_dynamic(t, 0)
                 direct = _fused.run_compiled(self.args[0].name, self.args, None, flat=True, own_lengths=True)
         except Exception:  # the step will take the reference path; fused=True reports the error itself
             self.failed = True
             return
-        if direct is not None and CALL_LOOP:  # and the C loop over its calls (recorded, checked, compiled)
-            _call_loop.replay_for(direct.variant, dict(zip(_fused._ARGUMENTS, self.args, strict=True)))
+        if direct is not None and CALL_LOOP:  # and the C loop over its calls (recorded, checked, compiled, kept)
+            _call_loop.replay_for(direct.variant, frame)
 
     def done(self) -> bool:
         return not self.thread.is_alive()

@@ -59,12 +59,15 @@ _DYNAMO_SETTINGS: dict[str, Any] = {"recompile_limit": 64}
 
 # Inductor: the scalar-hoisting pass (see optimlab.hoist); no per-call size asserts on the inputs (Dynamo's guards
 # already check every tensor's shape and strides, and with hundreds of tensors the asserts cost more than the math).
+# No precompiled header: building it costs more (9 s measured) than the few kernels a flat step compiles save.
+_INDUCTOR_OPTIONS: dict[str, Any] = {"size_asserts": False, "cpp_cache_precompile_headers": False}
+
+
 @functools.cache
 def _inductor_settings() -> dict[str, Any]:
     from .hoist import HoistScalars  # an Inductor pass: imported where something compiles, not at import
 
-    # No precompiled header: building it costs more (9 s measured) than the few kernels a flat step compiles save.
-    return {"post_grad_custom_post_pass": HoistScalars(), "size_asserts": False, "cpp_cache_precompile_headers": False}
+    return {"post_grad_custom_post_pass": HoistScalars(), **_INDUCTOR_OPTIONS}
 
 
 @contextlib.contextmanager
@@ -192,15 +195,8 @@ def remember_torch_key() -> None:
         from torch._inductor import codecache
         from torch._inductor.runtime.cache_dir_utils import cache_dir
 
-        root = codecache._TORCH_PATH
-        fingerprint = hashlib.sha256(f"{torch.__version__}\0{root}".encode())
-        for directory, subdirectories, files in os.walk(root):
-            subdirectories.sort()
-            for name in sorted(files):
-                if name.endswith((".py", ".so")):
-                    stat = os.stat(os.path.join(directory, name))
-                    fingerprint.update(f"\0{directory}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
-        path = os.path.join(cache_dir(), TORCH_KEY_FILE.format(fingerprint=fingerprint.hexdigest()[:32]))
+        fingerprint = torch_fingerprint(codecache._TORCH_PATH)
+        path = os.path.join(cache_dir(), TORCH_KEY_FILE.format(fingerprint=fingerprint[:32]))
         if os.path.exists(path):
             with open(path, "rb") as file:
                 key = file.read()
@@ -216,6 +212,23 @@ def remember_torch_key() -> None:
         os.replace(partial, path)  # whole or absent, for a process reading it at the same time
     except Exception:  # torch's private cache API changed, or the directory is not writable
         pass
+
+
+@functools.cache
+def torch_fingerprint(root: str) -> str:
+    """A digest of the torch package at ``root``: its version, location, and the size and modification time of each
+    of its ``.py`` and ``.so`` files (0.06 s), so that installing, upgrading or editing torch changes it."""
+    import hashlib
+    import os
+
+    fingerprint = hashlib.sha256(f"{torch.__version__}\0{root}".encode())
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories.sort()
+        for name in sorted(files):
+            if name.endswith((".py", ".so")):
+                stat = os.stat(os.path.join(directory, name))
+                fingerprint.update(f"\0{directory}/{name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return fingerprint.hexdigest()
 
 
 _warned_no_compiler = False

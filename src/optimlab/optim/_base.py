@@ -110,7 +110,8 @@ class RuleOptimizer(Optimizer):
                 what = "a pair" if len(names) == 2 else f"a tuple of {len(names)}"
                 raise ValueError(f"Invalid {arg}={value!r} for {name}: must be {what} ({', '.join(names)}).")
         self.rule.validate(self.group_values(group), name, self.argument_names())
-        if group.get("fused") is True:
+        if group.get("fused") is True and not _flat.kept_ahead(self.rule, group["params"], self.group_values(group),
+                                                               group):
             _fused.prepare_compiler()  # imports Inductor in the background while the model takes its first step
 
     def group_values(self, group: Mapping[str, Any]) -> dict[str, Scalar]:
