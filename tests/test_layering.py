@@ -22,8 +22,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # one definition of each algorithm
     ("rules", ("optimlab.rules",)),
     # the drop-in torch.optim classes, their compiled fast path, learning-rate schedules
-    ("drop-in", ("optimlab.optim", "optimlab.fused", "optimlab.flat", "optimlab.call_loop", "optimlab.hoist",
-                 "optimlab.schedules")),
+    ("drop-in", ("optimlab.optim", "optimlab.fused", "optimlab.flat", "optimlab.call_loop", "optimlab.loop_store",
+                 "optimlab.hoist", "optimlab.schedules")),
     # names: presets, sets, the family tree, the explain cards
     ("catalog", ("optimlab.registry", "optimlab.lineage", "optimlab.explain")),
     # trials, problems and the executors that train them

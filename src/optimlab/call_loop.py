@@ -116,21 +116,20 @@ def replay_for(variant: Any, frame: Mapping[str, Any]) -> Replay | None:
     recorded on stand-ins cut from ``frame`` (:func:`optimlab.fused.group_update`'s arguments by name), or ``None``
     when it cannot be replayed; kept on the variant."""
     found: Any = getattr(variant, "replay", _NOT_YET)
-    if found is not _NOT_YET:
-        return found
-    with _lock:  # the recording swaps the kernels in the module of Inductor's function for a moment
-        found = getattr(variant, "replay", _NOT_YET)
-        if found is _NOT_YET:
-            try:
-                found = _record(variant, frame)
-            except Exception:  # torch's private pieces changed, or no compiler: the per-call path serves
-                found = None
-            variant.replay = found
-            if found is not None:
-                from . import loop_store as _loop_store  # (it imports this module)
+    if found is _NOT_YET:
+        with _lock:  # the recording swaps the kernels in the module of Inductor's function for a moment
+            found = getattr(variant, "replay", _NOT_YET)
+            if found is _NOT_YET:
+                try:
+                    found = _record(variant, frame)
+                except Exception:  # torch's private pieces changed, or no compiler: the per-call path serves
+                    found = None
+                variant.replay = found
+    if found is not None:
+        from . import loop_store as _loop_store  # (it imports this module)
 
-                with contextlib.suppress(Exception):  # not writable, say: the next process compiles again
-                    _loop_store.keep(variant, frame, found)
+        with contextlib.suppress(Exception):  # not writable, say: the next process compiles again
+            _loop_store.keep(variant, frame, found)  # once a process and key
     return found
 
 

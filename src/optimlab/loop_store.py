@@ -192,8 +192,12 @@ _lock = threading.Lock()
 
 
 def keep(variant: Any, frame: Mapping[str, Any], replay: Any) -> None:
-    """Write down a checked replay of ``variant`` (:func:`optimlab.call_loop.replay_for`) for ``frame``'s key; a
-    record that cannot be written (a directory not writable, libraries outside the cache directory) is skipped."""
+    """Write down a checked replay of ``variant`` (:func:`optimlab.call_loop.replay_for`) for ``frame``'s key, once
+    a process (a key this process has found or kept is not written again); a record that cannot be written (a
+    directory not writable, libraries outside the cache directory) is skipped."""
+    found = key(frame)
+    if _found.get(found) is not None:
+        return
     utils = sys.modules.get("torch._inductor.runtime.cache_dir_utils")
     root = cache_dir()
     if utils is None or os.path.abspath(utils.cache_dir()) != root:
@@ -208,7 +212,6 @@ def keep(variant: Any, frame: Mapping[str, Any], replay: Any) -> None:
             return
         kernels.append([library, [list(s) for s in kernel.sources]])
     kept = _Kept(variant.paths, variant.fresh, variant.mutated)
-    found = key(frame)
     record = {
         "format": FORMAT, "paths": list(kept.paths), "fresh": list(kept.fresh), "mutated": list(kept.mutated),
         "kernels": kernels, "loop": os.path.relpath(replay.loop_path, root),
