@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,9 +64,16 @@ def _as_a_later_process(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 @pytest.fixture
-def separate_small(monkeypatch: pytest.MonkeyPatch) -> None:
+def separate_small(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Small tensors alone, four a call; and the compiled variants as a first process has them: none. (Variants
+    compiled after other tests, with Dynamo's memory of their sizes, can serve some calls of a group and not
+    others, and calls on several variants are not looped.)"""
     monkeypatch.setattr(flat, "SEPARATE_ELEMENTS", 8)
     monkeypatch.setattr(flat, "WIDE_MIN_WALKS", 2**62)
+    fused._compiled_update.cache_clear()
+    torch._dynamo.reset()  # and Dynamo's memory of the sizes it saw (its automatic dynamic shapes), as a new process
+    yield
+    fused._compiled_update.cache_clear()
 
 
 @pytest.mark.parametrize("case", FLAT_CASES, ids=lambda c: c.id)

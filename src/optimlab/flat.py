@@ -171,6 +171,8 @@ class FlatGroup:
                 dense.copy_(state[key])
                 state[key] = dense
         self.scalars = {k: torch.stack([s[k] for s in state_list]) for k in self.scalar_keys}
+        self.scalar_versions: tuple[int, ...] | None = None
+        """The scalar vectors' version counters after the last flat step (:meth:`step` checks them equal otherwise)."""
         for key, vector in self.scalars.items():
             for i, state in enumerate(state_list):
                 state[key] = vector[i]
@@ -246,10 +248,11 @@ class FlatGroup:
         if tuple(map(id, state_list)) != self.state_ids:  # the very dicts the buffers were built from, so not None
             return False
         keys = (*self.dense_keys, *self.scalar_keys)
-        if any(len(state) != len(keys) for state in state_list):
+        if set(map(len, state_list)) != {len(keys)}:
             return False
-        try:
-            now = [state[k] for state in state_list for k in keys]
+        try:  # itemgetter of one key gives the value, of several a tuple
+            got = map(operator.itemgetter(*keys), state_list)
+            now = list(itertools.chain.from_iterable(got) if len(keys) > 1 else got)
         except KeyError:
             return False
         return all(map(operator.is_, now, self.state_tensors))
@@ -273,13 +276,10 @@ class FlatGroup:
         """One flat step of the group; ``False`` (nothing done) when the scalar state differs between tensors.
         ``grads``: every parameter's ``p.grad`` (none is ``None``) if the caller has read them this step."""
         step: Tensor | None = None
-        if rule.counts_steps:
-            counts = self.scalars["step"]
-            if not bool((counts == counts[0]).all()):
-                return False
-        for key in self.scalar_keys:
-            vector = self.scalars[key]
-            if key != "step" and not bool((vector == vector[0]).all()):
+        # Equal across tensors after every flat step; changed in place only by something else (the reference path
+        # stepping some of the tensors, a write by the user), which advances their version counter.
+        if self.scalar_versions != tuple(v._version for v in self.scalars.values()):
+            if any(not bool((vector == vector[0]).all()) for vector in self.scalars.values()):
                 return False
         # None of them is None (FlatPlan.step checked).
         got: Sequence[Any] = read_gradients(self.params) if grads is None else grads
@@ -352,6 +352,7 @@ class FlatGroup:
             if key != "step":
                 vector = self.scalars[key]
                 vector.copy_(vector[self.shared[0] if first < 0 else first].expand_as(vector))
+        self.scalar_versions = tuple(v._version for v in self.scalars.values())
         return True
 
     def _hand_out(self, walk: MutableMapping[str, Tensor], i: int, states: Any) -> None:
@@ -427,6 +428,9 @@ AUTO_SETTLE_STEPS = 2
 """... counting only from this many steps after the buffers are built or laid out anew: the first steps on new
 buffers run slower (measured, SGD on 10M parameters in 200 tensors, gradients kept: the two steps after the merge
 into one buffer took 5.1-5.4 ms, the next ones 3.3-3.7 ms, the reference path 4.0 ms)."""
+
+NO_COMPILER = "reference: no C++ compiler to build the flat step"
+"""``fused=None``'s decision on a machine without a C++ compiler (and no kept loop for the group)."""
 
 AUTO_MAX_REBUILDS = 2
 """``fused=None`` gives a group back to the reference path after this many rebuilds of its buffers."""
@@ -522,17 +526,21 @@ class FlatPlan:
         if flat is None or built or relayout:
             if not eligible(rule, params, states, hp):
                 return False  # e.g. a tensor without state yet: checked again next step
-            if not (self._kept(rule, params, states, hp, group) or _fused.available()):  # warns once per process
-                if mode is None:
-                    self.given_up, self.decision = True, "reference: no C++ compiler to build the flat step"
+            background = mode is None and BACKGROUND  # looks for the compiler in its thread (importing Inductor)
+            if not background and not (self._kept(rule, params, states, hp, group) or _fused.available()):
+                if mode is None:  # (available() warns once per process)
+                    self.given_up, self.decision = True, NO_COMPILER
                 return False
-            if mode is None and BACKGROUND:
+            if background:
                 if self.warm_up is None:
                     self.warm_up = WarmUp(rule, params, states, hp, group)
                 if not self.warm_up.done():
                     return False
                 if self.warm_up.failed:
                     self.given_up, self.decision = True, "reference: the flat step failed to compile"
+                    if self.warm_up.no_compiler:
+                        _fused.available()  # its one warning, from the user's thread
+                        self.decision = NO_COMPILER
                     return False
             if flat is not None and not relayout:
                 self.rebuilds += 1
@@ -666,6 +674,8 @@ class WarmUp:
     ) -> None:
         self.args = stand_in_arguments(rule, params, states, hp, group, BATCH if batch is None else batch)
         self.failed = False
+        self.no_compiler = False
+        """Whether it failed for want of a C++ compiler (:func:`optimlab.fused.available`)."""
         # Not a daemon: a process that ends while Inductor is compiling in a daemon thread aborts in C++ ("terminate
         # called without an active exception", exit status 134, seen with the wide loop); the interpreter waits for
         # the compile instead (at most a cold compile's 5-10 s, once: the result is cached for the next run).
@@ -678,6 +688,9 @@ class WarmUp:
             with torch.no_grad():  # as the steps run (grad mode is per thread, and Dynamo guards on it)
                 if CALL_LOOP and _loop_store.find(frame) is not None:
                     return  # a kept loop serves the group: nothing to compile
+                if not _fused.available(warn=False):  # (the first call imports part of Inductor: 1 s)
+                    self.failed = self.no_compiler = True
+                    return
                 _, xs, grads, walks, *_ = self.args
                 for t in (*xs, *grads, *(v for walk in walks for v in walk.values() if v.dim())):
                     torch._dynamo.mark_dynamic(t, 0)
