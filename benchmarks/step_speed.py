@@ -918,10 +918,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cold, warm, prepared = compile_times(name, compile_size)
                 colds.append(cold)
                 warms.append(warm)
-                print(f"  {name:8s} cold {cold:6.1f} s  warm {warm:5.1f} s  warm once Inductor is imported "
-                      f"{prepared:5.1f} s", flush=True)
+                print(f"  {name:8s} cold {cold:6.1f} s  warm {warm:6.2f} s  warm once Inductor is imported "
+                      f"{prepared:6.2f} s", flush=True)
         worst_cold = max(colds, default=math.nan)
-        print(f"bars: worst cold compile {worst_cold:.1f} s (bar 10), worst warm {max(warms, default=math.nan):.1f} s "
+        print(f"bars: worst cold compile {worst_cold:.1f} s (bar 10), worst warm {max(warms, default=math.nan):.2f} s "
               "(bar 2)")
     print(f"RESULT step_speed worst_ratio_vs_torch_default={ours_torch:.2f} worst_ratio_vs_floor={ours_floor:.2f} "
           f"worst_cold_compile_s={worst_cold:.1f}")
