@@ -133,26 +133,40 @@ def replay_for(variant: Any, frame: Mapping[str, Any]) -> Replay | None:
     return found
 
 
-def _stand_ins(frame: Mapping[str, Any], first: int) -> dict[str, Any]:
-    """``frame`` with every one-dimensional tensor of call position ``j`` replaced by ``first + 7 j`` of its values
-    (repeated where it is shorter), every other tensor by a copy."""
-    def cut(value: Any, j: int) -> Any:
-        if not isinstance(value, Tensor):
-            return value
-        value = value.detach()
-        if value.dim() != 1:
-            return value.clone()
-        length = first + 7 * j
-        return value.repeat(-(-length // max(len(value), 1)))[:length].clone()
+def map_tensors(frame: Mapping[str, Any], make: Callable[[Tensor, int, bool], Tensor]) -> dict[str, Any]:
+    """``frame`` with every tensor replaced by ``make(tensor, j, is_gradient)``, ``j`` its call position (0 for the
+    hyperparameters and the step count); state and hyperparameters in the order of their keys, so that a ``make``
+    drawing from a seeded generator draws the same values whatever order the dicts were built in."""
+    def each(value: Any, j: int, gradient: bool = False) -> Any:
+        return make(value, j, gradient) if isinstance(value, Tensor) else value
 
     return {
         **frame,
-        "params": [cut(t, j) for j, t in enumerate(frame["params"])],
-        "grads": [cut(t, j) for j, t in enumerate(frame["grads"])],
-        "states": [{k: cut(v, j) for k, v in state.items()} for j, state in enumerate(frame["states"])],
-        "hp": {k: cut(v, 0) for k, v in frame["hp"].items()},
-        "step": cut(frame["step"], 0),
+        "params": [each(t, j) for j, t in enumerate(frame["params"])],
+        "grads": [each(t, j, True) for j, t in enumerate(frame["grads"])],
+        "states": [{k: each(state[k], j) for k in sorted(state)} for j, state in enumerate(frame["states"])],
+        "hp": {k: each(frame["hp"][k], 0) for k in sorted(frame["hp"])},
+        "step": each(frame["step"], 0),
     }
+
+
+def stand_in_shape(value: Tensor, j: int, first: int = _LENGTHS[0]) -> tuple[int, ...]:
+    """The shape of a stand-in for ``value`` at call position ``j``: ``first + 7 j`` elements if it is
+    one-dimensional, else its own shape."""
+    return (first + 7 * j,) if value.dim() == 1 else tuple(value.shape)
+
+
+def _stand_ins(frame: Mapping[str, Any], first: int) -> dict[str, Any]:
+    """``frame`` with every one-dimensional tensor of call position ``j`` replaced by ``first + 7 j`` of its values
+    (repeated where it is shorter), every other tensor by a copy."""
+    def cut(value: Tensor, j: int, _: bool) -> Tensor:
+        value = value.detach()
+        if value.dim() != 1:
+            return value.clone()
+        (length,) = stand_in_shape(value, j, first)
+        return value.repeat(-(-length // max(len(value), 1)))[:length].clone()
+
+    return map_tensors(frame, cut)
 
 
 def _record(variant: Any, frame: Mapping[str, Any]) -> Replay | None:
@@ -434,9 +448,20 @@ def for_calls(
     replay = replay_for(variant, frame)
     if replay is None:
         return None
+    return loop_over(replay, [d.held for d in directs], batch, grads,
+                     [t for d in directs for t in d.mutated] + list(extra_mutated), first.context,
+                     tuple(zip(first.held_hp_keys, first.held_hp, strict=True)))
+
+
+def loop_over(
+    replay: Replay, held: Sequence[Sequence[Any]], batch: int, grads: Sequence[Tensor], mutated: Sequence[Tensor],
+    context: tuple[Any, ...], hp: tuple[tuple[str, Tensor], ...],
+) -> CallLoop | None:
+    """The :class:`CallLoop` of ``replay`` for calls holding ``held`` (each taking ``batch`` of ``grads``, which set
+    the layout a step's gradients are checked against), advancing ``mutated``, for :meth:`CallLoop.run`'s
+    ``context`` and tensor hyperparameters ``hp``; ``None`` when a gradient is not contiguous."""
     if not all(g.is_contiguous() for g in grads):
         return None  # the kernels read a gradient's elements in order from its pointer
-    loop = CallLoop(replay, [d.held for d in directs], batch, _fused._layout_check(grads),
-                    [t for d in directs for t in d.mutated] + list(extra_mutated))
-    loop.context, loop.hp = first.context, tuple(zip(first.held_hp_keys, first.held_hp, strict=True))
+    loop = CallLoop(replay, held, batch, _fused._layout_check(grads), mutated)
+    loop.context, loop.hp = context, hp
     return loop

@@ -302,13 +302,9 @@ class FlatGroup:
         grads = [self.grad, *given] if self.shared else given
         grads += self.padding_grads
         context = _fused.call_context((rule, self.xs[:batch], grads[:batch], walks[:batch], hyper, maximize, step))
-        # flatten(): a view where it can be (as reshape, which costs 60% more a call), the tensor itself if 1-D.
-        def flat_grads() -> list[Tensor]:
-            return [self.grad if i < 0 else got[i].flatten() for _, i, _ in self.walks] + self.padding_grads
-
         if CALL_LOOP and self.loop is None and not self.kept_tried:  # from a process before: nothing to compile
             self.kept_tried = True
-            flats = flat_grads()
+            flats = self._flat_grads(got)
             frames = [dict(zip(_fused._ARGUMENTS, (rule, self.xs[a:a + batch], flats[a:a + batch],
                                                    walks[a:a + batch], hyper, maximize, step), strict=True))
                       for a in range(0, len(flats), batch)]
@@ -317,7 +313,7 @@ class FlatGroup:
             if self.loop.run(context, hyper, grads, step):
                 return self._scalars_out()  # the loop advanced the version counters, the shared tensors' too
         self._mark_dynamic()
-        flats = flat_grads()
+        flats = self._flat_grads(got)
         known = list(map(len, walks))
         for n, direct in enumerate(self.directs):
             part = slice(n * batch, (n + 1) * batch)
@@ -344,6 +340,11 @@ class FlatGroup:
         if created:
             self.ids = ()  # rebuild the buffers next step
         return self._scalars_out()
+
+    def _flat_grads(self, got: Sequence[Tensor]) -> list[Tensor]:
+        """Each walk's gradient, one-dimensional (``got``: every parameter's ``p.grad``), and the padding's."""
+        # flatten(): a view where it can be (as reshape, which costs 60% more a call), the tensor itself if 1-D.
+        return [self.grad if i < 0 else got[i].flatten() for _, i, _ in self.walks] + self.padding_grads
 
     def _scalars_out(self) -> bool:
         """Copy the scalar state the step updated (the first walk's) to every tensor's; ``True``."""
@@ -527,7 +528,7 @@ class FlatPlan:
             if not eligible(rule, params, states, hp):
                 return False  # e.g. a tensor without state yet: checked again next step
             background = mode is None and BACKGROUND  # looks for the compiler in its thread (importing Inductor)
-            if not background and not (self._kept(rule, params, states, hp, group) or _fused.available()):
+            if not background and not (kept_for(rule, params, states, hp, group) or _fused.available()):
                 if mode is None:  # (available() warns once per process)
                     self.given_up, self.decision = True, NO_COMPILER
                 return False
@@ -564,17 +565,6 @@ class FlatPlan:
                 and (mode is True or self.decision.startswith("flat")) and (flat.loop_failed or not CALL_LOOP)):
             self.widening = WarmUp(rule, params, states, hp, group, batch=WIDE_BATCH)
         return done
-
-    @staticmethod
-    def _kept(
-        rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar],
-        group: Mapping[str, Any],
-    ) -> bool:
-        """Whether a kept loop (:mod:`optimlab.loop_store`) serves the group's first build: then nothing compiles."""
-        if not CALL_LOOP:
-            return False
-        frame = dict(zip(_fused._ARGUMENTS, stand_in_arguments(rule, params, states, hp, group, BATCH), strict=True))
-        return _loop_store.find(frame) is not None
 
     def _widen(self, flat: FlatGroup) -> None:
         """Take up the :data:`WIDE_BATCH` loop once its background compile is done."""
@@ -646,21 +636,32 @@ def stand_in_arguments(
     return rule, xs, grads, walks, hyper, bool(group.get("maximize", False)), step
 
 
+def kept_for(
+    rule: Rule, params: Sequence[Tensor], states: Mapping[Tensor, Any], hp: Mapping[str, Scalar],
+    group: Mapping[str, Any],
+) -> bool:
+    """Whether a kept loop (:mod:`optimlab.loop_store`) serves a build of the group's buffers: then nothing
+    compiles."""
+    if not CALL_LOOP:
+        return False
+    frame = dict(zip(_fused._ARGUMENTS, stand_in_arguments(rule, params, states, hp, group, BATCH), strict=True))
+    return _loop_store.find(frame) is not None
+
+
 def kept_ahead(rule: Rule, params: Sequence[Tensor], hp: Mapping[str, Scalar], group: Mapping[str, Any]) -> bool:
     """Whether a kept loop (:mod:`optimlab.loop_store`) will serve a group just added, once its first step (on the
     reference path) has made its state: that state is foreseen by one reference update of a two-element stand-in.
     Then nothing needs Inductor, and ``fused=True`` does not import it ahead
     (:func:`optimlab.fused.prepare_compiler`)."""
     if not CALL_LOOP or not params or not supports(rule, hp) or params[0].dim() == 0:
-        return False
+        return False  # (no kept loop: spare the stand-in's update)
     try:
         with torch.no_grad():  # as the step will run (the key holds grad mode)
             x = torch.zeros(MIN_ELEMENTS, dtype=params[0].dtype)
             state: dict[str, Any] = {"step": torch.tensor(1.0, dtype=scalar_dtype())} if rule.counts_steps else {}
             state.update(rule.init_state(x, hp))
             rule.update(x, torch.ones_like(x), state, hp, 1)
-            arguments = stand_in_arguments(rule, [x], {x: state}, hp, group, BATCH)
-            return _loop_store.find(dict(zip(_fused._ARGUMENTS, arguments, strict=True))) is not None
+            return kept_for(rule, [x], {x: state}, hp, group)
     except Exception:  # a rule that cannot step a stand-in this way: prepare as before
         return False
 

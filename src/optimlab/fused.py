@@ -336,12 +336,17 @@ class Variant:
         """Inductor's own function inside ``run``, where :func:`_inner_call` found and checked it."""
         self.mutated: tuple[int, ...] = ()
         """The inputs ``run`` writes to (whose version counters it advances), by position."""
-        self.inputs: Callable[[Mapping[str, Any]], list[Tensor]] = eval(  # built from positions and state keys
-            "lambda a: [" + ", ".join(paths) + "]"
-        )
+        self.inputs = input_reader(paths)
         self.fresh = tuple(path.startswith(("a['grads']", "a['step']")) for path in paths)
         # A size read off an input that is checked otherwise.
         self.derived = tuple(".shape[" in path or ".storage_offset()" in path for path in paths)
+
+
+def input_reader(paths: Sequence[str]) -> Callable[[Mapping[str, Any]], list[Any]]:
+    """A function reading a graph's inputs, in order, from :func:`group_update`'s arguments by name (``paths``:
+    subscript expressions on ``a``, as :func:`_input_paths` writes them)."""
+    reader: Callable[[Mapping[str, Any]], list[Any]] = eval("lambda a: [" + ", ".join(paths) + "]")
+    return reader
 
 
 STAND_IN_ELEMENTS = 64

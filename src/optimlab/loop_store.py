@@ -138,21 +138,11 @@ def _probe(frame: Mapping[str, Any]) -> dict[str, Any]:
     [-0.5, 0.5)), the same in every process."""
     generator = torch.Generator().manual_seed(0)
 
-    def make(value: Any, j: int, signed: bool = False) -> Any:
-        if not isinstance(value, Tensor):
-            return value
-        shape = (_call_loop._LENGTHS[0] + 7 * j,) if value.dim() == 1 else tuple(value.shape)
-        values = torch.rand(shape, generator=generator, dtype=torch.float64) + (-0.5 if signed else 0.5)
-        return values.to(value.dtype)
+    def make(value: Tensor, j: int, signed: bool) -> Tensor:
+        values = torch.rand(_call_loop.stand_in_shape(value, j), generator=generator, dtype=torch.float64)
+        return (values + (-0.5 if signed else 0.5)).to(value.dtype)
 
-    return {
-        **frame,
-        "params": [make(t, j) for j, t in enumerate(frame["params"])],
-        "grads": [make(t, j, signed=True) for j, t in enumerate(frame["grads"])],
-        "states": [{k: make(state[k], j) for k in sorted(state)} for j, state in enumerate(frame["states"])],
-        "hp": {k: make(frame["hp"][k], 0) for k in sorted(frame["hp"])},
-        "step": make(frame["step"], 0),
-    }
+    return _call_loop.map_tensors(frame, make)
 
 
 class _Kept:
@@ -164,7 +154,7 @@ class _Kept:
         self.paths = tuple(paths)
         self.fresh = tuple(bool(f) for f in fresh)
         self.mutated = tuple(int(i) for i in mutated)
-        self.inputs = eval("lambda a: [" + ", ".join(self.paths) + "]")  # checked against _PATH above
+        self.inputs = _fused.input_reader(self.paths)  # checked against _PATH above
 
     def held(self, frame: Mapping[str, Any]) -> tuple[list[Any], list[Tensor]]:
         """A call's inputs as a :class:`optimlab.call_loop.CallLoop` holds them (``None`` for those new every step),
@@ -300,7 +290,7 @@ def load(frames: Sequence[Mapping[str, Any]], grads: Sequence[Tensor], extra_mut
     kept, replay = found
     context = _fused._context(frames[0])
     batch = len(frames[0]["grads"])
-    if len(grads) != batch * len(frames) or not all(g.is_contiguous() for g in grads):
+    if len(grads) != batch * len(frames):
         return None
     held, mutated = [], []
     for frame in frames:
@@ -309,10 +299,8 @@ def load(frames: Sequence[Mapping[str, Any]], grads: Sequence[Tensor], extra_mut
         inputs, written = kept.held(frame)
         held.append(inputs)
         mutated += written
-    loop = _call_loop.CallLoop(replay, held, batch, _fused._layout_check(grads), [*mutated, *extra_mutated])
-    loop.context = context
-    loop.hp = tuple((k, v) for k, v in frames[0]["hp"].items() if isinstance(v, Tensor))
-    return loop
+    hp = tuple((k, v) for k, v in frames[0]["hp"].items() if isinstance(v, Tensor))
+    return _call_loop.loop_over(replay, held, batch, grads, [*mutated, *extra_mutated], context, hp)
 
 
 __all__ = ["FORMAT", "RECORDS", "cache_dir", "find", "keep", "key", "load"]
