@@ -103,3 +103,28 @@ def test_population_hoists_per_trial_values(float64_default: None) -> None:
     assert loops
     assert all("pow" not in kernel for kernel in loops)
     assert rel_error(runs[0], runs[1]) <= 1e-12
+
+
+def test_division_by_a_per_step_value_becomes_a_multiplication(float64_default: None) -> None:
+    """Adam's √v / √(1 − β₂ᵗ) divides every element by one number: the loop multiplies by its reciprocal, and only
+    the division by the per-element denominator is left (one per square root, where there were two)."""
+    gen = torch.Generator().manual_seed(2)
+    p = torch.nn.Parameter(torch.randn(ELEMENTS, generator=gen))
+    reference = torch.nn.Parameter(p.detach().clone())
+    fast = optim.Adam([p], lr=0.01, fused=True)
+    slow = optim.Adam([reference], lr=0.01, fused=False)
+
+    def steps() -> None:
+        for _ in range(4):
+            g = torch.randn(ELEMENTS, generator=gen)
+            p.grad, reference.grad = g.clone(), g.clone()
+            fast.step()
+            slow.step()
+
+    loops = element_loop_kernels(compiled_code(steps), ELEMENTS)
+    assert loops
+    for kernel in loops:
+        roots = len(re.findall(r"\bsqrt\(", kernel))
+        divisions = len(re.findall(r"=\s*tmp\d+\s*/\s*tmp\d+;", kernel))
+        assert roots > 0 and divisions == roots, kernel
+    assert rel_error([p], [reference]) <= 1e-12

@@ -14,8 +14,9 @@ edge from that subgraph into a larger node through one ``optimlab::pack_small`` 
 that packs the values into one vector. Inductor cannot inline through an opaque op, so the small values are
 computed once per step into a buffer, and the element loops only load them (a population whose trial count is
 symbolic, :mod:`optimlab.population_flat`, bounds it so that its per-trial values count as small; those go through
-``optimlab::pack_small_each``, one copy each, since slicing one vector would need symbolic offsets). Values are
-unchanged: the same
+``optimlab::pack_small_each``, one copy each, since slicing one vector would need symbolic offsets). A division of
+elements by a small value becomes a multiplication by its reciprocal, computed with the rest
+(:func:`_by_reciprocal`). Values are unchanged but for those quotients (each within one rounding): the same
 operations run in the same precision, only once. A small subgraph of plain arithmetic (SGD's −lr, Adagrad's
 decayed step size) is left where it is: a few multiplications per vector cost less than the packing call.
 """
@@ -147,7 +148,7 @@ class HoistScalars(CustomGraphPass):
 
     def __call__(self, graph: fx.Graph) -> None:
         small: set[fx.Node] = set()
-        for node in graph.nodes:
+        for node in list(graph.nodes):
             if node.op == "placeholder":
                 if _is_small(node):
                     small.add(node)
@@ -158,6 +159,8 @@ class HoistScalars(CustomGraphPass):
                 and all(i in small for i in node.all_input_nodes)
             ):
                 small.add(node)
+            elif _divides_by_small(node, small):
+                small.add(_by_reciprocal(graph, node))
         if all(node.op == "placeholder" or _op_name(node) in _ARITHMETIC for node in small):
             return  # no pow, sqrt, exp ... to hoist
         computed = _deduplicate([n for n in graph.nodes if n in small and n.op != "placeholder"], graph)
@@ -200,6 +203,32 @@ class HoistScalars(CustomGraphPass):
 
     def uuid(self) -> Any:
         return get_hash_for_files((__file__,))
+
+
+def _divides_by_small(node: fx.Node, small: set[fx.Node]) -> bool:
+    """Whether ``node`` divides floating-point elements by a per-step value (``x / s``, ``s`` in the small
+    subgraph and broadcast over ``x``)."""
+    if node.op != "call_function" or node.target is not torch.ops.aten.div.Tensor or node.kwargs:
+        return False
+    x, s = node.args
+    out = _value(node)
+    return (isinstance(s, fx.Node) and s in small and isinstance(x, fx.Node) and x not in small
+            and isinstance(out, Tensor) and out.dtype.is_floating_point and _feeds_larger(s, node))
+
+
+def _by_reciprocal(graph: fx.Graph, node: fx.Node) -> fx.Node:
+    """Rewrite ``x / s`` as ``x · (1/s)``, the reciprocal a per-step value; return the reciprocal's node.
+
+    A vector division costs several times a multiplication (Adam divides √v by √(1 − β₂ᵗ) for every element), and
+    the quotient moves by at most one rounding: the one place the pass changes values."""
+    x, s = node.args
+    fake_mode = torch._guards.detect_fake_mode([_value(x), _value(s)])
+    with graph.inserting_before(node):
+        reciprocal = _call(graph, fake_mode, torch.ops.aten.reciprocal.default, (s,))
+        product = _call(graph, fake_mode, torch.ops.aten.mul.Tensor, (x, reciprocal))
+    node.replace_all_uses_with(product)
+    graph.erase_node(node)
+    return reciprocal
 
 
 def _deduplicate(nodes: list[fx.Node], graph: fx.Graph) -> list[fx.Node]:

@@ -65,9 +65,11 @@ def ema(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
 
 def ema_square_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
     """Moving average of the square: avg ← β·avg + (1−β)·x², in place."""
-    if isinstance(beta, Tensor):  # per-trial β (a population): two passes instead of mul_ + x·(1−β) + addcmul_
-        return avg.lerp_(x * x, 1 - beta)
-    return avg.mul_(beta).addcmul_(x, x, value=1 - beta)
+    if not isinstance(beta, Tensor):
+        return avg.mul_(beta).addcmul_(x, x, value=1 - beta)
+    if beta.dim() == 0:  # the compiled drop-in step's β, standing for the reference path's number: its operations
+        return avg.mul_(beta).addcmul_(x * (1 - beta), x)  # ((1−β)·x)·x, in addcmul's order
+    return avg.lerp_(x * x, 1 - beta)  # per-trial β (a population): two passes instead of four
 
 
 def bias_correction(beta: Scalar, step: int) -> Scalar:
