@@ -143,6 +143,28 @@ def test_add_param_group_data_swap_and_missing_gradients_follow_the_reference() 
     assert rel_error(fast, ref) <= 1e-12
 
 
+def test_the_state_check_follows_the_state_mapping_as_it_changes() -> None:
+    """holds() reads the state dicts at their positions in ``optimizer.state``: entries added, moved or replaced
+    elsewhere keep the buffers, and a replaced or exchanged dict of the group's own is caught."""
+    params = mlp_params()
+    opt = adam(params)
+    train(opt, params, 3, mlp_data())
+    group = flat_group(opt)
+    assert group is not None and group.holds(params, opt.state)
+    opt.state[torch.nn.Parameter(torch.zeros(3))]["step"] = torch.zeros(())  # another tensor's state: length moves
+    assert group.holds(params, opt.state)
+    moved = opt.state.pop(params[0])
+    opt.state[params[0]] = moved  # the same dict at the end: every position moved
+    assert group.holds(params, opt.state)
+    state = opt.state
+    state[params[1]], state[params[2]] = state[params[2]], state[params[1]]  # exchanged in place: same length
+    assert not group.holds(params, opt.state)
+    state[params[1]], state[params[2]] = state[params[2]], state[params[1]]
+    assert group.holds(params, opt.state)
+    state[params[1]] = dict(state[params[1]])  # an equal dict, not the one the buffers hold
+    assert not group.holds(params, opt.state)
+
+
 def test_tensors_are_views_and_gradients_accumulate_in_place() -> None:
     params = mlp_params()
     x, y = mlp_data()
@@ -257,7 +279,8 @@ def test_default_takes_the_flat_path_for_a_stateless_rule(monkeypatch: pytest.Mo
     for opt, params in zip(opts, (ref, fast), strict=True):
         train(opt, params, 3, data)  # plain SGD keeps no state: the compile starts right after the timed steps
         flat.wait_for_compiles(opt)
-        train(opt, params, 1 + flat.AUTO_SETTLE_STEPS + flat.AUTO_TRIAL_STEPS, data)
+        train(opt, params, 1 + flat.AUTO_SETTLE_STEPS + 2 * flat.AUTO_TRIAL_STEPS, data)  # each timed flat step
+        # is followed by a timed reference step
     assert flat_group(opts[1]) is not None
     assert flat.decisions(opts[1])[0].startswith("flat: ")
     assert rel_error(fast, ref) <= 1e-12
@@ -286,15 +309,17 @@ def test_default_keeps_the_flat_path_only_if_its_timed_steps_beat_the_reference(
     opt_ref, opt = adam(ref, False), adam(fast, None)
     train(opt_ref, ref, 2, data)
     train(opt, fast, 2, data)  # two timed reference steps
-    steps = 1 + flat.AUTO_SETTLE_STEPS + flat.AUTO_TRIAL_STEPS
+    steps = 1 + flat.AUTO_SETTLE_STEPS + 2 * flat.AUTO_TRIAL_STEPS
     train(opt_ref, ref, steps - 1, data)
-    train(opt, fast, steps - 1, data)  # builds the buffers, settles, then all but the last timed flat step
+    train(opt, fast, steps - 1, data)  # builds the buffers, settles, then timed flat and reference steps in turn,
+    # all but the last reference step
     plan = opt.__dict__["_flat_plans"][0]
-    assert len(plan.flat_seconds) == flat.AUTO_TRIAL_STEPS - 1
+    assert len(plan.flat_seconds) == flat.AUTO_TRIAL_STEPS
+    assert len(plan.trial_reference) == flat.AUTO_TRIAL_STEPS - 1 and plan.reference_turn
     assert flat.decisions(opt)[0] == "undecided"
     train(opt_ref, ref, 1, data)
     train(opt, fast, 1, data)
-    assert len(plan.flat_seconds) == flat.AUTO_TRIAL_STEPS
+    assert len(plan.trial_reference) == flat.AUTO_TRIAL_STEPS
     kept = reference_seconds > 0  # no flat step beats a reference step of 0 s
     assert (flat_group(opt) is not None) == kept
     assert flat.decisions(opt)[0].startswith("flat: " if kept else "reference: the flat step took")
@@ -326,13 +351,14 @@ def test_default_times_the_layout_it_keeps(monkeypatch: pytest.MonkeyPatch, sett
     params = mlp_params()
     opt = adam(params, None)
     train(opt, params, 2, keep_grads=True)  # two timed reference steps
-    merge = 2 + flat.MERGE_AFTER_KEPT_STEPS  # the build, kept gradients, then the step that merges
-    train(opt, params, merge + settle + flat.AUTO_TRIAL_STEPS - 1, keep_grads=True)
     plan = opt.__dict__["_flat_plans"][0]
-    assert plan.flat is not None and plan.flat.together and plan.decision == "undecided"
-    train(opt, params, 1, keep_grads=True)
+    for _ in range(40):  # the build, kept gradients, the merge, the settling and the trial
+        train(opt, params, 1, keep_grads=True)
+        if plan.decision != "undecided":
+            break
+    assert plan.flat is not None and plan.flat.together
     assert plan.decision.startswith("flat: ")
-    assert len(plan.flat_seconds) == flat.AUTO_TRIAL_STEPS
+    assert len(plan.flat_seconds) == len(plan.trial_reference) == flat.AUTO_TRIAL_STEPS
     split = [together for together, _ in judged].count(False)
     assert judged[split:] == [(True, 0)] * flat.AUTO_TRIAL_STEPS
     assert split == (flat.MERGE_AFTER_KEPT_STEPS if settle == 0 else 0)  # timed on the split buffers, then dropped

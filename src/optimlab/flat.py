@@ -176,7 +176,9 @@ class FlatGroup:
         for key, vector in self.scalars.items():
             for i, state in enumerate(state_list):
                 state[key] = vector[i]
-        self.state_ids = tuple(map(id, state_list))
+        self.state_dicts = state_list
+        """Every tensor's state dict as built (held, so that an identity check is a valid check)."""
+        self._note_positions(states)
         self.pointers = tuple(p.data_ptr() for p in self.params)
         # The state tensors as built, held here so that an identity check is a valid check (no id is reused while
         # the object lives): a state_dict load or an assignment to state[key] puts other objects there.
@@ -244,8 +246,8 @@ class FlatGroup:
             return False
         if self.stateless:  # an empty optimizer state (one lookup) spares a lookup of every tensor
             return not states or not any(map(states.get, params))
-        state_list: list[Any] = list(map(states.get, params))
-        if tuple(map(id, state_list)) != self.state_ids:  # the very dicts the buffers were built from, so not None
+        state_list = self._same_dicts(params, states)
+        if state_list is None:
             return False
         keys = (*self.dense_keys, *self.scalar_keys)
         if set(map(len, state_list)) != {len(keys)}:
@@ -256,6 +258,32 @@ class FlatGroup:
         except KeyError:
             return False
         return all(map(operator.is_, now, self.state_tensors))
+
+    def _note_positions(self, states: Mapping[Tensor, Any]) -> None:
+        """Note where the group's state dicts stand among ``states.values()`` (see :meth:`_same_dicts`)."""
+        where = {id(v): i for i, v in enumerate(states.values())}
+        self.states_len = len(states)
+        self.state_positions = [where.get(id(s), -1) for s in self.state_dicts]
+
+    def _same_dicts(self, params: Sequence[Tensor], states: Mapping[Tensor, Any]) -> list[Any] | None:
+        """The state dicts of ``params`` if they are the very dicts the buffers were built from, else ``None``.
+
+        Looking each parameter up hashes it through ``Tensor.__hash__``, a Python function (about 60 us for 200
+        tensors, right after a step has streamed memory); reading ``states.values()`` at the positions noted hashes
+        nothing. A dict's position moves only when an entry before it is removed, and its key only when it is removed
+        and put back, so the same dicts at the same positions of a mapping of the same length are the same entries.
+        Otherwise (another group's state created, an entry replaced) each is looked up, and the positions noted
+        again if they all agree."""
+        if len(states) == self.states_len:
+            values = list(states.values())
+            now = [values[i] for i in self.state_positions] if -1 not in self.state_positions else []
+            if len(now) == len(self.state_dicts) and all(map(operator.is_, now, self.state_dicts)):
+                return now
+        now = list(map(states.get, params))
+        if not all(map(operator.is_, now, self.state_dicts)):
+            return None
+        self._note_positions(states)
+        return now
 
     def gather_gradients(self, grads: Sequence[Tensor]) -> None:
         """Make the shared tensors' ``p.grad`` the views of the flat gradient buffer, copying those that are not
@@ -422,8 +450,9 @@ AUTO_MIN_REFERENCE_SECONDS = 0.002
 (the faster of its first two steps, measured): see :class:`FlatPlan`."""
 
 AUTO_TRIAL_STEPS = 3
-"""``fused=None`` times this many flat steps of a group (after the one that builds its buffers) and keeps the flat
-path only when the fastest beat the reference path's fastest: see :class:`FlatPlan`."""
+"""``fused=None`` times this many flat steps of a group (after the one that builds its buffers), each followed by a
+reference step timed too, and keeps the flat path only when the fastest flat step beat the fastest of those
+reference steps: see :class:`FlatPlan`."""
 
 AUTO_SETTLE_STEPS = 2
 """... counting only from this many steps after the buffers are built or laid out anew: the first steps on new
@@ -462,8 +491,10 @@ class FlatPlan:
        (about 1 s of a background thread) within about a thousand steps and a cold one (about 5 s) within a few
        thousand. Below it, the group stays on the reference path and compiles nothing;
     2. the group's flat step, timed on :data:`AUTO_TRIAL_STEPS` steps, gradient copy included, in the layout it
-       keeps (a relayout starts the trial again), after the first :data:`AUTO_SETTLE_STEPS` steps on new buffers:
-       the group keeps the flat path only when its fastest step beat the reference path's fastest. This is what
+       keeps (a relayout starts the trial again), after the first :data:`AUTO_SETTLE_STEPS` steps on new buffers,
+       each followed by one step on the reference path (on the same views, timed too: the two side by side, as
+       the machine runs at that moment, and past the reference path's first steps, which create its state): the
+       group keeps the flat path only when its fastest flat step beat the fastest of those. This is what
        catches a rule whose reference loop already streams memory at the floor (plain SGD on large tensors) in a
        training loop whose gradients arrive as new tensors every step (``zero_grad()`` sets them to ``None``):
        there the copy into the flat gradient buffer costs more than the fused loop saves.
@@ -478,6 +509,10 @@ class FlatPlan:
         self.flat: FlatGroup | None = None
         self.reference_seconds: list[float] = []
         self.flat_seconds: list[float] = []
+        self.trial_reference: list[float] = []
+        """The reference steps timed during the trial (rule 2), each right after a timed flat step."""
+        self.reference_turn = False
+        """Whether the next step is the trial's reference step (the caller runs it and :meth:`timed` notes it)."""
         self.rebuilds = 0
         self.given_up = False
         self.warm_up: WarmUp | None = None
@@ -496,12 +531,18 @@ class FlatPlan:
         """``fused=None``'s choice for this group, in words (``"flat: ..."``, ``"reference: ..."``)."""
 
     def timed(self, seconds: float) -> None:
-        """Note the duration of one reference step of the group (``fused=None`` decides from the first two)."""
+        """Note the duration of one reference step of the group (``fused=None`` decides from the first two, and
+        from those of the trial, rule 2)."""
         if len(self.reference_seconds) < 2:
             self.reference_seconds.append(seconds)
             if len(self.reference_seconds) == 2 and not self.pays():
                 self.decision = (f"reference: its step takes {1e3 * min(self.reference_seconds):.2f} ms, under the "
                                  f"{1e3 * AUTO_MIN_REFERENCE_SECONDS:g} ms from which a compile pays")
+        elif self.reference_turn:
+            self.reference_turn = False
+            self.trial_reference.append(seconds)
+            if len(self.trial_reference) >= AUTO_TRIAL_STEPS:
+                self._decide()
 
     def pays(self) -> bool:
         """Whether ``fused=None`` tries the flat path for this group (see the class docstring, rule 1)."""
@@ -512,6 +553,8 @@ class FlatPlan:
         started = time.perf_counter()
         mode = group.get("fused")
         if mode is False or self.given_up or (mode is None and not self.pays()):
+            return False
+        if mode is None and self.reference_turn:  # the trial's reference step (rule 2): the caller runs and times it
             return False
         params = group["params"]
         if not self.stepped:  # fused=True: the first step runs the reference path, which creates the state
@@ -551,8 +594,9 @@ class FlatPlan:
                     return False
             flat = self.flat = FlatGroup(rule, params, states, together=self.together)
             self.settling, self.widening = AUTO_SETTLE_STEPS, None
-            if relayout:
-                self.flat_seconds.clear()  # the trial times the layout the group keeps
+            if relayout:  # the trial times the layout the group keeps
+                self.flat_seconds.clear()
+                self.trial_reference.clear()
         self._widen(flat)
         # A build or a relayout made the shared tensors' .grad views of the new buffer: read again.
         done = flat.step(rule, group, hp, states, None if built or relayout else grads)
@@ -589,11 +633,13 @@ class FlatPlan:
         return True
 
     def _judge(self, seconds: float) -> None:
-        """Rule 2 of the class docstring, once :data:`AUTO_TRIAL_STEPS` flat steps are timed."""
+        """Note one timed flat step of the trial (rule 2 of the class docstring); a reference step follows it."""
         self.flat_seconds.append(seconds)
-        if len(self.flat_seconds) < AUTO_TRIAL_STEPS:
-            return
-        fast, slow = min(self.flat_seconds), min(self.reference_seconds)
+        self.reference_turn = True
+
+    def _decide(self) -> None:
+        """Rule 2 of the class docstring, once :data:`AUTO_TRIAL_STEPS` flat and reference steps are timed."""
+        fast, slow = min(self.flat_seconds), min(self.trial_reference)
         measured = f"{1e3 * fast:.2f} ms a step against {1e3 * slow:.2f} ms on the reference path"
         if fast < slow:
             self.decision = f"flat: {measured}"
