@@ -58,9 +58,12 @@ class RpropRule(Rule):
 
     def update(self, p: Tensor, g: Tensor, state: State, hp: Mapping[str, Scalar], step: int) -> None:
         prev, step_size = state["prev"], state["step_size"]
-        sign = g.mul(prev).sign()
-        flipped = sign < 0
-        factor = torch.where(sign > 0, hp["etaplus"], torch.where(flipped, hp["etaminus"], torch.ones_like(sign)))
+        # s > 0 exactly where gₜ·gₜ₋₁ > 0 (and s < 0 where it is < 0; NaN compares false either way): the product's
+        # own comparisons, one sign() fewer per element on the compiled path (five vector operations of about twenty).
+        product = g.mul(prev)
+        flipped = product < 0
+        factor = torch.where(product > 0, hp["etaplus"], torch.where(flipped, hp["etaminus"],
+                                                                       torch.ones_like(product)))
         # Clamped on every step as torch does (the paper clamps only a Δ that grows or shrinks; same unless Δ₀ = lr
         # lies outside the bounds). clamp_min_/clamp_max_ apart: one bound may be a per-trial tensor, the other 0.
         step_size.mul_(factor).clamp_min_(hp["step_size_min"]).clamp_max_(hp["step_size_max"])
