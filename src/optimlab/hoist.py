@@ -217,7 +217,7 @@ def _divides_by_small(node: fx.Node, small: set[fx.Node]) -> bool:
 
 
 def _by_reciprocal(graph: fx.Graph, node: fx.Node) -> fx.Node:
-    """Rewrite ``x / s`` as ``x · (1/s)``, the reciprocal a per-step value; return the reciprocal's node.
+    """Rewrite ``x / s`` as ``x · (1/s)``, ``1/s`` computed once a step with the other small values; return its node.
 
     A vector division costs several times a multiplication (Adam divides √v by √(1 − β₂ᵗ) for every element), and
     the quotient moves by at most one rounding: the one place the pass changes values."""
