@@ -112,11 +112,29 @@ class ScheduleFreeRule(Rule):
     def move(self, y: Tensor, state: State, d: Tensor, lr: Scalar, c: Tensor, beta: Scalar) -> None:
         """The box's updates of z, x and y along the step direction ``d``, with x computed from y and z."""
         z, y_beta = state["z"], state["y_beta"]
+        if isinstance(beta, Tensor) and beta.dim() == 0:  # the compiled drop-in step (β a 0-d tensor): below
+            self._move_compiled(y, z, y_beta, d, lr, c, beta)
+            return
         x = self.evaluation_point(y, state, {})
         add_scaled_(z, d, -lr)  # zₜ₊₁ = zₜ − γₜ·dₜ
         x.lerp_(z, c.to(y.dtype))  # xₜ₊₁ = (1 − cₜ₊₁)·xₜ + cₜ₊₁·zₜ₊₁
         y.copy_(torch.lerp(z, x, beta))  # yₜ₊₁ = (1 − β)·zₜ₊₁ + β·xₜ₊₁
         y_beta.copy_(torch.as_tensor(beta, dtype=y_beta.dtype))
+
+    @staticmethod
+    def _move_compiled(
+        y: Tensor, z: Tensor, y_beta: Tensor, d: Tensor, lr: Scalar, c: Tensor, beta: Tensor
+    ) -> None:
+        """:meth:`move` as one loop computes it best: each interpolation a + w·(b − a). A ``lerp`` by a weight known
+        only at run time compiles to both of its branches and a blend for every element (it takes b − (b − a)·(1 − w)
+        from w = 0.5 up, for accuracy near w = 1); three of them made SGDScheduleFree's step 1.12–1.18× its memory
+        floor. Here the values differ from the reference path's by about a rounding of the parameters' size per
+        step (float64 within 1e-12 relative over the tests' runs)."""
+        x = y + (1 - 1 / y_beta.to(y.dtype)) * (z - y)
+        add_scaled_(z, d, -lr)
+        x = x + c.to(y.dtype) * (z - x)
+        y.copy_(z + beta * (x - z))
+        y_beta.copy_(beta.to(y_beta.dtype))
 
     def evaluation_point(self, p: Tensor, state: State, hp: Mapping[str, Scalar]) -> Tensor:
         """x = (y − (1 − β)·z)/β, the averaged iterate (the parameter holds y while training).
