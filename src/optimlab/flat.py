@@ -264,7 +264,9 @@ class FlatGroup:
         """Note where the group's state dicts stand among ``states.values()`` (see :meth:`_same_dicts`)."""
         where = {id(v): i for i, v in enumerate(states.values())}
         self.states_len = len(states)
-        self.state_positions = [where.get(id(s), -1) for s in self.state_dicts]
+        positions = [where.get(id(s), -1) for s in self.state_dicts]
+        self.state_positions = None if -1 in positions else positions
+        """Where each state dict stands among ``states.values()``, or ``None`` if one is not there."""
 
     def _same_dicts(self, params: Sequence[Tensor], states: Mapping[Tensor, Any]) -> list[Any] | None:
         """The state dicts of ``params`` if they are the very dicts the buffers were built from, else ``None``.
@@ -275,10 +277,10 @@ class FlatGroup:
         and put back, so the same dicts at the same positions of a mapping of the same length are the same entries.
         Otherwise (another group's state created, an entry replaced) each is looked up, and the positions noted
         again if they all agree."""
-        if len(states) == self.states_len:
+        if self.state_positions is not None and len(states) == self.states_len:
             values = list(states.values())
-            now = [values[i] for i in self.state_positions] if -1 not in self.state_positions else []
-            if len(now) == len(self.state_dicts) and all(map(operator.is_, now, self.state_dicts)):
+            now = [values[i] for i in self.state_positions]
+            if all(map(operator.is_, now, self.state_dicts)):
                 return now
         now = list(map(states.get, params))
         if not all(map(operator.is_, now, self.state_dicts)):

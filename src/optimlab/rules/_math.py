@@ -8,6 +8,7 @@ Moment averages, bias correction, L2 and decoupled weight decay and the RMS deno
 from __future__ import annotations
 
 import math
+from typing import TypeGuard
 
 import torch
 from torch import Tensor
@@ -20,9 +21,15 @@ def is_active(x: Scalar) -> bool:
     return isinstance(x, Tensor) or x != 0
 
 
+def is_number_tensor(x: Scalar) -> TypeGuard[Tensor]:
+    """Whether ``x`` is a 0-d tensor: on the drop-in paths a value the reference loop has as a Python number (the
+    compiled step takes hyperparameters so), where a population's per-trial values have trial dimensions."""
+    return isinstance(x, Tensor) and x.dim() == 0
+
+
 def as_python(x: Scalar) -> Scalar:
     """A 0-d tensor becomes a Python float (as torch.optim does), anything else is returned unchanged."""
-    if isinstance(x, Tensor) and x.dim() == 0:
+    if is_number_tensor(x):
         return x.item()
     return x
 
@@ -67,7 +74,7 @@ def ema_square_(avg: Tensor, x: Tensor, beta: Scalar) -> Tensor:
     """Moving average of the square: avg ← β·avg + (1−β)·x², in place."""
     if not isinstance(beta, Tensor):
         return avg.mul_(beta).addcmul_(x, x, value=1 - beta)
-    if beta.dim() == 0:  # the compiled drop-in step's β, standing for the reference path's number: its operations
+    if is_number_tensor(beta):  # the compiled drop-in step's β, for the reference path's number: its operations
         return avg.mul_(beta).addcmul_(x * (1 - beta), x)  # ((1−β)·x)·x, in addcmul's order
     return avg.lerp_(x * x, 1 - beta)  # per-trial β (a population): two passes instead of four
 

@@ -53,7 +53,16 @@ from torch import Tensor
 
 from . import _common_hypers as common
 from ._base import Hyper, Rule, Scalar, State
-from ._math import add_scaled_, bias_correction, ema_square_, is_active, l2_gradient, scaled_sum, zeros_state
+from ._math import (
+    add_scaled_,
+    bias_correction,
+    ema_square_,
+    is_active,
+    is_number_tensor,
+    l2_gradient,
+    scaled_sum,
+    zeros_state,
+)
 
 WARMUP_STEPS = Hyper("warmup_steps", 0, low=0.0, doc="steps of linear learning-rate warmup (0: none)")
 R = Hyper("r", 0.0, low=0.0, doc="power r of the polynomial weighting tʳ in the average")
@@ -112,7 +121,7 @@ class ScheduleFreeRule(Rule):
     def move(self, y: Tensor, state: State, d: Tensor, lr: Scalar, c: Tensor, beta: Scalar) -> None:
         """The box's updates of z, x and y along the step direction ``d``, with x computed from y and z."""
         z, y_beta = state["z"], state["y_beta"]
-        if isinstance(beta, Tensor) and beta.dim() == 0:  # the compiled drop-in step (β a 0-d tensor): below
+        if is_number_tensor(beta):  # the compiled drop-in step: below
             self._move_compiled(y, z, y_beta, d, lr, c, beta)
             return
         x = self.evaluation_point(y, state, {})
